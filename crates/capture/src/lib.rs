@@ -1,0 +1,8 @@
+//! Sources and sinks of frames: capture files now; live interfaces, tunnel endpoints and
+//! the sFlow receiver arrive with their issues.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod reader;
+
+pub use reader::{CaptureError, Frame, FileReader};

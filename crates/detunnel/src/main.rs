@@ -1,1 +1,21 @@
-fn main() {}
+//! The `detunnel` command: parses the command line and runs the subcommand.
+mod cli;
+mod inspect;
+mod render;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    let result = match args.command {
+        cli::Command::Inspect(a) => inspect::run(&a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("detunnel: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

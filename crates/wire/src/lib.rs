@@ -132,6 +132,18 @@ pub(crate) fn be24(data: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([0, data[at], data[at + 1], data[at + 2]])
 }
 
+/// Reads a big-endian `u16` at `at`; panics unless `data` holds `at + 2` bytes.
+#[inline]
+pub fn be16_pub(data: &[u8], at: usize) -> u16 {
+    be16(data, at)
+}
+
+/// Reads a big-endian `u32` at `at`; panics unless `data` holds `at + 4` bytes.
+#[inline]
+pub fn be32_pub(data: &[u8], at: usize) -> u32 {
+    be32(data, at)
+}
+
 /// Writes a big-endian `u16` at `at`.
 #[inline]
 pub(crate) fn put16(data: &mut [u8], at: usize, v: u16) {

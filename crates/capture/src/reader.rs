@@ -1,0 +1,298 @@
+//! Streaming reader for pcap and pcapng files (or standard input), frame by frame, with
+//! errors that name the file, the record number and the byte offset.
+use dissect::LinkType;
+use pcap_parser::pcapng::Block;
+use pcap_parser::traits::PcapReaderIterator;
+use pcap_parser::{PcapBlockOwned, PcapError};
+use std::fs::File;
+use std::io::Read;
+use std::ops::ControlFlow;
+
+/// Initial read buffer; grown up to [`MAX_BLOCK`] for larger records.
+const INITIAL_BUFFER: usize = 1 << 18;
+/// Largest record accepted; a bigger one is a corrupt file, not a frame.
+pub const MAX_BLOCK: usize = 1 << 24;
+
+/// One captured frame, borrowed from the reader's buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    /// Captured bytes.
+    pub data: &'a [u8],
+    /// Length on the wire.
+    pub orig_len: u32,
+    /// Capture time in nanoseconds since the Unix epoch.
+    pub ts_nanos: u64,
+    /// Link-layer type.
+    pub link: LinkType,
+    /// pcapng interface ID (0 for pcap).
+    pub interface: u32,
+    /// Record number in the file, from 1.
+    pub record: u64,
+}
+
+/// Why a capture could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    /// The file could not be opened or read.
+    #[error("{file}: {source}")]
+    Io {
+        /// File name.
+        file: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not a pcap or pcapng capture.
+    #[error("{file}: not a pcap or pcapng file ({reason})")]
+    NotCapture {
+        /// File name.
+        file: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A record is corrupt or the file ends inside it.
+    #[error("{file}: record {record} at byte offset {offset}: {reason}")]
+    Corrupt {
+        /// File name.
+        file: String,
+        /// Record number (from 1) that could not be read.
+        record: u64,
+        /// Byte offset of that record in the file.
+        offset: u64,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+struct Interface {
+    link: LinkType,
+    /// Timestamp units per second.
+    ts_per_sec: u64,
+    ts_offset: i64,
+}
+
+/// Reads frames from a pcap or pcapng file.
+pub struct FileReader {
+    name: String,
+    reader: Box<dyn PcapReaderIterator + Send>,
+    legacy_link: LinkType,
+    legacy_nanos: bool,
+    interfaces: Vec<Interface>,
+    record: u64,
+    offset: u64,
+}
+
+impl FileReader {
+    /// Opens `path`, or standard input when `path` is `-`.
+    pub fn open(path: &str) -> Result<FileReader, CaptureError> {
+        if path == "-" {
+            return FileReader::new("standard input", std::io::stdin());
+        }
+        let f = File::open(path).map_err(|source| CaptureError::Io { file: path.to_string(), source })?;
+        FileReader::new(path, f)
+    }
+
+    /// Reads a capture from any byte stream; `name` names it in errors.
+    pub fn new<R: Read + Send + 'static>(name: &str, input: R) -> Result<FileReader, CaptureError> {
+        let reader = pcap_parser::create_reader(INITIAL_BUFFER, input).map_err(|e| CaptureError::NotCapture {
+            file: name.to_string(),
+            reason: match e {
+                PcapError::Eof => "the file is empty".to_string(),
+                PcapError::ReadError => "read error".to_string(),
+                PcapError::HeaderNotRecognized => "unknown magic number".to_string(),
+                other => format!("{other:?}"),
+            },
+        })?;
+        Ok(FileReader {
+            name: name.to_string(),
+            reader,
+            legacy_link: LinkType::ETHERNET,
+            legacy_nanos: false,
+            interfaces: Vec::new(),
+            record: 0,
+            offset: 0,
+        })
+    }
+
+    /// The name used in errors.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Frames read so far.
+    pub fn records(&self) -> u64 {
+        self.record
+    }
+
+
+    /// Calls `f` with every frame in order until the file ends or `f` breaks. A corrupt or
+    /// truncated record ends the walk with an error naming it; the frames before it have
+    /// already been handed to `f`.
+    pub fn for_each<F>(&mut self, mut f: F) -> Result<(), CaptureError>
+    where
+        F: FnMut(&Frame<'_>) -> ControlFlow<()>,
+    {
+        loop {
+            match self.reader.next() {
+                Ok((len, block)) => {
+                    let frame = match block {
+                        PcapBlockOwned::LegacyHeader(h) => {
+                            self.legacy_link = LinkType(h.network.0 as u32);
+                            self.legacy_nanos = h.is_nanosecond_precision();
+                            None
+                        }
+                        PcapBlockOwned::Legacy(b) => {
+                            let per_sec = if self.legacy_nanos { 1_000_000_000 } else { 1_000_000 };
+                            let sub = u64::from(b.ts_usec) * (1_000_000_000 / per_sec);
+                            let caplen = (b.caplen as usize).min(b.data.len());
+                            Some(Frame {
+                                data: &b.data[..caplen],
+                                orig_len: b.origlen,
+                                ts_nanos: u64::from(b.ts_sec) * 1_000_000_000 + sub,
+                                link: self.legacy_link,
+                                interface: 0,
+                                record: self.record + 1,
+                            })
+                        }
+                        PcapBlockOwned::NG(Block::SectionHeader(_)) => {
+                            self.interfaces.clear();
+                            None
+                        }
+                        PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
+                            let ts_per_sec = idb.ts_resolution().unwrap_or(1_000_000).max(1);
+                            self.interfaces.push(Interface {
+                                link: LinkType(idb.linktype.0 as u32),
+                                ts_per_sec,
+                                ts_offset: idb.ts_offset(),
+                            });
+                            None
+                        }
+                        PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
+                            let Some(ifc) = self.interfaces.get(epb.if_id as usize) else {
+                                return Err(corrupt(&self.name, self.record, self.offset, format!("packet on undeclared interface {}", epb.if_id)));
+                            };
+                            let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                            let secs = raw / ifc.ts_per_sec;
+                            let frac = raw % ifc.ts_per_sec;
+                            let nanos = (u128::from(frac) * 1_000_000_000 / u128::from(ifc.ts_per_sec)) as u64;
+                            let ts = (secs as i64 + ifc.ts_offset).max(0) as u64 * 1_000_000_000 + nanos;
+                            let caplen = (epb.caplen as usize).min(epb.data.len());
+                            Some(Frame {
+                                data: &epb.data[..caplen],
+                                orig_len: epb.origlen,
+                                ts_nanos: ts,
+                                link: ifc.link,
+                                interface: epb.if_id,
+                                record: self.record + 1,
+                            })
+                        }
+                        PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
+                            let Some(ifc) = self.interfaces.first() else {
+                                return Err(corrupt(&self.name, self.record, self.offset, "simple packet before any interface"));
+                            };
+                            Some(Frame {
+                                data: spb.data,
+                                orig_len: spb.origlen,
+                                ts_nanos: 0,
+                                link: ifc.link,
+                                interface: 0,
+                                record: self.record + 1,
+                            })
+                        }
+                        PcapBlockOwned::NG(_) => None,
+                    };
+                    let flow = match frame {
+                        Some(fr) => {
+                            self.record += 1;
+                            f(&fr)
+                        }
+                        None => ControlFlow::Continue(()),
+                    };
+                    self.reader.consume(len);
+                    self.offset += len as u64;
+                    if flow.is_break() {
+                        return Ok(());
+                    }
+                }
+                Err(PcapError::Eof) => return Ok(()),
+                Err(PcapError::Incomplete(_)) => {
+                    if self.reader.reader_exhausted() {
+                        return Err(corrupt(&self.name, self.record, self.offset, "the file ends inside this record"));
+                    }
+                    if self.reader.refill().is_err() {
+                        return Err(corrupt(&self.name, self.record, self.offset, "read error"));
+                    }
+                }
+                Err(PcapError::UnexpectedEof) => return Err(corrupt(&self.name, self.record, self.offset, "the file ends inside this record")),
+                Err(PcapError::BufferTooSmall) => {
+                    let size = self.reader.data().len().max(INITIAL_BUFFER) * 2;
+                    if size > MAX_BLOCK || !self.reader.grow(size) {
+                        return Err(corrupt(&self.name, self.record, self.offset, format!("record larger than {MAX_BLOCK} bytes")));
+                    }
+                    if self.reader.refill().is_err() {
+                        return Err(corrupt(&self.name, self.record, self.offset, "read error"));
+                    }
+                }
+                Err(e) => return Err(corrupt(&self.name, self.record, self.offset, format!("{e:?}"))),
+            }
+        }
+    }
+}
+
+/// The error for the record after `record`, which starts at `offset`.
+fn corrupt(name: &str, record: u64, offset: u64, reason: impl Into<String>) -> CaptureError {
+    CaptureError::Corrupt { file: name.to_string(), record: record + 1, offset, reason: reason.into() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pcap(records: &[&[u8]]) -> Vec<u8> {
+        let mut v = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0];
+        for (i, r) in records.iter().enumerate() {
+            v.extend_from_slice(&(i as u32 + 1).to_le_bytes());
+            v.extend_from_slice(&5u32.to_le_bytes());
+            v.extend_from_slice(&(r.len() as u32).to_le_bytes());
+            v.extend_from_slice(&(r.len() as u32).to_le_bytes());
+            v.extend_from_slice(r);
+        }
+        v
+    }
+
+    #[test]
+    fn reads_records() {
+        let data = pcap(&[&[1, 2, 3], &[4, 5]]);
+        let mut r = FileReader::new("mem", std::io::Cursor::new(data)).unwrap();
+        let mut seen = Vec::new();
+        r.for_each(|f| {
+            seen.push((f.record, f.data.to_vec(), f.ts_nanos, f.link));
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        assert_eq!(seen[0], (1, vec![1, 2, 3], 1_000_005_000, LinkType::ETHERNET));
+        assert_eq!(seen[1].0, 2);
+    }
+
+    #[test]
+    fn truncated_record_is_named() {
+        let mut data = pcap(&[&[1, 2, 3], &[4, 5, 6, 7]]);
+        data.truncate(data.len() - 2);
+        let mut r = FileReader::new("mem", std::io::Cursor::new(data)).unwrap();
+        let mut n = 0;
+        let err = r
+            .for_each(|_| {
+                n += 1;
+                ControlFlow::Continue(())
+            })
+            .unwrap_err();
+        assert_eq!(n, 1);
+        let msg = err.to_string();
+        assert!(msg.contains("record 2 at byte offset 43"), "{msg}");
+    }
+
+    #[test]
+    fn not_a_capture() {
+        let err = FileReader::new("x", std::io::Cursor::new(b"hello world, not pcap".to_vec())).err().unwrap();
+        assert!(err.to_string().contains("not a pcap"));
+    }
+}

@@ -1,0 +1,669 @@
+//! The walker: decodes one frame, outermost header first, into a [`Stack`]. Each protocol
+//! consumes its own header and names what follows through the [`Table`]; tunnels need no
+//! special case beyond the depth bound. Nothing here allocates or reads past the captured
+//! bytes.
+use crate::anomaly::{Anomaly, Counters, Guess};
+use crate::proto::Proto;
+use crate::stack::{Layer, Stack, FLAG_FRAGMENT, FLAG_GUESSED, FLAG_IP_IN_IP, FLAG_NVGRE};
+
+/// The previous layer's protocol and header bytes, for decoders whose meaning depends on it.
+type Prev<'a> = Option<(Proto, &'a [u8])>;
+use crate::table::{Config, Lookup, MplsPayload, Next, NvgreKey, Table};
+use wire::Error;
+
+/// Link-layer header types of capture files (the pcap LINKTYPE_ values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkType(pub u32);
+
+impl LinkType {
+    /// BSD loopback.
+    pub const NULL: LinkType = LinkType(0);
+    /// Ethernet.
+    pub const ETHERNET: LinkType = LinkType(1);
+    /// PPP.
+    pub const PPP: LinkType = LinkType(9);
+    /// Raw IP (IPv4 or IPv6 by version).
+    pub const RAW: LinkType = LinkType(101);
+    /// Linux cooked v1.
+    pub const LINUX_SLL: LinkType = LinkType(113);
+    /// Raw IPv4.
+    pub const IPV4: LinkType = LinkType(228);
+    /// Raw IPv6.
+    pub const IPV6: LinkType = LinkType(229);
+    /// Linux cooked v2.
+    pub const LINUX_SLL2: LinkType = LinkType(276);
+
+    /// True for link types the decoder reads.
+    pub fn is_supported(self) -> bool {
+        matches!(self.0, 0 | 1 | 9 | 12 | 14 | 50 | 101 | 113 | 228 | 229 | 276)
+    }
+}
+
+/// One decoded header: what it is, how long, and what follows.
+struct Step {
+    proto: Proto,
+    len: usize,
+    flags: u8,
+    next: Option<Next>,
+    /// Declared length of this header plus its payload, when the header says (IP, UDP).
+    declared: Option<usize>,
+    guess: Option<Guess>,
+}
+
+impl Step {
+    fn new(proto: Proto, len: usize, next: Option<Next>) -> Step {
+        Step { proto, len, flags: 0, next, declared: None, guess: None }
+    }
+}
+
+/// Where a decode stops: an anomaly, possibly after pushing a last layer.
+enum Stop {
+    /// Stop with an anomaly and no layer.
+    Anomaly(Anomaly),
+    /// Push this layer, note the anomaly, then stop.
+    After(Step, Anomaly),
+}
+
+impl From<Error> for Stop {
+    fn from(e: Error) -> Stop {
+        Stop::Anomaly(match e {
+            Error::Truncated => Anomaly::Truncated,
+            Error::Malformed => Anomaly::Malformed,
+        })
+    }
+}
+
+type Res = Result<Step, Stop>;
+
+fn malformed(e: Error, a: Anomaly) -> Stop {
+    match e {
+        Error::Truncated => Stop::Anomaly(Anomaly::Truncated),
+        Error::Malformed => Stop::Anomaly(a),
+    }
+}
+
+/// A frame decoder with its dispatch table and its own counters (one per worker thread).
+#[derive(Debug, Clone)]
+pub struct Dissector {
+    table: Table,
+    counters: Counters,
+}
+
+impl Default for Dissector {
+    fn default() -> Dissector {
+        Dissector::new(Config::default())
+    }
+}
+
+impl Dissector {
+    /// A dissector with the given configuration.
+    pub fn new(config: Config) -> Dissector {
+        Dissector { table: Table::new(config), counters: Counters::default() }
+    }
+    /// The dispatch table.
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+    /// Counts so far.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Decodes `frame` (captured bytes) of link type `link` into `stack`, which is cleared
+    /// first. Never reads past `frame`; a frame that ends early is decoded as far as its
+    /// bytes go and marked truncated.
+    pub fn dissect(&mut self, frame: &[u8], link: LinkType, stack: &mut Stack) {
+        stack.clear();
+        self.counters.frames += 1;
+        let first = match link.0 {
+            1 => Some(Next::Ethernet),
+            0 => self.null_family(frame, stack),
+            9 | 50 => Some(Next::Ppp),
+            12 | 14 | 101 => Some(Next::Ip),
+            228 => Some(Next::Ipv4),
+            229 => Some(Next::Ipv6),
+            113 | 276 => self.cooked(frame, link, stack),
+            _ => None,
+        };
+        let mut offset = stack.payload_offset();
+        let mut end = frame.len();
+        let mut next = first;
+        while let Some(n) = next {
+            let Some(data) = frame.get(offset..end.min(frame.len())) else { break };
+            let prev = stack.layers().last().map(|l| (l.proto, l.bytes(frame)));
+            match self.step(n, data, prev, stack) {
+                Ok(step) => {
+                    if !self.push(stack, &step, offset) {
+                        break;
+                    }
+                    if let Some(d) = step.declared {
+                        end = end.min(offset + d.max(step.len));
+                    }
+                    offset += step.len;
+                    next = step.next;
+                }
+                Err(Stop::Anomaly(a)) => {
+                    self.note(stack, a);
+                    break;
+                }
+                Err(Stop::After(step, a)) => {
+                    self.push(stack, &step, offset);
+                    self.note(stack, a);
+                    break;
+                }
+            }
+        }
+        if !stack.anomalies().is_empty() {
+            self.counters.frames_with_anomalies += 1;
+        }
+    }
+
+    fn note(&mut self, stack: &mut Stack, a: Anomaly) {
+        self.counters.anomalies[a as usize] += 1;
+        stack.note(a);
+    }
+
+    fn push(&mut self, stack: &mut Stack, step: &Step, offset: usize) -> bool {
+        let layer = Layer { proto: step.proto, flags: step.flags, offset: offset as u32, len: step.len as u32 };
+        if layer.tunnel().is_some() && stack.tunnels() >= self.table.config.max_tunnels {
+            self.note(stack, Anomaly::DepthBound);
+            return false;
+        }
+        if !stack.push(layer) {
+            self.note(stack, Anomaly::TooManyLayers);
+            return false;
+        }
+        if let Some(g) = step.guess {
+            self.counters.guesses[g as usize] += 1;
+        }
+        true
+    }
+
+    fn null_family(&mut self, frame: &[u8], stack: &mut Stack) -> Option<Next> {
+        let Some(b) = frame.get(..4) else {
+            self.note(stack, Anomaly::Truncated);
+            return None;
+        };
+        let le = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        let be = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+        let family = if le < 256 { le } else { be };
+        stack.push(Layer { proto: Proto::Null, flags: 0, offset: 0, len: 4 });
+        match family {
+            2 => Some(Next::Ipv4),
+            24 | 28 | 30 => Some(Next::Ipv6),
+            _ => None,
+        }
+    }
+
+    fn cooked(&mut self, frame: &[u8], link: LinkType, stack: &mut Stack) -> Option<Next> {
+        let h = if link == LinkType::LINUX_SLL {
+            wire::sll::Header::parse_v1(frame)
+        } else {
+            wire::sll::Header::parse_v2(frame)
+        };
+        let Ok(h) = h else {
+            self.note(stack, Anomaly::Truncated);
+            return None;
+        };
+        stack.push(Layer { proto: Proto::Sll, flags: 0, offset: 0, len: h.len as u32 });
+        if h.arphrd == wire::sll::arphrd::IPGRE {
+            return Some(Next::Gre);
+        }
+        match h.protocol {
+            0x0004 => Some(Next::Llc),
+            0x0001 | 0x0002 | 0x0003 => None,
+            t => self.ethertype_next(t, stack),
+        }
+    }
+
+    fn ethertype_next(&mut self, t: u16, stack: &mut Stack) -> Option<Next> {
+        match self.table.ethertype(t) {
+            Lookup::Next(Next::Leaf) => None,
+            Lookup::Next(n) => Some(n),
+            Lookup::Unknown => {
+                self.note(stack, Anomaly::UnknownEthertype);
+                None
+            }
+        }
+    }
+
+    fn step(&mut self, n: Next, data: &[u8], prev: Prev<'_>, stack: &mut Stack) -> Res {
+        match n {
+            Next::Ethernet => self.ethernet(data, stack),
+            Next::Ipv4 => self.ipv4(data),
+            Next::Ipv6 => self.ipv6(data),
+            Next::Ip => match data.first().map(|b| b >> 4) {
+                Some(6) => self.ipv6(data),
+                Some(_) => self.ipv4(data),
+                None => Err(Stop::Anomaly(Anomaly::Truncated)),
+            },
+            Next::Vlan => self.tag(Proto::Vlan, data, stack),
+            Next::VnTag => self.tag(Proto::VnTag, data, stack),
+            Next::ETag => self.tag(Proto::ETag, data, stack),
+            Next::Arista => self.tag(Proto::Arista, data, stack),
+            Next::CiscoMetadata => self.tag(Proto::CiscoMetadata, data, stack),
+            Next::Pbb => {
+                wire::pbb::Packet::new_checked(data)?;
+                Ok(Step::new(Proto::Pbb, wire::pbb::HEADER_LEN, Some(Next::Ethernet)))
+            }
+            Next::Trill => {
+                let p = wire::trill::Packet::new_checked(data).map_err(|e| malformed(e, Anomaly::TrillBadVersion))?;
+                Ok(Step::new(Proto::Trill, p.header_len(), Some(Next::Ethernet)))
+            }
+            Next::Mpls => self.mpls(data),
+            Next::PwControlWord => {
+                if data.len() < wire::mpls::HEADER_LEN {
+                    return Err(Stop::Anomaly(Anomaly::Truncated));
+                }
+                Ok(Step::new(Proto::PwControlWord, wire::mpls::HEADER_LEN, Some(Next::Ethernet)))
+            }
+            Next::Pppoe => {
+                wire::pppoe::Packet::new_checked(data).map_err(|e| malformed(e, Anomaly::PppoeBadHeader))?;
+                let ppp = wire::ppp::Header::parse(&data[wire::pppoe::HEADER_LEN..])?;
+                Ok(Step::new(Proto::Pppoe, wire::pppoe::HEADER_LEN + ppp.len, ppp_next(ppp.protocol)))
+            }
+            Next::Ppp => {
+                let ppp = wire::ppp::Header::parse(data)?;
+                Ok(Step::new(Proto::Ppp, ppp.len, ppp_next(ppp.protocol)))
+            }
+            Next::Arp => {
+                let len = data.len().min(wire::arp::HEADER_LEN);
+                if data.len() < wire::arp::FIXED_LEN {
+                    return Err(Stop::Anomaly(Anomaly::Truncated));
+                }
+                Ok(Step::new(Proto::Arp, len, None))
+            }
+            Next::Nsh => {
+                let p = wire::nsh::Packet::new_checked(data).map_err(|e| malformed(e, Anomaly::NshBadHeader))?;
+                let next = match p.next_protocol() {
+                    1 => Some(Next::Ipv4),
+                    2 => Some(Next::Ipv6),
+                    3 => Some(Next::Ethernet),
+                    4 => Some(Next::Nsh),
+                    5 => Some(Next::Mpls),
+                    _ => None,
+                };
+                Ok(Step::new(Proto::Nsh, p.header_len(), next))
+            }
+            Next::Erspan => self.erspan_by_gre(data, prev),
+            Next::Erspan3 => self.erspan(data),
+            Next::Wccp => {
+                let len = wire::wccp::redirect_header_len(data);
+                if data.len() < len {
+                    return Err(Stop::Anomaly(Anomaly::Truncated));
+                }
+                if len == 0 {
+                    return self.ipv4(data);
+                }
+                Ok(Step::new(Proto::Wccp, len, Some(Next::Ipv4)))
+            }
+            Next::Wlan => {
+                let p = wire::ieee80211::Packet::new_checked(data)?;
+                let next = p.carries_llc().then_some(Next::Llc);
+                Ok(Step::new(Proto::Wlan, p.header_len(), next))
+            }
+            Next::Llc => {
+                let p = wire::llc::Packet::new_checked(data)?;
+                if p.is_snap() && p.snap_oui() == 0 {
+                    let next = self.ethertype_next(p.snap_ethertype(), stack);
+                    return Ok(Step::new(Proto::Llc, wire::llc::SNAP_LEN, next));
+                }
+                Ok(Step::new(Proto::Llc, wire::llc::HEADER_LEN, None))
+            }
+            Next::Gre => self.gre(data, stack),
+            Next::Udp => self.udp(data),
+            Next::Tcp => {
+                let p = wire::tcp::Packet::new_checked(data).map_err(|e| malformed(e, Anomaly::TcpBadHeaderLen))?;
+                Ok(Step::new(Proto::Tcp, p.header_len().min(data.len()), None))
+            }
+            Next::Sctp => {
+                if data.len() < 12 {
+                    return Err(Stop::Anomaly(Anomaly::Truncated));
+                }
+                Ok(Step::new(Proto::Sctp, 12, None))
+            }
+            Next::Icmp => {
+                wire::icmp::Packet::new_checked(data)?;
+                Ok(Step::new(Proto::Icmp, wire::icmp::HEADER_LEN, None))
+            }
+            Next::Icmp6 => {
+                wire::icmpv6::Packet::new_checked(data)?;
+                Ok(Step::new(Proto::Icmp6, wire::icmpv6::HEADER_LEN, None))
+            }
+            Next::Vxlan => {
+                let p = wire::vxlan::Packet::new_checked(data)?;
+                let step = Step::new(Proto::Vxlan, wire::vxlan::HEADER_LEN, Some(Next::Ethernet));
+                if !p.vni_valid() {
+                    self.note(stack, Anomaly::VxlanNoVni);
+                } else if p.reserved_bits_set() {
+                    self.note(stack, Anomaly::VxlanReservedBits);
+                }
+                Ok(step)
+            }
+            Next::VxlanGpe => {
+                let p = wire::vxlan_gpe::Packet::new_checked(data)?;
+                let next = match p.next_protocol() {
+                    1 => Some(Next::Ipv4),
+                    2 => Some(Next::Ipv6),
+                    3 => Some(Next::Ethernet),
+                    4 => Some(Next::Nsh),
+                    5 => Some(Next::Mpls),
+                    _ => {
+                        self.note(stack, Anomaly::GpeUnknownNextProtocol);
+                        None
+                    }
+                };
+                Ok(Step::new(Proto::VxlanGpe, wire::vxlan_gpe::HEADER_LEN, next))
+            }
+            Next::Geneve => {
+                let p = match wire::geneve::Packet::new_checked(data) {
+                    Ok(p) => p,
+                    Err(Error::Malformed) if data.first().is_some_and(|b| b >> 6 == 0) => {
+                        return Err(Stop::Anomaly(Anomaly::GeneveBadOption))
+                    }
+                    Err(e) => return Err(malformed(e, Anomaly::GeneveBadVersion)),
+                };
+                if p.options().any(|o| o.is_critical()) {
+                    self.note(stack, Anomaly::GeneveCriticalOption);
+                }
+                let next = self.ethertype_next(p.protocol(), stack);
+                Ok(Step::new(Proto::Geneve, p.header_len(), next))
+            }
+            Next::GtpU => {
+                let p = wire::gtpu::Packet::new_checked(data).map_err(|e| malformed(e, Anomaly::GtpBadHeader))?;
+                let len = p.header_len();
+                let mut step = Step::new(Proto::GtpU, len, None);
+                if p.msg_type() == wire::gtpu::G_PDU {
+                    step.next = match data.get(len).map(|b| b >> 4) {
+                        Some(4) => Some(Next::Ipv4),
+                        Some(6) => Some(Next::Ipv6),
+                        _ => None,
+                    };
+                    if step.next.is_some() {
+                        step.guess = Some(Guess::GtpIp);
+                        step.flags |= FLAG_GUESSED;
+                    }
+                }
+                Ok(step)
+            }
+            Next::Teredo => {
+                let ind = wire::teredo::Indicators::parse(data)
+                    .map_err(|e| malformed(e, Anomaly::TeredoBadHeader))?;
+                let mut step = Step::new(Proto::Teredo, ind.len, Some(Next::Ipv6));
+                step.guess = Some(Guess::Teredo);
+                Ok(step)
+            }
+            Next::Ayiya => {
+                let p = wire::ayiya::Packet::new_checked(data).map_err(|e| malformed(e, Anomaly::AyiyaBadHeader))?;
+                let next = match p.next_header() {
+                    4 => Some(Next::Ipv4),
+                    41 => Some(Next::Ipv6),
+                    _ => None,
+                };
+                Ok(Step::new(Proto::Ayiya, p.header_len(), next))
+            }
+            Next::L2tpv3 => {
+                let p = wire::l2tpv3::Packet::new_checked(data)?;
+                if p.is_control() {
+                    return Ok(Step::new(Proto::L2tpv3, wire::l2tpv3::SESSION_LEN, None));
+                }
+                let s = self.table.config.l2tpv3;
+                let len = wire::l2tpv3::SESSION_LEN + usize::from(s.cookie_len) + if s.sublayer { 4 } else { 0 };
+                if data.len() < len {
+                    return Err(Stop::Anomaly(Anomaly::Truncated));
+                }
+                let mut step = Step::new(Proto::L2tpv3, len, Some(Next::Ethernet));
+                step.guess = Some(Guess::L2tpv3);
+                Ok(step)
+            }
+            Next::Sflow => Ok(Step::new(Proto::Sflow, 0, None)),
+            Next::Leaf => Err(Stop::Anomaly(Anomaly::UnknownEthertype)),
+        }
+    }
+
+    fn ethernet(&mut self, data: &[u8], stack: &mut Stack) -> Res {
+        let p = wire::ethernet::Packet::new_checked(data)?;
+        let t = p.ethertype();
+        if t == wire::ethernet::ethertype::FABRICPATH && data.len() >= wire::fabricpath::HEADER_LEN {
+            return Ok(Step::new(Proto::FabricPath, wire::fabricpath::HEADER_LEN, Some(Next::Ethernet)));
+        }
+        if p.is_8023() {
+            return Ok(Step::new(Proto::Eth, wire::ethernet::HEADER_LEN, Some(Next::Llc)));
+        }
+        let next = self.ethertype_next(t, stack);
+        Ok(Step::new(Proto::Eth, wire::ethernet::HEADER_LEN, next))
+    }
+
+    fn tag(&mut self, proto: Proto, data: &[u8], stack: &mut Stack) -> Res {
+        let (len, t) = match proto {
+            Proto::Vlan => {
+                let p = wire::vlan::Packet::new_checked(data)?;
+                (wire::vlan::HEADER_LEN, p.ethertype())
+            }
+            Proto::VnTag => {
+                let p = wire::vntag::Packet::new_checked(data)?;
+                (wire::vntag::HEADER_LEN, p.ethertype())
+            }
+            Proto::ETag => {
+                let p = wire::etag::Packet::new_checked(data)?;
+                (wire::etag::HEADER_LEN, p.ethertype())
+            }
+            Proto::Arista => {
+                let p = wire::arista::Packet::new_checked(data).map_err(|e| malformed(e, Anomaly::AristaBadVersion))?;
+                (p.header_len(), p.ethertype())
+            }
+            _ => {
+                let p = wire::cisco_metadata::Packet::new_checked(data)?;
+                (wire::cisco_metadata::HEADER_LEN, p.ethertype())
+            }
+        };
+        if t < wire::ethernet::ethertype::MIN_ETHERTYPE {
+            return Ok(Step::new(proto, len, Some(Next::Llc)));
+        }
+        let next = self.ethertype_next(t, stack);
+        Ok(Step::new(proto, len, next))
+    }
+
+    fn ipv4(&mut self, data: &[u8]) -> Res {
+        let p = match wire::ipv4::Packet::new_checked(data) {
+            Ok(p) => p,
+            Err(Error::Truncated) => return Err(Stop::Anomaly(Anomaly::Truncated)),
+            Err(Error::Malformed) if data[0] >> 4 != 4 => return Err(Stop::Anomaly(Anomaly::Ipv4BadVersion)),
+            Err(Error::Malformed) => return Err(Stop::Anomaly(Anomaly::Ipv4BadHeaderLen)),
+        };
+        let hlen = p.header_len();
+        let total = usize::from(p.total_len());
+        let mut step = Step::new(Proto::Ipv4, hlen, Some(default_ip_next(p.protocol())));
+        mark_ip_in_ip(&mut step);
+        // A total length of 0 is a GSO / BIG TCP super-packet: the capture gives the length.
+        if total != 0 {
+            if total < hlen {
+                return Err(Stop::After(Step { next: None, ..step }, Anomaly::Ipv4BadTotalLen));
+            }
+            step.declared = Some(total);
+        }
+        if p.frag_offset() != 0 {
+            step.flags |= FLAG_FRAGMENT;
+            return Err(Stop::After(Step { next: None, ..step }, Anomaly::IpFragment));
+        }
+        if p.more_frags() {
+            step.flags |= FLAG_FRAGMENT;
+        }
+        Ok(step)
+    }
+
+    fn ipv6(&mut self, data: &[u8]) -> Res {
+        let p = wire::ipv6::Packet::new_checked(data).map_err(|e| malformed(e, Anomaly::Ipv6BadVersion))?;
+        let mut len = wire::ipv6::HEADER_LEN;
+        let mut nh = p.next_header();
+        let mut flags = 0;
+        let payload = usize::from(p.payload_len());
+        while wire::ipv6::is_extension_header(nh) {
+            let Some(rest) = data.get(len..) else { break };
+            let e = match wire::ipv6::ExtHeader::parse(nh, rest) {
+                Ok(e) => e,
+                Err(Error::Truncated) if payload != 0 && len + 8 > wire::ipv6::HEADER_LEN + payload => {
+                    return Err(Stop::Anomaly(Anomaly::Ipv6BadExtension))
+                }
+                Err(e) => return Err(e.into()),
+            };
+            len += e.len;
+            nh = e.next_header;
+            if let Some((offset, _more)) = e.fragment {
+                flags |= FLAG_FRAGMENT;
+                if offset != 0 {
+                    let step = Step { flags, ..Step::new(Proto::Ipv6, len, None) };
+                    return Err(Stop::After(step, Anomaly::IpFragment));
+                }
+            }
+        }
+        let mut step = Step::new(Proto::Ipv6, len, Some(default_ip_next(nh)));
+        step.flags |= flags;
+        if nh == wire::ipv4::protocol::IPV6_NONXT {
+            step.next = None;
+        }
+        mark_ip_in_ip(&mut step);
+        if payload != 0 {
+            step.declared = Some(wire::ipv6::HEADER_LEN + payload);
+        }
+        Ok(step)
+    }
+
+    fn udp(&mut self, data: &[u8]) -> Res {
+        let p = wire::udp::Packet::new_checked(data)?;
+        let len = usize::from(p.len());
+        let mut step = Step::new(Proto::Udp, wire::udp::HEADER_LEN, None);
+        if len != 0 {
+            if len < wire::udp::HEADER_LEN {
+                return Err(Stop::After(step, Anomaly::UdpBadLength));
+            }
+            step.declared = Some(len);
+        }
+        let (lo, hi) = if p.src_port() <= p.dst_port() {
+            (p.src_port(), p.dst_port())
+        } else {
+            (p.dst_port(), p.src_port())
+        };
+        step.next = self.table.udp_port(lo).or_else(|| self.table.udp_port(hi));
+        if step.next == Some(Next::Teredo) {
+            let payload = &data[wire::udp::HEADER_LEN..];
+            if wire::teredo::Indicators::parse(payload).is_err() {
+                step.next = None;
+            }
+        }
+        Ok(step)
+    }
+
+    fn gre(&mut self, data: &[u8], stack: &mut Stack) -> Res {
+        let p = wire::gre::Packet::new_checked(data).map_err(|e| malformed(e, Anomaly::GreBadVersion))?;
+        if p.reserved_bits_set() {
+            self.note(stack, Anomaly::GreReservedBits);
+        }
+        let mut step = Step::new(Proto::Gre, p.header_len(), None);
+        let proto = p.protocol();
+        if p.version() == 1 {
+            step.next = (proto == wire::ethernet::ethertype::PPP).then_some(Next::Ppp);
+            return Ok(step);
+        }
+        step.next = match self.table.gre_protocol(proto) {
+            Lookup::Next(Next::Leaf) => None,
+            Lookup::Next(n) => Some(n),
+            Lookup::Unknown => {
+                self.note(stack, Anomaly::UnknownGreProtocol);
+                None
+            }
+        };
+        if proto == wire::ethernet::ethertype::TEB
+            && p.flags_version() == wire::nvgre::FLAGS_VERSION
+            && self.table.config.nvgre == NvgreKey::Auto
+        {
+            step.flags |= FLAG_NVGRE;
+            step.guess = Some(Guess::Nvgre);
+        }
+        Ok(step)
+    }
+
+    /// ERSPAN behind GRE 0x88BE (or a configured alias): type I without the S bit, else a
+    /// header whose version says II or III.
+    fn erspan_by_gre(&mut self, data: &[u8], prev: Prev<'_>) -> Res {
+        let has_seq = match prev {
+            Some((Proto::Gre, gre)) => gre.first().is_some_and(|b| b & 0x10 != 0),
+            _ => false,
+        };
+        if !has_seq {
+            return Ok(Step::new(Proto::Erspan1, 0, Some(Next::Ethernet)));
+        }
+        self.erspan(data)
+    }
+
+    fn erspan(&mut self, data: &[u8]) -> Res {
+        let p = wire::erspan::Packet::new_checked(data).map_err(|e| malformed(e, Anomaly::ErspanBadVersion))?;
+        if p.version() == wire::erspan::VERSION_TYPE2 {
+            return Ok(Step::new(Proto::Erspan2, p.header_len(), Some(Next::Ethernet)));
+        }
+        let next = match p.frame_type() {
+            wire::erspan::frame_type::ETHERNET => Next::Ethernet,
+            wire::erspan::frame_type::IP => Next::Ip,
+            _ => {
+                let step = Step::new(Proto::Erspan3, p.header_len(), None);
+                return Err(Stop::After(step, Anomaly::ErspanOpaqueFrameType));
+            }
+        };
+        Ok(Step::new(Proto::Erspan3, p.header_len(), Some(next)))
+    }
+
+    fn mpls(&mut self, data: &[u8]) -> Res {
+        let p = wire::mpls::Packet::new_checked(data)?;
+        if !p.bottom() {
+            if data.len() < 2 * wire::mpls::HEADER_LEN {
+                return Err(Stop::After(Step::new(Proto::Mpls, 4, None), Anomaly::Truncated));
+            }
+            return Ok(Step::new(Proto::Mpls, wire::mpls::HEADER_LEN, Some(Next::Mpls)));
+        }
+        let payload = &data[wire::mpls::HEADER_LEN..];
+        let mut step = Step::new(Proto::Mpls, wire::mpls::HEADER_LEN, None);
+        let nibble = payload.first().map(|b| b >> 4);
+        let (next, guess) = match (self.table.config.mpls_payload, p.label(), nibble) {
+            (_, _, None) => (None, None),
+            (MplsPayload::Ipv4, ..) | (MplsPayload::Auto, wire::mpls::label::IPV4_EXPLICIT_NULL, _) => {
+                (Some(Next::Ipv4), None)
+            }
+            (MplsPayload::Ipv6, ..) | (MplsPayload::Auto, wire::mpls::label::IPV6_EXPLICIT_NULL, _) => {
+                (Some(Next::Ipv6), None)
+            }
+            (MplsPayload::Ethernet, ..) => (Some(Next::Ethernet), None),
+            (MplsPayload::EthernetCw, ..) => (Some(Next::PwControlWord), None),
+            (MplsPayload::Auto, _, Some(4)) => (Some(Next::Ipv4), Some(Guess::MplsIpv4)),
+            (MplsPayload::Auto, _, Some(6)) => (Some(Next::Ipv6), Some(Guess::MplsIpv6)),
+            (MplsPayload::Auto, _, Some(0)) => (Some(Next::Ethernet), Some(Guess::MplsEthernetCw)),
+            (MplsPayload::Auto, _, Some(1)) => (None, None),
+            (MplsPayload::Auto, ..) => (Some(Next::Ethernet), Some(Guess::MplsEthernet)),
+        };
+        step.next = next;
+        step.guess = guess;
+        if matches!(guess, Some(Guess::MplsEthernetCw)) {
+            step.next = Some(Next::PwControlWord);
+        }
+        Ok(step)
+    }
+}
+
+fn ppp_next(protocol: u16) -> Option<Next> {
+    match protocol {
+        wire::ppp::protocol::IPV4 => Some(Next::Ipv4),
+        wire::ppp::protocol::IPV6 => Some(Next::Ipv6),
+        wire::ppp::protocol::MPLS_UNICAST | wire::ppp::protocol::MPLS_MULTICAST => Some(Next::Mpls),
+        _ => None,
+    }
+}
+
+fn default_ip_next(protocol: u8) -> Next {
+    crate::table::default_ip_protocol(protocol)
+}
+
+/// Marks an IP header whose payload is another IP packet as an IP-in-IP tunnel.
+fn mark_ip_in_ip(step: &mut Step) {
+    if matches!(step.next, Some(Next::Ipv4 | Next::Ipv6)) {
+        step.flags |= FLAG_IP_IN_IP;
+    }
+}
