@@ -136,7 +136,8 @@ impl FileReader {
                 Ok((len, block)) => {
                     let frame = match block {
                         PcapBlockOwned::LegacyHeader(h) => {
-                            self.legacy_link = LinkType(h.network.0 as u32);
+                            // The upper bits of the link-type word carry FCS information (pcap-linktype).
+                            self.legacy_link = LinkType(h.network.0 as u32 & 0xffff);
                             self.legacy_nanos = h.is_nanosecond_precision();
                             None
                         }

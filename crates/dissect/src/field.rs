@@ -38,12 +38,16 @@ named_enum! {
         FabricPathFtag = "fabricpathftag",
         /// Cisco MetaData security group tag.
         CmdSgt = "cmdsgt",
-        /// MPLS label of one label stack entry.
+        /// MPLS label of the top entry of a label stack.
         MplsLabel = "mplslabel",
-        /// MPLS traffic class.
+        /// MPLS traffic class of the top entry.
         MplsTc = "mplstc",
-        /// MPLS TTL.
+        /// MPLS TTL of the top entry.
         MplsTtl = "mplsttl",
+        /// MPLS label of the bottom entry of a label stack.
+        MplsBottomLabel = "mplsbottomlabel",
+        /// Number of entries in an MPLS label stack.
+        MplsDepth = "mplsdepth",
         /// PPPoE session ID.
         PppoeSession = "pppoesession",
         /// PPP protocol.
@@ -288,8 +292,8 @@ pub fn carries(proto: Proto, field: Field) -> bool {
         Proto::Pbb => field == PbbIsid,
         Proto::Trill => matches!(field, TrillIngress | TrillEgress),
         Proto::FabricPath => matches!(field, FabricPathSource | FabricPathDestination | FabricPathFtag),
-        Proto::CiscoMetadata => field == CmdSgt,
-        Proto::Mpls => matches!(field, MplsLabel | MplsTc | MplsTtl),
+        Proto::CiscoMetadata | Proto::CiscoMetadataGre => field == CmdSgt,
+        Proto::Mpls => matches!(field, MplsLabel | MplsTc | MplsTtl | MplsBottomLabel | MplsDepth),
         Proto::Pppoe => field == PppoeSession,
         Proto::Ppp => field == PppProtocol,
         Proto::Arp => matches!(field, ArpOperation | ArpIpSender | ArpIpTarget),
@@ -387,11 +391,15 @@ pub fn layer_fields(frame: &[u8], layers: &[Layer], i: usize, emit: &mut dyn FnM
             emit(Field::FabricPathFtag, u(p.ftag()));
         }
         Proto::CiscoMetadata => emit(Field::CmdSgt, u(wire::cisco_metadata::Packet::new_unchecked(b).sgt())),
+        Proto::CiscoMetadataGre => emit(Field::CmdSgt, u(wire::cisco_metadata::Packet::new_unchecked(b).gre_sgt())),
         Proto::Mpls => {
             let p = wire::mpls::Packet::new_unchecked(b);
             emit(Field::MplsLabel, u(p.label()));
             emit(Field::MplsTc, u(p.tc()));
             emit(Field::MplsTtl, u(p.ttl()));
+            let bottom = wire::mpls::Packet::new_unchecked(&b[b.len() - wire::mpls::HEADER_LEN..]);
+            emit(Field::MplsBottomLabel, u(bottom.label()));
+            emit(Field::MplsDepth, u((b.len() / wire::mpls::HEADER_LEN) as u64));
         }
         Proto::Pppoe => {
             emit(Field::PppoeSession, u(wire::pppoe::Packet::new_unchecked(b).session_id()));
@@ -424,9 +432,14 @@ pub fn layer_fields(frame: &[u8], layers: &[Layer], i: usize, emit: &mut dyn FnM
             emit(Field::IpFragOffset, u(p.frag_offset()));
         }
         Proto::Ipv6 => {
+            // A header cut off by the capture shows only the fields its bytes hold.
             let p = wire::ipv6::Packet::new_unchecked(b);
-            emit(Field::Ip6Source, Value::Ipv6(p.src_addr()));
-            emit(Field::Ip6Destination, Value::Ipv6(p.dst_addr()));
+            if b.len() >= 24 {
+                emit(Field::Ip6Source, Value::Ipv6(p.src_addr()));
+            }
+            if b.len() >= wire::ipv6::HEADER_LEN {
+                emit(Field::Ip6Destination, Value::Ipv6(p.dst_addr()));
+            }
             emit(Field::Ip6NextHdr, u(ipv6_upper_protocol(b)));
             emit(Field::Ip6Tos, u(p.traffic_class()));
             emit(Field::Ip6Ttl, u(p.hop_limit()));
@@ -436,7 +449,9 @@ pub fn layer_fields(frame: &[u8], layers: &[Layer], i: usize, emit: &mut dyn FnM
             let p = wire::tcp::Packet::new_unchecked(b);
             emit(Field::TcpSourcePort, u(p.src_port()));
             emit(Field::TcpDestinationPort, u(p.dst_port()));
-            emit(Field::TcpFlags, Value::Bits { bits: p.flags(), width: 9 });
+            if b.len() >= 14 {
+                emit(Field::TcpFlags, Value::Bits { bits: p.flags(), width: 9 });
+            }
         }
         Proto::Udp => {
             let p = wire::udp::Packet::new_unchecked(b);
@@ -548,6 +563,9 @@ fn erspan_fields(b: &[u8], emit: &mut dyn FnMut(Field, Value)) {
 fn ipv6_upper_protocol(b: &[u8]) -> u8 {
     let mut nh = b[6];
     let mut at = wire::ipv6::HEADER_LEN;
+    if b.len() < at {
+        return nh;
+    }
     while wire::ipv6::is_extension_header(nh) {
         match b.get(at..).and_then(|r| wire::ipv6::ExtHeader::parse(nh, r).ok()) {
             Some(e) => {

@@ -30,6 +30,8 @@ pub enum Proto {
     Arista,
     /// Cisco MetaData.
     CiscoMetadata,
+    /// Cisco MetaData inside GRE (EtherType first).
+    CiscoMetadataGre,
     /// One MPLS label stack entry.
     Mpls,
     /// Pseudowire control word.
@@ -103,6 +105,7 @@ impl Proto {
         Proto::FabricPath,
         Proto::Arista,
         Proto::CiscoMetadata,
+        Proto::CiscoMetadataGre,
         Proto::Mpls,
         Proto::PwControlWord,
         Proto::Pppoe,
@@ -147,7 +150,7 @@ impl Proto {
             Proto::Trill => "trill",
             Proto::FabricPath => "fabricpath",
             Proto::Arista => "arista",
-            Proto::CiscoMetadata => "cmd",
+            Proto::CiscoMetadata | Proto::CiscoMetadataGre => "cmd",
             Proto::Mpls => "mpls",
             Proto::PwControlWord => "pwcw",
             Proto::Pppoe => "pppoe",

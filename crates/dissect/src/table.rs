@@ -30,6 +30,8 @@ pub enum Next {
     Arista,
     /// A Cisco MetaData header.
     CiscoMetadata,
+    /// A Cisco MetaData header as GRE carries it (EtherType first).
+    CiscoMetadataGre,
     /// An MPLS label stack.
     Mpls,
     /// A pseudowire control word, then an Ethernet frame.
@@ -303,6 +305,7 @@ impl Table {
             et::ERSPAN3 => Lookup::Next(Next::Erspan3),
             et::WCCP => Lookup::Next(Next::Wccp),
             et::PPP => Lookup::Next(Next::Ppp),
+            et::CISCO_METADATA => Lookup::Next(Next::CiscoMetadataGre),
             0x8200..=0x8370 | 0x9000 => Lookup::Next(Next::Wlan),
             _ => self.ethertype(t),
         }

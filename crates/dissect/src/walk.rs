@@ -48,11 +48,13 @@ struct Step {
     /// Declared length of this header plus its payload, when the header says (IP, UDP).
     declared: Option<usize>,
     guess: Option<Guess>,
+    /// An anomaly to record once the layer is pushed.
+    note: Option<Anomaly>,
 }
 
 impl Step {
     fn new(proto: Proto, len: usize, next: Option<Next>) -> Step {
-        Step { proto, len, flags: 0, next, declared: None, guess: None }
+        Step { proto, len, flags: 0, next, declared: None, guess: None, note: None }
     }
 }
 
@@ -176,6 +178,9 @@ impl Dissector {
         if let Some(g) = step.guess {
             self.counters.guesses[g as usize] += 1;
         }
+        if let Some(a) = step.note {
+            self.note(stack, a);
+        }
         true
     }
 
@@ -242,6 +247,7 @@ impl Dissector {
             Next::ETag => self.tag(Proto::ETag, data, stack),
             Next::Arista => self.tag(Proto::Arista, data, stack),
             Next::CiscoMetadata => self.tag(Proto::CiscoMetadata, data, stack),
+            Next::CiscoMetadataGre => self.tag(Proto::CiscoMetadataGre, data, stack),
             Next::Pbb => {
                 wire::pbb::Packet::new_checked(data)?;
                 Ok(Step::new(Proto::Pbb, wire::pbb::HEADER_LEN, Some(Next::Ethernet)))
@@ -312,10 +318,11 @@ impl Dissector {
             }
             Next::Gre => self.gre(data, stack),
             Next::Udp => self.udp(data),
-            Next::Tcp => {
-                let p = wire::tcp::Packet::new_checked(data).map_err(|e| malformed(e, Anomaly::TcpBadHeaderLen))?;
-                Ok(Step::new(Proto::Tcp, p.header_len().min(data.len()), None))
-            }
+            Next::Tcp => match wire::tcp::Packet::new_checked(data) {
+                Ok(p) => Ok(Step::new(Proto::Tcp, p.header_len().min(data.len()), None)),
+                Err(Error::Truncated) => Err(partial_ports(Proto::Tcp, data)),
+                Err(Error::Malformed) => Err(Stop::After(Step::new(Proto::Tcp, 20, None), Anomaly::TcpBadHeaderLen)),
+            },
             Next::Sctp => {
                 if data.len() < 12 {
                     return Err(Stop::Anomaly(Anomaly::Truncated));
@@ -425,7 +432,10 @@ impl Dissector {
         let p = wire::ethernet::Packet::new_checked(data)?;
         let t = p.ethertype();
         if t == wire::ethernet::ethertype::FABRICPATH && data.len() >= wire::fabricpath::HEADER_LEN {
-            return Ok(Step::new(Proto::FabricPath, wire::fabricpath::HEADER_LEN, Some(Next::Ethernet)));
+            // The original frame keeps its FCS, as Wireshark reads it.
+            let mut step = Step::new(Proto::FabricPath, wire::fabricpath::HEADER_LEN, Some(Next::Ethernet));
+            step.declared = Some(data.len().saturating_sub(wire::fabricpath::FCS_LEN));
+            return Ok(step);
         }
         if p.is_8023() {
             return Ok(Step::new(Proto::Eth, wire::ethernet::HEADER_LEN, Some(Next::Llc)));
@@ -452,6 +462,10 @@ impl Dissector {
                 let p = wire::arista::Packet::new_checked(data).map_err(|e| malformed(e, Anomaly::AristaBadVersion))?;
                 (p.header_len(), p.ethertype())
             }
+            Proto::CiscoMetadataGre => {
+                let p = wire::cisco_metadata::Packet::new_checked(data)?;
+                (wire::cisco_metadata::HEADER_LEN, p.gre_ethertype())
+            }
             _ => {
                 let p = wire::cisco_metadata::Packet::new_checked(data)?;
                 (wire::cisco_metadata::HEADER_LEN, p.ethertype())
@@ -468,6 +482,10 @@ impl Dissector {
         let p = match wire::ipv4::Packet::new_checked(data) {
             Ok(p) => p,
             Err(Error::Truncated) => return Err(Stop::Anomaly(Anomaly::Truncated)),
+            // Like Wireshark, an IPv4 type field in front of a version-6 header is read as IPv6.
+            Err(Error::Malformed) if data[0] >> 4 == 6 => {
+                return self.ipv6(data).map(|s| Step { note: Some(Anomaly::Ipv4BadVersion), ..s })
+            }
             Err(Error::Malformed) if data[0] >> 4 != 4 => return Err(Stop::Anomaly(Anomaly::Ipv4BadVersion)),
             Err(Error::Malformed) => return Err(Stop::Anomaly(Anomaly::Ipv4BadHeaderLen)),
         };
@@ -493,7 +511,14 @@ impl Dissector {
     }
 
     fn ipv6(&mut self, data: &[u8]) -> Res {
-        let p = wire::ipv6::Packet::new_checked(data).map_err(|e| malformed(e, Anomaly::Ipv6BadVersion))?;
+        let p = match wire::ipv6::Packet::new_checked(data) {
+            Ok(p) => p,
+            // A cut-off header still shows the fields its bytes hold.
+            Err(Error::Truncated) if data.len() >= 8 && data[0] >> 4 == 6 => {
+                return Err(Stop::After(Step::new(Proto::Ipv6, data.len(), None), Anomaly::Truncated))
+            }
+            Err(e) => return Err(malformed(e, Anomaly::Ipv6BadVersion)),
+        };
         let mut len = wire::ipv6::HEADER_LEN;
         let mut nh = p.next_header();
         let mut flags = 0;
@@ -530,7 +555,7 @@ impl Dissector {
     }
 
     fn udp(&mut self, data: &[u8]) -> Res {
-        let p = wire::udp::Packet::new_checked(data)?;
+        let p = wire::udp::Packet::new_checked(data).map_err(|_| partial_ports(Proto::Udp, data))?;
         let len = usize::from(p.len());
         let mut step = Step::new(Proto::Udp, wire::udp::HEADER_LEN, None);
         if len != 0 {
@@ -597,7 +622,17 @@ impl Dissector {
     }
 
     fn erspan(&mut self, data: &[u8]) -> Res {
-        let p = wire::erspan::Packet::new_checked(data).map_err(|e| malformed(e, Anomaly::ErspanBadVersion))?;
+        let p = match wire::erspan::Packet::new_checked(data) {
+            Ok(p) => p,
+            // A type III header whose platform sub-header is cut off.
+            Err(Error::Truncated)
+                if data.len() >= wire::erspan::TYPE3_LEN && data[0] >> 4 == wire::erspan::VERSION_TYPE3 =>
+            {
+                let step = Step::new(Proto::Erspan3, wire::erspan::TYPE3_LEN, None);
+                return Err(Stop::After(step, Anomaly::Truncated));
+            }
+            Err(e) => return Err(malformed(e, Anomaly::ErspanBadVersion)),
+        };
         if p.version() == wire::erspan::VERSION_TYPE2 {
             return Ok(Step::new(Proto::Erspan2, p.header_len(), Some(Next::Ethernet)));
         }
@@ -612,18 +647,26 @@ impl Dissector {
         Ok(Step::new(Proto::Erspan3, p.header_len(), Some(next)))
     }
 
+    /// An MPLS label stack is one layer (as Wireshark shows it); its payload type comes from
+    /// configuration or, by default, from the first nibble after the bottom of stack.
     fn mpls(&mut self, data: &[u8]) -> Res {
-        let p = wire::mpls::Packet::new_checked(data)?;
-        if !p.bottom() {
-            if data.len() < 2 * wire::mpls::HEADER_LEN {
-                return Err(Stop::After(Step::new(Proto::Mpls, 4, None), Anomaly::Truncated));
+        let mut len = 0;
+        let bottom = loop {
+            let Some(entry) = data.get(len..len + wire::mpls::HEADER_LEN) else {
+                if len == 0 {
+                    return Err(Stop::Anomaly(Anomaly::Truncated));
+                }
+                return Err(Stop::After(Step::new(Proto::Mpls, len, None), Anomaly::Truncated));
+            };
+            let p = wire::mpls::Packet::new_unchecked(entry);
+            len += wire::mpls::HEADER_LEN;
+            if p.bottom() {
+                break p;
             }
-            return Ok(Step::new(Proto::Mpls, wire::mpls::HEADER_LEN, Some(Next::Mpls)));
-        }
-        let payload = &data[wire::mpls::HEADER_LEN..];
-        let mut step = Step::new(Proto::Mpls, wire::mpls::HEADER_LEN, None);
-        let nibble = payload.first().map(|b| b >> 4);
-        let (next, guess) = match (self.table.config.mpls_payload, p.label(), nibble) {
+        };
+        let mut step = Step::new(Proto::Mpls, len, None);
+        let nibble = data.get(len).map(|b| b >> 4);
+        let (next, guess) = match (self.table.config.mpls_payload, bottom.label(), nibble) {
             (_, _, None) => (None, None),
             (MplsPayload::Ipv4, ..) | (MplsPayload::Auto, wire::mpls::label::IPV4_EXPLICIT_NULL, _) => {
                 (Some(Next::Ipv4), None)
@@ -635,16 +678,22 @@ impl Dissector {
             (MplsPayload::EthernetCw, ..) => (Some(Next::PwControlWord), None),
             (MplsPayload::Auto, _, Some(4)) => (Some(Next::Ipv4), Some(Guess::MplsIpv4)),
             (MplsPayload::Auto, _, Some(6)) => (Some(Next::Ipv6), Some(Guess::MplsIpv6)),
-            (MplsPayload::Auto, _, Some(0)) => (Some(Next::Ethernet), Some(Guess::MplsEthernetCw)),
+            (MplsPayload::Auto, _, Some(0)) => (Some(Next::PwControlWord), Some(Guess::MplsEthernetCw)),
             (MplsPayload::Auto, _, Some(1)) => (None, None),
             (MplsPayload::Auto, ..) => (Some(Next::Ethernet), Some(Guess::MplsEthernet)),
         };
         step.next = next;
         step.guess = guess;
-        if matches!(guess, Some(Guess::MplsEthernetCw)) {
-            step.next = Some(Next::PwControlWord);
-        }
         Ok(step)
+    }
+}
+
+/// A transport header cut off by the capture: kept when its ports are there.
+fn partial_ports(proto: Proto, data: &[u8]) -> Stop {
+    if data.len() >= 4 {
+        Stop::After(Step::new(proto, data.len(), None), Anomaly::Truncated)
+    } else {
+        Stop::Anomaly(Anomaly::Truncated)
     }
 }
 

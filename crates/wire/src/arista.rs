@@ -5,10 +5,12 @@ use core::fmt;
 
 /// Sub-type of a timestamp header.
 pub const SUBTYPE_TIMESTAMP: u16 = 0x0001;
-/// Version with a 64-bit timestamp (32-bit seconds, 32-bit nanoseconds).
+/// Version with a 64-bit timestamp (32-bit seconds, 32-bit nanoseconds), TAI.
 pub const VERSION_64: u16 = 0x0010;
-/// Version with a 48-bit timestamp (16-bit seconds, 32-bit nanoseconds).
+/// Version with a 48-bit timestamp (16-bit seconds, 32-bit nanoseconds), TAI.
 pub const VERSION_48: u16 = 0x0020;
+/// Bit of the version word that marks a UTC rather than a TAI timestamp.
+pub const VERSION_UTC: u16 = 0x0100;
 
 view!("A view of an Arista timestamp header (after its EtherType).");
 
@@ -17,7 +19,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     pub fn new_checked(buffer: T) -> Result<Packet<T>> {
         let p = Packet { buffer };
         need(p.data(), 4)?;
-        if p.subtype() != SUBTYPE_TIMESTAMP || !matches!(p.version(), VERSION_64 | VERSION_48) {
+        if p.subtype() != SUBTYPE_TIMESTAMP || !matches!(p.version() & !VERSION_UTC, VERSION_64 | VERSION_48) {
             return Err(Error::Malformed);
         }
         need(p.data(), p.header_len())?;
@@ -33,7 +35,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
     /// Header length including the trailing EtherType.
     pub fn header_len(&self) -> usize {
-        if self.version() == VERSION_48 {
+        if self.version() & !VERSION_UTC == VERSION_48 {
             12
         } else {
             14
@@ -41,7 +43,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
     /// Timestamp seconds (TAI).
     pub fn seconds(&self) -> u32 {
-        if self.version() == VERSION_48 {
+        if self.version() & !VERSION_UTC == VERSION_48 {
             u32::from(be16(self.data(), 4))
         } else {
             be32(self.data(), 4)

@@ -1,5 +1,6 @@
 //! Cisco MetaData (EtherType 0x8909): version, length, options and a security group tag,
-//! then the next EtherType.
+//! then the next EtherType. Inside GRE (protocol 0x8909) the EtherType comes first and the
+//! rest follows it.
 use crate::{be16, need, Result};
 use core::fmt;
 
@@ -26,6 +27,14 @@ impl<T: AsRef<[u8]>> Packet<T> {
     pub fn ethertype(&self) -> u16 {
         be16(self.data(), 6)
     }
+    /// Inside GRE: the EtherType that follows (the first field).
+    pub fn gre_ethertype(&self) -> u16 {
+        be16(self.data(), 0)
+    }
+    /// Inside GRE: the security group tag.
+    pub fn gre_sgt(&self) -> u16 {
+        be16(self.data(), 6)
+    }
 }
 
 impl<T: AsRef<[u8]>> fmt::Display for Packet<T> {
@@ -43,5 +52,9 @@ mod tests {
         let b = [0x01, 0x01, 0x00, 0x01, 0x00, 0x00, 0x08, 0x00];
         let p = Packet::new_checked(&b[..]).unwrap();
         assert_eq!((p.version(), p.sgt(), p.ethertype()), (1, 0, 0x0800));
+        // The same header inside GRE, as various_gre.pcap carries it: EtherType first.
+        let g = [0x08, 0x00, 0x01, 0x01, 0x00, 0x01, 0x00, 0x00];
+        let p = Packet::new_checked(&g[..]).unwrap();
+        assert_eq!((p.gre_ethertype(), p.gre_sgt()), (0x0800, 0));
     }
 }

@@ -118,9 +118,9 @@ impl<T: AsRef<[u8]>> Packet<T> {
             _ => TYPE2_LEN,
         }
     }
-    /// The platform-specific sub-header, when O is set.
+    /// The platform-specific sub-header, when O is set and its bytes are present.
     pub fn platform(&self) -> Option<Platform> {
-        self.has_subheader()
+        (self.has_subheader() && self.data().len() >= TYPE3_LEN + SUBHEADER_LEN)
             .then(|| Platform::parse(be32(self.data(), TYPE3_LEN), be32(self.data(), TYPE3_LEN + 4)))
     }
 }

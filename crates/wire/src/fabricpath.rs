@@ -5,6 +5,8 @@ use core::fmt;
 
 /// Length of the FabricPath header.
 pub const HEADER_LEN: usize = 16;
+/// Length of the frame check sequence that ends a FabricPath frame.
+pub const FCS_LEN: usize = 4;
 
 view!("A view of a FabricPath header (from the outer destination address).");
 
