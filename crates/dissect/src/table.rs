@@ -306,7 +306,11 @@ impl Table {
             et::WCCP => Lookup::Next(Next::Wccp),
             et::PPP => Lookup::Next(Next::Ppp),
             et::CISCO_METADATA => Lookup::Next(Next::CiscoMetadataGre),
-            0x8200..=0x8370 | 0x9000 => Lookup::Next(Next::Wlan),
+            // Aruba controllers: 802.11 frames on 0x8200-0x8370 in steps of 0x10, and 0x9000.
+            0x8200..=0x8370 if t % 0x10 == 0 => Lookup::Next(Next::Wlan),
+            0x9000 => Lookup::Next(Next::Wlan),
+            // Transparent Ethernet bridging as some vendors number it.
+            0x6400 => Lookup::Next(Next::Ethernet),
             _ => self.ethertype(t),
         }
     }

@@ -678,13 +678,39 @@ impl Dissector {
             (MplsPayload::EthernetCw, ..) => (Some(Next::PwControlWord), None),
             (MplsPayload::Auto, _, Some(4)) => (Some(Next::Ipv4), Some(Guess::MplsIpv4)),
             (MplsPayload::Auto, _, Some(6)) => (Some(Next::Ipv6), Some(Guess::MplsIpv6)),
-            (MplsPayload::Auto, _, Some(0)) => (Some(Next::PwControlWord), Some(Guess::MplsEthernetCw)),
+            (MplsPayload::Auto, _, Some(0)) => {
+                // An Ethernet pseudowire whose destination MAC starts with a 0 nibble looks like
+                // a control word: read it both ways and keep the more plausible Ethernet header.
+                let payload = &data[len..];
+                if plausible_ethernet(payload.get(4..)) >= plausible_ethernet(Some(payload)) {
+                    (Some(Next::PwControlWord), Some(Guess::MplsEthernetCw))
+                } else {
+                    (Some(Next::Ethernet), Some(Guess::MplsEthernet))
+                }
+            }
             (MplsPayload::Auto, _, Some(1)) => (None, None),
             (MplsPayload::Auto, ..) => (Some(Next::Ethernet), Some(Guess::MplsEthernet)),
         };
         step.next = next;
         step.guess = guess;
         Ok(step)
+    }
+}
+
+/// How plausible it is that `data` starts with an Ethernet header: 2 for a unicast source
+/// and an EtherType the decoder knows, 1 for an 802.3 length with room for LLC, else 0.
+fn plausible_ethernet(data: Option<&[u8]>) -> u8 {
+    let Some(d) = data.filter(|d| d.len() >= wire::ethernet::HEADER_LEN) else { return 0 };
+    if d[6] & 1 != 0 {
+        return 0;
+    }
+    let t = u16::from_be_bytes([d[12], d[13]]);
+    if t < wire::ethernet::ethertype::MIN_ETHERTYPE {
+        return u8::from(usize::from(t) + wire::ethernet::HEADER_LEN <= d.len() && t >= 3);
+    }
+    match crate::table::default_ethertype(t) {
+        Lookup::Next(_) => 2,
+        Lookup::Unknown => 0,
     }
 }
 

@@ -1,0 +1,431 @@
+//! Builds frames from a list of headers, outermost first, with `wire`'s emit code: every
+//! length, type field, port and checksum is filled in from what the header wraps.
+//!
+//! ```
+//! use craft::{build, Header};
+//! let frame = build(&[
+//!     Header::eth(),
+//!     Header::ipv4([10, 0, 0, 1], [10, 0, 0, 2]),
+//!     Header::Gre { key: Some(7), seq: None },
+//!     Header::eth(),
+//!     Header::ipv4([192, 168, 0, 1], [192, 168, 0, 2]),
+//!     Header::Udp { src: 1000, dst: 2000 },
+//!     Header::Payload(vec![0; 10]),
+//! ]);
+//! assert_eq!(frame.len(), 14 + 20 + 8 + 14 + 20 + 8 + 10);
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use wire::erspan::Platform;
+use wire::ethernet::ethertype as et;
+use wire::ipv4::protocol as ipp;
+use wire::{Ipv4Addr, Ipv6Addr, MacAddr};
+
+/// One header of a synthetic frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Header {
+    /// Ethernet II.
+    Eth {
+        /// Source address.
+        src: [u8; 6],
+        /// Destination address.
+        dst: [u8; 6],
+    },
+    /// A VLAN tag with this TPID (0x8100, 0x88a8, 0x9100).
+    Vlan {
+        /// Tag protocol identifier.
+        tpid: u16,
+        /// VLAN ID.
+        vid: u16,
+    },
+    /// Cisco VN-Tag.
+    VnTag {
+        /// Destination vif.
+        dst_vif: u16,
+        /// Source vif.
+        src_vif: u16,
+    },
+    /// 802.1BR E-Tag.
+    ETag {
+        /// E-CID.
+        ecid: u32,
+    },
+    /// PBB I-TAG (an Ethernet header for the customer addresses should follow).
+    Pbb {
+        /// I-SID.
+        isid: u32,
+    },
+    /// TRILL (an Ethernet header should follow).
+    Trill {
+        /// Ingress nickname.
+        ingress: u16,
+        /// Egress nickname.
+        egress: u16,
+    },
+    /// An MPLS label stack.
+    Mpls {
+        /// Labels, top first.
+        labels: Vec<u32>,
+    },
+    /// A pseudowire control word.
+    PwControlWord,
+    /// IPv4.
+    Ipv4 {
+        /// Source.
+        src: [u8; 4],
+        /// Destination.
+        dst: [u8; 4],
+    },
+    /// IPv6, optionally with an 8-byte destination options header.
+    Ipv6 {
+        /// Source.
+        src: [u8; 16],
+        /// Destination.
+        dst: [u8; 16],
+        /// Insert a destination options header.
+        dst_opts: bool,
+    },
+    /// GRE version 0; the protocol type comes from what it wraps.
+    Gre {
+        /// Key.
+        key: Option<u32>,
+        /// Sequence number.
+        seq: Option<u32>,
+    },
+    /// GRE with an explicit protocol type (e.g. 0x8949), no key, with a sequence number.
+    GreProtocol {
+        /// Protocol type.
+        protocol: u16,
+    },
+    /// NVGRE: GRE-TEB whose key is VSID and flow ID (an Ethernet header should follow).
+    Nvgre {
+        /// Virtual subnet ID.
+        vsid: u32,
+        /// Flow ID.
+        flow_id: u8,
+    },
+    /// ERSPAN type I: GRE 0x88be without sequence number (an Ethernet frame follows).
+    Erspan1,
+    /// ERSPAN type II: GRE 0x88be with sequence number, and its header.
+    Erspan2 {
+        /// Session ID.
+        session: u16,
+        /// Port index.
+        index: u32,
+    },
+    /// ERSPAN type III: GRE 0x22eb and its header; frame type from what it wraps.
+    Erspan3 {
+        /// Session ID.
+        session: u16,
+        /// Timestamp.
+        timestamp: u32,
+        /// Platform sub-header.
+        platform: Option<Platform>,
+    },
+    /// VXLAN.
+    Vxlan {
+        /// VNI.
+        vni: u32,
+    },
+    /// VXLAN-GPE; next protocol from what it wraps.
+    VxlanGpe {
+        /// VNI.
+        vni: u32,
+    },
+    /// GENEVE with raw option bytes; protocol type from what it wraps.
+    Geneve {
+        /// VNI.
+        vni: u32,
+        /// Options (TLVs, a multiple of 4 bytes).
+        options: Vec<u8>,
+        /// Set the C (critical options present) bit.
+        critical: bool,
+    },
+    /// UDP; the destination port should be the encapsulation's when one follows.
+    Udp {
+        /// Source port.
+        src: u16,
+        /// Destination port.
+        dst: u16,
+    },
+    /// TCP.
+    Tcp {
+        /// Source port.
+        src: u16,
+        /// Destination port.
+        dst: u16,
+        /// Flags, FIN in bit 0.
+        flags: u16,
+    },
+    /// ICMP echo request.
+    IcmpEcho {
+        /// Identifier.
+        ident: u16,
+        /// Sequence number.
+        seq: u16,
+    },
+    /// L2TPv3 over IP with an optional cookie (an Ethernet frame follows).
+    L2tpv3 {
+        /// Session ID.
+        session: u32,
+        /// Cookie bytes (0, 4 or 8).
+        cookie: Vec<u8>,
+    },
+    /// GTP-U G-PDU.
+    GtpU {
+        /// TEID.
+        teid: u32,
+    },
+    /// Bytes carried at the end.
+    Payload(Vec<u8>),
+}
+
+impl Header {
+    /// An Ethernet header with fixed locally administered addresses.
+    pub fn eth() -> Header {
+        Header::Eth { src: [0x02, 0, 0, 0, 0, 1], dst: [0x02, 0, 0, 0, 0, 2] }
+    }
+    /// An IPv4 header.
+    pub fn ipv4(src: [u8; 4], dst: [u8; 4]) -> Header {
+        Header::Ipv4 { src, dst }
+    }
+    /// An IPv6 header without extension headers.
+    pub fn ipv6(src: [u8; 16], dst: [u8; 16]) -> Header {
+        Header::Ipv6 { src, dst, dst_opts: false }
+    }
+
+    /// The EtherType that announces this header, where one does.
+    fn ethertype(&self) -> u16 {
+        match self {
+            Header::Eth { .. } | Header::Nvgre { .. } => et::TEB,
+            Header::Vlan { tpid, .. } => *tpid,
+            Header::VnTag { .. } => et::VNTAG,
+            Header::ETag { .. } => et::ETAG,
+            Header::Pbb { .. } => et::PBB,
+            Header::Trill { .. } => et::TRILL,
+            Header::Mpls { .. } | Header::PwControlWord => et::MPLS,
+            Header::Ipv4 { .. } => et::IPV4,
+            Header::Ipv6 { .. } => et::IPV6,
+            Header::Erspan1 | Header::Erspan2 { .. } => et::ERSPAN,
+            Header::Erspan3 { .. } => et::ERSPAN3,
+            _ => 0,
+        }
+    }
+
+    /// The IP protocol number that announces this header.
+    fn ip_protocol(&self) -> u8 {
+        match self {
+            Header::Ipv4 { .. } => ipp::IPIP,
+            Header::Ipv6 { .. } => ipp::IPV6,
+            Header::Gre { .. }
+            | Header::GreProtocol { .. }
+            | Header::Nvgre { .. }
+            | Header::Erspan1
+            | Header::Erspan2 { .. }
+            | Header::Erspan3 { .. } => ipp::GRE,
+            Header::Udp { .. } => ipp::UDP,
+            Header::Tcp { .. } => ipp::TCP,
+            Header::IcmpEcho { .. } => ipp::ICMP,
+            Header::L2tpv3 { .. } => ipp::L2TP,
+            Header::Eth { .. } => ipp::ETHERNET,
+            _ => 255,
+        }
+    }
+
+    /// Prepends this header to `inner` (which starts with header `next`, if any).
+    fn wrap(&self, next: Option<&Header>, inner: Vec<u8>) -> Vec<u8> {
+        let next_type = next.map(|n| n.ethertype()).unwrap_or(0);
+        let mut h = match self {
+            Header::Eth { src, dst } => {
+                let mut b = vec![0; 14];
+                let t = match next {
+                    Some(Header::Eth { .. }) | None => 0x88b5,
+                    Some(n) => n.ethertype(),
+                };
+                wire::ethernet::Repr { source: MacAddr(*src), destination: MacAddr(*dst), ethertype: t }
+                    .emit(&mut b);
+                b
+            }
+            Header::Vlan { vid, .. } => {
+                let mut b = vec![0; 4];
+                wire::vlan::Repr { pcp: 0, dei: false, vid: *vid, ethertype: next_type }.emit(&mut b);
+                b
+            }
+            Header::VnTag { dst_vif, src_vif } => {
+                let mut b = vec![0; 6];
+                wire::vntag::Repr { direction: false, dst_vif: *dst_vif, src_vif: *src_vif, ethertype: next_type }
+                    .emit(&mut b);
+                b
+            }
+            Header::ETag { ecid } => {
+                let mut b = vec![0; 8];
+                wire::etag::Repr { pcp: 0, ecid: *ecid, ethertype: next_type }.emit(&mut b);
+                b
+            }
+            Header::Pbb { isid } => {
+                let mut b = vec![0; 4];
+                wire::pbb::Repr { pcp: 0, isid: *isid }.emit(&mut b);
+                b
+            }
+            Header::Trill { ingress, egress } => {
+                let mut b = vec![0; 6];
+                wire::trill::Repr { multicast: false, hop_count: 20, egress_nickname: *egress, ingress_nickname: *ingress }
+                    .emit(&mut b);
+                b
+            }
+            Header::Mpls { labels } => {
+                let mut b = vec![0; 4 * labels.len()];
+                for (i, l) in labels.iter().enumerate() {
+                    let bottom = i + 1 == labels.len();
+                    wire::mpls::Repr { label: *l, tc: 0, bottom, ttl: 64 }.emit(&mut b[4 * i..]);
+                }
+                b
+            }
+            Header::PwControlWord => vec![0, 0, 0, 1],
+            Header::Ipv4 { src, dst } => {
+                let mut b = vec![0; 20];
+                let proto = next.map(|n| n.ip_protocol()).unwrap_or(253);
+                wire::ipv4::Repr::new(Ipv4Addr(*src), Ipv4Addr(*dst), proto, inner.len()).emit(&mut b);
+                b
+            }
+            Header::Ipv6 { src, dst, dst_opts } => {
+                let proto = next.map(|n| n.ip_protocol()).unwrap_or(253);
+                let ext = if *dst_opts { 8 } else { 0 };
+                let mut b = vec![0; 40 + ext];
+                let first = if *dst_opts { ipp::IPV6_OPTS } else { proto };
+                wire::ipv6::Repr::new(Ipv6Addr(*src), Ipv6Addr(*dst), first, inner.len() + ext).emit(&mut b);
+                if *dst_opts {
+                    // Next header, length 0 (8 bytes), one PadN option of 4 bytes.
+                    b[40..48].copy_from_slice(&[proto, 0, 1, 4, 0, 0, 0, 0]);
+                }
+                b
+            }
+            Header::Gre { key, seq } => gre(next_type, *key, *seq),
+            Header::GreProtocol { protocol } => gre(*protocol, None, Some(1)),
+            Header::Nvgre { vsid, flow_id } => gre(et::TEB, Some(wire::nvgre::key(*vsid, *flow_id)), None),
+            Header::Erspan1 => gre(et::ERSPAN, None, None),
+            Header::Erspan2 { session, index } => {
+                let mut b = gre(et::ERSPAN, None, Some(1));
+                let mut e = vec![0; 8];
+                wire::erspan::Type2Repr { session_id: *session, index: *index, ..Default::default() }.emit(&mut e);
+                b.extend_from_slice(&e);
+                b
+            }
+            Header::Erspan3 { session, timestamp, platform } => {
+                let ft = match next {
+                    Some(Header::Ipv4 { .. } | Header::Ipv6 { .. }) => wire::erspan::frame_type::IP,
+                    _ => wire::erspan::frame_type::ETHERNET,
+                };
+                let r = wire::erspan::Type3Repr {
+                    vlan: 0,
+                    cos: 0,
+                    bso: 0,
+                    truncated: false,
+                    session_id: *session,
+                    timestamp: *timestamp,
+                    sgt: 0,
+                    p: ft == wire::erspan::frame_type::ETHERNET,
+                    frame_type: ft,
+                    hw_id: 1,
+                    egress: false,
+                    granularity: 1,
+                    platform: *platform,
+                };
+                let mut b = gre(et::ERSPAN3, None, Some(1));
+                let mut e = vec![0; r.header_len()];
+                r.emit(&mut e);
+                b.extend_from_slice(&e);
+                b
+            }
+            Header::Vxlan { vni } => {
+                let mut b = vec![0; 8];
+                wire::vxlan::Repr { vni: *vni, group_policy_id: None }.emit(&mut b);
+                b
+            }
+            Header::VxlanGpe { vni } => {
+                use wire::vxlan_gpe::next_protocol as np;
+                let next_protocol = match next {
+                    Some(Header::Ipv4 { .. }) => np::IPV4,
+                    Some(Header::Ipv6 { .. }) => np::IPV6,
+                    Some(Header::Mpls { .. }) => np::MPLS,
+                    _ => np::ETHERNET,
+                };
+                let mut b = vec![0; 8];
+                wire::vxlan_gpe::Repr { vni: *vni, next_protocol }.emit(&mut b);
+                b
+            }
+            Header::Geneve { vni, options, critical } => {
+                let r = wire::geneve::Repr { vni: *vni, protocol: next_type, critical: *critical, options };
+                let mut b = vec![0; r.header_len()];
+                r.emit(&mut b);
+                b
+            }
+            Header::Udp { src, dst } => {
+                let mut b = vec![0; 8];
+                wire::udp::Repr { src_port: *src, dst_port: *dst, payload_len: inner.len() }.emit(&mut b);
+                b
+            }
+            Header::Tcp { src, dst, flags } => {
+                let mut b = vec![0; 20];
+                wire::tcp::Repr { src_port: *src, dst_port: *dst, seq_number: 1, flags: *flags }.emit(&mut b);
+                b
+            }
+            Header::IcmpEcho { ident, seq } => {
+                let mut b = vec![0; 8];
+                b.extend_from_slice(&inner);
+                wire::icmp::EchoRepr { msg_type: 8, ident: *ident, seq_no: *seq }.emit(&mut b);
+                return b;
+            }
+            Header::L2tpv3 { session, cookie } => {
+                let r = wire::l2tpv3::Repr { session_id: *session, cookie, sublayer: false };
+                let mut b = vec![0; r.header_len()];
+                r.emit(&mut b);
+                b
+            }
+            Header::GtpU { teid } => {
+                let mut b = vec![0; 8];
+                wire::gtpu::Repr { teid: *teid, payload_len: inner.len() }.emit(&mut b);
+                b
+            }
+            Header::Payload(p) => p.clone(),
+        };
+        h.extend_from_slice(&inner);
+        h
+    }
+}
+
+fn gre(protocol: u16, key: Option<u32>, sequence: Option<u32>) -> Vec<u8> {
+    let r = wire::gre::Repr { protocol, checksum: false, key, sequence };
+    let mut b = vec![0; r.header_len()];
+    r.emit(&mut b);
+    b
+}
+
+/// Builds a frame from headers listed outermost first.
+pub fn build(headers: &[Header]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for (i, h) in headers.iter().enumerate().rev() {
+        bytes = h.wrap(headers.get(i + 1), bytes);
+    }
+    bytes
+}
+
+/// Writes a classic pcap file (microsecond timestamps) holding `frames` of `linktype`.
+pub fn pcap_file(linktype: u32, frames: &[Vec<u8>]) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    v.extend_from_slice(&2u16.to_le_bytes());
+    v.extend_from_slice(&4u16.to_le_bytes());
+    v.extend_from_slice(&[0; 8]);
+    v.extend_from_slice(&262_144u32.to_le_bytes());
+    v.extend_from_slice(&linktype.to_le_bytes());
+    for (i, f) in frames.iter().enumerate() {
+        v.extend_from_slice(&(1_700_000_000 + i as u32).to_le_bytes());
+        v.extend_from_slice(&0u32.to_le_bytes());
+        v.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        v.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        v.extend_from_slice(f);
+    }
+    v
+}

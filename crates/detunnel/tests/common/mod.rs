@@ -1,0 +1,201 @@
+//! Helpers shared by the integration tests: temporary folders, outside tools, and the
+//! tshark field comparison that `../shared/captures/compare.py` also performs.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The detunnel binary under test.
+pub fn detunnel() -> &'static str {
+    env!("CARGO_BIN_EXE_detunnel")
+}
+
+/// A temporary folder removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// Creates a fresh folder named after `tag`.
+    pub fn new(tag: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!("detunnel-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    /// A path inside the folder.
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// True when `tool` runs here. In CI (CI set) a missing tool is a failure; elsewhere the
+/// caller skips with a printed notice.
+pub fn have_tool(tool: &str) -> bool {
+    let ok = Command::new(tool).arg("--version").output().map(|o| o.status.success()).unwrap_or(false);
+    if !ok {
+        assert!(std::env::var_os("CI").is_none(), "{tool} is required in CI but is not installed");
+        eprintln!("SKIP: {tool} is not installed");
+    }
+    ok
+}
+
+/// The captures folder from DETUNNEL_CAPTURES, or None (with a notice) when it is unset.
+pub fn captures() -> Option<PathBuf> {
+    match std::env::var_os("DETUNNEL_CAPTURES") {
+        Some(p) => {
+            let p = PathBuf::from(p);
+            assert!(p.is_dir(), "DETUNNEL_CAPTURES={} is not a folder", p.display());
+            Some(p)
+        }
+        None => {
+            eprintln!("SKIP: DETUNNEL_CAPTURES is not set");
+            None
+        }
+    }
+}
+
+/// tshark fields and the detunnel field family each maps to, with the protocol token that
+/// carries it (the same table compare.py uses).
+pub const FAMILIES: &[(&str, &str, &str)] = &[
+    ("eth.src", "macsource", "eth"),
+    ("eth.dst", "macdestination", "eth"),
+    ("vlan.id", "vlan", "vlan"),
+    ("mpls.label", "mplslabel", "mpls"),
+    ("ip.src", "ipsource", "ip"),
+    ("ip.dst", "ipdestination", "ip"),
+    ("ip.proto", "ipprotocol", "ip"),
+    ("ipv6.src", "ip6source", "ipv6"),
+    ("ipv6.dst", "ip6destination", "ipv6"),
+    ("tcp.srcport", "tcpsourceport", "tcp"),
+    ("tcp.dstport", "tcpdestinationport", "tcp"),
+    ("udp.srcport", "udpsourceport", "udp"),
+    ("udp.dstport", "udpdestinationport", "udp"),
+    ("gre.key", "grekey", "gre"),
+    ("erspan.spanid", "erspansession", "erspan"),
+    ("vxlan.vni", "vxlanvni", "vxlan"),
+    ("geneve.vni", "genevevni", "geneve"),
+];
+
+/// Decodes `pcap` with tshark (plus `extra` arguments) into one map per frame of
+/// `detunnel name (with depth suffix) -> normalised value`.
+pub fn tshark_fields(pcap: &Path, extra: &[&str]) -> Vec<BTreeMap<String, String>> {
+    let conf = TempDir::new("wsconf");
+    let mut cmd = Command::new("tshark");
+    cmd.env("WIRESHARK_CONFIG_DIR", &conf.0).env("LC_ALL", "C").arg("-n").arg("-r").arg(pcap);
+    cmd.args(extra);
+    cmd.args(["-T", "fields", "-E", "separator=/t", "-E", "occurrence=a", "-E", "aggregator=,"]);
+    cmd.args(["-e", "frame.protocols"]);
+    for (f, _, _) in FAMILIES {
+        cmd.args(["-e", f]);
+    }
+    let out = cmd.output().expect("tshark runs");
+    assert!(out.status.success(), "tshark failed: {}", String::from_utf8_lossy(&out.stderr));
+    let cut = ["icmp", "icmpv6", "sflow", "data", "dns"];
+    // tshark 4.0 files 802.1ad S-tags, PBB customer addresses and 802.11 addresses under
+    // other fields, so those families are not compared in such frames (as compare.py does).
+    let skip_if: [(&str, &str); 5] = [
+        ("vlan", "ieee8021ad"),
+        ("macsource", "ieee8021ah"),
+        ("macdestination", "ieee8021ah"),
+        ("macsource", "wlan"),
+        ("macdestination", "wlan"),
+    ];
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| {
+            let cols: Vec<&str> = line.split('\t').collect();
+            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+            for t in cols[0].split(':') {
+                if cut.contains(&t) {
+                    break;
+                }
+                *counts.entry(t).or_default() += 1;
+            }
+            let mut m = BTreeMap::new();
+            let tokens: Vec<&str> = cols[0].split(':').collect();
+            for (i, (_, name, token)) in FAMILIES.iter().enumerate() {
+                if skip_if.iter().any(|(f, t)| f == name && tokens.contains(t)) {
+                    m.insert(format!("skip:{name}"), String::new());
+                    continue;
+                }
+                let raw = cols.get(i + 1).copied().unwrap_or("");
+                let allowed = counts.get(token).copied().unwrap_or(0);
+                for (n, v) in raw.split(',').filter(|v| !v.is_empty()).take(allowed).enumerate() {
+                    m.insert(suffixed(name, n), normalise(v));
+                }
+            }
+            m
+        })
+        .collect()
+}
+
+fn suffixed(name: &str, n: usize) -> String {
+    if n == 0 {
+        name.to_string()
+    } else {
+        format!("{name}.{n}")
+    }
+}
+
+fn normalise(v: &str) -> String {
+    let v = v.trim().to_ascii_lowercase();
+    match v.strip_prefix("0x") {
+        Some(h) => u64::from_str_radix(h, 16).map(|n| n.to_string()).unwrap_or(v),
+        None => v,
+    }
+}
+
+/// Drops from `got` the families tshark could not represent in `want` (marked `skip:`).
+pub fn without_skipped(want: &mut BTreeMap<String, String>, got: &mut BTreeMap<String, String>) {
+    let skipped: Vec<String> = want.keys().filter_map(|k| k.strip_prefix("skip:")).map(str::to_string).collect();
+    want.retain(|k, _| !k.starts_with("skip:"));
+    got.retain(|k, _| !skipped.iter().any(|s| k.split('.').next() == Some(s.as_str())));
+}
+
+/// Adds `inner` (fields of a packet tshark decoded on its own) to `outer` as the deeper
+/// occurrences: each name's depth suffix is moved past the occurrences `outer` has.
+pub fn continue_with(outer: &mut BTreeMap<String, String>, inner: BTreeMap<String, String>) {
+    let base_count = |m: &BTreeMap<String, String>, base: &str| m.keys().filter(|k| k.split('.').next() == Some(base)).count();
+    let counts: BTreeMap<String, usize> = inner
+        .keys()
+        .map(|k| k.split('.').next().unwrap().to_string())
+        .map(|b| {
+            let n = base_count(outer, &b);
+            (b, n)
+        })
+        .collect();
+    for (k, v) in inner {
+        let mut parts = k.splitn(2, '.');
+        let base = parts.next().unwrap();
+        let n: usize = parts.next().map(|d| d.parse().unwrap()).unwrap_or(0);
+        outer.insert(suffixed(base, n + counts[base]), v);
+    }
+}
+
+/// Runs `detunnel inspect --json` (plus `extra` flags) and returns, per frame, the fields
+/// of the compared families.
+pub fn detunnel_fields(pcap: &Path, extra: &[&str]) -> Vec<BTreeMap<String, String>> {
+    let out = Command::new(detunnel()).args(["inspect", "-q", "--json", "-r"]).arg(pcap).args(extra).output().unwrap();
+    assert!(out.status.success(), "inspect failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| {
+            let mut m = BTreeMap::new();
+            let fields = line.split("\"fields\": {").nth(1).unwrap().split("}, \"anomalies\"").next().unwrap();
+            for kv in fields.split(", \"").map(|s| s.trim_start_matches('"')) {
+                let Some((k, v)) = kv.split_once("\": ") else { continue };
+                let base = k.split('.').next().unwrap();
+                if FAMILIES.iter().any(|(_, n, _)| *n == base) {
+                    m.insert(k.to_string(), normalise(v.trim_matches('"')));
+                }
+            }
+            m
+        })
+        .collect()
+}
