@@ -4,5 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod reader;
+pub mod writer;
 
-pub use reader::{CaptureError, Frame, FileReader};
+pub use reader::{CaptureError, FileReader, Frame};
+pub use writer::{FileWriter, Format};

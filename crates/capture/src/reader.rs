@@ -93,15 +93,16 @@ impl FileReader {
 
     /// Reads a capture from any byte stream; `name` names it in errors.
     pub fn new<R: Read + Send + 'static>(name: &str, input: R) -> Result<FileReader, CaptureError> {
-        let reader = pcap_parser::create_reader(INITIAL_BUFFER, input).map_err(|e| CaptureError::NotCapture {
-            file: name.to_string(),
-            reason: match e {
-                PcapError::Eof => "the file is empty".to_string(),
-                PcapError::ReadError => "read error".to_string(),
-                PcapError::HeaderNotRecognized => "unknown magic number".to_string(),
-                other => format!("{other:?}"),
-            },
-        })?;
+        let reader =
+            pcap_parser::create_reader(INITIAL_BUFFER, input).map_err(|e| CaptureError::NotCapture {
+                file: name.to_string(),
+                reason: match e {
+                    PcapError::Eof => "the file is empty".to_string(),
+                    PcapError::ReadError => "read error".to_string(),
+                    PcapError::HeaderNotRecognized => "unknown magic number".to_string(),
+                    other => format!("{other:?}"),
+                },
+            })?;
         Ok(FileReader {
             name: name.to_string(),
             reader,
@@ -122,7 +123,6 @@ impl FileReader {
     pub fn records(&self) -> u64 {
         self.record
     }
-
 
     /// Calls `f` with every frame in order until the file ends or `f` breaks. A corrupt or
     /// truncated record ends the walk with an error naming it; the frames before it have
@@ -169,12 +169,18 @@ impl FileReader {
                         }
                         PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
                             let Some(ifc) = self.interfaces.get(epb.if_id as usize) else {
-                                return Err(corrupt(&self.name, self.record, self.offset, format!("packet on undeclared interface {}", epb.if_id)));
+                                return Err(corrupt(
+                                    &self.name,
+                                    self.record,
+                                    self.offset,
+                                    format!("packet on undeclared interface {}", epb.if_id),
+                                ));
                             };
                             let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
                             let secs = raw / ifc.ts_per_sec;
                             let frac = raw % ifc.ts_per_sec;
-                            let nanos = (u128::from(frac) * 1_000_000_000 / u128::from(ifc.ts_per_sec)) as u64;
+                            let nanos =
+                                (u128::from(frac) * 1_000_000_000 / u128::from(ifc.ts_per_sec)) as u64;
                             let ts = (secs as i64 + ifc.ts_offset).max(0) as u64 * 1_000_000_000 + nanos;
                             let caplen = (epb.caplen as usize).min(epb.data.len());
                             Some(Frame {
@@ -188,7 +194,12 @@ impl FileReader {
                         }
                         PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
                             let Some(ifc) = self.interfaces.first() else {
-                                return Err(corrupt(&self.name, self.record, self.offset, "simple packet before any interface"));
+                                return Err(corrupt(
+                                    &self.name,
+                                    self.record,
+                                    self.offset,
+                                    "simple packet before any interface",
+                                ));
                             };
                             Some(Frame {
                                 data: spb.data,
@@ -217,17 +228,34 @@ impl FileReader {
                 Err(PcapError::Eof) => return Ok(()),
                 Err(PcapError::Incomplete(_)) => {
                     if self.reader.reader_exhausted() {
-                        return Err(corrupt(&self.name, self.record, self.offset, "the file ends inside this record"));
+                        return Err(corrupt(
+                            &self.name,
+                            self.record,
+                            self.offset,
+                            "the file ends inside this record",
+                        ));
                     }
                     if self.reader.refill().is_err() {
                         return Err(corrupt(&self.name, self.record, self.offset, "read error"));
                     }
                 }
-                Err(PcapError::UnexpectedEof) => return Err(corrupt(&self.name, self.record, self.offset, "the file ends inside this record")),
+                Err(PcapError::UnexpectedEof) => {
+                    return Err(corrupt(
+                        &self.name,
+                        self.record,
+                        self.offset,
+                        "the file ends inside this record",
+                    ))
+                }
                 Err(PcapError::BufferTooSmall) => {
                     let size = self.reader.data().len().max(INITIAL_BUFFER) * 2;
                     if size > MAX_BLOCK || !self.reader.grow(size) {
-                        return Err(corrupt(&self.name, self.record, self.offset, format!("record larger than {MAX_BLOCK} bytes")));
+                        return Err(corrupt(
+                            &self.name,
+                            self.record,
+                            self.offset,
+                            format!("record larger than {MAX_BLOCK} bytes"),
+                        ));
                     }
                     if self.reader.refill().is_err() {
                         return Err(corrupt(&self.name, self.record, self.offset, "read error"));
@@ -249,7 +277,8 @@ mod tests {
     use super::*;
 
     fn pcap(records: &[&[u8]]) -> Vec<u8> {
-        let mut v = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0];
+        let mut v =
+            vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0];
         for (i, r) in records.iter().enumerate() {
             v.extend_from_slice(&(i as u32 + 1).to_le_bytes());
             v.extend_from_slice(&5u32.to_le_bytes());
@@ -293,7 +322,8 @@ mod tests {
 
     #[test]
     fn not_a_capture() {
-        let err = FileReader::new("x", std::io::Cursor::new(b"hello world, not pcap".to_vec())).err().unwrap();
+        let err =
+            FileReader::new("x", std::io::Cursor::new(b"hello world, not pcap".to_vec())).err().unwrap();
         assert!(err.to_string().contains("not a pcap"));
     }
 }

@@ -17,6 +17,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod mix;
+
 use wire::erspan::Platform;
 use wire::ethernet::ethertype as et;
 use wire::ipv4::protocol as ipp;
@@ -254,8 +256,13 @@ impl Header {
             }
             Header::VnTag { dst_vif, src_vif } => {
                 let mut b = vec![0; 6];
-                wire::vntag::Repr { direction: false, dst_vif: *dst_vif, src_vif: *src_vif, ethertype: next_type }
-                    .emit(&mut b);
+                wire::vntag::Repr {
+                    direction: false,
+                    dst_vif: *dst_vif,
+                    src_vif: *src_vif,
+                    ethertype: next_type,
+                }
+                .emit(&mut b);
                 b
             }
             Header::ETag { ecid } => {
@@ -270,8 +277,13 @@ impl Header {
             }
             Header::Trill { ingress, egress } => {
                 let mut b = vec![0; 6];
-                wire::trill::Repr { multicast: false, hop_count: 20, egress_nickname: *egress, ingress_nickname: *ingress }
-                    .emit(&mut b);
+                wire::trill::Repr {
+                    multicast: false,
+                    hop_count: 20,
+                    egress_nickname: *egress,
+                    ingress_nickname: *ingress,
+                }
+                .emit(&mut b);
                 b
             }
             Header::Mpls { labels } => {
@@ -308,7 +320,8 @@ impl Header {
             Header::Erspan2 { session, index } => {
                 let mut b = gre(et::ERSPAN, None, Some(1));
                 let mut e = vec![0; 8];
-                wire::erspan::Type2Repr { session_id: *session, index: *index, ..Default::default() }.emit(&mut e);
+                wire::erspan::Type2Repr { session_id: *session, index: *index, ..Default::default() }
+                    .emit(&mut e);
                 b.extend_from_slice(&e);
                 b
             }

@@ -15,6 +15,89 @@ pub struct Cli {
 pub enum Command {
     /// Print one line per frame with its stack and its fields at every depth.
     Inspect(InspectArgs),
+    /// Write synthetic tunnelled traffic (pcap or pcapng) for tests, demos and benchmarks.
+    Generate(GenerateArgs),
+    /// Generate a few frames of every encapsulation and inspect them: a first look.
+    Demo,
+}
+
+/// Flags of `detunnel generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Output file; `-` writes to standard output (not to a terminal).
+    #[arg(short = 'w', long = "write", value_name = "FILE", default_value = "-")]
+    pub write: String,
+    /// Output format; by default pcapng for `.pcapng` files, else pcap.
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// Number of frames.
+    #[arg(short = 'c', long = "count", value_name = "N", default_value_t = 1000)]
+    pub count: u64,
+    /// Encapsulations to mix, comma-separated: plain, gre, nvgre, erspan1, erspan2, erspan3,
+    /// vxlan, geneve, gpe, ipip, gtp, mpls, qinq.
+    #[arg(long, value_name = "LIST", default_value = "erspan2,erspan3,gre,vxlan,geneve", value_parser = parse_encaps)]
+    pub encap: EncapList,
+    /// Encapsulations applied to each frame (2 puts a tunnel inside a tunnel).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub nest: usize,
+    /// Distinct inner flows.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub flows: u32,
+    /// Distinct tunnel streams per encapsulation (keys, sessions, VNIs).
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub streams: u32,
+    /// Inner frame size range in bytes, `MIN-MAX` or one size.
+    #[arg(long, value_name = "MIN-MAX", default_value = "64-1500", value_parser = parse_size)]
+    pub size: (usize, usize),
+    /// Seed: the same seed and flags give the same file.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// Capture file formats.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum FormatArg {
+    /// Classic pcap (nanosecond timestamps).
+    Pcap,
+    /// pcapng.
+    Pcapng,
+}
+
+impl FormatArg {
+    /// The writer format for `path`, this flag overriding the extension.
+    pub fn resolve(flag: Option<FormatArg>, path: &str) -> capture::Format {
+        match flag {
+            Some(FormatArg::Pcap) => capture::Format::Pcap,
+            Some(FormatArg::Pcapng) => capture::Format::Pcapng,
+            None => capture::Format::from_path(path),
+        }
+    }
+}
+
+/// A comma-separated list of encapsulations.
+#[derive(Debug, Clone)]
+pub struct EncapList(pub Vec<craft::mix::Encap>);
+
+fn parse_encaps(s: &str) -> Result<EncapList, String> {
+    s.split(',')
+        .map(|n| {
+            craft::mix::Encap::from_name(n.trim()).ok_or_else(|| {
+                let names: Vec<&str> = craft::mix::Encap::NAMES.iter().map(|(n, _)| *n).collect();
+                format!("unknown encapsulation `{n}`; known: {}", names.join(", "))
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()
+        .map(EncapList)
+}
+
+fn parse_size(s: &str) -> Result<(usize, usize), String> {
+    let (a, b) = s.split_once('-').unwrap_or((s, s));
+    let a: usize = a.trim().parse().map_err(|_| format!("`{a}` is not a size in bytes"))?;
+    let b: usize = b.trim().parse().map_err(|_| format!("`{b}` is not a size in bytes"))?;
+    if a > b || !(60..=9000).contains(&a) || b > 9000 {
+        return Err(format!("size range `{s}` must be MIN-MAX with 60 <= MIN <= MAX <= 9000"));
+    }
+    Ok((a, b))
 }
 
 /// Flags of `detunnel inspect`.
@@ -64,6 +147,7 @@ fn parse_port_proto(s: &str) -> Result<(u16, dissect::Next), String> {
     }
     .map_err(|_| format!("`{n}` is not a number from 0 to 65535"))?;
     let names: Vec<&str> = dissect::Next::NAMES.iter().map(|(n, _)| *n).collect();
-    let next = dissect::Next::from_name(p).ok_or_else(|| format!("unknown protocol `{p}`; known: {}", names.join(", ")))?;
+    let next = dissect::Next::from_name(p)
+        .ok_or_else(|| format!("unknown protocol `{p}`; known: {}", names.join(", ")))?;
     Ok((num, next))
 }

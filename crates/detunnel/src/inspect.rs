@@ -11,7 +11,36 @@ use std::process::ExitCode;
 
 /// Runs the command; the summary goes to standard error.
 pub fn run(args: &InspectArgs) -> Result<ExitCode> {
-    let mut reader = FileReader::open(&args.read)?;
+    let reader = FileReader::open(&args.read)?;
+    run_on(reader, args)
+}
+
+/// Generates one frame of every encapsulation the generator knows and inspects them.
+pub fn demo() -> Result<ExitCode> {
+    use craft::mix::{Encap, Generator, Mix};
+    let mut frames = Vec::new();
+    for (_, encap) in Encap::NAMES {
+        let mix = Mix { encaps: vec![*encap], min_size: 80, max_size: 120, ..Mix::default() };
+        frames.push(Generator::new(mix).frame());
+    }
+    let nested = Mix { encaps: vec![Encap::Vxlan, Encap::Erspan3], nest: 2, min_size: 80, max_size: 80, ..Mix::default() };
+    frames.push(Generator::new(nested).frame());
+    let pcap = craft::pcap_file(1, &frames);
+    eprintln!("detunnel demo: {} generated frames, one per encapsulation, decoded:\n", frames.len());
+    let reader = FileReader::new("demo", std::io::Cursor::new(pcap))?;
+    let args = InspectArgs {
+        read: "demo".into(),
+        json: false,
+        count: None,
+        max_tunnels: 8,
+        udp_ports: vec![],
+        gre_protocols: vec![],
+        quiet: false,
+    };
+    run_on(reader, &args)
+}
+
+fn run_on(mut reader: FileReader, args: &InspectArgs) -> Result<ExitCode> {
     let mut dissector = Dissector::new(args.decoder_config());
     let mut stack = Stack::new();
     let stdout = std::io::stdout();

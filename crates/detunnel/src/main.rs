@@ -1,5 +1,6 @@
 //! The `detunnel` command: parses the command line and runs the subcommand.
 mod cli;
+mod generate;
 mod inspect;
 mod render;
 
@@ -10,6 +11,8 @@ fn main() -> ExitCode {
     let args = cli::Cli::parse();
     let result = match args.command {
         cli::Command::Inspect(a) => inspect::run(&a),
+        cli::Command::Generate(a) => generate::run(&a),
+        cli::Command::Demo => inspect::demo(),
     };
     match result {
         Ok(code) => code,

@@ -22,7 +22,12 @@ pub fn for_each_named(d: &Decoded<'_>, mut f: impl FnMut(Field, u32, dissect::Va
 
 /// The JSON object `detunnel inspect --json` prints for one frame (no trailing newline).
 pub fn json_line(out: &mut String, number: u64, orig_len: u32, d: &Decoded<'_>) {
-    let _ = write!(out, "{{\"frame\": {number}, \"len\": {orig_len}, \"caplen\": {}, \"stack\": \"{}\", \"fields\": {{", d.frame.len(), d.stack.tokens());
+    let _ = write!(
+        out,
+        "{{\"frame\": {number}, \"len\": {orig_len}, \"caplen\": {}, \"stack\": \"{}\", \"fields\": {{",
+        d.frame.len(),
+        d.stack.tokens()
+    );
     let mut first = true;
     for_each_named(d, |field, n, value| {
         if !first {

@@ -22,7 +22,12 @@ fn v6(last: u8) -> [u8; 16] {
 }
 
 fn inner_tcp() -> Vec<Header> {
-    vec![Header::eth(), Header::ipv4(C, D), Header::Tcp { src: 1234, dst: 80, flags: 0x02 }, Header::Payload(vec![0; 6])]
+    vec![
+        Header::eth(),
+        Header::ipv4(C, D),
+        Header::Tcp { src: 1234, dst: 80, flags: 0x02 },
+        Header::Payload(vec![0; 6]),
+    ]
 }
 
 /// A frame between two vendor MACs (tshark 4.0 tells MPLS pseudowires with and without
@@ -48,7 +53,10 @@ fn frame(parts: &[Vec<Header>]) -> Vec<u8> {
 }
 
 /// Named cases: the frame and the extra tshark arguments its judgement needs.
-fn cases() -> Vec<(&'static str, Vec<u8>, Vec<&'static str>, Vec<&'static str>)> {
+/// A named frame, the extra tshark arguments and the extra detunnel flags its judgement needs.
+type Case = (&'static str, Vec<u8>, Vec<&'static str>, Vec<&'static str>);
+
+fn cases() -> Vec<Case> {
     let geneve_crit = {
         let mut opts = vec![0u8; 8];
         wire::geneve::emit_option(&mut opts, 0x0102, 0x80, &[0xde, 0xad, 0xbe, 0xef]);
@@ -63,7 +71,12 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Vec<&'static str>, Vec<&'static str>)>
         Platform::SourceIndex { id: 7, source_index: 44, timestamp_high: 2 },
     ];
     let mut v = vec![
-        ("nvgre", frame(&[outer4(), vec![Header::Nvgre { vsid: 0x1234, flow_id: 7 }], inner_tcp()]), vec![], vec![]),
+        (
+            "nvgre",
+            frame(&[outer4(), vec![Header::Nvgre { vsid: 0x1234, flow_id: 7 }], inner_tcp()]),
+            vec![],
+            vec![],
+        ),
         (
             "trill",
             frame(&[vec![Header::eth(), Header::Trill { ingress: 0x100, egress: 0x200 }], inner_tcp()]),
@@ -78,13 +91,23 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Vec<&'static str>, Vec<&'static str>)>
         ),
         (
             "erspan3-ft2-ipv4",
-            frame(&[outer4(), vec![Header::Erspan3 { session: 9, timestamp: 1, platform: None }, Header::ipv4(C, D), Header::Udp { src: 1, dst: 2 }]]),
+            frame(&[
+                outer4(),
+                vec![
+                    Header::Erspan3 { session: 9, timestamp: 1, platform: None },
+                    Header::ipv4(C, D),
+                    Header::Udp { src: 1, dst: 2 },
+                ],
+            ]),
             vec![],
             vec![],
         ),
         (
             "erspan-over-ipv6",
-            frame(&[vec![Header::eth(), Header::ipv6(v6(1), v6(2)), Header::Erspan2 { session: 33, index: 5 }], inner_tcp()]),
+            frame(&[
+                vec![Header::eth(), Header::ipv6(v6(1), v6(2)), Header::Erspan2 { session: 33, index: 5 }],
+                inner_tcp(),
+            ]),
             vec![],
             vec![],
         ),
@@ -100,25 +123,48 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Vec<&'static str>, Vec<&'static str>)>
         ),
         (
             "geneve-critical-options",
-            frame(&[outer4(), vec![Header::Udp { src: 40000, dst: 6081 }, Header::Geneve { vni: 77, options: geneve_crit, critical: true }], inner_tcp()]),
+            frame(&[
+                outer4(),
+                vec![
+                    Header::Udp { src: 40000, dst: 6081 },
+                    Header::Geneve { vni: 77, options: geneve_crit, critical: true },
+                ],
+                inner_tcp(),
+            ]),
             vec![],
             vec![],
         ),
         (
             "gpe-ipv4",
-            frame(&[outer4(), vec![Header::Udp { src: 40001, dst: 4790 }, Header::VxlanGpe { vni: 100 }, Header::ipv4(C, D), Header::Udp { src: 7, dst: 8 }]]),
+            frame(&[
+                outer4(),
+                vec![
+                    Header::Udp { src: 40001, dst: 4790 },
+                    Header::VxlanGpe { vni: 100 },
+                    Header::ipv4(C, D),
+                    Header::Udp { src: 7, dst: 8 },
+                ],
+            ]),
             vec![],
             vec![],
         ),
         (
             "gpe-ipv6",
-            frame(&[outer4(), vec![Header::Udp { src: 40002, dst: 4790 }, Header::VxlanGpe { vni: 101 }], inner_udp6()]),
+            frame(&[
+                outer4(),
+                vec![Header::Udp { src: 40002, dst: 4790 }, Header::VxlanGpe { vni: 101 }],
+                inner_udp6(),
+            ]),
             vec![],
             vec![],
         ),
         (
             "gpe-ethernet",
-            frame(&[outer4(), vec![Header::Udp { src: 40003, dst: 4790 }, Header::VxlanGpe { vni: 102 }], inner_tcp()]),
+            frame(&[
+                outer4(),
+                vec![Header::Udp { src: 40003, dst: 4790 }, Header::VxlanGpe { vni: 102 }],
+                inner_tcp(),
+            ]),
             vec![],
             vec![],
         ),
@@ -130,13 +176,22 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Vec<&'static str>, Vec<&'static str>)>
         ),
         (
             "mpls-ethernet-pw-cw",
-            frame(&[vec![Header::eth(), Header::Mpls { labels: vec![300] }, Header::PwControlWord], inner_vendor()]),
+            frame(&[
+                vec![Header::eth(), Header::Mpls { labels: vec![300] }, Header::PwControlWord],
+                inner_vendor(),
+            ]),
             vec![],
             vec![],
         ),
         (
             "qinq-vntag-etag",
-            frame(&[vec![Header::eth(), Header::Vlan { tpid: 0x88a8, vid: 100 }, Header::Vlan { tpid: 0x8100, vid: 200 }, Header::ipv4(C, D), Header::Udp { src: 5, dst: 6 }]]),
+            frame(&[vec![
+                Header::eth(),
+                Header::Vlan { tpid: 0x88a8, vid: 100 },
+                Header::Vlan { tpid: 0x8100, vid: 200 },
+                Header::ipv4(C, D),
+                Header::Udp { src: 5, dst: 6 },
+            ]]),
             vec![],
             vec![],
         ),
@@ -144,8 +199,16 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Vec<&'static str>, Vec<&'static str>)>
             "vxlan-in-geneve",
             frame(&[
                 outer4(),
-                vec![Header::Udp { src: 1000, dst: 6081 }, Header::Geneve { vni: 5, options: vec![], critical: false }],
-                vec![Header::eth(), Header::ipv4(C, D), Header::Udp { src: 2000, dst: 4789 }, Header::Vxlan { vni: 42 }],
+                vec![
+                    Header::Udp { src: 1000, dst: 6081 },
+                    Header::Geneve { vni: 5, options: vec![], critical: false },
+                ],
+                vec![
+                    Header::eth(),
+                    Header::ipv4(C, D),
+                    Header::Udp { src: 2000, dst: 4789 },
+                    Header::Vxlan { vni: 42 },
+                ],
                 inner_tcp(),
             ]),
             vec![],
@@ -153,26 +216,44 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Vec<&'static str>, Vec<&'static str>)>
         ),
         (
             "gtp-u-ipv6",
-            frame(&[outer4(), vec![Header::Udp { src: 2152, dst: 2152 }, Header::GtpU { teid: 0xabcd }], inner_udp6()]),
+            frame(&[
+                outer4(),
+                vec![Header::Udp { src: 2152, dst: 2152 }, Header::GtpU { teid: 0xabcd }],
+                inner_udp6(),
+            ]),
             vec![],
             vec![],
         ),
         ("ipip-6in4", frame(&[outer4(), inner_udp6()]), vec![], vec![]),
         (
             "vntag",
-            frame(&[vec![Header::eth(), Header::VnTag { dst_vif: 3, src_vif: 4 }, Header::Vlan { tpid: 0x8100, vid: 7 }, Header::ipv4(C, D)]]),
+            frame(&[vec![
+                Header::eth(),
+                Header::VnTag { dst_vif: 3, src_vif: 4 },
+                Header::Vlan { tpid: 0x8100, vid: 7 },
+                Header::ipv4(C, D),
+            ]]),
             vec![],
             vec![],
         ),
         (
             "etag",
-            frame(&[vec![Header::eth(), Header::ETag { ecid: 77 }, Header::ipv4(C, D), Header::Tcp { src: 1, dst: 2, flags: 0x10 }]]),
+            frame(&[vec![
+                Header::eth(),
+                Header::ETag { ecid: 77 },
+                Header::ipv4(C, D),
+                Header::Tcp { src: 1, dst: 2, flags: 0x10 },
+            ]]),
             vec![],
             vec![],
         ),
     ];
     for (i, pl) in platforms.into_iter().enumerate() {
-        let f = frame(&[outer4(), vec![Header::Erspan3 { session: 100 + i as u16, timestamp: 7, platform: Some(pl) }], inner_tcp()]);
+        let f = frame(&[
+            outer4(),
+            vec![Header::Erspan3 { session: 100 + i as u16, timestamp: 7, platform: Some(pl) }],
+            inner_tcp(),
+        ]);
         v.push(("erspan3-platform", f, vec![], vec![]));
     }
     v
@@ -203,15 +284,23 @@ fn tshark_agrees_on_synthetic_encapsulations() {
     let mut all = cases();
     // tshark cannot be told that GRE 0x8949 is ERSPAN, so it judges the same frame with the
     // standard 0x88be while detunnel reads 0x8949 with the SONiC entry configured.
-    let sonic = frame(&[outer4(), vec![Header::GreProtocol { protocol: 0x8949 }, Header::Payload(erspan2_header(55))], inner_tcp()]);
-    let standard = frame(&[outer4(), vec![Header::GreProtocol { protocol: 0x88be }, Header::Payload(erspan2_header(55))], inner_tcp()]);
+    let sonic = frame(&[
+        outer4(),
+        vec![Header::GreProtocol { protocol: 0x8949 }, Header::Payload(erspan2_header(55))],
+        inner_tcp(),
+    ]);
+    let standard = frame(&[
+        outer4(),
+        vec![Header::GreProtocol { protocol: 0x88be }, Header::Payload(erspan2_header(55))],
+        inner_tcp(),
+    ]);
     all.push(("gre-0x8949-erspan", sonic, vec![], vec!["--gre-protocol", "0x8949=erspan"]));
     for (i, (name, bytes, tshark_args, detunnel_args)) in all.into_iter().enumerate() {
         let path = dir.join(&format!("{i}-{name}.pcap"));
-        std::fs::write(&path, pcap_file(1, &[bytes.clone()])).unwrap();
+        std::fs::write(&path, pcap_file(1, std::slice::from_ref(&bytes))).unwrap();
         let judged = if name == "gre-0x8949-erspan" {
             let twin = dir.join("twin.pcap");
-            std::fs::write(&twin, pcap_file(1, &[standard.clone()])).unwrap();
+            std::fs::write(&twin, pcap_file(1, std::slice::from_ref(&standard))).unwrap();
             twin
         } else {
             path.clone()

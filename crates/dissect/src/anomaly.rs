@@ -108,7 +108,12 @@ pub struct Counters {
 
 impl Default for Counters {
     fn default() -> Counters {
-        Counters { frames: 0, frames_with_anomalies: 0, anomalies: [0; Anomaly::COUNT], guesses: [0; Guess::COUNT] }
+        Counters {
+            frames: 0,
+            frames_with_anomalies: 0,
+            anomalies: [0; Anomaly::COUNT],
+            guesses: [0; Guess::COUNT],
+        }
     }
 }
 

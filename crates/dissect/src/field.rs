@@ -297,8 +297,12 @@ pub fn carries(proto: Proto, field: Field) -> bool {
         Proto::Pppoe => field == PppoeSession,
         Proto::Ppp => field == PppProtocol,
         Proto::Arp => matches!(field, ArpOperation | ArpIpSender | ArpIpTarget),
-        Proto::Ipv4 => matches!(field, IpSource | IpDestination | IpProtocol | IpTos | IpTtl | IpFlags | IpFragOffset),
-        Proto::Ipv6 => matches!(field, Ip6Source | Ip6Destination | Ip6NextHdr | Ip6Tos | Ip6Ttl | Ip6FlowLabel),
+        Proto::Ipv4 => {
+            matches!(field, IpSource | IpDestination | IpProtocol | IpTos | IpTtl | IpFlags | IpFragOffset)
+        }
+        Proto::Ipv6 => {
+            matches!(field, Ip6Source | Ip6Destination | Ip6NextHdr | Ip6Tos | Ip6Ttl | Ip6FlowLabel)
+        }
         Proto::Tcp => matches!(field, TcpSourcePort | TcpDestinationPort | TcpFlags),
         Proto::Udp => matches!(field, UdpSourcePort | UdpDestinationPort),
         Proto::Sctp => matches!(field, SctpSourcePort | SctpDestinationPort),
@@ -391,7 +395,9 @@ pub fn layer_fields(frame: &[u8], layers: &[Layer], i: usize, emit: &mut dyn FnM
             emit(Field::FabricPathFtag, u(p.ftag()));
         }
         Proto::CiscoMetadata => emit(Field::CmdSgt, u(wire::cisco_metadata::Packet::new_unchecked(b).sgt())),
-        Proto::CiscoMetadataGre => emit(Field::CmdSgt, u(wire::cisco_metadata::Packet::new_unchecked(b).gre_sgt())),
+        Proto::CiscoMetadataGre => {
+            emit(Field::CmdSgt, u(wire::cisco_metadata::Packet::new_unchecked(b).gre_sgt()))
+        }
         Proto::Mpls => {
             let p = wire::mpls::Packet::new_unchecked(b);
             emit(Field::MplsLabel, u(p.label()));

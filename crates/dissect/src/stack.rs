@@ -93,12 +93,13 @@ impl Stack {
     pub fn layers(&self) -> &[Layer] {
         &self.layers[..self.len]
     }
-    /// Appends a layer; returns false (and records nothing) when the stack is full.
-    pub(crate) fn push(&mut self, layer: Layer) -> bool {
+    /// Appends a layer (`tunnel` when it is one); returns false when the stack is full.
+    #[inline]
+    pub(crate) fn push(&mut self, layer: Layer, tunnel: bool) -> bool {
         if self.len == MAX_LAYERS {
             return false;
         }
-        if layer.tunnel().is_some() {
+        if tunnel {
             self.tunnels += 1;
         }
         self.layers[self.len] = layer;

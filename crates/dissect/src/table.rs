@@ -155,18 +155,12 @@ pub enum NvgreKey {
 }
 
 /// L2TPv3 session parameters, agreed out of band.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct L2tpv3Session {
     /// Cookie length: 0, 4 or 8.
     pub cookie_len: u8,
     /// Whether the default 4-byte L2-specific sublayer is present.
     pub sublayer: bool,
-}
-
-impl Default for L2tpv3Session {
-    fn default() -> L2tpv3Session {
-        L2tpv3Session { cookie_len: 0, sublayer: false }
-    }
 }
 
 /// Decoder configuration: dispatch entries added to the defaults, heuristics and limits.
@@ -235,10 +229,24 @@ pub fn default_ethertype(t: u16) -> Lookup {
         et::CISCO_METADATA => Next::CiscoMetadata,
         // Known protocols that carry no frame: keepalive, CDP, NHRP, OSI, LLDP, slow
         // protocols, EAPOL, PTP, MACsec, loopback, RARP, PPPoE discovery, Cisco TTag.
-        0x0000 | 0x00fe | 0x2000 | 0x2001 | 0x88cc | 0x8809 | 0x888e | 0x88f7 | 0x88e5 | et::LOOPBACK
-        | 0x8035 | et::PPPOE_DISCOVERY | et::CISCO_TTAG | 0x0842 | 0x8808 | 0x88b5 | 0x88b6 | 0x893a => {
-            Next::Leaf
-        }
+        0x0000
+        | 0x00fe
+        | 0x2000
+        | 0x2001
+        | 0x88cc
+        | 0x8809
+        | 0x888e
+        | 0x88f7
+        | 0x88e5
+        | et::LOOPBACK
+        | 0x8035
+        | et::PPPOE_DISCOVERY
+        | et::CISCO_TTAG
+        | 0x0842
+        | 0x8808
+        | 0x88b5
+        | 0x88b6
+        | 0x893a => Next::Leaf,
         _ => return Lookup::Unknown,
     })
 }

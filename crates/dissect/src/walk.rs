@@ -39,48 +39,64 @@ impl LinkType {
     }
 }
 
-/// One decoded header: what it is, how long, and what follows.
+/// One decoded header: what it is, how long, and what follows. Kept to 12 bytes so that it
+/// travels in registers on the hot path.
+#[derive(Clone, Copy)]
 struct Step {
+    len: u16,
+    /// Declared length of this header plus its payload, when the header says (IP, UDP);
+    /// `NO_DECLARED` otherwise.
+    declared: u32,
     proto: Proto,
-    len: usize,
     flags: u8,
     next: Option<Next>,
-    /// Declared length of this header plus its payload, when the header says (IP, UDP).
-    declared: Option<usize>,
     guess: Option<Guess>,
     /// An anomaly to record once the layer is pushed.
     note: Option<Anomaly>,
+    /// Push this layer, record this anomaly, and stop.
+    stop: Option<Anomaly>,
 }
+
+const NO_DECLARED: u32 = u32::MAX;
+const _: () = assert!(core::mem::size_of::<Result<Step, Anomaly>>() <= 12);
 
 impl Step {
     fn new(proto: Proto, len: usize, next: Option<Next>) -> Step {
-        Step { proto, len, flags: 0, next, declared: None, guess: None, note: None }
+        // Headers are far below 64 KiB; a larger claimed length is clamped and then fails the
+        // bounds check of the next header.
+        Step {
+            len: len.min(usize::from(u16::MAX)) as u16,
+            declared: NO_DECLARED,
+            proto,
+            flags: 0,
+            next,
+            guess: None,
+            note: None,
+            stop: None,
+        }
+    }
+    /// This layer is the last: record `a` after it.
+    fn stop(self, a: Anomaly) -> Step {
+        Step { next: None, stop: Some(a), ..self }
     }
 }
 
-/// Where a decode stops: an anomaly, possibly after pushing a last layer.
-enum Stop {
-    /// Stop with an anomaly and no layer.
-    Anomaly(Anomaly),
-    /// Push this layer, note the anomaly, then stop.
-    After(Step, Anomaly),
-}
-
-impl From<Error> for Stop {
-    fn from(e: Error) -> Stop {
-        Stop::Anomaly(match e {
+impl From<Error> for Anomaly {
+    fn from(e: Error) -> Anomaly {
+        match e {
             Error::Truncated => Anomaly::Truncated,
             Error::Malformed => Anomaly::Malformed,
-        })
+        }
     }
 }
 
-type Res = Result<Step, Stop>;
+/// A decoded header, or the anomaly that stops decoding before any layer is pushed.
+type Res = Result<Step, Anomaly>;
 
-fn malformed(e: Error, a: Anomaly) -> Stop {
+fn malformed(e: Error, a: Anomaly) -> Anomaly {
     match e {
-        Error::Truncated => Stop::Anomaly(Anomaly::Truncated),
-        Error::Malformed => Stop::Anomaly(a),
+        Error::Truncated => Anomaly::Truncated,
+        Error::Malformed => a,
     }
 }
 
@@ -132,24 +148,23 @@ impl Dissector {
         let mut next = first;
         while let Some(n) = next {
             let Some(data) = frame.get(offset..end.min(frame.len())) else { break };
-            let prev = stack.layers().last().map(|l| (l.proto, l.bytes(frame)));
-            match self.step(n, data, prev, stack) {
+            match self.step(n, data, frame, stack) {
                 Ok(step) => {
-                    if !self.push(stack, &step, offset) {
+                    if !self.push(stack, step, offset) {
                         break;
                     }
-                    if let Some(d) = step.declared {
-                        end = end.min(offset + d.max(step.len));
+                    if let Some(a) = step.stop {
+                        self.note(stack, a);
+                        break;
                     }
-                    offset += step.len;
+                    let len = step.len as usize;
+                    if step.declared != NO_DECLARED {
+                        end = end.min(offset + (step.declared as usize).max(len));
+                    }
+                    offset += len;
                     next = step.next;
                 }
-                Err(Stop::Anomaly(a)) => {
-                    self.note(stack, a);
-                    break;
-                }
-                Err(Stop::After(step, a)) => {
-                    self.push(stack, &step, offset);
+                Err(a) => {
                     self.note(stack, a);
                     break;
                 }
@@ -165,13 +180,16 @@ impl Dissector {
         stack.note(a);
     }
 
-    fn push(&mut self, stack: &mut Stack, step: &Step, offset: usize) -> bool {
-        let layer = Layer { proto: step.proto, flags: step.flags, offset: offset as u32, len: step.len as u32 };
-        if layer.tunnel().is_some() && stack.tunnels() >= self.table.config.max_tunnels {
+    #[inline]
+    fn push(&mut self, stack: &mut Stack, step: Step, offset: usize) -> bool {
+        let layer =
+            Layer { proto: step.proto, flags: step.flags, offset: offset as u32, len: u32::from(step.len) };
+        let tunnel = layer.tunnel().is_some();
+        if tunnel && stack.tunnels() >= self.table.config.max_tunnels {
             self.note(stack, Anomaly::DepthBound);
             return false;
         }
-        if !stack.push(layer) {
+        if !stack.push(layer, tunnel) {
             self.note(stack, Anomaly::TooManyLayers);
             return false;
         }
@@ -192,7 +210,7 @@ impl Dissector {
         let le = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
         let be = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
         let family = if le < 256 { le } else { be };
-        stack.push(Layer { proto: Proto::Null, flags: 0, offset: 0, len: 4 });
+        stack.push(Layer { proto: Proto::Null, flags: 0, offset: 0, len: 4 }, false);
         match family {
             2 => Some(Next::Ipv4),
             24 | 28 | 30 => Some(Next::Ipv6),
@@ -210,13 +228,13 @@ impl Dissector {
             self.note(stack, Anomaly::Truncated);
             return None;
         };
-        stack.push(Layer { proto: Proto::Sll, flags: 0, offset: 0, len: h.len as u32 });
+        stack.push(Layer { proto: Proto::Sll, flags: 0, offset: 0, len: h.len as u32 }, false);
         if h.arphrd == wire::sll::arphrd::IPGRE {
             return Some(Next::Gre);
         }
         match h.protocol {
             0x0004 => Some(Next::Llc),
-            0x0001 | 0x0002 | 0x0003 => None,
+            0x0001..=0x0003 => None,
             t => self.ethertype_next(t, stack),
         }
     }
@@ -232,7 +250,8 @@ impl Dissector {
         }
     }
 
-    fn step(&mut self, n: Next, data: &[u8], prev: Prev<'_>, stack: &mut Stack) -> Res {
+    #[inline(always)]
+    fn step(&mut self, n: Next, data: &[u8], frame: &[u8], stack: &mut Stack) -> Res {
         match n {
             Next::Ethernet => self.ethernet(data, stack),
             Next::Ipv4 => self.ipv4(data),
@@ -240,7 +259,7 @@ impl Dissector {
             Next::Ip => match data.first().map(|b| b >> 4) {
                 Some(6) => self.ipv6(data),
                 Some(_) => self.ipv4(data),
-                None => Err(Stop::Anomaly(Anomaly::Truncated)),
+                None => Err(Anomaly::Truncated),
             },
             Next::Vlan => self.tag(Proto::Vlan, data, stack),
             Next::VnTag => self.tag(Proto::VnTag, data, stack),
@@ -253,13 +272,14 @@ impl Dissector {
                 Ok(Step::new(Proto::Pbb, wire::pbb::HEADER_LEN, Some(Next::Ethernet)))
             }
             Next::Trill => {
-                let p = wire::trill::Packet::new_checked(data).map_err(|e| malformed(e, Anomaly::TrillBadVersion))?;
+                let p = wire::trill::Packet::new_checked(data)
+                    .map_err(|e| malformed(e, Anomaly::TrillBadVersion))?;
                 Ok(Step::new(Proto::Trill, p.header_len(), Some(Next::Ethernet)))
             }
             Next::Mpls => self.mpls(data),
             Next::PwControlWord => {
                 if data.len() < wire::mpls::HEADER_LEN {
-                    return Err(Stop::Anomaly(Anomaly::Truncated));
+                    return Err(Anomaly::Truncated);
                 }
                 Ok(Step::new(Proto::PwControlWord, wire::mpls::HEADER_LEN, Some(Next::Ethernet)))
             }
@@ -275,12 +295,13 @@ impl Dissector {
             Next::Arp => {
                 let len = data.len().min(wire::arp::HEADER_LEN);
                 if data.len() < wire::arp::FIXED_LEN {
-                    return Err(Stop::Anomaly(Anomaly::Truncated));
+                    return Err(Anomaly::Truncated);
                 }
                 Ok(Step::new(Proto::Arp, len, None))
             }
             Next::Nsh => {
-                let p = wire::nsh::Packet::new_checked(data).map_err(|e| malformed(e, Anomaly::NshBadHeader))?;
+                let p =
+                    wire::nsh::Packet::new_checked(data).map_err(|e| malformed(e, Anomaly::NshBadHeader))?;
                 let next = match p.next_protocol() {
                     1 => Some(Next::Ipv4),
                     2 => Some(Next::Ipv6),
@@ -291,12 +312,15 @@ impl Dissector {
                 };
                 Ok(Step::new(Proto::Nsh, p.header_len(), next))
             }
-            Next::Erspan => self.erspan_by_gre(data, prev),
+            Next::Erspan => {
+                let prev = stack.layers().last().map(|l| (l.proto, l.bytes(frame)));
+                self.erspan_by_gre(data, prev)
+            }
             Next::Erspan3 => self.erspan(data),
             Next::Wccp => {
                 let len = wire::wccp::redirect_header_len(data);
                 if data.len() < len {
-                    return Err(Stop::Anomaly(Anomaly::Truncated));
+                    return Err(Anomaly::Truncated);
                 }
                 if len == 0 {
                     return self.ipv4(data);
@@ -320,12 +344,12 @@ impl Dissector {
             Next::Udp => self.udp(data),
             Next::Tcp => match wire::tcp::Packet::new_checked(data) {
                 Ok(p) => Ok(Step::new(Proto::Tcp, p.header_len().min(data.len()), None)),
-                Err(Error::Truncated) => Err(partial_ports(Proto::Tcp, data)),
-                Err(Error::Malformed) => Err(Stop::After(Step::new(Proto::Tcp, 20, None), Anomaly::TcpBadHeaderLen)),
+                Err(Error::Truncated) => partial_ports(Proto::Tcp, data),
+                Err(Error::Malformed) => Ok(Step::new(Proto::Tcp, 20, None).stop(Anomaly::TcpBadHeaderLen)),
             },
             Next::Sctp => {
                 if data.len() < 12 {
-                    return Err(Stop::Anomaly(Anomaly::Truncated));
+                    return Err(Anomaly::Truncated);
                 }
                 Ok(Step::new(Proto::Sctp, 12, None))
             }
@@ -366,7 +390,7 @@ impl Dissector {
                 let p = match wire::geneve::Packet::new_checked(data) {
                     Ok(p) => p,
                     Err(Error::Malformed) if data.first().is_some_and(|b| b >> 6 == 0) => {
-                        return Err(Stop::Anomaly(Anomaly::GeneveBadOption))
+                        return Err(Anomaly::GeneveBadOption)
                     }
                     Err(e) => return Err(malformed(e, Anomaly::GeneveBadVersion)),
                 };
@@ -377,7 +401,8 @@ impl Dissector {
                 Ok(Step::new(Proto::Geneve, p.header_len(), next))
             }
             Next::GtpU => {
-                let p = wire::gtpu::Packet::new_checked(data).map_err(|e| malformed(e, Anomaly::GtpBadHeader))?;
+                let p =
+                    wire::gtpu::Packet::new_checked(data).map_err(|e| malformed(e, Anomaly::GtpBadHeader))?;
                 let len = p.header_len();
                 let mut step = Step::new(Proto::GtpU, len, None);
                 if p.msg_type() == wire::gtpu::G_PDU {
@@ -401,7 +426,8 @@ impl Dissector {
                 Ok(step)
             }
             Next::Ayiya => {
-                let p = wire::ayiya::Packet::new_checked(data).map_err(|e| malformed(e, Anomaly::AyiyaBadHeader))?;
+                let p = wire::ayiya::Packet::new_checked(data)
+                    .map_err(|e| malformed(e, Anomaly::AyiyaBadHeader))?;
                 let next = match p.next_header() {
                     4 => Some(Next::Ipv4),
                     41 => Some(Next::Ipv6),
@@ -415,16 +441,17 @@ impl Dissector {
                     return Ok(Step::new(Proto::L2tpv3, wire::l2tpv3::SESSION_LEN, None));
                 }
                 let s = self.table.config.l2tpv3;
-                let len = wire::l2tpv3::SESSION_LEN + usize::from(s.cookie_len) + if s.sublayer { 4 } else { 0 };
+                let len =
+                    wire::l2tpv3::SESSION_LEN + usize::from(s.cookie_len) + if s.sublayer { 4 } else { 0 };
                 if data.len() < len {
-                    return Err(Stop::Anomaly(Anomaly::Truncated));
+                    return Err(Anomaly::Truncated);
                 }
                 let mut step = Step::new(Proto::L2tpv3, len, Some(Next::Ethernet));
                 step.guess = Some(Guess::L2tpv3);
                 Ok(step)
             }
             Next::Sflow => Ok(Step::new(Proto::Sflow, 0, None)),
-            Next::Leaf => Err(Stop::Anomaly(Anomaly::UnknownEthertype)),
+            Next::Leaf => Err(Anomaly::UnknownEthertype),
         }
     }
 
@@ -434,7 +461,7 @@ impl Dissector {
         if t == wire::ethernet::ethertype::FABRICPATH && data.len() >= wire::fabricpath::HEADER_LEN {
             // The original frame keeps its FCS, as Wireshark reads it.
             let mut step = Step::new(Proto::FabricPath, wire::fabricpath::HEADER_LEN, Some(Next::Ethernet));
-            step.declared = Some(data.len().saturating_sub(wire::fabricpath::FCS_LEN));
+            step.declared = data.len().saturating_sub(wire::fabricpath::FCS_LEN) as u32;
             return Ok(step);
         }
         if p.is_8023() {
@@ -459,7 +486,8 @@ impl Dissector {
                 (wire::etag::HEADER_LEN, p.ethertype())
             }
             Proto::Arista => {
-                let p = wire::arista::Packet::new_checked(data).map_err(|e| malformed(e, Anomaly::AristaBadVersion))?;
+                let p = wire::arista::Packet::new_checked(data)
+                    .map_err(|e| malformed(e, Anomaly::AristaBadVersion))?;
                 (p.header_len(), p.ethertype())
             }
             Proto::CiscoMetadataGre => {
@@ -481,13 +509,13 @@ impl Dissector {
     fn ipv4(&mut self, data: &[u8]) -> Res {
         let p = match wire::ipv4::Packet::new_checked(data) {
             Ok(p) => p,
-            Err(Error::Truncated) => return Err(Stop::Anomaly(Anomaly::Truncated)),
+            Err(Error::Truncated) => return Err(Anomaly::Truncated),
             // Like Wireshark, an IPv4 type field in front of a version-6 header is read as IPv6.
             Err(Error::Malformed) if data[0] >> 4 == 6 => {
-                return self.ipv6(data).map(|s| Step { note: Some(Anomaly::Ipv4BadVersion), ..s })
+                return self.ipv6(data).map(|s| Step { note: Some(Anomaly::Ipv4BadVersion), ..s });
             }
-            Err(Error::Malformed) if data[0] >> 4 != 4 => return Err(Stop::Anomaly(Anomaly::Ipv4BadVersion)),
-            Err(Error::Malformed) => return Err(Stop::Anomaly(Anomaly::Ipv4BadHeaderLen)),
+            Err(Error::Malformed) if data[0] >> 4 != 4 => return Err(Anomaly::Ipv4BadVersion),
+            Err(Error::Malformed) => return Err(Anomaly::Ipv4BadHeaderLen),
         };
         let hlen = p.header_len();
         let total = usize::from(p.total_len());
@@ -496,13 +524,13 @@ impl Dissector {
         // A total length of 0 is a GSO / BIG TCP super-packet: the capture gives the length.
         if total != 0 {
             if total < hlen {
-                return Err(Stop::After(Step { next: None, ..step }, Anomaly::Ipv4BadTotalLen));
+                return Ok(step.stop(Anomaly::Ipv4BadTotalLen));
             }
-            step.declared = Some(total);
+            step.declared = total as u32;
         }
         if p.frag_offset() != 0 {
             step.flags |= FLAG_FRAGMENT;
-            return Err(Stop::After(Step { next: None, ..step }, Anomaly::IpFragment));
+            return Ok(step.stop(Anomaly::IpFragment));
         }
         if p.more_frags() {
             step.flags |= FLAG_FRAGMENT;
@@ -515,7 +543,7 @@ impl Dissector {
             Ok(p) => p,
             // A cut-off header still shows the fields its bytes hold.
             Err(Error::Truncated) if data.len() >= 8 && data[0] >> 4 == 6 => {
-                return Err(Stop::After(Step::new(Proto::Ipv6, data.len(), None), Anomaly::Truncated))
+                return Ok(Step::new(Proto::Ipv6, data.len(), None).stop(Anomaly::Truncated))
             }
             Err(e) => return Err(malformed(e, Anomaly::Ipv6BadVersion)),
         };
@@ -528,7 +556,7 @@ impl Dissector {
             let e = match wire::ipv6::ExtHeader::parse(nh, rest) {
                 Ok(e) => e,
                 Err(Error::Truncated) if payload != 0 && len + 8 > wire::ipv6::HEADER_LEN + payload => {
-                    return Err(Stop::Anomaly(Anomaly::Ipv6BadExtension))
+                    return Err(Anomaly::Ipv6BadExtension)
                 }
                 Err(e) => return Err(e.into()),
             };
@@ -538,7 +566,7 @@ impl Dissector {
                 flags |= FLAG_FRAGMENT;
                 if offset != 0 {
                     let step = Step { flags, ..Step::new(Proto::Ipv6, len, None) };
-                    return Err(Stop::After(step, Anomaly::IpFragment));
+                    return Ok(step.stop(Anomaly::IpFragment));
                 }
             }
         }
@@ -549,20 +577,20 @@ impl Dissector {
         }
         mark_ip_in_ip(&mut step);
         if payload != 0 {
-            step.declared = Some(wire::ipv6::HEADER_LEN + payload);
+            step.declared = (wire::ipv6::HEADER_LEN + payload) as u32;
         }
         Ok(step)
     }
 
     fn udp(&mut self, data: &[u8]) -> Res {
-        let p = wire::udp::Packet::new_checked(data).map_err(|_| partial_ports(Proto::Udp, data))?;
-        let len = usize::from(p.len());
+        let Ok(p) = wire::udp::Packet::new_checked(data) else { return partial_ports(Proto::Udp, data) };
+        let len = usize::from(p.length());
         let mut step = Step::new(Proto::Udp, wire::udp::HEADER_LEN, None);
         if len != 0 {
             if len < wire::udp::HEADER_LEN {
-                return Err(Stop::After(step, Anomaly::UdpBadLength));
+                return Ok(step.stop(Anomaly::UdpBadLength));
             }
-            step.declared = Some(len);
+            step.declared = len as u32;
         }
         let (lo, hi) = if p.src_port() <= p.dst_port() {
             (p.src_port(), p.dst_port())
@@ -629,7 +657,7 @@ impl Dissector {
                 if data.len() >= wire::erspan::TYPE3_LEN && data[0] >> 4 == wire::erspan::VERSION_TYPE3 =>
             {
                 let step = Step::new(Proto::Erspan3, wire::erspan::TYPE3_LEN, None);
-                return Err(Stop::After(step, Anomaly::Truncated));
+                return Ok(step.stop(Anomaly::Truncated));
             }
             Err(e) => return Err(malformed(e, Anomaly::ErspanBadVersion)),
         };
@@ -641,7 +669,7 @@ impl Dissector {
             wire::erspan::frame_type::IP => Next::Ip,
             _ => {
                 let step = Step::new(Proto::Erspan3, p.header_len(), None);
-                return Err(Stop::After(step, Anomaly::ErspanOpaqueFrameType));
+                return Ok(step.stop(Anomaly::ErspanOpaqueFrameType));
             }
         };
         Ok(Step::new(Proto::Erspan3, p.header_len(), Some(next)))
@@ -654,9 +682,9 @@ impl Dissector {
         let bottom = loop {
             let Some(entry) = data.get(len..len + wire::mpls::HEADER_LEN) else {
                 if len == 0 {
-                    return Err(Stop::Anomaly(Anomaly::Truncated));
+                    return Err(Anomaly::Truncated);
                 }
-                return Err(Stop::After(Step::new(Proto::Mpls, len, None), Anomaly::Truncated));
+                return Ok(Step::new(Proto::Mpls, len, None).stop(Anomaly::Truncated));
             };
             let p = wire::mpls::Packet::new_unchecked(entry);
             len += wire::mpls::HEADER_LEN;
@@ -715,11 +743,11 @@ fn plausible_ethernet(data: Option<&[u8]>) -> u8 {
 }
 
 /// A transport header cut off by the capture: kept when its ports are there.
-fn partial_ports(proto: Proto, data: &[u8]) -> Stop {
+fn partial_ports(proto: Proto, data: &[u8]) -> Res {
     if data.len() >= 4 {
-        Stop::After(Step::new(proto, data.len(), None), Anomaly::Truncated)
+        Ok(Step::new(proto, data.len(), None).stop(Anomaly::Truncated))
     } else {
-        Stop::Anomaly(Anomaly::Truncated)
+        Err(Anomaly::Truncated)
     }
 }
 

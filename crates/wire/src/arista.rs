@@ -19,7 +19,8 @@ impl<T: AsRef<[u8]>> Packet<T> {
     pub fn new_checked(buffer: T) -> Result<Packet<T>> {
         let p = Packet { buffer };
         need(p.data(), 4)?;
-        if p.subtype() != SUBTYPE_TIMESTAMP || !matches!(p.version() & !VERSION_UTC, VERSION_64 | VERSION_48) {
+        if p.subtype() != SUBTYPE_TIMESTAMP || !matches!(p.version() & !VERSION_UTC, VERSION_64 | VERSION_48)
+        {
             return Err(Error::Malformed);
         }
         need(p.data(), p.header_len())?;

@@ -119,13 +119,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
 
 impl<T: AsRef<[u8]>> fmt::Display for Packet<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "eth {} > {} type 0x{:04x}",
-            self.source(),
-            self.destination(),
-            self.ethertype()
-        )
+        write!(f, "eth {} > {} type 0x{:04x}", self.source(), self.destination(), self.ethertype())
     }
 }
 
@@ -143,11 +137,7 @@ pub struct Repr {
 impl Repr {
     /// Parses a checked view.
     pub fn parse<T: AsRef<[u8]>>(p: &Packet<T>) -> Repr {
-        Repr {
-            source: p.source(),
-            destination: p.destination(),
-            ethertype: p.ethertype(),
-        }
+        Repr { source: p.source(), destination: p.destination(), ethertype: p.ethertype() }
     }
     /// Bytes the header takes.
     pub const fn header_len(&self) -> usize {
@@ -166,9 +156,8 @@ impl Repr {
 mod tests {
     use super::*;
     // First 14 bytes of frame 1 of vxlan.pcap (tcpdump test suite).
-    const FRAME: [u8; 14] = [
-        0x00, 0x16, 0x3e, 0x08, 0x71, 0xcf, 0x36, 0xdc, 0x85, 0x1e, 0xb3, 0x40, 0x08, 0x00,
-    ];
+    const FRAME: [u8; 14] =
+        [0x00, 0x16, 0x3e, 0x08, 0x71, 0xcf, 0x36, 0xdc, 0x85, 0x1e, 0xb3, 0x40, 0x08, 0x00];
 
     #[test]
     fn test_deconstruct() {

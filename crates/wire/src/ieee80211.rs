@@ -75,7 +75,14 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
 impl<T: AsRef<[u8]>> fmt::Display for Packet<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "wlan type {} subtype {} {} > {}", self.frame_type(), self.subtype(), self.addr2(), self.addr1())
+        write!(
+            f,
+            "wlan type {} subtype {} {} > {}",
+            self.frame_type(),
+            self.subtype(),
+            self.addr2(),
+            self.addr1()
+        )
     }
 }
 

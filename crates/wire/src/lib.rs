@@ -54,8 +54,8 @@ macro_rules! view {
 
 pub mod arista;
 pub mod arp;
-pub mod cisco_metadata;
 pub mod ayiya;
+pub mod cisco_metadata;
 pub mod erspan;
 pub mod etag;
 pub mod ethernet;

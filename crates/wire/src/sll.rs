@@ -36,7 +36,12 @@ impl Header {
     /// Reads an SLL header.
     pub fn parse_v1(data: &[u8]) -> Result<Header> {
         need(data, SLL_LEN)?;
-        Ok(Header { packet_type: be16(data, 0), arphrd: be16(data, 2), protocol: be16(data, 14), len: SLL_LEN })
+        Ok(Header {
+            packet_type: be16(data, 0),
+            arphrd: be16(data, 2),
+            protocol: be16(data, 14),
+            len: SLL_LEN,
+        })
     }
     /// Reads an SLL2 header.
     pub fn parse_v2(data: &[u8]) -> Result<Header> {

@@ -46,7 +46,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
         be16(self.data(), 2)
     }
     /// Length of header and payload (0 in GSO super-packets).
-    pub fn len(&self) -> u16 {
+    pub fn length(&self) -> u16 {
         be16(self.data(), 4)
     }
     /// Checksum.
@@ -57,7 +57,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
 impl<T: AsRef<[u8]>> fmt::Display for Packet<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "udp {} > {} len {}", self.src_port(), self.dst_port(), self.len())
+        write!(f, "udp {} > {} len {}", self.src_port(), self.dst_port(), self.length())
     }
 }
 
@@ -78,7 +78,7 @@ impl Repr {
         Repr {
             src_port: p.src_port(),
             dst_port: p.dst_port(),
-            payload_len: usize::from(p.len()).saturating_sub(HEADER_LEN),
+            payload_len: usize::from(p.length()).saturating_sub(HEADER_LEN),
         }
     }
     /// Writes the header into `buf[..8]` with a zero checksum (allowed over IPv4, and for
@@ -99,7 +99,7 @@ mod tests {
         // Outer UDP of vxlan.pcap frame 1: 45149 > 4789, length 114.
         let b = [0xb0, 0x5d, 0x12, 0xb5, 0x00, 0x72, 0x00, 0x00];
         let p = Packet::new_checked(&b[..]).unwrap();
-        assert_eq!((p.src_port(), p.dst_port(), p.len()), (45149, 4789, 114));
+        assert_eq!((p.src_port(), p.dst_port(), p.length()), (45149, 4789, 114));
         let mut out = [0u8; 8];
         Repr::parse(&p).emit(&mut out);
         assert_eq!(out, b);

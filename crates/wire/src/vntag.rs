@@ -65,7 +65,12 @@ pub struct Repr {
 impl Repr {
     /// Parses a checked view.
     pub fn parse<T: AsRef<[u8]>>(p: &Packet<T>) -> Repr {
-        Repr { direction: p.direction(), dst_vif: p.dst_vif(), src_vif: p.src_vif(), ethertype: p.ethertype() }
+        Repr {
+            direction: p.direction(),
+            dst_vif: p.dst_vif(),
+            src_vif: p.src_vif(),
+            ethertype: p.ethertype(),
+        }
     }
     /// Writes the tag into `buf[..6]`.
     pub fn emit(&self, buf: &mut [u8]) {

@@ -49,7 +49,9 @@ pub fn have_tool(tool: &str) -> bool {
 pub fn captures() -> Option<PathBuf> {
     match std::env::var_os("DETUNNEL_CAPTURES") {
         Some(p) => {
-            let p = PathBuf::from(p);
+            // A relative path is taken from the workspace root, where README's commands run.
+            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+            let p = root.join(PathBuf::from(p));
             assert!(p.is_dir(), "DETUNNEL_CAPTURES={} is not a folder", p.display());
             Some(p)
         }
@@ -153,7 +155,8 @@ fn normalise(v: &str) -> String {
 
 /// Drops from `got` the families tshark could not represent in `want` (marked `skip:`).
 pub fn without_skipped(want: &mut BTreeMap<String, String>, got: &mut BTreeMap<String, String>) {
-    let skipped: Vec<String> = want.keys().filter_map(|k| k.strip_prefix("skip:")).map(str::to_string).collect();
+    let skipped: Vec<String> =
+        want.keys().filter_map(|k| k.strip_prefix("skip:")).map(str::to_string).collect();
     want.retain(|k, _| !k.starts_with("skip:"));
     got.retain(|k, _| !skipped.iter().any(|s| k.split('.').next() == Some(s.as_str())));
 }
@@ -161,7 +164,9 @@ pub fn without_skipped(want: &mut BTreeMap<String, String>, got: &mut BTreeMap<S
 /// Adds `inner` (fields of a packet tshark decoded on its own) to `outer` as the deeper
 /// occurrences: each name's depth suffix is moved past the occurrences `outer` has.
 pub fn continue_with(outer: &mut BTreeMap<String, String>, inner: BTreeMap<String, String>) {
-    let base_count = |m: &BTreeMap<String, String>, base: &str| m.keys().filter(|k| k.split('.').next() == Some(base)).count();
+    let base_count = |m: &BTreeMap<String, String>, base: &str| {
+        m.keys().filter(|k| k.split('.').next() == Some(base)).count()
+    };
     let counts: BTreeMap<String, usize> = inner
         .keys()
         .map(|k| k.split('.').next().unwrap().to_string())
@@ -181,13 +186,19 @@ pub fn continue_with(outer: &mut BTreeMap<String, String>, inner: BTreeMap<Strin
 /// Runs `detunnel inspect --json` (plus `extra` flags) and returns, per frame, the fields
 /// of the compared families.
 pub fn detunnel_fields(pcap: &Path, extra: &[&str]) -> Vec<BTreeMap<String, String>> {
-    let out = Command::new(detunnel()).args(["inspect", "-q", "--json", "-r"]).arg(pcap).args(extra).output().unwrap();
+    let out = Command::new(detunnel())
+        .args(["inspect", "-q", "--json", "-r"])
+        .arg(pcap)
+        .args(extra)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "inspect failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|line| {
             let mut m = BTreeMap::new();
-            let fields = line.split("\"fields\": {").nth(1).unwrap().split("}, \"anomalies\"").next().unwrap();
+            let fields =
+                line.split("\"fields\": {").nth(1).unwrap().split("}, \"anomalies\"").next().unwrap();
             for kv in fields.split(", \"").map(|s| s.trim_start_matches('"')) {
                 let Some((k, v)) = kv.split_once("\": ") else { continue };
                 let base = k.split('.').next().unwrap();
