@@ -47,8 +47,19 @@ impl FileWriter {
     }
 
     /// Writes to any byte sink.
-    pub fn new(sink: Box<dyn Write + Send>, format: Format, link: LinkType, name: &str) -> io::Result<FileWriter> {
-        let mut w = FileWriter { out: BufWriter::with_capacity(1 << 20, sink), format, interfaces: 0, link, frames: 0 };
+    pub fn new(
+        sink: Box<dyn Write + Send>,
+        format: Format,
+        link: LinkType,
+        name: &str,
+    ) -> io::Result<FileWriter> {
+        let mut w = FileWriter {
+            out: BufWriter::with_capacity(1 << 20, sink),
+            format,
+            interfaces: 0,
+            link,
+            frames: 0,
+        };
         match format {
             Format::Pcap => {
                 let mut h = [0u8; 24];

@@ -63,12 +63,16 @@ impl Encap {
         let s = stream;
         let src = [10, 0, (s >> 8) as u8, (s & 0xff) as u8 + 1];
         let dst = [10, 255, 0, 1];
-        let eth = Header::Eth { src: [0x02, 0xaa, 0, 0, (s >> 8) as u8, s as u8], dst: [0x02, 0xbb, 0, 0, 0, 1] };
+        let eth =
+            Header::Eth { src: [0x02, 0xaa, 0, 0, (s >> 8) as u8, s as u8], dst: [0x02, 0xbb, 0, 0, 0, 1] };
         let ip = Header::ipv4(src, dst);
         let sport = 49152 + (s % 16000) as u16;
         match self {
             Encap::Plain => vec![],
-            Encap::Qinq => vec![Header::Vlan { tpid: 0x88a8, vid: 100 + (s % 3000) as u16 }, Header::Vlan { tpid: 0x8100, vid: 10 }],
+            Encap::Qinq => vec![
+                Header::Vlan { tpid: 0x88a8, vid: 100 + (s % 3000) as u16 },
+                Header::Vlan { tpid: 0x8100, vid: 10 },
+            ],
             Encap::Gre => vec![eth, ip, Header::Gre { key: Some(100 + s), seq: None }],
             Encap::Nvgre => vec![eth, ip, Header::Nvgre { vsid: 0x1000 + s, flow_id: (index % 256) as u8 }],
             Encap::Erspan1 => vec![eth, ip, Header::Erspan1],
@@ -79,19 +83,38 @@ impl Encap {
                 Header::Erspan3 {
                     session: (s % 1023 + 1) as u16,
                     timestamp: (index.wrapping_mul(10_000)) as u32,
-                    platform: Some(Platform::PortTimestamp { port_index: (s % 16000) as u16, timestamp_high: 0 }),
+                    platform: Some(Platform::PortTimestamp {
+                        port_index: (s % 16000) as u16,
+                        timestamp_high: 0,
+                    }),
                 },
             ],
-            Encap::Vxlan => vec![eth, ip, Header::Udp { src: sport, dst: 4789 }, Header::Vxlan { vni: 5000 + s }],
+            Encap::Vxlan => {
+                vec![eth, ip, Header::Udp { src: sport, dst: 4789 }, Header::Vxlan { vni: 5000 + s }]
+            }
             Encap::Geneve => {
                 let mut opts = vec![0u8; 8];
                 wire::geneve::emit_option(&mut opts, 0x0102, 0x01, &(s).to_be_bytes());
-                vec![eth, ip, Header::Udp { src: sport, dst: 6081 }, Header::Geneve { vni: 6000 + s, options: opts, critical: false }]
+                vec![
+                    eth,
+                    ip,
+                    Header::Udp { src: sport, dst: 6081 },
+                    Header::Geneve { vni: 6000 + s, options: opts, critical: false },
+                ]
             }
-            Encap::Gpe => vec![eth, ip, Header::Udp { src: sport, dst: 4790 }, Header::VxlanGpe { vni: 7000 + s }],
+            Encap::Gpe => {
+                vec![eth, ip, Header::Udp { src: sport, dst: 4790 }, Header::VxlanGpe { vni: 7000 + s }]
+            }
             Encap::IpIp => vec![eth, ip],
-            Encap::Gtp => vec![eth, ip, Header::Udp { src: 2152, dst: 2152 }, Header::GtpU { teid: 0x1000 + s }],
-            Encap::Mpls => vec![eth, Header::Vlan { tpid: 0x8100, vid: 20 }, Header::Mpls { labels: vec![16 + s, 1000] }, Header::PwControlWord],
+            Encap::Gtp => {
+                vec![eth, ip, Header::Udp { src: 2152, dst: 2152 }, Header::GtpU { teid: 0x1000 + s }]
+            }
+            Encap::Mpls => vec![
+                eth,
+                Header::Vlan { tpid: 0x8100, vid: 20 },
+                Header::Mpls { labels: vec![16 + s, 1000] },
+                Header::PwControlWord,
+            ],
         }
     }
 
@@ -211,7 +234,10 @@ fn inner(flow: u32, size: usize) -> Vec<Header> {
     let l4_len = if flow % 2 == 0 { 20 } else { 8 };
     let payload = size.saturating_sub(14 + 20 + l4_len);
     vec![
-        Header::Eth { src: [0x00, 0x50, 0x56, 0, (flow >> 8) as u8, flow as u8], dst: [0x00, 0x1b, 0x21, 0, 0, 1] },
+        Header::Eth {
+            src: [0x00, 0x50, 0x56, 0, (flow >> 8) as u8, flow as u8],
+            dst: [0x00, 0x1b, 0x21, 0, 0, 1],
+        },
         Header::ipv4(src, dst),
         l4,
         Header::Payload(vec![0; payload]),
@@ -233,9 +259,17 @@ mod tests {
 
     #[test]
     fn nesting_adds_headers() {
-        let one = Generator::new(Mix { encaps: vec![Encap::Vxlan], min_size: 64, max_size: 64, ..Mix::default() }).frame();
-        let two =
-            Generator::new(Mix { encaps: vec![Encap::Vxlan], nest: 2, min_size: 64, max_size: 64, ..Mix::default() }).frame();
+        let one =
+            Generator::new(Mix { encaps: vec![Encap::Vxlan], min_size: 64, max_size: 64, ..Mix::default() })
+                .frame();
+        let two = Generator::new(Mix {
+            encaps: vec![Encap::Vxlan],
+            nest: 2,
+            min_size: 64,
+            max_size: 64,
+            ..Mix::default()
+        })
+        .frame();
         assert_eq!(two.len(), one.len() + 50);
     }
 }

@@ -32,7 +32,8 @@ pub fn run(args: &GenerateArgs) -> Result<ExitCode> {
     let start = 1_700_000_000_000_000_000u64;
     for i in 0..args.count {
         let frame = generator.frame();
-        out.write(0, start + i * 1_000, frame.len() as u32, &frame).with_context(|| format!("writing {}", args.write))?;
+        out.write(0, start + i * 1_000, frame.len() as u32, &frame)
+            .with_context(|| format!("writing {}", args.write))?;
     }
     out.finish().with_context(|| format!("writing {}", args.write))?;
     Ok(ExitCode::SUCCESS)

@@ -23,7 +23,13 @@ pub fn demo() -> Result<ExitCode> {
         let mix = Mix { encaps: vec![*encap], min_size: 80, max_size: 120, ..Mix::default() };
         frames.push(Generator::new(mix).frame());
     }
-    let nested = Mix { encaps: vec![Encap::Vxlan, Encap::Erspan3], nest: 2, min_size: 80, max_size: 80, ..Mix::default() };
+    let nested = Mix {
+        encaps: vec![Encap::Vxlan, Encap::Erspan3],
+        nest: 2,
+        min_size: 80,
+        max_size: 80,
+        ..Mix::default()
+    };
     frames.push(Generator::new(nested).frame());
     let pcap = craft::pcap_file(1, &frames);
     eprintln!("detunnel demo: {} generated frames, one per encapsulation, decoded:\n", frames.len());

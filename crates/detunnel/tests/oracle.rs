@@ -62,6 +62,10 @@ fn every_capture_agrees_with_its_tshark_oracle() {
 fn readme_documents_every_field() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
     for f in dissect::Field::ALL {
-        assert!(readme.contains(&format!("| `{}` |", f.name())), "README.md does not document the field `{}`", f.name());
+        assert!(
+            readme.contains(&format!("| `{}` |", f.name())),
+            "README.md does not document the field `{}`",
+            f.name()
+        );
     }
 }

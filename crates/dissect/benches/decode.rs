@@ -7,7 +7,11 @@ use std::hint::black_box;
 use std::time::Instant;
 
 const ROUNDS: usize = 7;
-const ITERATIONS: usize = 200_000;
+
+/// Iterations per round; `DETUNNEL_BENCH_ITERATIONS` lowers it (e.g. under callgrind).
+fn iterations() -> usize {
+    std::env::var("DETUNNEL_BENCH_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000)
+}
 
 fn frames() -> Vec<(&'static str, Vec<u8>)> {
     let inner = || {
@@ -87,7 +91,7 @@ fn median_ns(mut f: impl FnMut() -> u64) -> f64 {
         .map(|_| {
             let t = Instant::now();
             black_box(f());
-            t.elapsed().as_nanos() as f64 / ITERATIONS as f64
+            t.elapsed().as_nanos() as f64 / iterations() as f64
         })
         .collect();
     runs.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -101,7 +105,7 @@ fn main() {
     for (name, frame) in frames() {
         let decode = median_ns(|| {
             let mut n = 0;
-            for _ in 0..ITERATIONS {
+            for _ in 0..iterations() {
                 d.dissect(black_box(&frame), LinkType::ETHERNET, &mut stack);
                 n += stack.layers().len() as u64;
             }
@@ -110,7 +114,7 @@ fn main() {
         // Baseline: read every byte of the frame once.
         let baseline = median_ns(|| {
             let mut n = 0u64;
-            for _ in 0..ITERATIONS {
+            for _ in 0..iterations() {
                 n = black_box(&frame).iter().fold(n, |a, b| a.wrapping_add(u64::from(*b)));
             }
             n

@@ -178,6 +178,21 @@ impl Proto {
         }
     }
 
+    /// True when this protocol is a tunnel (see [`Proto::tunnel`]); a table lookup.
+    #[inline(always)]
+    pub fn is_tunnel(self) -> bool {
+        const TABLE: [bool; Proto::COUNT] = {
+            let mut t = [false; Proto::COUNT];
+            let mut i = 0;
+            while i < Proto::COUNT {
+                t[i] = Proto::ALL[i].tunnel().is_some();
+                i += 1;
+            }
+            t
+        };
+        TABLE[self as usize]
+    }
+
     /// The tunnel kind this layer is, if it is one: a layer whose payload is a whole frame
     /// or packet again. Counted against the depth bound and named by `--strip`.
     pub const fn tunnel(self) -> Option<Tunnel> {

@@ -24,13 +24,18 @@ pub struct Layer {
     pub proto: Proto,
     /// Flags (`FLAG_*`).
     pub flags: u8,
+    /// Length of the header (its payload follows).
+    pub len: u16,
     /// Offset of the header from the start of the frame.
     pub offset: u32,
-    /// Length of the header (its payload follows).
-    pub len: u32,
 }
 
 impl Layer {
+    /// True when this layer is a tunnel.
+    #[inline(always)]
+    pub fn is_tunnel(&self) -> bool {
+        self.flags & FLAG_IP_IN_IP != 0 || self.proto.is_tunnel()
+    }
     /// The tunnel kind this layer is, if any.
     pub fn tunnel(&self) -> Option<Tunnel> {
         if self.flags & FLAG_IP_IN_IP != 0 {
@@ -59,7 +64,6 @@ pub struct Stack {
     anomaly_len: usize,
     tunnels: usize,
     truncated: bool,
-    payload_offset: usize,
 }
 
 impl Default for Stack {
@@ -78,7 +82,6 @@ impl Stack {
             anomaly_len: 0,
             tunnels: 0,
             truncated: false,
-            payload_offset: 0,
         }
     }
     /// Empties the stack for reuse.
@@ -87,24 +90,18 @@ impl Stack {
         self.anomaly_len = 0;
         self.tunnels = 0;
         self.truncated = false;
-        self.payload_offset = 0;
     }
     /// The layers, outermost first.
     pub fn layers(&self) -> &[Layer] {
         &self.layers[..self.len]
     }
     /// Appends a layer (`tunnel` when it is one); returns false when the stack is full.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push(&mut self, layer: Layer, tunnel: bool) -> bool {
-        if self.len == MAX_LAYERS {
-            return false;
-        }
-        if tunnel {
-            self.tunnels += 1;
-        }
-        self.layers[self.len] = layer;
+        let Some(slot) = self.layers.get_mut(self.len) else { return false };
+        *slot = layer;
         self.len += 1;
-        self.payload_offset = layer.end();
+        self.tunnels += usize::from(tunnel);
         true
     }
     /// Records an anomaly (once per kind per frame).
@@ -132,7 +129,7 @@ impl Stack {
     }
     /// Offset of the bytes after the last decoded header (the innermost payload).
     pub fn payload_offset(&self) -> usize {
-        self.payload_offset
+        self.layers().last().map_or(0, Layer::end)
     }
     /// Index of the first layer of the frame inside the innermost tunnel, or of the frame
     /// inside the `depth`-th tunnel counting from the outside when `depth` is given.

@@ -211,7 +211,21 @@ pub const DEFAULT_UDP_PORTS: &[(u16, Next)] = &[
 ];
 
 /// The built-in EtherType entries.
+#[inline(always)]
 pub fn default_ethertype(t: u16) -> Lookup {
+    // The common cases first, without a search.
+    match t {
+        et::IPV4 => return Lookup::Next(Next::Ipv4),
+        et::IPV6 => return Lookup::Next(Next::Ipv6),
+        et::VLAN => return Lookup::Next(Next::Vlan),
+        et::TEB => return Lookup::Next(Next::Ethernet),
+        _ => {}
+    }
+    other_ethertype(t)
+}
+
+#[inline(never)]
+fn other_ethertype(t: u16) -> Lookup {
     Lookup::Next(match t {
         et::IPV4 => Next::Ipv4,
         et::IPV6 => Next::Ipv6,

@@ -153,9 +153,17 @@ impl Dissector {
                     if !self.push(stack, step, offset) {
                         break;
                     }
-                    if let Some(a) = step.stop {
-                        self.note(stack, a);
-                        break;
+                    if step.stop.is_some() | step.note.is_some() | step.guess.is_some() {
+                        if let Some(g) = step.guess {
+                            self.counters.guesses[g as usize] += 1;
+                        }
+                        if let Some(a) = step.note {
+                            self.note(stack, a);
+                        }
+                        if let Some(a) = step.stop {
+                            self.note(stack, a);
+                            break;
+                        }
                     }
                     let len = step.len as usize;
                     if step.declared != NO_DECLARED {
@@ -182,9 +190,8 @@ impl Dissector {
 
     #[inline]
     fn push(&mut self, stack: &mut Stack, step: Step, offset: usize) -> bool {
-        let layer =
-            Layer { proto: step.proto, flags: step.flags, offset: offset as u32, len: u32::from(step.len) };
-        let tunnel = layer.tunnel().is_some();
+        let layer = Layer { proto: step.proto, flags: step.flags, offset: offset as u32, len: step.len };
+        let tunnel = layer.is_tunnel();
         if tunnel && stack.tunnels() >= self.table.config.max_tunnels {
             self.note(stack, Anomaly::DepthBound);
             return false;
@@ -192,12 +199,6 @@ impl Dissector {
         if !stack.push(layer, tunnel) {
             self.note(stack, Anomaly::TooManyLayers);
             return false;
-        }
-        if let Some(g) = step.guess {
-            self.counters.guesses[g as usize] += 1;
-        }
-        if let Some(a) = step.note {
-            self.note(stack, a);
         }
         true
     }
@@ -228,7 +229,7 @@ impl Dissector {
             self.note(stack, Anomaly::Truncated);
             return None;
         };
-        stack.push(Layer { proto: Proto::Sll, flags: 0, offset: 0, len: h.len as u32 }, false);
+        stack.push(Layer { proto: Proto::Sll, flags: 0, offset: 0, len: h.len as u16 }, false);
         if h.arphrd == wire::sll::arphrd::IPGRE {
             return Some(Next::Gre);
         }
@@ -239,6 +240,7 @@ impl Dissector {
         }
     }
 
+    #[inline(always)]
     fn ethertype_next(&mut self, t: u16, stack: &mut Stack) -> Option<Next> {
         match self.table.ethertype(t) {
             Lookup::Next(Next::Leaf) => None,
@@ -455,6 +457,7 @@ impl Dissector {
         }
     }
 
+    #[inline(always)]
     fn ethernet(&mut self, data: &[u8], stack: &mut Stack) -> Res {
         let p = wire::ethernet::Packet::new_checked(data)?;
         let t = p.ethertype();
@@ -471,6 +474,7 @@ impl Dissector {
         Ok(Step::new(Proto::Eth, wire::ethernet::HEADER_LEN, next))
     }
 
+    #[inline(always)]
     fn tag(&mut self, proto: Proto, data: &[u8], stack: &mut Stack) -> Res {
         let (len, t) = match proto {
             Proto::Vlan => {
@@ -506,6 +510,7 @@ impl Dissector {
         Ok(Step::new(proto, len, next))
     }
 
+    #[inline(always)]
     fn ipv4(&mut self, data: &[u8]) -> Res {
         let p = match wire::ipv4::Packet::new_checked(data) {
             Ok(p) => p,
@@ -538,6 +543,7 @@ impl Dissector {
         Ok(step)
     }
 
+    #[inline(always)]
     fn ipv6(&mut self, data: &[u8]) -> Res {
         let p = match wire::ipv6::Packet::new_checked(data) {
             Ok(p) => p,
@@ -582,6 +588,7 @@ impl Dissector {
         Ok(step)
     }
 
+    #[inline(always)]
     fn udp(&mut self, data: &[u8]) -> Res {
         let Ok(p) = wire::udp::Packet::new_checked(data) else { return partial_ports(Proto::Udp, data) };
         let len = usize::from(p.length());
@@ -607,6 +614,7 @@ impl Dissector {
         Ok(step)
     }
 
+    #[inline(always)]
     fn gre(&mut self, data: &[u8], stack: &mut Stack) -> Res {
         let p = wire::gre::Packet::new_checked(data).map_err(|e| malformed(e, Anomaly::GreBadVersion))?;
         if p.reserved_bits_set() {
@@ -638,6 +646,7 @@ impl Dissector {
 
     /// ERSPAN behind GRE 0x88BE (or a configured alias): type I without the S bit, else a
     /// header whose version says II or III.
+    #[inline(always)]
     fn erspan_by_gre(&mut self, data: &[u8], prev: Prev<'_>) -> Res {
         let has_seq = match prev {
             Some((Proto::Gre, gre)) => gre.first().is_some_and(|b| b & 0x10 != 0),
@@ -649,6 +658,7 @@ impl Dissector {
         self.erspan(data)
     }
 
+    #[inline(always)]
     fn erspan(&mut self, data: &[u8]) -> Res {
         let p = match wire::erspan::Packet::new_checked(data) {
             Ok(p) => p,
@@ -677,6 +687,7 @@ impl Dissector {
 
     /// An MPLS label stack is one layer (as Wireshark shows it); its payload type comes from
     /// configuration or, by default, from the first nibble after the bottom of stack.
+    #[inline(always)]
     fn mpls(&mut self, data: &[u8]) -> Res {
         let mut len = 0;
         let bottom = loop {
