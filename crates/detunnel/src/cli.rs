@@ -15,6 +15,8 @@ pub struct Cli {
 pub enum Command {
     /// Print one line per frame with its stack and its fields at every depth.
     Inspect(InspectArgs),
+    /// Strip the tunnels from captures: write the frames they carried, as Ethernet frames.
+    Decap(DecapArgs),
     /// Write synthetic tunnelled traffic (pcap or pcapng) for tests, demos and benchmarks.
     Generate(GenerateArgs),
     /// Generate a few frames of every encapsulation and inspect them: a first look.
@@ -112,6 +114,107 @@ pub struct InspectArgs {
     /// Stop after this many frames.
     #[arg(short = 'c', long = "count", value_name = "N")]
     pub count: Option<u64>,
+    /// Decoder options.
+    #[command(flatten)]
+    pub decoder: DecoderArgs,
+    /// Do not print the counter summary on standard error.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+/// Flags of `detunnel decap`.
+#[derive(Debug, Args)]
+pub struct DecapArgs {
+    /// Capture to read (pcap or pcapng); `-` reads standard input. Repeat to merge several
+    /// captures by timestamp, as mergecap does.
+    #[arg(short = 'r', long = "read", value_name = "FILE", required = true)]
+    pub read: Vec<String>,
+    /// Output file; `-` writes to standard output (not to a terminal).
+    #[arg(short = 'w', long = "write", value_name = "FILE", required_unless_present = "split_streams")]
+    pub write: Option<String>,
+    /// Output format; by default pcapng for `.pcapng` files, else pcap. In pcapng every
+    /// tunnel stream is its own interface, named after it.
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// Strip only the N outermost tunnels.
+    #[arg(long, value_name = "N")]
+    pub depth: Option<usize>,
+    /// Tunnel kinds to strip, comma-separated: gre, erspan, vxlan, gpe, geneve, nsh, ipip, gtp,
+    /// teredo, ayiya, l2tp, pw, pbb, trill, fabricpath, or all.
+    #[arg(long, value_name = "LIST", default_value = "all", value_parser = decap::TunnelSet::parse)]
+    pub strip: decap::TunnelSet,
+    /// Tags to remove from emitted frames, comma-separated: vlan, vntag, etag, mpls.
+    #[arg(long = "strip-tags", value_name = "LIST", value_parser = decap::Tag::parse_list)]
+    pub strip_tags: Option<std::vec::Vec<decap::Tag>>,
+    /// Drop (and count) frames that carry no tunnel instead of passing them unchanged.
+    #[arg(long = "only-tunnelled")]
+    pub only_tunnelled: bool,
+    /// Cut emitted frames to N bytes.
+    #[arg(short = 's', long = "snaplen", value_name = "N", value_parser = clap::value_parser!(u32).range(14..))]
+    pub snaplen: Option<u32>,
+    /// Drop a frame identical to one emitted within the last MS milliseconds.
+    #[arg(long, value_name = "MS")]
+    pub dedup: Option<u64>,
+    /// Frame times: `capture` (as read) or `erspan` (rebuilt from ERSPAN III timestamps).
+    #[arg(long, value_enum, default_value = "capture")]
+    pub timestamps: TimestampArg,
+    /// Also write one file per tunnel stream into DIR.
+    #[arg(long = "split-streams", value_name = "DIR")]
+    pub split_streams: Option<String>,
+    /// Addresses of the Ethernet header synthesized for inner IP packets, `SRC,DST`; by
+    /// default the frame's outer Ethernet addresses.
+    #[arg(long = "synth-mac", value_name = "SRC,DST", value_parser = parse_mac_pair)]
+    pub synth_mac: Option<([u8; 6], [u8; 6])>,
+    /// End-of-run summary on standard error as text or JSON.
+    #[arg(long, value_enum, default_value = "text")]
+    pub stats: StatsArg,
+    /// No summary and no progress bar.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Decoder options.
+    #[command(flatten)]
+    pub decoder: DecoderArgs,
+}
+
+/// Where frame times come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TimestampArg {
+    /// The capture's own timestamps.
+    Capture,
+    /// ERSPAN type III timestamps where there are some.
+    Erspan,
+}
+
+/// How the summary is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatsArg {
+    /// Readable text.
+    Text,
+    /// One JSON object.
+    Json,
+}
+
+fn parse_mac(s: &str) -> Result<[u8; 6], String> {
+    let parts: Vec<&str> = s.trim().split(':').collect();
+    if parts.len() != 6 {
+        return Err(format!("`{s}` is not a MAC address like 02:00:00:00:00:01"));
+    }
+    let mut m = [0u8; 6];
+    for (i, p) in parts.iter().enumerate() {
+        m[i] = u8::from_str_radix(p, 16)
+            .map_err(|_| format!("`{s}` is not a MAC address like 02:00:00:00:00:01"))?;
+    }
+    Ok(m)
+}
+
+fn parse_mac_pair(s: &str) -> Result<([u8; 6], [u8; 6]), String> {
+    let (a, b) = s.split_once(',').ok_or_else(|| format!("expected SRC,DST MAC addresses, got `{s}`"))?;
+    Ok((parse_mac(a)?, parse_mac(b)?))
+}
+
+/// Decoder options shared by every command that decodes frames.
+#[derive(Debug, Clone, Args, Default)]
+pub struct DecoderArgs {
     /// Most tunnels decoded in one frame.
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub max_tunnels: usize,
@@ -121,14 +224,11 @@ pub struct InspectArgs {
     /// Decode GRE protocol TYPE as PROTO (e.g. `0x8949=erspan`); repeatable.
     #[arg(long = "gre-protocol", value_name = "TYPE=PROTO", value_parser = parse_port_proto)]
     pub gre_protocols: Vec<(u16, dissect::Next)>,
-    /// Do not print the counter summary on standard error.
-    #[arg(short = 'q', long)]
-    pub quiet: bool,
 }
 
-impl InspectArgs {
+impl DecoderArgs {
     /// The decoder configuration these flags describe.
-    pub fn decoder_config(&self) -> dissect::Config {
+    pub fn config(&self) -> dissect::Config {
         dissect::Config {
             max_tunnels: self.max_tunnels,
             udp_ports: self.udp_ports.clone(),

@@ -38,16 +38,14 @@ pub fn demo() -> Result<ExitCode> {
         read: "demo".into(),
         json: false,
         count: None,
-        max_tunnels: 8,
-        udp_ports: vec![],
-        gre_protocols: vec![],
+        decoder: crate::cli::DecoderArgs { max_tunnels: 8, ..Default::default() },
         quiet: false,
     };
     run_on(reader, &args)
 }
 
 fn run_on(mut reader: FileReader, args: &InspectArgs) -> Result<ExitCode> {
-    let mut dissector = Dissector::new(args.decoder_config());
+    let mut dissector = Dissector::new(args.decoder.config());
     let mut stack = Stack::new();
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());

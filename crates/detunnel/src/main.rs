@@ -1,5 +1,7 @@
 //! The `detunnel` command: parses the command line and runs the subcommand.
 mod cli;
+mod decap_cmd;
+mod fasthash;
 mod generate;
 mod inspect;
 mod render;
@@ -11,6 +13,7 @@ fn main() -> ExitCode {
     let args = cli::Cli::parse();
     let result = match args.command {
         cli::Command::Inspect(a) => inspect::run(&a),
+        cli::Command::Decap(a) => decap_cmd::run(&a),
         cli::Command::Generate(a) => generate::run(&a),
         cli::Command::Demo => inspect::demo(),
     };

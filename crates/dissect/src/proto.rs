@@ -248,6 +248,8 @@ pub enum Tunnel {
     L2tpv3,
     /// MPLS pseudowire.
     Pseudowire,
+    /// MPLS in UDP (RFC 7510).
+    MplsInUdp,
     /// Provider backbone bridging.
     Pbb,
     /// TRILL.
@@ -258,7 +260,7 @@ pub enum Tunnel {
 
 impl Tunnel {
     /// Every tunnel kind.
-    pub const ALL: [Tunnel; 15] = [
+    pub const ALL: [Tunnel; 16] = [
         Tunnel::Gre,
         Tunnel::Erspan,
         Tunnel::Vxlan,
@@ -271,6 +273,7 @@ impl Tunnel {
         Tunnel::Ayiya,
         Tunnel::L2tpv3,
         Tunnel::Pseudowire,
+        Tunnel::MplsInUdp,
         Tunnel::Pbb,
         Tunnel::Trill,
         Tunnel::FabricPath,
@@ -291,6 +294,7 @@ impl Tunnel {
             Tunnel::Ayiya => "ayiya",
             Tunnel::L2tpv3 => "l2tp",
             Tunnel::Pseudowire => "pw",
+            Tunnel::MplsInUdp => "mplsudp",
             Tunnel::Pbb => "pbb",
             Tunnel::Trill => "trill",
             Tunnel::FabricPath => "fabricpath",

@@ -16,6 +16,8 @@ pub const FLAG_FRAGMENT: u8 = 2;
 pub const FLAG_NVGRE: u8 = 4;
 /// Layer flag: the layer was reached by a heuristic guess, not a type field.
 pub const FLAG_GUESSED: u8 = 8;
+/// Layer flag: a UDP header whose payload is an MPLS label stack (MPLS-in-UDP, RFC 7510).
+pub const FLAG_MPLS_IN_UDP: u8 = 16;
 
 /// One protocol header inside a frame: its protocol and byte range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,12 +36,15 @@ impl Layer {
     /// True when this layer is a tunnel.
     #[inline(always)]
     pub fn is_tunnel(&self) -> bool {
-        self.flags & FLAG_IP_IN_IP != 0 || self.proto.is_tunnel()
+        self.flags & (FLAG_IP_IN_IP | FLAG_MPLS_IN_UDP) != 0 || self.proto.is_tunnel()
     }
     /// The tunnel kind this layer is, if any.
     pub fn tunnel(&self) -> Option<Tunnel> {
         if self.flags & FLAG_IP_IN_IP != 0 {
             return Some(Tunnel::IpInIp);
+        }
+        if self.flags & FLAG_MPLS_IN_UDP != 0 {
+            return Some(Tunnel::MplsInUdp);
         }
         self.proto.tunnel()
     }

@@ -4,7 +4,7 @@
 //! bytes.
 use crate::anomaly::{Anomaly, Counters, Guess};
 use crate::proto::Proto;
-use crate::stack::{Layer, Stack, FLAG_FRAGMENT, FLAG_GUESSED, FLAG_IP_IN_IP, FLAG_NVGRE};
+use crate::stack::{Layer, Stack, FLAG_FRAGMENT, FLAG_GUESSED, FLAG_IP_IN_IP, FLAG_MPLS_IN_UDP, FLAG_NVGRE};
 
 /// The previous layer's protocol and header bytes, for decoders whose meaning depends on it.
 type Prev<'a> = Option<(Proto, &'a [u8])>;
@@ -605,6 +605,9 @@ impl Dissector {
             (p.dst_port(), p.src_port())
         };
         step.next = self.table.udp_port(lo).or_else(|| self.table.udp_port(hi));
+        if step.next == Some(Next::Mpls) {
+            step.flags |= FLAG_MPLS_IN_UDP;
+        }
         if step.next == Some(Next::Teredo) {
             let payload = &data[wire::udp::HEADER_LEN..];
             if wire::teredo::Indicators::parse(payload).is_err() {

@@ -1,0 +1,515 @@
+//! Building the emitted frame: which tunnels to strip, where the inner frame starts and ends,
+//! which tags to remove, and the Ethernet header to synthesize for inner IP packets.
+use crate::stream::StreamKey;
+use dissect::{Layer, Proto, Stack, Tunnel};
+use wire::ethernet::ethertype as et;
+
+/// A set of tunnel kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TunnelSet(u32);
+
+impl TunnelSet {
+    /// Every kind.
+    pub const ALL: TunnelSet = TunnelSet(u32::MAX);
+
+    /// The kinds named in a comma-separated list (`gre,erspan,vxlan`); `all` means every kind.
+    pub fn parse(list: &str) -> Result<TunnelSet, String> {
+        let mut set = 0u32;
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            if name == "all" {
+                return Ok(TunnelSet::ALL);
+            }
+            let t = Tunnel::from_name(name).ok_or_else(|| {
+                let names: Vec<&str> = Tunnel::ALL.iter().map(|t| t.name()).collect();
+                format!("unknown tunnel kind `{name}`; known: {}, all", names.join(", "))
+            })?;
+            set |= 1 << (t as u32);
+        }
+        Ok(TunnelSet(set))
+    }
+    /// True when `t` is in the set.
+    pub fn contains(self, t: Tunnel) -> bool {
+        self.0 & (1 << (t as u32)) != 0
+    }
+}
+
+/// Tags `--strip-tags` can remove from emitted frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tag {
+    /// 802.1Q / 802.1ad / QinQ tags.
+    Vlan,
+    /// Cisco VN-Tag.
+    VnTag,
+    /// 802.1BR E-Tag.
+    ETag,
+    /// An MPLS label stack in front of an IP packet.
+    Mpls,
+}
+
+impl Tag {
+    /// The tags named in a comma-separated list (`vlan,vntag,etag,mpls`).
+    pub fn parse_list(list: &str) -> Result<Vec<Tag>, String> {
+        list.split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(|n| match n {
+                "vlan" => Ok(Tag::Vlan),
+                "vntag" => Ok(Tag::VnTag),
+                "etag" => Ok(Tag::ETag),
+                "mpls" => Ok(Tag::Mpls),
+                _ => Err(format!("unknown tag `{n}`; known: vlan, vntag, etag, mpls")),
+            })
+            .collect()
+    }
+    fn proto(self) -> Proto {
+        match self {
+            Tag::Vlan => Proto::Vlan,
+            Tag::VnTag => Proto::VnTag,
+            Tag::ETag => Proto::ETag,
+            Tag::Mpls => Proto::Mpls,
+        }
+    }
+}
+
+/// What to emit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// Tunnel kinds to strip (default all).
+    pub strip: TunnelSet,
+    /// Strip only this many of the outermost tunnels (default all of them).
+    pub depth: Option<usize>,
+    /// Tags to remove from emitted frames.
+    pub strip_tags: Vec<Tag>,
+    /// Drop (and count) frames that carry no tunnel instead of passing them unchanged.
+    pub only_tunnelled: bool,
+    /// Cut emitted frames to this many bytes (their original length is kept).
+    pub snaplen: Option<usize>,
+    /// Addresses of a synthesized Ethernet header: `None` copies the frame's outer Ethernet
+    /// addresses (or uses 02:00:00:00:00:01 > 02:00:00:00:00:02 when it has none).
+    pub synth_macs: Option<([u8; 6], [u8; 6])>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            strip: TunnelSet::ALL,
+            depth: None,
+            strip_tags: Vec::new(),
+            only_tunnelled: false,
+            snaplen: None,
+            synth_macs: None,
+        }
+    }
+}
+
+/// Source address of a synthesized Ethernet header when the frame has no outer one.
+pub const SYNTH_SOURCE: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
+/// Destination address of a synthesized Ethernet header when the frame has no outer one.
+pub const SYNTH_DESTINATION: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
+
+/// Why a frame was not emitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Drop {
+    /// `--only-tunnelled` and the frame carries no tunnel.
+    NotTunnelled,
+    /// The tunnel's payload is missing: truncated, or not a frame (ERSPAN III opaque type).
+    NoInnerFrame,
+    /// The inner packet is of a kind no Ethernet type can announce.
+    UnsupportedInner,
+    /// The same frame was emitted within the duplicate window.
+    Duplicate,
+    /// An outer fragment held for reassembly (emitted later, as part of its datagram).
+    FragmentHeld,
+    /// An outer fragment the reassembler refused (over a limit, inconsistent, or cut).
+    FragmentRefused,
+}
+
+impl Drop {
+    /// Every reason.
+    pub const ALL: [Drop; 6] = [
+        Drop::NotTunnelled,
+        Drop::NoInnerFrame,
+        Drop::UnsupportedInner,
+        Drop::Duplicate,
+        Drop::FragmentHeld,
+        Drop::FragmentRefused,
+    ];
+    /// The name used in summaries.
+    pub fn name(self) -> &'static str {
+        match self {
+            Drop::NotTunnelled => "not_tunnelled",
+            Drop::NoInnerFrame => "no_inner_frame",
+            Drop::UnsupportedInner => "unsupported_inner_protocol",
+            Drop::Duplicate => "duplicate",
+            Drop::FragmentHeld => "fragment_held",
+            Drop::FragmentRefused => "fragment_refused",
+        }
+    }
+}
+
+/// What became of one frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The frame in the output buffer, `orig_len` bytes long on the wire.
+    Emitted {
+        /// Length of the emitted frame on the wire (before any snaplen or capture cut).
+        orig_len: u32,
+        /// The outermost stripped tunnel's stream, if any tunnel was stripped.
+        stream: Option<StreamKey>,
+    },
+    /// Not emitted.
+    Dropped(Drop),
+}
+
+/// One tunnel: its layers (a tunnel header and the sub-headers of the same encapsulation,
+/// such as GRE then ERSPAN) and the index of the first layer of what it carries.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    start: usize,
+    inner: usize,
+}
+
+/// True when `next` belongs to the same encapsulation as the tunnel layer `prev`.
+fn continues(prev: Proto, next: Proto) -> bool {
+    matches!(
+        (prev, next),
+        (Proto::Gre, Proto::Erspan1 | Proto::Erspan2 | Proto::Erspan3) | (Proto::VxlanGpe, Proto::Nsh)
+    )
+}
+
+/// The tunnels of a stack, outermost first; at most `MAX_RUNS`.
+fn runs(layers: &[Layer], out: &mut [Run; MAX_RUNS]) -> usize {
+    let mut n = 0;
+    let mut i = 0;
+    while i < layers.len() && n < MAX_RUNS {
+        if !layers[i].is_tunnel() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i + 1 < layers.len()
+            && layers[i + 1].is_tunnel()
+            && continues(layers[i].proto, layers[i + 1].proto)
+        {
+            i += 1;
+        }
+        out[n] = Run { start, inner: i + 1 };
+        n += 1;
+        i += 1;
+    }
+    n
+}
+
+const MAX_RUNS: usize = 16;
+
+/// The kind a `--strip` list names for a tunnel run.
+fn run_kind(layers: &[Layer], run: Run) -> Tunnel {
+    layers[run.inner - 1].tunnel().unwrap_or(Tunnel::Gre)
+}
+
+/// The kind of the outermost tunnel of a decoded frame (ERSPAN for GRE carrying ERSPAN).
+pub fn outer_tunnel(layers: &[Layer]) -> Option<Tunnel> {
+    let mut all = [Run { start: 0, inner: 0 }; MAX_RUNS];
+    let n = runs(layers, &mut all);
+    (n > 0).then(|| run_kind(layers, all[0]))
+}
+
+/// Builds emitted frames.
+#[derive(Debug, Clone)]
+pub struct Decapsulator {
+    options: Options,
+}
+
+impl Decapsulator {
+    /// A decapsulator with these options.
+    pub fn new(options: Options) -> Decapsulator {
+        Decapsulator { options }
+    }
+
+    /// The options.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// Writes into `out` the frame to emit for `frame` (captured bytes, `orig_len` on the wire)
+    /// decoded as `stack`, and says what it did. `out` is cleared first.
+    pub fn decapsulate(&self, frame: &[u8], orig_len: u32, stack: &Stack, out: &mut Vec<u8>) -> Outcome {
+        out.clear();
+        let layers = stack.layers();
+        let mut all = [Run { start: 0, inner: 0 }; MAX_RUNS];
+        let n = runs(layers, &mut all);
+        let mut stripped: Option<(Run, Run)> = None;
+        for (i, run) in all[..n].iter().enumerate() {
+            if self.options.depth.is_some_and(|d| i >= d)
+                || !self.options.strip.contains(run_kind(layers, *run))
+            {
+                break;
+            }
+            stripped = Some((stripped.map_or(*run, |(first, _)| first), *run));
+        }
+        if n == 0 && self.options.only_tunnelled {
+            return Outcome::Dropped(Drop::NotTunnelled);
+        }
+        let (start, stream) = match stripped {
+            Some((first, last)) => {
+                if last.inner >= layers.len() {
+                    return Outcome::Dropped(Drop::NoInnerFrame);
+                }
+                (last.inner, Some(StreamKey::of_run(frame, layers, first.start..first.inner)))
+            }
+            // Nothing stripped: the frame is emitted from its link layer on.
+            None => match layers.first().map(|l| l.proto) {
+                Some(Proto::Sll | Proto::Null | Proto::Ppp) if layers.len() > 1 => (1, None),
+                Some(_) => (0, None),
+                None => (0, None),
+            },
+        };
+        // Where the carried frame ends: the outer headers' declared lengths, then the capture.
+        let wire_end =
+            declared_end(frame, &layers[..start]).map_or(orig_len as usize, |e| e.min(orig_len as usize));
+        let cap_end = wire_end.min(frame.len());
+        let unchanged = stripped.is_none()
+            && self.options.strip_tags.is_empty()
+            && layers.first().is_some_and(|l| l.proto == Proto::Eth);
+        if unchanged || layers.is_empty() {
+            out.extend_from_slice(frame);
+            return self.finish(out, orig_len, None);
+        }
+        let Some(inner) = layers.get(start) else { return Outcome::Dropped(Drop::NoInnerFrame) };
+        let (dst, src, mut ethertype, mut body) = if inner.proto == Proto::Eth {
+            let b = inner.bytes(frame);
+            (arr6(&b[0..6]), arr6(&b[6..12]), u16::from_be_bytes([b[12], b[13]]), start + 1)
+        } else {
+            let Some(t) = synthesized_type(inner.proto) else {
+                return Outcome::Dropped(Drop::UnsupportedInner);
+            };
+            let (src, dst) = self.synth_macs(frame, layers);
+            (dst, src, t, start)
+        };
+        // Remove the requested tags that follow the Ethernet header.
+        let tags = &self.options.strip_tags;
+        while let Some(l) = layers.get(body) {
+            if l.proto.is_tag() && tags.iter().any(|t| t.proto() == l.proto) {
+                let b = l.bytes(frame);
+                ethertype = u16::from_be_bytes([b[b.len() - 2], b[b.len() - 1]]);
+                body += 1;
+            } else if l.proto == Proto::Mpls && tags.contains(&Tag::Mpls) {
+                match layers.get(body + 1).map(|n| n.proto) {
+                    Some(Proto::Ipv4) => ethertype = et::IPV4,
+                    Some(Proto::Ipv6) => ethertype = et::IPV6,
+                    _ => break,
+                }
+                body += 1;
+            } else {
+                break;
+            }
+        }
+        let body_offset = match layers.get(body) {
+            Some(l) => l.offset as usize,
+            None => layers.last().map_or(0, Layer::end),
+        };
+        out.reserve(14 + cap_end.saturating_sub(body_offset));
+        out.extend_from_slice(&dst);
+        out.extend_from_slice(&src);
+        out.extend_from_slice(&ethertype.to_be_bytes());
+        if body_offset < cap_end {
+            out.extend_from_slice(&frame[body_offset..cap_end]);
+        }
+        let emitted_len = 14 + wire_end.saturating_sub(body_offset);
+        self.finish(out, emitted_len.max(out.len()) as u32, stream)
+    }
+
+    fn finish(&self, out: &mut Vec<u8>, orig_len: u32, stream: Option<StreamKey>) -> Outcome {
+        if let Some(s) = self.options.snaplen {
+            out.truncate(s);
+        }
+        Outcome::Emitted { orig_len: orig_len.max(out.len() as u32), stream }
+    }
+
+    fn synth_macs(&self, frame: &[u8], layers: &[Layer]) -> ([u8; 6], [u8; 6]) {
+        if let Some(m) = self.options.synth_macs {
+            return m;
+        }
+        match layers.first() {
+            Some(l) if l.proto == Proto::Eth => {
+                let b = l.bytes(frame);
+                (arr6(&b[6..12]), arr6(&b[0..6]))
+            }
+            _ => (SYNTH_SOURCE, SYNTH_DESTINATION),
+        }
+    }
+}
+
+fn arr6(b: &[u8]) -> [u8; 6] {
+    let mut a = [0u8; 6];
+    a.copy_from_slice(&b[..6]);
+    a
+}
+
+/// The EtherType announcing a packet that a tunnel carried without an Ethernet header.
+fn synthesized_type(p: Proto) -> Option<u16> {
+    Some(match p {
+        Proto::Ipv4 => et::IPV4,
+        Proto::Ipv6 => et::IPV6,
+        Proto::Mpls => et::MPLS,
+        Proto::Arp => et::ARP,
+        Proto::Ppp => et::PPP,
+        Proto::Vlan => et::VLAN,
+        Proto::Nsh => et::NSH,
+        _ => return None,
+    })
+}
+
+/// The end, in frame bytes, that the outer headers' length fields give the payload.
+fn declared_end(frame: &[u8], outer: &[Layer]) -> Option<usize> {
+    let mut end: Option<usize> = None;
+    for l in outer {
+        let b = l.bytes(frame);
+        let o = l.offset as usize;
+        let e = match l.proto {
+            Proto::Ipv4 if b.len() >= 20 => {
+                let t = usize::from(wire::ipv4::Packet::new_unchecked(b).total_len());
+                (t != 0).then_some(o + t)
+            }
+            Proto::Ipv6 if b.len() >= 40 => {
+                let t = usize::from(wire::ipv6::Packet::new_unchecked(b).payload_len());
+                (t != 0).then_some(o + 40 + t)
+            }
+            Proto::Udp if b.len() >= 8 => {
+                let t = usize::from(wire::udp::Packet::new_unchecked(b).length());
+                (t >= 8).then_some(o + t)
+            }
+            // The original frame inside FabricPath ends with its own FCS, which is not emitted.
+            Proto::FabricPath => Some(frame.len().saturating_sub(wire::fabricpath::FCS_LEN)),
+            _ => None,
+        };
+        if let Some(e) = e {
+            end = Some(end.map_or(e, |x| x.min(e)));
+        }
+    }
+    end
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use craft::{build, Header};
+    use dissect::{Dissector, LinkType};
+
+    fn inner() -> Vec<Header> {
+        vec![
+            Header::Eth { src: [0, 0x50, 0x56, 1, 2, 3], dst: [0, 0x1b, 0x21, 4, 5, 6] },
+            Header::ipv4([192, 168, 0, 1], [192, 168, 0, 2]),
+            Header::Udp { src: 1000, dst: 53 },
+            Header::Payload(vec![9; 20]),
+        ]
+    }
+    fn outer() -> Vec<Header> {
+        vec![Header::eth(), Header::ipv4([10, 0, 0, 1], [10, 0, 0, 2])]
+    }
+
+    fn run(options: Options, frame: &[u8]) -> (Outcome, Vec<u8>) {
+        let mut d = Dissector::default();
+        let mut stack = Stack::new();
+        d.dissect(frame, LinkType::ETHERNET, &mut stack);
+        let mut out = Vec::new();
+        let o = Decapsulator::new(options).decapsulate(frame, frame.len() as u32, &stack, &mut out);
+        (o, out)
+    }
+
+    #[test]
+    fn strips_to_the_innermost_frame() {
+        let want = build(&inner());
+        for mid in [
+            vec![Header::Gre { key: Some(5), seq: None }],
+            vec![Header::Erspan2 { session: 3, index: 1 }],
+            vec![Header::Erspan3 { session: 3, timestamp: 1, platform: None }],
+            vec![Header::Udp { src: 9, dst: 4789 }, Header::Vxlan { vni: 4 }],
+            vec![
+                Header::Udp { src: 9, dst: 6081 },
+                Header::Geneve { vni: 4, options: vec![0, 1, 2, 1, 0, 0, 0, 0], critical: false },
+            ],
+        ] {
+            let frame = build(&[outer(), mid.clone(), inner()].concat());
+            let (o, out) = run(Options::default(), &frame);
+            assert!(matches!(o, Outcome::Emitted { stream: Some(_), .. }), "{mid:?}");
+            assert_eq!(out, want, "{mid:?}");
+        }
+    }
+
+    #[test]
+    fn names_the_stream() {
+        let frame = build(
+            &[outer(), vec![Header::Erspan3 { session: 7, timestamp: 1, platform: None }], inner()].concat(),
+        );
+        let (o, _) = run(Options::default(), &frame);
+        let Outcome::Emitted { stream: Some(s), orig_len } = o else { panic!("{o:?}") };
+        assert_eq!(s.to_string(), "erspan3 10.0.0.1>10.0.0.2 session 7");
+        assert_eq!(orig_len as usize, build(&inner()).len());
+    }
+
+    #[test]
+    fn synthesizes_ethernet_for_inner_ip() {
+        let frame = build(
+            &[
+                outer(),
+                vec![Header::Erspan3 { session: 3, timestamp: 1, platform: None }],
+                inner()[1..].to_vec(),
+            ]
+            .concat(),
+        );
+        let (_, out) = run(Options::default(), &frame);
+        // Outer addresses, IPv4 type, then the inner packet.
+        assert_eq!(&out[0..6], &[0x02, 0, 0, 0, 0, 2]);
+        assert_eq!(&out[6..12], &[0x02, 0, 0, 0, 0, 1]);
+        assert_eq!(&out[12..14], &[0x08, 0x00]);
+        assert_eq!(&out[14..], &build(&inner()[1..])[..]);
+        let fixed = Options { synth_macs: Some(([1; 6], [2; 6])), ..Options::default() };
+        let (_, out) = run(fixed, &frame);
+        assert_eq!((&out[0..6], &out[6..12]), (&[2u8; 6][..], &[1u8; 6][..]));
+    }
+
+    #[test]
+    fn depth_and_kinds_limit_stripping() {
+        let middle = vec![
+            Header::eth(),
+            Header::ipv4([172, 16, 0, 1], [172, 16, 0, 2]),
+            Header::Udp { src: 1, dst: 4789 },
+            Header::Vxlan { vni: 9 },
+        ];
+        let frame =
+            build(&[outer(), vec![Header::Gre { key: None, seq: None }], middle.clone(), inner()].concat());
+        let (_, out) = run(Options { depth: Some(1), ..Options::default() }, &frame);
+        assert_eq!(out, build(&[middle, inner()].concat()));
+        let (o, out) =
+            run(Options { strip: TunnelSet::parse("vxlan").unwrap(), ..Options::default() }, &frame);
+        assert_eq!(out, frame, "an outer GRE that is not to be stripped keeps the frame whole");
+        assert!(matches!(o, Outcome::Emitted { stream: None, .. }));
+    }
+
+    #[test]
+    fn tags_padding_and_drops() {
+        let tagged = build(
+            &[vec![Header::eth(), Header::Vlan { tpid: 0x8100, vid: 5 }], inner()[1..].to_vec()].concat(),
+        );
+        let (_, out) = run(Options { strip_tags: vec![Tag::Vlan], ..Options::default() }, &tagged);
+        assert_eq!(&out[12..14], &[0x08, 0x00]);
+        assert_eq!(out.len(), tagged.len() - 4);
+        assert_eq!(
+            run(Options { only_tunnelled: true, ..Options::default() }, &tagged).0,
+            Outcome::Dropped(Drop::NotTunnelled)
+        );
+        // Ethernet padding after the outer IP packet is not part of the inner frame.
+        let mut padded = build(&[outer(), vec![Header::Gre { key: None, seq: None }], inner()].concat());
+        padded.extend_from_slice(&[0; 6]);
+        assert_eq!(run(Options::default(), &padded).1, build(&inner()));
+        // A tunnel cut before its payload cannot be stripped.
+        let frame = build(&[outer(), vec![Header::Gre { key: None, seq: None }], inner()].concat());
+        assert_eq!(
+            run(Options::default(), &frame[..14 + 20 + 4 + 6]).0,
+            Outcome::Dropped(Drop::NoInnerFrame)
+        );
+        let cut = run(Options { snaplen: Some(20), ..Options::default() }, &frame);
+        assert_eq!(cut.1.len(), 20);
+    }
+}

@@ -1,0 +1,530 @@
+//! `detunnel decap`: strips the tunnels from captures, at disk speed, keeping every tunnel
+//! stream's identity (one pcapng interface, or one file, per stream).
+use crate::cli::{DecapArgs, FormatArg, StatsArg, TimestampArg};
+use crate::fasthash::FastMap;
+use anyhow::{bail, Context, Result};
+use capture::{CaptureError, FileReader, FileWriter, Format, Frame};
+use decap::reassembly::{Limits, Offer};
+use decap::{Decapsulator, Dedup, Drop, ErspanClock, Options, Outcome, Reassembler, StreamKey};
+use dissect::{Dissector, LinkType, Proto, Stack};
+use std::io::IsTerminal;
+use std::ops::ControlFlow;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Most streams tracked one by one; frames of further streams are counted together.
+const MAX_STREAMS: usize = 65_536;
+/// Most dropped (or reassembly-completing) frame numbers listed in the JSON summary.
+const MAX_LISTED_DROPS: usize = 1_000;
+
+/// Per-stream counts and where its frames go.
+struct StreamEntry {
+    frames: u64,
+    bytes: u64,
+    interface: u32,
+    split: Option<FileWriter>,
+}
+
+/// Everything one run of `decap` holds.
+struct Job<'a> {
+    args: &'a DecapArgs,
+    format: Format,
+    dissector: Dissector,
+    stack: Stack,
+    decap: Decapsulator,
+    reassembler: Reassembler,
+    dedup: Option<Dedup>,
+    clock: Option<ErspanClock>,
+    out: Vec<u8>,
+    scratch: Vec<u8>,
+    writer: Option<FileWriter>,
+    streams: FastMap<StreamKey, StreamEntry>,
+    other_streams: (u64, u64),
+    untunnelled_split: Option<FileWriter>,
+    frames_in: u64,
+    bytes_in: u64,
+    frames_out: u64,
+    bytes_out: u64,
+    in_by_kind: Vec<(&'static str, u64)>,
+    out_by_kind: Vec<(&'static str, u64)>,
+    drops: [u64; Drop::ALL.len()],
+    dropped_frames: Vec<u64>,
+    reassembled_frames: Vec<u64>,
+    error: Option<anyhow::Error>,
+    stop: Arc<AtomicBool>,
+    interrupted: bool,
+    progress: Option<Instant>,
+    started: Instant,
+}
+
+/// Runs the command.
+pub fn run(args: &DecapArgs) -> Result<ExitCode> {
+    let path = args.write.as_deref().unwrap_or("");
+    let format = FormatArg::resolve(args.format, path);
+    if path == "-" && std::io::stdout().is_terminal() {
+        bail!("refusing to write a capture to a terminal; use -w FILE or pipe it (| tcpdump -r -)");
+    }
+    if let Some(dir) = &args.split_streams {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create the folder {dir}"))?;
+    }
+    let writer = match &args.write {
+        Some(w) => Some(
+            FileWriter::create(w, format, LinkType::ETHERNET, "untunnelled")
+                .with_context(|| format!("cannot create {w}"))?,
+        ),
+        None => None,
+    };
+    let mut readers = Vec::new();
+    for r in &args.read {
+        readers.push(FileReader::open(r)?);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    // A second handler cannot be installed (tests run several commands in one process);
+    // then Ctrl-C simply ends the process as usual.
+    let _ = ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed));
+    let mut job = Job::new(args, format, writer, stop);
+    let read = if readers.len() == 1 {
+        readers[0].for_each(|f| job.frame(f))
+    } else {
+        merge(&mut readers, |f| job.frame(f))
+    };
+    let finished = job.finish();
+    job.summary();
+    if let Err(e) = read {
+        return Err(anyhow::anyhow!(
+            "{e}\n  the {} frames before it were written, and the output was closed cleanly",
+            job.frames_in
+        ));
+    }
+    finished?;
+    if job.interrupted {
+        eprintln!("detunnel: interrupted; everything read so far was written");
+        return Ok(ExitCode::from(130));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+impl<'a> Job<'a> {
+    fn new(
+        args: &'a DecapArgs,
+        format: Format,
+        writer: Option<FileWriter>,
+        stop: Arc<AtomicBool>,
+    ) -> Job<'a> {
+        let options = Options {
+            strip: args.strip,
+            depth: args.depth,
+            strip_tags: args.strip_tags.clone().unwrap_or_default(),
+            only_tunnelled: args.only_tunnelled,
+            snaplen: args.snaplen.map(|s| s as usize),
+            synth_macs: args.synth_mac,
+        };
+        let progress = (!args.quiet && std::io::stderr().is_terminal()).then(Instant::now);
+        Job {
+            args,
+            format,
+            dissector: Dissector::new(args.decoder.config()),
+            stack: Stack::new(),
+            decap: Decapsulator::new(options),
+            reassembler: Reassembler::new(Limits::default()),
+            dedup: args.dedup.map(Dedup::new),
+            clock: (args.timestamps == TimestampArg::Erspan).then(ErspanClock::new),
+            out: Vec::with_capacity(65_536),
+            scratch: Vec::with_capacity(65_536),
+            writer,
+            streams: FastMap::default(),
+            other_streams: (0, 0),
+            untunnelled_split: None,
+            frames_in: 0,
+            bytes_in: 0,
+            frames_out: 0,
+            bytes_out: 0,
+            in_by_kind: Vec::new(),
+            out_by_kind: Vec::new(),
+            drops: [0; Drop::ALL.len()],
+            dropped_frames: Vec::new(),
+            reassembled_frames: Vec::new(),
+            error: None,
+            stop,
+            interrupted: false,
+            progress,
+            started: Instant::now(),
+        }
+    }
+
+    /// Handles one input frame.
+    fn frame(&mut self, f: &Frame<'_>) -> ControlFlow<()> {
+        if self.stop.load(Ordering::Relaxed) {
+            self.interrupted = true;
+            return ControlFlow::Break(());
+        }
+        self.frames_in += 1;
+        self.bytes_in += f.data.len() as u64;
+        if self.progress.is_some() && self.frames_in % 16_384 == 0 {
+            self.show_progress(false);
+        }
+        self.dissector.dissect(f.data, f.link, &mut self.stack);
+        count(&mut self.in_by_kind, outer_kind(&self.stack));
+        let flow = match self.reassembler.offer(f.data, &self.stack, f.ts_nanos) {
+            Offer::Pass => self.emit(f.data, f.orig_len, f.ts_nanos, f.record),
+            Offer::Held => self.drop(Drop::FragmentHeld, f.record),
+            Offer::Refused => self.drop(Drop::FragmentRefused, f.record),
+            Offer::Complete(datagram) => {
+                if self.reassembled_frames.len() < MAX_LISTED_DROPS {
+                    self.reassembled_frames.push(f.record);
+                }
+                self.scratch.clear();
+                self.scratch.extend_from_slice(datagram);
+                let data = std::mem::take(&mut self.scratch);
+                self.dissector.dissect(&data, f.link, &mut self.stack);
+                let flow = self.emit(&data, data.len() as u32, f.ts_nanos, f.record);
+                self.scratch = data;
+                flow
+            }
+        };
+        if self.error.is_some() {
+            return ControlFlow::Break(());
+        }
+        flow
+    }
+
+    fn drop(&mut self, why: Drop, record: u64) -> ControlFlow<()> {
+        self.drops[why as usize] += 1;
+        if self.dropped_frames.len() < MAX_LISTED_DROPS {
+            self.dropped_frames.push(record);
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn emit(&mut self, data: &[u8], orig_len: u32, ts: u64, record: u64) -> ControlFlow<()> {
+        let (orig_len, stream) = match self.decap.decapsulate(data, orig_len, &self.stack, &mut self.out) {
+            Outcome::Dropped(why) => return self.drop(why, record),
+            Outcome::Emitted { orig_len, stream } => (orig_len, stream),
+        };
+        if let Some(d) = &mut self.dedup {
+            if d.is_duplicate(&self.out, ts) {
+                return self.drop(Drop::Duplicate, record);
+            }
+        }
+        let ts = match (&mut self.clock, stream) {
+            (Some(clock), Some(key)) if key.kind == "erspan3" => {
+                let header =
+                    self.stack.layers().iter().find(|l| l.proto == Proto::Erspan3).map(|l| l.bytes(data));
+                header.and_then(|h| clock.time(key, ts, h)).unwrap_or(ts)
+            }
+            _ => ts,
+        };
+        let interface = match stream {
+            Some(key) => match self.stream_interface(key) {
+                Ok(i) => i,
+                Err(e) => {
+                    self.error = Some(e);
+                    return ControlFlow::Break(());
+                }
+            },
+            None => {
+                if let Err(e) = self.write_untunnelled_split(ts, orig_len) {
+                    self.error = Some(e);
+                    return ControlFlow::Break(());
+                }
+                0
+            }
+        };
+        if let Some(w) = &mut self.writer {
+            if let Err(e) = w.write(interface, ts, orig_len, &self.out) {
+                self.error = Some(
+                    anyhow::Error::new(e)
+                        .context(format!("writing {}", self.args.write.as_deref().unwrap_or("-"))),
+                );
+                return ControlFlow::Break(());
+            }
+        }
+        self.frames_out += 1;
+        self.bytes_out += self.out.len() as u64;
+        count(&mut self.out_by_kind, stream.map_or("untunnelled", |k| k.kind));
+        ControlFlow::Continue(())
+    }
+
+    /// The output interface of `key` (declaring it on first sight), after counting the frame
+    /// and writing it to the stream's own file when streams are split.
+    fn stream_interface(&mut self, key: StreamKey) -> Result<u32> {
+        let len = self.out.len() as u64;
+        if !self.streams.contains_key(&key) {
+            if self.streams.len() >= MAX_STREAMS {
+                self.other_streams.0 += 1;
+                self.other_streams.1 += len;
+                return Ok(0);
+            }
+            let name = key.to_string();
+            let interface = match &mut self.writer {
+                Some(w) => w.add_interface(&name, LinkType::ETHERNET).context("writing the output")?,
+                None => 0,
+            };
+            let split = match &self.args.split_streams {
+                Some(dir) => {
+                    let ext = if self.format == Format::Pcapng { "pcapng" } else { "pcap" };
+                    let path = format!("{dir}/{}.{ext}", key.file_name());
+                    Some(
+                        FileWriter::create(&path, self.format, LinkType::ETHERNET, &name)
+                            .with_context(|| format!("cannot create {path}"))?,
+                    )
+                }
+                None => None,
+            };
+            self.streams.insert(key, StreamEntry { frames: 0, bytes: 0, interface, split });
+        }
+        let Some(e) = self.streams.get_mut(&key) else { return Ok(0) };
+        e.frames += 1;
+        e.bytes += len;
+        Ok(e.interface)
+    }
+
+    fn write_untunnelled_split(&mut self, ts: u64, orig_len: u32) -> Result<()> {
+        let Some(dir) = &self.args.split_streams else { return Ok(()) };
+        if self.untunnelled_split.is_none() {
+            let ext = if self.format == Format::Pcapng { "pcapng" } else { "pcap" };
+            let path = format!("{dir}/untunnelled.{ext}");
+            self.untunnelled_split = Some(
+                FileWriter::create(&path, self.format, LinkType::ETHERNET, "untunnelled")
+                    .with_context(|| format!("cannot create {path}"))?,
+            );
+        }
+        if let Some(w) = &mut self.untunnelled_split {
+            w.write(0, ts, orig_len, &self.out).context("writing a split stream file")?;
+        }
+        Ok(())
+    }
+
+    /// Flushes and closes every output, and ends reassembly.
+    fn finish(&mut self) -> Result<()> {
+        self.reassembler.finish();
+        self.show_progress(true);
+        let mut result = match self.error.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        };
+        if let Some(w) = self.writer.take() {
+            if let Err(e) = w.finish() {
+                result = result.and(Err(anyhow::Error::new(e).context("writing the output")));
+            }
+        }
+        // Stream files are written in the loop below only once; flush them all.
+        let keys: Vec<StreamKey> = self.streams.keys().copied().collect();
+        for k in keys {
+            if let Some(w) = self.streams.get_mut(&k).and_then(|e| e.split.take()) {
+                result = result.and(w.finish().context("writing a split stream file"));
+            }
+        }
+        if let Some(w) = self.untunnelled_split.take() {
+            result = result.and(w.finish().context("writing a split stream file"));
+        }
+        result
+    }
+
+    fn show_progress(&mut self, last: bool) {
+        let Some(shown) = self.progress else { return };
+        if last {
+            eprint!("\r\x1b[2K");
+            return;
+        }
+        if shown.elapsed() < Duration::from_millis(200) {
+            return;
+        }
+        self.progress = Some(Instant::now());
+        let secs = self.started.elapsed().as_secs_f64().max(1e-9);
+        eprint!(
+            "\r\x1b[2Kdecap: {} frames in, {} out, {:.1} MB read, {:.0} MB/s",
+            self.frames_in,
+            self.frames_out,
+            self.bytes_in as f64 / 1e6,
+            self.bytes_in as f64 / 1e6 / secs
+        );
+    }
+
+    fn summary(&self) {
+        if self.args.quiet {
+            return;
+        }
+        let mut streams: Vec<(&StreamKey, &StreamEntry)> = self.streams.iter().collect();
+        streams.sort_by(|a, b| b.1.frames.cmp(&a.1.frames).then(a.0.cmp(b.0)));
+        let secs = self.started.elapsed().as_secs_f64();
+        let r = self.reassembler.counters;
+        let anomalies: Vec<(&str, u64)> = self.dissector.counters().anomaly_counts().collect();
+        if self.args.stats == StatsArg::Json {
+            let mut s = format!(
+                "{{\"frames_in\": {}, \"bytes_in\": {}, \"frames_out\": {}, \"bytes_out\": {}, \"seconds\": {secs:.3}, \"interrupted\": {}",
+                self.frames_in, self.bytes_in, self.frames_out, self.bytes_out, self.interrupted
+            );
+            s.push_str(&format!(", \"in_by_encapsulation\": {}", json_counts(&self.in_by_kind)));
+            s.push_str(&format!(", \"out_by_stream_kind\": {}", json_counts(&self.out_by_kind)));
+            let drops: Vec<(&str, u64)> =
+                Drop::ALL.iter().map(|d| (d.name(), self.drops[*d as usize])).collect();
+            s.push_str(&format!(", \"dropped\": {}", json_counts(&drops)));
+            s.push_str(&format!(", \"dropped_frames\": {:?}", self.dropped_frames));
+            s.push_str(&format!(", \"reassembled_frames\": {:?}", self.reassembled_frames));
+            s.push_str(&format!(
+                ", \"reassembly\": {{\"fragments\": {}, \"reassembled\": {}, \"expired\": {}, \"refused\": {}}}",
+                r.fragments, r.reassembled, r.expired, r.refused
+            ));
+            if let Some(c) = &self.clock {
+                s.push_str(&format!(
+                    ", \"erspan_timestamps\": {{\"rebuilt\": {}, \"reanchored\": {}, \"untracked\": {}}}",
+                    c.rebuilt, c.reanchored, c.untracked
+                ));
+            }
+            s.push_str(&format!(", \"decoder_anomalies\": {}", json_counts(&anomalies)));
+            s.push_str(", \"streams\": [");
+            for (i, (k, e)) in streams.iter().enumerate() {
+                if i > 0 {
+                    s.push_str(", ");
+                }
+                s.push_str(&format!(
+                    "{{\"name\": \"{k}\", \"kind\": \"{}\", \"source\": \"{}\", \"destination\": \"{}\", \"id\": {}, \"frames\": {}, \"bytes\": {}}}",
+                    k.kind, k.source, k.destination, k.id, e.frames, e.bytes
+                ));
+            }
+            s.push_str(&format!(
+                "], \"other_streams\": {{\"frames\": {}, \"bytes\": {}}}}}",
+                self.other_streams.0, self.other_streams.1
+            ));
+            eprintln!("{s}");
+            return;
+        }
+        let mut s = format!(
+            "detunnel decap: {} frames in ({:.1} MB), {} out ({:.1} MB), {:.2} s\n",
+            self.frames_in,
+            self.bytes_in as f64 / 1e6,
+            self.frames_out,
+            self.bytes_out as f64 / 1e6,
+            secs
+        );
+        s.push_str(&format!("  in by encapsulation: {}\n", text_counts(&self.in_by_kind)));
+        s.push_str(&format!("  out by tunnel kind:  {}\n", text_counts(&self.out_by_kind)));
+        let drops: Vec<(&str, u64)> =
+            Drop::ALL.iter().map(|d| (d.name(), self.drops[*d as usize])).filter(|(_, n)| *n > 0).collect();
+        s.push_str(&format!(
+            "  dropped: {}\n",
+            if drops.is_empty() { "none".to_string() } else { text_counts(&drops) }
+        ));
+        if r.fragments > 0 {
+            s.push_str(&format!(
+                "  outer fragments: {} taken, {} datagrams reassembled, {} expired, {} refused\n",
+                r.fragments, r.reassembled, r.expired, r.refused
+            ));
+        }
+        if let Some(c) = &self.clock {
+            s.push_str(&format!(
+                "  erspan timestamps: {} rebuilt, {} re-anchored\n",
+                c.rebuilt, c.reanchored
+            ));
+        }
+        if !anomalies.is_empty() {
+            s.push_str(&format!("  decoder anomalies: {}\n", text_counts(&anomalies)));
+        }
+        s.push_str(&format!("  streams: {}\n", streams.len()));
+        for (k, e) in streams.iter().take(40) {
+            s.push_str(&format!("    {:>10} frames {:>14} bytes  {k}\n", e.frames, e.bytes));
+        }
+        if streams.len() > 40 {
+            s.push_str(&format!("    ... and {} more (--stats json lists them all)\n", streams.len() - 40));
+        }
+        if self.other_streams.0 > 0 {
+            s.push_str(&format!(
+                "    {:>10} frames {:>14} bytes  (streams beyond {MAX_STREAMS})\n",
+                self.other_streams.0, self.other_streams.1
+            ));
+        }
+        eprint!("{s}");
+    }
+}
+
+/// The name of the outermost tunnel of a decoded frame, or `untunnelled`.
+fn outer_kind(stack: &Stack) -> &'static str {
+    decap::outer_tunnel(stack.layers()).map_or("untunnelled", |t| t.name())
+}
+
+fn count(v: &mut Vec<(&'static str, u64)>, key: &'static str) {
+    match v.iter_mut().find(|(k, _)| *k == key) {
+        Some(e) => e.1 += 1,
+        None => v.push((key, 1)),
+    }
+}
+
+fn text_counts(v: &[(&str, u64)]) -> String {
+    let mut v = v.to_vec();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    v.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ")
+}
+
+fn json_counts(v: &[(&str, u64)]) -> String {
+    let items: Vec<String> = v.iter().map(|(k, n)| format!("\"{k}\": {n}")).collect();
+    format!("{{{}}}", items.join(", "))
+}
+
+/// One input's next frame, copied out of its reader.
+struct Slot {
+    data: Vec<u8>,
+    orig_len: u32,
+    ts: u64,
+    link: LinkType,
+    interface: u32,
+    record: u64,
+    live: bool,
+}
+
+/// Calls `f` with the frames of all `readers` in timestamp order (ties in input order).
+fn merge<F>(readers: &mut [FileReader], mut f: F) -> Result<(), CaptureError>
+where
+    F: FnMut(&Frame<'_>) -> ControlFlow<()>,
+{
+    let mut slots: Vec<Slot> = Vec::with_capacity(readers.len());
+    for r in readers.iter_mut() {
+        let mut s = Slot {
+            data: Vec::with_capacity(2048),
+            orig_len: 0,
+            ts: 0,
+            link: LinkType::ETHERNET,
+            interface: 0,
+            record: 0,
+            live: false,
+        };
+        refill(r, &mut s)?;
+        slots.push(s);
+    }
+    loop {
+        let Some(i) = (0..slots.len()).filter(|&i| slots[i].live).min_by_key(|&i| (slots[i].ts, i)) else {
+            return Ok(());
+        };
+        let s = &slots[i];
+        let frame = Frame {
+            data: &s.data,
+            orig_len: s.orig_len,
+            ts_nanos: s.ts,
+            link: s.link,
+            interface: s.interface,
+            record: s.record,
+        };
+        if f(&frame).is_break() {
+            return Ok(());
+        }
+        refill(&mut readers[i], &mut slots[i])?;
+    }
+}
+
+fn refill(r: &mut FileReader, s: &mut Slot) -> Result<(), CaptureError> {
+    s.live = false;
+    r.for_each(|fr| {
+        s.data.clear();
+        s.data.extend_from_slice(fr.data);
+        s.orig_len = fr.orig_len;
+        s.ts = fr.ts_nanos;
+        s.link = fr.link;
+        s.interface = fr.interface;
+        s.record = fr.record;
+        s.live = true;
+        ControlFlow::Break(())
+    })
+}
