@@ -70,10 +70,89 @@ struct Interface {
     ts_offset: i64,
 }
 
+/// Where the bytes come from.
+enum Source {
+    /// pcap-parser over a byte stream (pcapng, standard input, pipes).
+    Stream(Box<dyn PcapReaderIterator + Send>),
+    /// A classic pcap file mapped into memory: frames are read in place, without copies.
+    Mapped(MappedPcap),
+}
+
+/// A memory-mapped classic pcap file.
+struct MappedPcap {
+    map: memmap2::Mmap,
+    at: usize,
+    /// Bytes before this offset have been handed back to the kernel.
+    released: usize,
+    big_endian: bool,
+    nanos: bool,
+    link: LinkType,
+}
+
+/// Classic pcap magic numbers as they appear in the first four bytes of a file.
+const PCAP_MAGICS: [([u8; 4], bool, bool); 4] = [
+    ([0xd4, 0xc3, 0xb2, 0xa1], false, false),
+    ([0xa1, 0xb2, 0xc3, 0xd4], true, false),
+    ([0x4d, 0x3c, 0xb2, 0xa1], false, true),
+    ([0xa1, 0xb2, 0x3c, 0x4d], true, true),
+];
+const PCAP_HEADER_LEN: usize = 24;
+const RECORD_HEADER_LEN: usize = 16;
+
+impl MappedPcap {
+    /// Maps `file` when it is a classic pcap file; `None` for anything else.
+    #[allow(unsafe_code)]
+    fn open(file: &File) -> Option<MappedPcap> {
+        let meta = file.metadata().ok()?;
+        if !meta.is_file() || (meta.len() as usize) < PCAP_HEADER_LEN {
+            return None;
+        }
+        // SAFETY: the map is only read. If another process truncates the file while it is
+        // mapped, reading the lost pages raises SIGBUS; a capture that is being cut short
+        // under the reader is not a case this tool can recover from either way.
+        let map = unsafe { memmap2::Mmap::map(file) }.ok()?;
+        let _ = map.advise(memmap2::Advice::Sequential);
+        let (_, big_endian, nanos) = *PCAP_MAGICS.iter().find(|(m, _, _)| map[..4] == m[..])?;
+        let word = |at: usize| read_u32(&map[at..at + 4], big_endian);
+        let link = LinkType(word(20) & 0xffff);
+        Some(MappedPcap { map, at: PCAP_HEADER_LEN, released: 0, big_endian, nanos, link })
+    }
+
+    /// Gives the pages already read back to the kernel, so that the process's resident
+    /// memory stays small however large the file is.
+    #[allow(unsafe_code)]
+    fn release_read_pages(&mut self) {
+        const STEP: usize = 8 << 20;
+        let upto = self.at & !(STEP - 1);
+        if upto > self.released {
+            // SAFETY: a read-only shared mapping of a file; dropping its pages only means
+            // they are read again from the page cache if touched, and nothing here touches
+            // bytes before `at` again.
+            let _ = unsafe {
+                self.map.unchecked_advise_range(
+                    memmap2::UncheckedAdvice::DontNeed,
+                    self.released,
+                    upto - self.released,
+                )
+            };
+            self.released = upto;
+        }
+    }
+}
+
+fn read_u32(b: &[u8], big_endian: bool) -> u32 {
+    let a = [b[0], b[1], b[2], b[3]];
+    if big_endian {
+        u32::from_be_bytes(a)
+    } else {
+        u32::from_le_bytes(a)
+    }
+}
+
 /// Reads frames from a pcap or pcapng file.
 pub struct FileReader {
     name: String,
-    reader: Box<dyn PcapReaderIterator + Send>,
+    source: Source,
     legacy_link: LinkType,
     legacy_nanos: bool,
     interfaces: Vec<Interface>,
@@ -88,6 +167,17 @@ impl FileReader {
             return FileReader::new("standard input", std::io::stdin());
         }
         let f = File::open(path).map_err(|source| CaptureError::Io { file: path.to_string(), source })?;
+        if let Some(mapped) = MappedPcap::open(&f) {
+            return Ok(FileReader {
+                name: path.to_string(),
+                source: Source::Mapped(mapped),
+                legacy_link: LinkType::ETHERNET,
+                legacy_nanos: false,
+                interfaces: Vec::new(),
+                record: 0,
+                offset: PCAP_HEADER_LEN as u64,
+            });
+        }
         FileReader::new(path, f)
     }
 
@@ -105,7 +195,7 @@ impl FileReader {
             })?;
         Ok(FileReader {
             name: name.to_string(),
-            reader,
+            source: Source::Stream(reader),
             legacy_link: LinkType::ETHERNET,
             legacy_nanos: false,
             interfaces: Vec::new(),
@@ -127,12 +217,23 @@ impl FileReader {
     /// Calls `f` with every frame in order until the file ends or `f` breaks. A corrupt or
     /// truncated record ends the walk with an error naming it; the frames before it have
     /// already been handed to `f`.
-    pub fn for_each<F>(&mut self, mut f: F) -> Result<(), CaptureError>
+    pub fn for_each<F>(&mut self, f: F) -> Result<(), CaptureError>
     where
         F: FnMut(&Frame<'_>) -> ControlFlow<()>,
     {
+        match &mut self.source {
+            Source::Mapped(m) => for_each_mapped(m, &self.name, &mut self.record, &mut self.offset, f),
+            Source::Stream(_) => self.for_each_streamed(f),
+        }
+    }
+
+    fn for_each_streamed<F>(&mut self, mut f: F) -> Result<(), CaptureError>
+    where
+        F: FnMut(&Frame<'_>) -> ControlFlow<()>,
+    {
+        let Source::Stream(reader) = &mut self.source else { return Ok(()) };
         loop {
-            match self.reader.next() {
+            match reader.next() {
                 Ok((len, block)) => {
                     let frame = match block {
                         PcapBlockOwned::LegacyHeader(h) => {
@@ -219,7 +320,7 @@ impl FileReader {
                         }
                         None => ControlFlow::Continue(()),
                     };
-                    self.reader.consume(len);
+                    reader.consume(len);
                     self.offset += len as u64;
                     if flow.is_break() {
                         return Ok(());
@@ -227,7 +328,7 @@ impl FileReader {
                 }
                 Err(PcapError::Eof) => return Ok(()),
                 Err(PcapError::Incomplete(_)) => {
-                    if self.reader.reader_exhausted() {
+                    if reader.reader_exhausted() {
                         return Err(corrupt(
                             &self.name,
                             self.record,
@@ -235,7 +336,7 @@ impl FileReader {
                             "the file ends inside this record",
                         ));
                     }
-                    if self.reader.refill().is_err() {
+                    if reader.refill().is_err() {
                         return Err(corrupt(&self.name, self.record, self.offset, "read error"));
                     }
                 }
@@ -248,8 +349,8 @@ impl FileReader {
                     ))
                 }
                 Err(PcapError::BufferTooSmall) => {
-                    let size = self.reader.data().len().max(INITIAL_BUFFER) * 2;
-                    if size > MAX_BLOCK || !self.reader.grow(size) {
+                    let size = reader.data().len().max(INITIAL_BUFFER) * 2;
+                    if size > MAX_BLOCK || !reader.grow(size) {
                         return Err(corrupt(
                             &self.name,
                             self.record,
@@ -257,12 +358,64 @@ impl FileReader {
                             format!("record larger than {MAX_BLOCK} bytes"),
                         ));
                     }
-                    if self.reader.refill().is_err() {
+                    if reader.refill().is_err() {
                         return Err(corrupt(&self.name, self.record, self.offset, "read error"));
                     }
                 }
                 Err(e) => return Err(corrupt(&self.name, self.record, self.offset, format!("{e:?}"))),
             }
+        }
+    }
+}
+
+/// Walks the records of a mapped classic pcap file in place.
+fn for_each_mapped<F>(
+    m: &mut MappedPcap,
+    name: &str,
+    record: &mut u64,
+    offset: &mut u64,
+    mut f: F,
+) -> Result<(), CaptureError>
+where
+    F: FnMut(&Frame<'_>) -> ControlFlow<()>,
+{
+    let sub_unit = if m.nanos { 1 } else { 1_000 };
+    loop {
+        let data = &m.map[..];
+        let at = m.at;
+        *offset = at as u64;
+        if at == data.len() {
+            return Ok(());
+        }
+        let Some(h) = data.get(at..at + RECORD_HEADER_LEN) else {
+            return Err(corrupt(name, *record, *offset, "the file ends inside this record's header"));
+        };
+        let word = |i: usize| read_u32(&h[i..i + 4], m.big_endian);
+        let (sec, frac, caplen, origlen) = (word(0), word(4), word(8) as usize, word(12));
+        if caplen > MAX_BLOCK {
+            return Err(corrupt(name, *record, *offset, format!("record claims {caplen} captured bytes")));
+        }
+        let start = at + RECORD_HEADER_LEN;
+        let Some(bytes) = data.get(start..start + caplen) else {
+            return Err(corrupt(name, *record, *offset, "the file ends inside this record"));
+        };
+        *record += 1;
+        let frame = Frame {
+            data: bytes,
+            orig_len: origlen,
+            ts_nanos: u64::from(sec) * 1_000_000_000 + u64::from(frac) * sub_unit,
+            link: m.link,
+            interface: 0,
+            record: *record,
+        };
+        let flow = f(&frame);
+        m.at = start + caplen;
+        if *record % 4096 == 0 {
+            m.release_read_pages();
+        }
+        if flow.is_break() {
+            *offset = m.at as u64;
+            return Ok(());
         }
     }
 }

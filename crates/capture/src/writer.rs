@@ -133,7 +133,20 @@ impl FileWriter {
     /// Writes one frame captured at `ts_nanos` (since the Unix epoch) on `interface`.
     #[inline]
     pub fn write(&mut self, interface: u32, ts_nanos: u64, orig_len: u32, data: &[u8]) -> io::Result<()> {
-        let caplen = data.len() as u32;
+        self.write_parts(interface, ts_nanos, orig_len, &[], data)
+    }
+
+    /// Writes one frame given as a header followed by a body, without joining them first.
+    #[inline]
+    pub fn write_parts(
+        &mut self,
+        interface: u32,
+        ts_nanos: u64,
+        orig_len: u32,
+        head: &[u8],
+        body: &[u8],
+    ) -> io::Result<()> {
+        let caplen = (head.len() + body.len()) as u32;
         let orig_len = orig_len.max(caplen);
         match self.format {
             Format::Pcap => {
@@ -143,10 +156,12 @@ impl FileWriter {
                 h[8..12].copy_from_slice(&caplen.to_le_bytes());
                 h[12..16].copy_from_slice(&orig_len.to_le_bytes());
                 self.out.write_all(&h)?;
-                self.out.write_all(data)?;
+                self.out.write_all(head)?;
+                self.out.write_all(body)?;
             }
             Format::Pcapng => {
-                let padded = data.len().div_ceil(4) * 4;
+                let len = caplen as usize;
+                let padded = len.div_ceil(4) * 4;
                 let total = (32 + padded) as u32;
                 let mut h = [0u8; 28];
                 h[0..4].copy_from_slice(&6u32.to_le_bytes());
@@ -157,8 +172,9 @@ impl FileWriter {
                 h[20..24].copy_from_slice(&caplen.to_le_bytes());
                 h[24..28].copy_from_slice(&orig_len.to_le_bytes());
                 self.out.write_all(&h)?;
-                self.out.write_all(data)?;
-                self.out.write_all(&[0u8; 3][..padded - data.len()])?;
+                self.out.write_all(head)?;
+                self.out.write_all(body)?;
+                self.out.write_all(&[0u8; 3][..padded - len])?;
                 self.out.write_all(&total.to_le_bytes())?;
             }
         }

@@ -147,16 +147,48 @@ impl Drop {
     }
 }
 
+/// The frame to emit, described without copying it: an optional new Ethernet header, then
+/// a range of the input frame's bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Emission {
+    /// A rebuilt or synthesized Ethernet header, when the frame does not start at an
+    /// untouched Ethernet header of the input.
+    pub head: Option<[u8; 14]>,
+    /// The input bytes that follow the header.
+    pub body: std::ops::Range<usize>,
+    /// Length of the emitted frame on the wire (before any snaplen or capture cut).
+    pub orig_len: u32,
+    /// The outermost stripped tunnel's stream, if any tunnel was stripped.
+    pub stream: Option<StreamKey>,
+}
+
+impl Emission {
+    /// The header and body bytes, in order.
+    pub fn parts<'a>(&'a self, frame: &'a [u8]) -> (&'a [u8], &'a [u8]) {
+        (self.head.as_ref().map_or(&[][..], |h| &h[..]), &frame[self.body.clone()])
+    }
+    /// Captured length of the emitted frame.
+    pub fn len(&self) -> usize {
+        self.head.map_or(0, |_| 14) + self.body.len()
+    }
+    /// True when nothing is emitted (never the case for a decapsulated frame).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Writes the frame into `out` (cleared first).
+    pub fn write_into(&self, frame: &[u8], out: &mut Vec<u8>) {
+        let (h, b) = self.parts(frame);
+        out.clear();
+        out.extend_from_slice(h);
+        out.extend_from_slice(b);
+    }
+}
+
 /// What became of one frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// The frame in the output buffer, `orig_len` bytes long on the wire.
-    Emitted {
-        /// Length of the emitted frame on the wire (before any snaplen or capture cut).
-        orig_len: u32,
-        /// The outermost stripped tunnel's stream, if any tunnel was stripped.
-        stream: Option<StreamKey>,
-    },
+    /// Emitted.
+    Emitted(Emission),
     /// Not emitted.
     Dropped(Drop),
 }
@@ -207,13 +239,6 @@ fn run_kind(layers: &[Layer], run: Run) -> Tunnel {
     layers[run.inner - 1].tunnel().unwrap_or(Tunnel::Gre)
 }
 
-/// The kind of the outermost tunnel of a decoded frame (ERSPAN for GRE carrying ERSPAN).
-pub fn outer_tunnel(layers: &[Layer]) -> Option<Tunnel> {
-    let mut all = [Run { start: 0, inner: 0 }; MAX_RUNS];
-    let n = runs(layers, &mut all);
-    (n > 0).then(|| run_kind(layers, all[0]))
-}
-
 /// Builds emitted frames.
 #[derive(Debug, Clone)]
 pub struct Decapsulator {
@@ -231,15 +256,29 @@ impl Decapsulator {
         &self.options
     }
 
-    /// Writes into `out` the frame to emit for `frame` (captured bytes, `orig_len` on the wire)
-    /// decoded as `stack`, and says what it did. `out` is cleared first.
-    pub fn decapsulate(&self, frame: &[u8], orig_len: u32, stack: &Stack, out: &mut Vec<u8>) -> Outcome {
-        out.clear();
+    /// Decides what to emit for `frame` (captured bytes, `orig_len` on the wire) decoded as
+    /// `stack`, and names the frame's outermost tunnel kind. Copies nothing.
+    pub fn decapsulate(&self, frame: &[u8], orig_len: u32, stack: &Stack) -> (Outcome, Option<Tunnel>) {
         let layers = stack.layers();
         let mut all = [Run { start: 0, inner: 0 }; MAX_RUNS];
         let n = runs(layers, &mut all);
+        let outer = (n > 0).then(|| run_kind(layers, all[0]));
+        (self.decide(frame, orig_len, layers, &all[..n]), outer)
+    }
+
+    /// Like [`Decapsulator::decapsulate`], with the emitted frame copied into `out`.
+    pub fn decapsulate_into(&self, frame: &[u8], orig_len: u32, stack: &Stack, out: &mut Vec<u8>) -> Outcome {
+        let (o, _) = self.decapsulate(frame, orig_len, stack);
+        match &o {
+            Outcome::Emitted(e) => e.write_into(frame, out),
+            Outcome::Dropped(_) => out.clear(),
+        }
+        o
+    }
+
+    fn decide(&self, frame: &[u8], orig_len: u32, layers: &[Layer], runs: &[Run]) -> Outcome {
         let mut stripped: Option<(Run, Run)> = None;
-        for (i, run) in all[..n].iter().enumerate() {
+        for (i, run) in runs.iter().enumerate() {
             if self.options.depth.is_some_and(|d| i >= d)
                 || !self.options.strip.contains(run_kind(layers, *run))
             {
@@ -247,7 +286,7 @@ impl Decapsulator {
             }
             stripped = Some((stripped.map_or(*run, |(first, _)| first), *run));
         }
-        if n == 0 && self.options.only_tunnelled {
+        if runs.is_empty() && self.options.only_tunnelled {
             return Outcome::Dropped(Drop::NotTunnelled);
         }
         let (start, stream) = match stripped {
@@ -260,22 +299,20 @@ impl Decapsulator {
             // Nothing stripped: the frame is emitted from its link layer on.
             None => match layers.first().map(|l| l.proto) {
                 Some(Proto::Sll | Proto::Null | Proto::Ppp) if layers.len() > 1 => (1, None),
-                Some(_) => (0, None),
-                None => (0, None),
+                _ => (0, None),
             },
         };
+        let unchanged = stripped.is_none()
+            && self.options.strip_tags.is_empty()
+            && layers.first().is_none_or(|l| l.proto == Proto::Eth);
+        if unchanged {
+            return self.finish(Emission { head: None, body: 0..frame.len(), orig_len, stream: None });
+        }
         // Where the carried frame ends: the outer headers' declared lengths, then the capture.
         let wire_end =
             declared_end(frame, &layers[..start]).map_or(orig_len as usize, |e| e.min(orig_len as usize));
         let cap_end = wire_end.min(frame.len());
-        let unchanged = stripped.is_none()
-            && self.options.strip_tags.is_empty()
-            && layers.first().is_some_and(|l| l.proto == Proto::Eth);
-        if unchanged || layers.is_empty() {
-            out.extend_from_slice(frame);
-            return self.finish(out, orig_len, None);
-        }
-        let Some(inner) = layers.get(start) else { return Outcome::Dropped(Drop::NoInnerFrame) };
+        let inner = layers[start];
         let (dst, src, mut ethertype, mut body) = if inner.proto == Proto::Eth {
             let b = inner.bytes(frame);
             (arr6(&b[0..6]), arr6(&b[6..12]), u16::from_be_bytes([b[12], b[13]]), start + 1)
@@ -308,22 +345,22 @@ impl Decapsulator {
             Some(l) => l.offset as usize,
             None => layers.last().map_or(0, Layer::end),
         };
-        out.reserve(14 + cap_end.saturating_sub(body_offset));
-        out.extend_from_slice(&dst);
-        out.extend_from_slice(&src);
-        out.extend_from_slice(&ethertype.to_be_bytes());
-        if body_offset < cap_end {
-            out.extend_from_slice(&frame[body_offset..cap_end]);
-        }
-        let emitted_len = 14 + wire_end.saturating_sub(body_offset);
-        self.finish(out, emitted_len.max(out.len()) as u32, stream)
+        let mut head = [0u8; 14];
+        head[0..6].copy_from_slice(&dst);
+        head[6..12].copy_from_slice(&src);
+        head[12..14].copy_from_slice(&ethertype.to_be_bytes());
+        let body = body_offset.min(cap_end)..cap_end;
+        let orig_len = (14 + wire_end.saturating_sub(body_offset)) as u32;
+        self.finish(Emission { head: Some(head), body, orig_len, stream })
     }
 
-    fn finish(&self, out: &mut Vec<u8>, orig_len: u32, stream: Option<StreamKey>) -> Outcome {
+    fn finish(&self, mut e: Emission) -> Outcome {
         if let Some(s) = self.options.snaplen {
-            out.truncate(s);
+            let keep = s.saturating_sub(e.head.map_or(0, |_| 14));
+            e.body.end = e.body.end.min(e.body.start + keep);
         }
-        Outcome::Emitted { orig_len: orig_len.max(out.len() as u32), stream }
+        e.orig_len = e.orig_len.max(e.len() as u32);
+        Outcome::Emitted(e)
     }
 
     fn synth_macs(&self, frame: &[u8], layers: &[Layer]) -> ([u8; 6], [u8; 6]) {
@@ -413,7 +450,7 @@ mod tests {
         let mut stack = Stack::new();
         d.dissect(frame, LinkType::ETHERNET, &mut stack);
         let mut out = Vec::new();
-        let o = Decapsulator::new(options).decapsulate(frame, frame.len() as u32, &stack, &mut out);
+        let o = Decapsulator::new(options).decapsulate_into(frame, frame.len() as u32, &stack, &mut out);
         (o, out)
     }
 
@@ -432,7 +469,7 @@ mod tests {
         ] {
             let frame = build(&[outer(), mid.clone(), inner()].concat());
             let (o, out) = run(Options::default(), &frame);
-            assert!(matches!(o, Outcome::Emitted { stream: Some(_), .. }), "{mid:?}");
+            assert!(matches!(o, Outcome::Emitted(Emission { stream: Some(_), .. })), "{mid:?}");
             assert_eq!(out, want, "{mid:?}");
         }
     }
@@ -443,7 +480,7 @@ mod tests {
             &[outer(), vec![Header::Erspan3 { session: 7, timestamp: 1, platform: None }], inner()].concat(),
         );
         let (o, _) = run(Options::default(), &frame);
-        let Outcome::Emitted { stream: Some(s), orig_len } = o else { panic!("{o:?}") };
+        let Outcome::Emitted(Emission { stream: Some(s), orig_len, .. }) = o else { panic!("{o:?}") };
         assert_eq!(s.to_string(), "erspan3 10.0.0.1>10.0.0.2 session 7");
         assert_eq!(orig_len as usize, build(&inner()).len());
     }
@@ -484,7 +521,7 @@ mod tests {
         let (o, out) =
             run(Options { strip: TunnelSet::parse("vxlan").unwrap(), ..Options::default() }, &frame);
         assert_eq!(out, frame, "an outer GRE that is not to be stripped keeps the frame whole");
-        assert!(matches!(o, Outcome::Emitted { stream: None, .. }));
+        assert!(matches!(o, Outcome::Emitted(Emission { stream: None, .. })));
     }
 
     #[test]

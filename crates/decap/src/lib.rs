@@ -16,7 +16,7 @@ pub mod stream;
 pub mod timestamp;
 
 pub use dedup::Dedup;
-pub use emit::{outer_tunnel, Decapsulator, Drop, Options, Outcome, Tag, TunnelSet};
+pub use emit::{Decapsulator, Drop, Emission, Options, Outcome, Tag, TunnelSet};
 pub use reassembly::{Reassembler, ReassemblyCounters};
-pub use stream::StreamKey;
+pub use stream::{StreamKey, StreamKind};
 pub use timestamp::ErspanClock;

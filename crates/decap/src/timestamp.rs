@@ -126,7 +126,7 @@ mod tests {
 
     fn key() -> StreamKey {
         StreamKey {
-            kind: "erspan3",
+            kind: crate::StreamKind::Erspan3,
             source: IpAddr::from([10, 0, 0, 1]),
             destination: IpAddr::from([10, 0, 0, 2]),
             id_name: "session",

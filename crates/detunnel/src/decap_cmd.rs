@@ -5,7 +5,9 @@ use crate::fasthash::FastMap;
 use anyhow::{bail, Context, Result};
 use capture::{CaptureError, FileReader, FileWriter, Format, Frame};
 use decap::reassembly::{Limits, Offer};
-use decap::{Decapsulator, Dedup, Drop, ErspanClock, Options, Outcome, Reassembler, StreamKey};
+use decap::{
+    Decapsulator, Dedup, Drop, Emission, ErspanClock, Options, Outcome, Reassembler, StreamKey, StreamKind,
+};
 use dissect::{Dissector, LinkType, Proto, Stack};
 use std::io::IsTerminal;
 use std::ops::ControlFlow;
@@ -37,7 +39,6 @@ struct Job<'a> {
     reassembler: Reassembler,
     dedup: Option<Dedup>,
     clock: Option<ErspanClock>,
-    out: Vec<u8>,
     scratch: Vec<u8>,
     writer: Option<FileWriter>,
     streams: FastMap<StreamKey, StreamEntry>,
@@ -132,7 +133,6 @@ impl<'a> Job<'a> {
             reassembler: Reassembler::new(Limits::default()),
             dedup: args.dedup.map(Dedup::new),
             clock: (args.timestamps == TimestampArg::Erspan).then(ErspanClock::new),
-            out: Vec::with_capacity(65_536),
             scratch: Vec::with_capacity(65_536),
             writer,
             streams: FastMap::default(),
@@ -167,11 +167,16 @@ impl<'a> Job<'a> {
             self.show_progress(false);
         }
         self.dissector.dissect(f.data, f.link, &mut self.stack);
-        count(&mut self.in_by_kind, outer_kind(&self.stack));
         let flow = match self.reassembler.offer(f.data, &self.stack, f.ts_nanos) {
             Offer::Pass => self.emit(f.data, f.orig_len, f.ts_nanos, f.record),
-            Offer::Held => self.drop(Drop::FragmentHeld, f.record),
-            Offer::Refused => self.drop(Drop::FragmentRefused, f.record),
+            Offer::Held => {
+                count(&mut self.in_by_kind, "outer_fragment");
+                self.drop(Drop::FragmentHeld, f.record)
+            }
+            Offer::Refused => {
+                count(&mut self.in_by_kind, "outer_fragment");
+                self.drop(Drop::FragmentRefused, f.record)
+            }
             Offer::Complete(datagram) => {
                 if self.reassembled_frames.len() < MAX_LISTED_DROPS {
                     self.reassembled_frames.push(f.record);
@@ -200,58 +205,53 @@ impl<'a> Job<'a> {
     }
 
     fn emit(&mut self, data: &[u8], orig_len: u32, ts: u64, record: u64) -> ControlFlow<()> {
-        let (orig_len, stream) = match self.decap.decapsulate(data, orig_len, &self.stack, &mut self.out) {
+        let (outcome, outer) = self.decap.decapsulate(data, orig_len, &self.stack);
+        count(&mut self.in_by_kind, outer.map_or("untunnelled", |t| t.name()));
+        let e = match outcome {
             Outcome::Dropped(why) => return self.drop(why, record),
-            Outcome::Emitted { orig_len, stream } => (orig_len, stream),
+            Outcome::Emitted(e) => e,
         };
+        let (head, body) = e.parts(data);
         if let Some(d) = &mut self.dedup {
-            if d.is_duplicate(&self.out, ts) {
+            if d.is_duplicate_parts(head, body, ts) {
                 return self.drop(Drop::Duplicate, record);
             }
         }
-        let ts = match (&mut self.clock, stream) {
-            (Some(clock), Some(key)) if key.kind == "erspan3" => {
+        let ts = match (&mut self.clock, e.stream) {
+            (Some(clock), Some(key)) if key.kind == StreamKind::Erspan3 => {
                 let header =
                     self.stack.layers().iter().find(|l| l.proto == Proto::Erspan3).map(|l| l.bytes(data));
                 header.and_then(|h| clock.time(key, ts, h)).unwrap_or(ts)
             }
             _ => ts,
         };
-        let interface = match stream {
-            Some(key) => match self.stream_interface(key) {
-                Ok(i) => i,
-                Err(e) => {
-                    self.error = Some(e);
-                    return ControlFlow::Break(());
-                }
-            },
-            None => {
-                if let Err(e) = self.write_untunnelled_split(ts, orig_len) {
-                    self.error = Some(e);
-                    return ControlFlow::Break(());
-                }
-                0
-            }
+        let written = match e.stream {
+            Some(key) => self
+                .stream_interface(key, &e, data, ts)
+                .and_then(|interface| self.write(interface, ts, &e, data)),
+            None => self.write_untunnelled_split(ts, &e, data).and_then(|()| self.write(0, ts, &e, data)),
         };
-        if let Some(w) = &mut self.writer {
-            if let Err(e) = w.write(interface, ts, orig_len, &self.out) {
-                self.error = Some(
-                    anyhow::Error::new(e)
-                        .context(format!("writing {}", self.args.write.as_deref().unwrap_or("-"))),
-                );
-                return ControlFlow::Break(());
-            }
+        if let Err(err) = written {
+            self.error = Some(err);
+            return ControlFlow::Break(());
         }
         self.frames_out += 1;
-        self.bytes_out += self.out.len() as u64;
-        count(&mut self.out_by_kind, stream.map_or("untunnelled", |k| k.kind));
+        self.bytes_out += e.len() as u64;
+        count(&mut self.out_by_kind, e.stream.map_or("untunnelled", |k| k.kind.name()));
         ControlFlow::Continue(())
+    }
+
+    fn write(&mut self, interface: u32, ts: u64, e: &Emission, data: &[u8]) -> Result<()> {
+        let Some(w) = &mut self.writer else { return Ok(()) };
+        let (head, body) = e.parts(data);
+        w.write_parts(interface, ts, e.orig_len, head, body)
+            .with_context(|| format!("writing {}", self.args.write.as_deref().unwrap_or("-")))
     }
 
     /// The output interface of `key` (declaring it on first sight), after counting the frame
     /// and writing it to the stream's own file when streams are split.
-    fn stream_interface(&mut self, key: StreamKey) -> Result<u32> {
-        let len = self.out.len() as u64;
+    fn stream_interface(&mut self, key: StreamKey, e: &Emission, data: &[u8], ts: u64) -> Result<u32> {
+        let len = e.len() as u64;
         if !self.streams.contains_key(&key) {
             if self.streams.len() >= MAX_STREAMS {
                 self.other_streams.0 += 1;
@@ -276,13 +276,17 @@ impl<'a> Job<'a> {
             };
             self.streams.insert(key, StreamEntry { frames: 0, bytes: 0, interface, split });
         }
-        let Some(e) = self.streams.get_mut(&key) else { return Ok(0) };
-        e.frames += 1;
-        e.bytes += len;
-        Ok(e.interface)
+        let Some(entry) = self.streams.get_mut(&key) else { return Ok(0) };
+        entry.frames += 1;
+        entry.bytes += len;
+        if let Some(w) = &mut entry.split {
+            let (head, body) = e.parts(data);
+            w.write_parts(0, ts, e.orig_len, head, body).context("writing a split stream file")?;
+        }
+        Ok(entry.interface)
     }
 
-    fn write_untunnelled_split(&mut self, ts: u64, orig_len: u32) -> Result<()> {
+    fn write_untunnelled_split(&mut self, ts: u64, e: &Emission, data: &[u8]) -> Result<()> {
         let Some(dir) = &self.args.split_streams else { return Ok(()) };
         if self.untunnelled_split.is_none() {
             let ext = if self.format == Format::Pcapng { "pcapng" } else { "pcap" };
@@ -293,7 +297,8 @@ impl<'a> Job<'a> {
             );
         }
         if let Some(w) = &mut self.untunnelled_split {
-            w.write(0, ts, orig_len, &self.out).context("writing a split stream file")?;
+            let (head, body) = e.parts(data);
+            w.write_parts(0, ts, e.orig_len, head, body).context("writing a split stream file")?;
         }
         Ok(())
     }
@@ -383,7 +388,7 @@ impl<'a> Job<'a> {
                 }
                 s.push_str(&format!(
                     "{{\"name\": \"{k}\", \"kind\": \"{}\", \"source\": \"{}\", \"destination\": \"{}\", \"id\": {}, \"frames\": {}, \"bytes\": {}}}",
-                    k.kind, k.source, k.destination, k.id, e.frames, e.bytes
+                    k.kind.name(), k.source, k.destination, k.id, e.frames, e.bytes
                 ));
             }
             s.push_str(&format!(
@@ -439,11 +444,6 @@ impl<'a> Job<'a> {
         }
         eprint!("{s}");
     }
-}
-
-/// The name of the outermost tunnel of a decoded frame, or `untunnelled`.
-fn outer_kind(stack: &Stack) -> &'static str {
-    decap::outer_tunnel(stack.layers()).map_or("untunnelled", |t| t.name())
 }
 
 fn count(v: &mut Vec<(&'static str, u64)>, key: &'static str) {
