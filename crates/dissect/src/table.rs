@@ -287,6 +287,9 @@ pub fn default_ip_protocol(p: u8) -> Next {
 pub struct Table {
     pub(crate) config: Config,
     udp_ports: Vec<(u16, Next)>,
+    /// Bit `p % 64` is set for every port `p` in `udp_ports`: most ports are rejected with
+    /// one test.
+    udp_mask: u64,
 }
 
 impl Table {
@@ -297,7 +300,8 @@ impl Table {
             udp_ports.retain(|(q, _)| *q != p);
             udp_ports.push((p, n));
         }
-        Table { config, udp_ports }
+        let udp_mask = udp_ports.iter().fold(0u64, |m, (p, _)| m | 1 << (p % 64));
+        Table { config, udp_ports, udp_mask }
     }
     /// The configuration the table was built from.
     pub fn config(&self) -> &Config {
@@ -339,6 +343,9 @@ impl Table {
     /// What a UDP port carries, if anything.
     #[inline]
     pub fn udp_port(&self, p: u16) -> Option<Next> {
+        if self.udp_mask & (1 << (p % 64)) == 0 {
+            return None;
+        }
         self.udp_ports.iter().find(|(q, _)| *q == p).map(|(_, n)| *n)
     }
 }
