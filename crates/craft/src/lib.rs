@@ -442,3 +442,27 @@ pub fn pcap_file(linktype: u32, frames: &[Vec<u8>]) -> Vec<u8> {
     }
     v
 }
+
+/// Cuts `frame` (Ethernet, then an IPv4 header without options) into IPv4 fragments carrying
+/// at most `mtu` payload bytes each (a multiple of 8), in order.
+pub fn fragment_ipv4(frame: &[u8], mtu: usize) -> Vec<Vec<u8>> {
+    let mtu = (mtu / 8).max(1) * 8;
+    let payload = &frame[34..];
+    let mut out = Vec::new();
+    let mut off = 0;
+    while off < payload.len() {
+        let n = mtu.min(payload.len() - off);
+        let mut f = frame[..34].to_vec();
+        f.extend_from_slice(&payload[off..off + n]);
+        f[16..18].copy_from_slice(&((20 + n) as u16).to_be_bytes());
+        let more = off + n < payload.len();
+        let word = ((off / 8) as u16) | if more { 0x2000 } else { 0 };
+        f[20..22].copy_from_slice(&word.to_be_bytes());
+        f[24..26].copy_from_slice(&[0, 0]);
+        let c = wire::checksum(&f[14..34]);
+        f[24..26].copy_from_slice(&c.to_be_bytes());
+        out.push(f);
+        off += n;
+    }
+    out
+}

@@ -330,26 +330,8 @@ mod tests {
             Header::ipv4([1, 1, 1, 1], [2, 2, 2, 2]),
             Header::Payload(vec![7; 1400]),
         ]);
-        let payload = &whole[34..];
-        let mut out = Vec::new();
-        let mut off = 0;
-        while off < payload.len() {
-            let n = mtu.min(payload.len() - off);
-            let mut f = whole[..34].to_vec();
-            f.extend_from_slice(&payload[off..off + n]);
-            let total = (20 + n) as u16;
-            f[16..18].copy_from_slice(&total.to_be_bytes());
-            let more = off + n < payload.len();
-            let w = ((off / 8) as u16) | if more { 0x2000 } else { 0 };
-            f[20..22].copy_from_slice(&w.to_be_bytes());
-            f[24] = 0;
-            f[25] = 0;
-            let c = wire::checksum(&f[14..34]);
-            f[24..26].copy_from_slice(&c.to_be_bytes());
-            out.push(f);
-            off += n;
-        }
-        (whole, out)
+        let parts = craft::fragment_ipv4(&whole, mtu);
+        (whole, parts)
     }
 
     #[test]

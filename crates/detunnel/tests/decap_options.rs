@@ -1,0 +1,268 @@
+//! `detunnel decap` options end to end: reassembly, ERSPAN timestamps, duplicates, split
+//! streams, what to strip, and an interrupted run.
+mod common;
+
+use capture::{FileReader, FileWriter, Format};
+use common::*;
+use craft::{build, Header};
+use dissect::LinkType;
+use std::io::Write;
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+fn inner(n: u8) -> Vec<Header> {
+    vec![
+        Header::Eth { src: [0, 0x50, 0x56, 0, 0, n], dst: [0, 0x1b, 0x21, 0, 0, 1] },
+        Header::ipv4([192, 168, 0, n], [172, 16, 0, 1]),
+        Header::Udp { src: 1000 + u16::from(n), dst: 53 },
+        Header::Payload(vec![n; 40]),
+    ]
+}
+
+fn outer() -> Vec<Header> {
+    vec![Header::eth(), Header::ipv4([10, 0, 0, 1], [10, 0, 0, 2])]
+}
+
+/// Writes `frames` with their timestamps (ns) as a pcap file.
+fn write(path: &Path, frames: &[(u64, Vec<u8>)]) {
+    let mut w = FileWriter::create(path.to_str().unwrap(), Format::Pcap, LinkType::ETHERNET, "test").unwrap();
+    for (ts, f) in frames {
+        w.write(0, *ts, f.len() as u32, f).unwrap();
+    }
+    w.finish().unwrap();
+}
+
+/// Reads every frame of a capture: (timestamp ns, bytes).
+fn read(path: &Path) -> Vec<(u64, Vec<u8>)> {
+    let mut v = Vec::new();
+    FileReader::open(path.to_str().unwrap())
+        .unwrap()
+        .for_each(|f| {
+            v.push((f.ts_nanos, f.data.to_vec()));
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    v
+}
+
+fn decap(args: &[&str]) -> (bool, String) {
+    let out = Command::new(detunnel()).arg("decap").args(args).output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).to_string())
+}
+
+const T0: u64 = 1_700_000_000_000_000_000;
+
+#[test]
+fn outer_fragments_are_reassembled_before_stripping() {
+    let tmp = TempDir::new("opt-frag");
+    let big =
+        vec![outer(), vec![Header::Udp { src: 7, dst: 4789 }, Header::Vxlan { vni: 3 }], inner(1)].concat();
+    let mut whole = build(&big);
+    // Make the inner frame larger than one fragment.
+    let extra = 1200;
+    whole.extend(std::iter::repeat_n(9u8, extra));
+    let ip_len = (whole.len() - 14) as u16;
+    whole[16..18].copy_from_slice(&ip_len.to_be_bytes());
+    whole[24..26].copy_from_slice(&[0, 0]);
+    let c = wire::checksum(&whole[14..34]);
+    whole[24..26].copy_from_slice(&c.to_be_bytes());
+    let udp_len = (whole.len() - 34) as u16;
+    whole[38..40].copy_from_slice(&udp_len.to_be_bytes());
+    let mut parts = craft::fragment_ipv4(&whole, 600);
+    assert_eq!(parts.len(), 3);
+    parts.swap(1, 2);
+    let plain = build(&inner(2));
+    let mut frames: Vec<(u64, Vec<u8>)> =
+        parts.into_iter().enumerate().map(|(i, p)| (T0 + i as u64, p)).collect();
+    frames.push((T0 + 10, plain.clone()));
+    let input = tmp.join("in.pcap");
+    let output = tmp.join("out.pcap");
+    write(&input, &frames);
+    let (ok, stats) =
+        decap(&["-r", input.to_str().unwrap(), "-w", output.to_str().unwrap(), "--stats", "json"]);
+    assert!(ok, "{stats}");
+    let out = read(&output);
+    assert_eq!(out.len(), 2, "{stats}");
+    assert_eq!(out[0].1, whole[50..].to_vec(), "the inner frame of the reassembled datagram");
+    assert_eq!(out[1].1, plain);
+    assert!(
+        stats.contains(
+            "\"reassembly\": {\"fragments\": 3, \"reassembled\": 1, \"expired\": 0, \"refused\": 0}"
+        ),
+        "{stats}"
+    );
+}
+
+#[test]
+fn erspan_timestamps_rebuild_frame_times() {
+    let tmp = TempDir::new("opt-ts");
+    // The ERSPAN counter (100 ns) advances 1.0005 s per frame; the capture clock 1 s plus jitter.
+    let start = u32::MAX - 5_000_000;
+    let frames: Vec<(u64, Vec<u8>)> = (0..5u64)
+        .map(|i| {
+            let ts = start.wrapping_add((i * 10_005_000) as u32);
+            let f = build(
+                &[outer(), vec![Header::Erspan3 { session: 4, timestamp: ts, platform: None }], inner(1)]
+                    .concat(),
+            );
+            (T0 + i * 1_000_000_000 + (i % 2) * 3_000_000, f)
+        })
+        .collect();
+    let input = tmp.join("in.pcap");
+    write(&input, &frames);
+    let by_capture = tmp.join("capture.pcap");
+    let by_erspan = tmp.join("erspan.pcap");
+    assert!(decap(&["-q", "-r", input.to_str().unwrap(), "-w", by_capture.to_str().unwrap()]).0);
+    let (ok, stats) =
+        decap(&["-r", input.to_str().unwrap(), "-w", by_erspan.to_str().unwrap(), "--timestamps", "erspan"]);
+    assert!(ok, "{stats}");
+    let captured: Vec<u64> = read(&by_capture).iter().map(|f| f.0).collect();
+    let rebuilt: Vec<u64> = read(&by_erspan).iter().map(|f| f.0).collect();
+    assert_eq!(captured, frames.iter().map(|f| f.0).collect::<Vec<_>>());
+    assert_eq!(
+        rebuilt,
+        (0..5u64).map(|i| T0 + i * 1_000_500_000).collect::<Vec<_>>(),
+        "across the counter's wrap"
+    );
+    assert!(stats.contains("erspan timestamps: 5 rebuilt"), "{stats}");
+}
+
+#[test]
+fn duplicates_within_the_window_are_dropped() {
+    let tmp = TempDir::new("opt-dedup");
+    // The same packet mirrored at ingress and egress, by two sessions, 1 ms apart; and again later.
+    let copy = |session| build(&[outer(), vec![Header::Erspan2 { session, index: 1 }], inner(1)].concat());
+    let frames = vec![
+        (T0, copy(1)),
+        (T0 + 1_000_000, copy(2)),
+        (T0 + 50_000_000, copy(1)),
+        (T0 + 50_500_000, build(&inner(2))),
+    ];
+    let input = tmp.join("in.pcap");
+    let output = tmp.join("out.pcap");
+    write(&input, &frames);
+    let (ok, stats) =
+        decap(&["-r", input.to_str().unwrap(), "-w", output.to_str().unwrap(), "--dedup", "10"]);
+    assert!(ok, "{stats}");
+    assert_eq!(read(&output).len(), 3, "{stats}");
+    assert!(stats.contains("dropped: duplicate 1"), "{stats}");
+}
+
+#[test]
+fn split_streams_writes_one_file_per_stream() {
+    let tmp = TempDir::new("opt-split");
+    let input = tmp.join("in.pcap");
+    let st = Command::new(detunnel())
+        .args(["generate", "-c", "400", "--encap", "vxlan,gre,plain", "--streams", "2", "-w"])
+        .arg(&input)
+        .status();
+    assert!(st.unwrap().success());
+    let dir = tmp.join("streams");
+    let output = tmp.join("all.pcapng");
+    let (ok, stats) = decap(&[
+        "-r",
+        input.to_str().unwrap(),
+        "-w",
+        output.to_str().unwrap(),
+        "--split-streams",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stats}");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 5, "{names:?}");
+    // Stream files take the format of the main output (pcapng here).
+    assert!(names.contains(&"untunnelled.pcapng".to_string()), "{names:?}");
+    assert!(names.iter().any(|n| n.starts_with("vxlan_10.0.0.1-10.255.0.1_vni_500")), "{names:?}");
+    let total: usize = names.iter().map(|n| read(&dir.join(n)).len()).sum();
+    assert_eq!(total, 400);
+    assert_eq!(read(&output).len(), 400);
+}
+
+/// The stacks our own decoder sees in a capture.
+fn stacks(path: &Path) -> Vec<String> {
+    let out = Command::new(detunnel()).args(["inspect", "-q", "--json", "-r"]).arg(path).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split("\"stack\": \"").nth(1).unwrap().split('"').next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn what_is_stripped_follows_the_flags() {
+    let tmp = TempDir::new("opt-strip");
+    let vxlan_in_gre = build(
+        &[
+            outer(),
+            vec![Header::Gre { key: Some(1), seq: None }],
+            vec![
+                Header::eth(),
+                Header::ipv4([172, 16, 9, 1], [172, 16, 9, 2]),
+                Header::Udp { src: 5, dst: 4789 },
+                Header::Vxlan { vni: 8 },
+            ],
+            vec![inner(1)[0].clone(), Header::Vlan { tpid: 0x8100, vid: 30 }],
+            inner(1)[1..].to_vec(),
+        ]
+        .concat(),
+    );
+    let plain = build(&inner(2));
+    let input = tmp.join("in.pcap");
+    write(&input, &[(T0, vxlan_in_gre), (T0 + 1, plain)]);
+    let out = tmp.join("out.pcap");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["-q", "-r", input.to_str().unwrap(), "-w", out.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let (ok, err) = decap(&args);
+        assert!(ok, "{err}");
+        stacks(&out)
+    };
+    assert_eq!(run(&[]), ["eth.q.ip.udp", "eth.ip.udp"]);
+    assert_eq!(run(&["--depth", "1"]), ["eth.ip.udp.vxlan.eth.q.ip.udp", "eth.ip.udp"]);
+    assert_eq!(run(&["--strip", "vxlan"]), ["eth.ip.gre.eth.ip.udp.vxlan.eth.q.ip.udp", "eth.ip.udp"]);
+    assert_eq!(run(&["--strip-tags", "vlan"]), ["eth.ip.udp", "eth.ip.udp"]);
+    assert_eq!(run(&["--only-tunnelled"]), ["eth.q.ip.udp"]);
+    let cut = run(&["--snaplen", "40"]);
+    assert_eq!(cut.len(), 2);
+    assert!(read(&out).iter().all(|f| f.1.len() == 40));
+}
+
+#[test]
+fn an_interrupted_run_leaves_a_whole_capture() {
+    let tmp = TempDir::new("opt-sigint");
+    let input = tmp.join("in.pcap");
+    assert!(Command::new(detunnel())
+        .args(["generate", "-c", "20000", "-w"])
+        .arg(&input)
+        .status()
+        .unwrap()
+        .success());
+    let bytes = std::fs::read(&input).unwrap();
+    let output = tmp.join("out.pcap");
+    let mut child = Command::new(detunnel())
+        .args(["decap", "-q", "-r", "-", "-w"])
+        .arg(&output)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&bytes[..bytes.len() / 2]).unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    // More input wakes the reader, which then sees the signal; it may already have stopped.
+    let _ = stdin.write_all(&bytes[bytes.len() / 2..bytes.len() / 2 + 65_536]);
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    let frames = read(&output);
+    assert!(frames.len() > 1000 && frames.len() < 20_000, "{} frames", frames.len());
+}
