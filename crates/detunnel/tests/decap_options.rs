@@ -56,8 +56,7 @@ const T0: u64 = 1_700_000_000_000_000_000;
 #[test]
 fn outer_fragments_are_reassembled_before_stripping() {
     let tmp = TempDir::new("opt-frag");
-    let big =
-        vec![outer(), vec![Header::Udp { src: 7, dst: 4789 }, Header::Vxlan { vni: 3 }], inner(1)].concat();
+    let big = [outer(), vec![Header::Udp { src: 7, dst: 4789 }, Header::Vxlan { vni: 3 }], inner(1)].concat();
     let mut whole = build(&big);
     // Make the inner frame larger than one fragment.
     let extra = 1200;
