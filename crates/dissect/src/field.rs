@@ -14,6 +14,12 @@ named_enum! {
         MacDestination = "macdestination",
         /// EtherType of the frame's payload, after its tags.
         EthernetProtocol = "ethernetprotocol",
+        /// `true` when the destination MAC is unicast.
+        IsUnicast = "isunicast",
+        /// `true` when the destination MAC is multicast (broadcast included).
+        IsMulticast = "ismulticast",
+        /// `true` when the destination MAC is ff:ff:ff:ff:ff:ff.
+        IsBroadcast = "isbroadcast",
         /// VLAN ID of an 802.1Q/802.1ad tag.
         Vlan = "vlan",
         /// Priority code point of a VLAN tag.
@@ -66,6 +72,12 @@ named_enum! {
         IpProtocol = "ipprotocol",
         /// IPv4 type of service byte.
         IpTos = "iptos",
+        /// IPv4 DSCP (the top six bits of the type of service).
+        IpDscp = "ipdscp",
+        /// IPv4 ECN as a 2-character binary string.
+        IpEcn = "ipecn",
+        /// IPv4 total length.
+        IpBytes = "ipbytes",
         /// IPv4 time to live.
         IpTtl = "ipttl",
         /// IPv4 flags as a 3-character binary string (reserved, DF, MF).
@@ -80,6 +92,12 @@ named_enum! {
         Ip6NextHdr = "ip6nexthdr",
         /// IPv6 traffic class.
         Ip6Tos = "ip6tos",
+        /// IPv6 DSCP.
+        Ip6Dscp = "ip6dscp",
+        /// IPv6 ECN as a 2-character binary string.
+        Ip6Ecn = "ip6ecn",
+        /// IPv6 payload length plus the 40-byte header.
+        Ip6Bytes = "ip6bytes",
         /// IPv6 hop limit.
         Ip6Ttl = "ip6ttl",
         /// IPv6 flow label.
@@ -285,7 +303,9 @@ impl<'a> Decoded<'a> {
 pub fn carries(proto: Proto, field: Field) -> bool {
     use Field::*;
     match proto {
-        Proto::Eth => matches!(field, MacSource | MacDestination | EthernetProtocol),
+        Proto::Eth => {
+            matches!(field, MacSource | MacDestination | EthernetProtocol | IsUnicast | IsMulticast | IsBroadcast)
+        }
         Proto::Vlan => matches!(field, Vlan | Priority),
         Proto::VnTag => matches!(field, VnTagDstVif | VnTagSrcVif),
         Proto::ETag => field == ETagEcid,
@@ -338,6 +358,10 @@ pub fn carries(proto: Proto, field: Field) -> bool {
     }
 }
 
+fn boolean(b: bool) -> Value {
+    Value::Word(if b { "true" } else { "false" })
+}
+
 fn u(v: impl Into<u64>) -> Value {
     Value::Uint(v.into())
 }
@@ -365,11 +389,15 @@ pub fn layer_fields(frame: &[u8], layers: &[Layer], i: usize, emit: &mut dyn FnM
     let b = layer.bytes(frame);
     match layer.proto {
         Proto::Eth => {
+            let dst = MacAddr::from_bytes(&b[0..6]);
             emit(Field::MacSource, Value::Mac(MacAddr::from_bytes(&b[6..12])));
-            emit(Field::MacDestination, Value::Mac(MacAddr::from_bytes(&b[0..6])));
+            emit(Field::MacDestination, Value::Mac(dst));
             if let Some(t) = ethernet_protocol(frame, layers, i) {
                 emit(Field::EthernetProtocol, u(t));
             }
+            emit(Field::IsUnicast, boolean(!dst.is_multicast()));
+            emit(Field::IsMulticast, boolean(dst.is_multicast()));
+            emit(Field::IsBroadcast, boolean(dst.is_broadcast()));
         }
         Proto::Vlan => {
             let p = wire::vlan::Packet::new_unchecked(b);
@@ -433,6 +461,9 @@ pub fn layer_fields(frame: &[u8], layers: &[Layer], i: usize, emit: &mut dyn FnM
             emit(Field::IpDestination, Value::Ipv4(p.dst_addr()));
             emit(Field::IpProtocol, u(p.protocol()));
             emit(Field::IpTos, u(p.tos()));
+            emit(Field::IpDscp, u(p.tos() >> 2));
+            emit(Field::IpEcn, Value::Bits { bits: u16::from(p.tos() & 3), width: 2 });
+            emit(Field::IpBytes, u(p.total_len()));
             emit(Field::IpTtl, u(p.ttl()));
             emit(Field::IpFlags, Value::Bits { bits: u16::from(p.flags()), width: 3 });
             emit(Field::IpFragOffset, u(p.frag_offset()));
@@ -448,6 +479,9 @@ pub fn layer_fields(frame: &[u8], layers: &[Layer], i: usize, emit: &mut dyn FnM
             }
             emit(Field::Ip6NextHdr, u(ipv6_upper_protocol(b)));
             emit(Field::Ip6Tos, u(p.traffic_class()));
+            emit(Field::Ip6Dscp, u(p.traffic_class() >> 2));
+            emit(Field::Ip6Ecn, Value::Bits { bits: u16::from(p.traffic_class() & 3), width: 2 });
+            emit(Field::Ip6Bytes, u(u32::from(p.payload_len()) + 40));
             emit(Field::Ip6Ttl, u(p.hop_limit()));
             emit(Field::Ip6FlowLabel, u(p.flow_label()));
         }
