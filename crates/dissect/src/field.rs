@@ -304,7 +304,10 @@ pub fn carries(proto: Proto, field: Field) -> bool {
     use Field::*;
     match proto {
         Proto::Eth => {
-            matches!(field, MacSource | MacDestination | EthernetProtocol | IsUnicast | IsMulticast | IsBroadcast)
+            matches!(
+                field,
+                MacSource | MacDestination | EthernetProtocol | IsUnicast | IsMulticast | IsBroadcast
+            )
         }
         Proto::Vlan => matches!(field, Vlan | Priority),
         Proto::VnTag => matches!(field, VnTagDstVif | VnTagSrcVif),

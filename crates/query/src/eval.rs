@@ -1,0 +1,226 @@
+//! Evaluating compiled keys, values and filters over a decoded frame. Values are written as
+//! text into buffers the evaluator keeps, so after the first frames nothing is allocated.
+use crate::context::{masked, Context};
+use crate::filter::{Alternative, Filter};
+use crate::key::{Func, Key};
+use crate::names::Source;
+use dissect::Decoded;
+use std::fmt::Write;
+use std::net::IpAddr;
+
+/// One frame as the language sees it: its decoded headers and its length on the wire.
+#[derive(Clone, Copy)]
+pub struct Input<'a> {
+    /// The decoded frame.
+    pub decoded: Decoded<'a>,
+    /// Frame length (the `bytes` key and value).
+    pub frame_len: u32,
+}
+
+/// Evaluates keys and filters; holds the scratch buffers it reuses.
+#[derive(Debug, Default)]
+pub struct Evaluator {
+    pool: Vec<String>,
+    scratch: String,
+}
+
+impl Evaluator {
+    /// A new evaluator.
+    pub fn new() -> Evaluator {
+        Evaluator::default()
+    }
+
+    fn take(&mut self) -> String {
+        let mut s = self.pool.pop().unwrap_or_else(|| String::with_capacity(64));
+        s.clear();
+        s
+    }
+
+    fn give(&mut self, s: String) {
+        self.pool.push(s);
+    }
+
+    /// Appends the value of `key` to `out`; false (and nothing appended) when it is missing.
+    pub fn key(&mut self, key: &Key, input: &Input<'_>, ctx: &Context, out: &mut String) -> bool {
+        match key {
+            Key::Literal(s) => {
+                out.push_str(s);
+                true
+            }
+            Key::Name { source, .. } => match *source {
+                Source::Field(f, n) => match input.decoded.get(f, n) {
+                    Some(v) => {
+                        let _ = write!(out, "{v}");
+                        true
+                    }
+                    None => false,
+                },
+                Source::Stack => {
+                    let _ = input.decoded.stack.write_tokens(out);
+                    true
+                }
+                Source::Bytes => {
+                    let _ = write!(out, "{}", input.frame_len);
+                    true
+                }
+                Source::Absent => false,
+            },
+            Key::Func(f) => self.func(f, input, ctx, out),
+        }
+    }
+
+    /// Evaluates `key` into a pooled buffer; the caller gives it back.
+    fn value(&mut self, key: &Key, input: &Input<'_>, ctx: &Context) -> Option<String> {
+        let mut s = self.take();
+        if self.key(key, input, ctx, &mut s) {
+            Some(s)
+        } else {
+            self.give(s);
+            None
+        }
+    }
+
+    fn func(&mut self, f: &Func, input: &Input<'_>, ctx: &Context, out: &mut String) -> bool {
+        match f {
+            Func::Prefix { key, delim, n } | Func::Suffix { key, delim, n } => {
+                let Some(v) = self.value(key, input, ctx) else { return false };
+                let parts = v.split(delim.as_str()).count();
+                let skip = if matches!(f, Func::Suffix { .. }) { parts.saturating_sub(*n) } else { 0 };
+                for (i, t) in v.split(delim.as_str()).skip(skip).take(*n).enumerate() {
+                    if i > 0 {
+                        out.push_str(delim);
+                    }
+                    out.push_str(t);
+                }
+                self.give(v);
+                true
+            }
+            Func::First { key, delim, tokens } | Func::Last { key, delim, tokens } => {
+                let Some(v) = self.value(key, input, ctx) else { return false };
+                let found = if matches!(f, Func::First { .. }) {
+                    v.split(delim.as_str()).find(|t| tokens.iter().any(|x| x == t))
+                } else {
+                    v.rsplit(delim.as_str()).find(|t| tokens.iter().any(|x| x == t))
+                };
+                let ok = found.is_some();
+                if let Some(t) = found {
+                    out.push_str(t);
+                }
+                self.give(v);
+                ok
+            }
+            Func::Mask { key, bits } => {
+                let Some(v) = self.value(key, input, ctx) else { return false };
+                let ok = match v.parse::<IpAddr>() {
+                    Ok(a) => {
+                        let _ = write!(out, "{}", masked(a, *bits));
+                        true
+                    }
+                    Err(_) => false,
+                };
+                self.give(v);
+                ok
+            }
+            Func::Bits { key, mask } => {
+                let Some(v) = self.value(key, input, ctx) else { return false };
+                let n = v.parse::<u64>().ok();
+                self.give(v);
+                match n {
+                    Some(n) => {
+                        let _ = write!(out, "{}", n & mask);
+                        true
+                    }
+                    None => false,
+                }
+            }
+            Func::Null { key, default } => {
+                if !self.key(key, input, ctx, out) {
+                    out.push_str(default);
+                }
+                true
+            }
+            Func::Or { keys } => keys.iter().any(|k| self.key(k, input, ctx, out)),
+            Func::Eq { a, b } => {
+                let va = self.value(a, input, ctx);
+                let vb = self.value(b, input, ctx);
+                let eq = matches!((&va, &vb), (Some(x), Some(y)) if x == y);
+                out.push_str(if eq { "true" } else { "false" });
+                va.into_iter().chain(vb).for_each(|s| self.give(s));
+                true
+            }
+            Func::Range { key, lo, hi } => {
+                let Some(v) = self.value(key, input, ctx) else { return false };
+                let n = v.parse::<f64>().ok();
+                self.give(v);
+                let Some(n) = n else { return false };
+                let inside = n >= *lo && hi.is_none_or(|h| n <= h);
+                out.push_str(if inside { "true" } else { "false" });
+                true
+            }
+            Func::If { key, value, then, otherwise } => {
+                let v = self.value(key, input, ctx);
+                let same = v.as_deref() == Some(value.as_str());
+                if let Some(s) = v {
+                    self.give(s);
+                }
+                self.key(if same { then } else { otherwise }, input, ctx, out)
+            }
+            Func::Concat { sep, keys } => {
+                let mark = out.len();
+                for (i, k) in keys.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(sep);
+                    }
+                    if !self.key(k, input, ctx, out) {
+                        out.truncate(mark);
+                        return false;
+                    }
+                }
+                true
+            }
+            Func::Group { key, groups } => {
+                let Some(v) = self.value(key, input, ctx) else { return false };
+                let label =
+                    v.parse::<IpAddr>().ok().and_then(|a| groups.iter().find_map(|g| ctx.group_label(g, a)));
+                let ok = label.is_some();
+                if let Some(l) = label {
+                    out.push_str(l);
+                }
+                self.give(v);
+                ok
+            }
+            Func::Map { key, map } => {
+                let Some(v) = self.value(key, input, ctx) else { return false };
+                let label = ctx.map_label(map, &v);
+                let ok = label.is_some();
+                if let Some(l) = label {
+                    out.push_str(l);
+                }
+                self.give(v);
+                ok
+            }
+        }
+    }
+
+    /// True when `filter` holds for the frame.
+    pub fn matches(&mut self, filter: &Filter, input: &Input<'_>, ctx: &Context) -> bool {
+        match filter {
+            Filter::Const(b) => *b,
+            Filter::Not(f) => !self.matches(f, input, ctx),
+            Filter::And(a, b) => self.matches(a, input, ctx) && self.matches(b, input, ctx),
+            Filter::Or(a, b) => self.matches(a, input, ctx) || self.matches(b, input, ctx),
+            Filter::Compare(c) => {
+                let mut s = std::mem::take(&mut self.scratch);
+                s.clear();
+                let present = self.key(&c.key, input, ctx, &mut s);
+                let hit = c.alternatives.iter().any(|a| match a {
+                    Alternative::Null => !present,
+                    Alternative::Text(t) => present && *t == s,
+                    Alternative::Regex(r) => present && r.is_match(&s),
+                });
+                self.scratch = s;
+                hit == c.positive
+            }
+        }
+    }
+}

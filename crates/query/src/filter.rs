@@ -1,0 +1,282 @@
+//! Filters: `key=v1,v2`, `key!=v`, `key~regex`, `key!~regex` joined by `&` and `|` with
+//! parentheses; `null`, `true`, `false`; quoted operands; and `!` as an extension.
+//!
+//! Precedence: `!` binds tightest, then `&`, then `|` (so `a=1|b=2&c=3` is
+//! `a=1|(b=2&c=3)`); sFlow-RT leaves this undocumented, so write the parentheses.
+use crate::error::QueryError;
+use crate::key::{parse_key, Key};
+
+/// A compiled filter.
+#[derive(Debug, Clone)]
+pub enum Filter {
+    /// Both.
+    And(Box<Filter>, Box<Filter>),
+    /// Either.
+    Or(Box<Filter>, Box<Filter>),
+    /// Not.
+    Not(Box<Filter>),
+    /// A constant.
+    Const(bool),
+    /// A comparison.
+    Compare(Compare),
+}
+
+/// `key op alternatives`.
+#[derive(Debug, Clone)]
+pub struct Compare {
+    /// The left-hand side.
+    pub key: Key,
+    /// `=`/`~` (true) or `!=`/`!~` (false).
+    pub positive: bool,
+    /// Regular expressions rather than text.
+    pub regex: bool,
+    /// The right-hand side, any of which may match.
+    pub alternatives: Vec<Alternative>,
+}
+
+/// One right-hand-side alternative.
+#[derive(Debug, Clone)]
+pub enum Alternative {
+    /// `null`: the key is missing.
+    Null,
+    /// Text compared for equality.
+    Text(String),
+    /// A regular expression that must match the whole value.
+    Regex(regex::Regex),
+}
+
+const PART: &str = "filter";
+
+struct Parser<'a> {
+    src: &'a str,
+    pos: usize,
+}
+
+/// Parses a filter expression.
+pub fn parse_filter(src: &str) -> Result<Filter, QueryError> {
+    let mut p = Parser { src, pos: 0 };
+    p.skip_space();
+    if p.pos == src.len() {
+        return Err(QueryError::new(PART, src, 0, "the filter is empty"));
+    }
+    let f = p.or()?;
+    p.skip_space();
+    if p.pos < src.len() {
+        let c = p.peek().unwrap_or(' ');
+        let what = if c == ')' {
+            "`)` without a matching `(`".to_string()
+        } else {
+            format!("unexpected `{c}`; expected `&`, `|` or the end")
+        };
+        return Err(QueryError::new(PART, src, p.pos, what));
+    }
+    Ok(f)
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<char> {
+        self.src[self.pos..].chars().next()
+    }
+    fn skip_space(&mut self) {
+        while self.peek().is_some_and(char::is_whitespace) {
+            self.pos += 1;
+        }
+    }
+    fn error(&self, at: usize, message: impl Into<String>) -> QueryError {
+        QueryError::new(PART, self.src, at, message)
+    }
+    fn or(&mut self) -> Result<Filter, QueryError> {
+        let mut left = self.and()?;
+        loop {
+            self.skip_space();
+            if self.peek() != Some('|') {
+                return Ok(left);
+            }
+            self.pos += 1;
+            let right = self.and()?;
+            left = Filter::Or(Box::new(left), Box::new(right));
+        }
+    }
+    fn and(&mut self) -> Result<Filter, QueryError> {
+        let mut left = self.unary()?;
+        loop {
+            self.skip_space();
+            if self.peek() != Some('&') {
+                return Ok(left);
+            }
+            self.pos += 1;
+            let right = self.unary()?;
+            left = Filter::And(Box::new(left), Box::new(right));
+        }
+    }
+    fn unary(&mut self) -> Result<Filter, QueryError> {
+        self.skip_space();
+        match self.peek() {
+            None => Err(self.error(self.pos, "expected a comparison such as `ipsource=10.0.0.1`")),
+            Some('!') => {
+                self.pos += 1;
+                Ok(Filter::Not(Box::new(self.unary()?)))
+            }
+            Some('(') => {
+                let open = self.pos;
+                self.pos += 1;
+                let f = self.or()?;
+                self.skip_space();
+                if self.peek() != Some(')') {
+                    return Err(self.error(open, "`(` is not closed by `)`"));
+                }
+                self.pos += 1;
+                Ok(f)
+            }
+            Some(_) => self.comparison(),
+        }
+    }
+    fn comparison(&mut self) -> Result<Filter, QueryError> {
+        let start = self.pos;
+        let rest = &self.src[start..];
+        for (word, value) in [("true", true), ("false", false)] {
+            let after = rest.strip_prefix(word).map(str::trim_start);
+            if after.is_some_and(|a| a.is_empty() || a.starts_with(['&', '|', ')'])) {
+                self.pos += word.len();
+                return Ok(Filter::Const(value));
+            }
+        }
+        // The left-hand side ends at the operator, outside brackets and quotes.
+        let Some((lhs_end, op_len, positive, regex)) = find_operator(rest) else {
+            let word: String = rest.chars().take_while(|c| !matches!(c, '&' | '|' | ')')).collect();
+            let word = word.trim_end();
+            return Err(
+                self.error(start + word.len(), format!("expected `=`, `!=`, `~` or `!~` after `{word}`"))
+            );
+        };
+        let (lhs, lhs_at) = unquote(&rest[..lhs_end]);
+        let key = parse_key(PART, self.src, lhs, start + lhs_at)?;
+        let rhs_start = start + lhs_end + op_len;
+        let rhs_len = rhs_extent(&self.src[rhs_start..]);
+        self.pos = rhs_start + rhs_len;
+        let mut alternatives = Vec::new();
+        for (text, at, quoted) in split_alternatives(&self.src[rhs_start..rhs_start + rhs_len]) {
+            let at = rhs_start + at;
+            alternatives.push(if !quoted && text == "null" {
+                Alternative::Null
+            } else if regex {
+                let re = regex::Regex::new(&format!("^(?:{text})$")).map_err(|e| {
+                    self.error(
+                        at,
+                        format!("not a regular expression: {}", e.to_string().lines().last().unwrap_or("")),
+                    )
+                })?;
+                Alternative::Regex(re)
+            } else {
+                Alternative::Text(text)
+            });
+        }
+        Ok(Filter::Compare(Compare { key, positive, regex, alternatives }))
+    }
+}
+
+/// Finds the comparison operator in `s`: (end of the left side, operator length, positive,
+/// regex).
+fn find_operator(s: &str) -> Option<(usize, usize, bool, bool)> {
+    let b = s.as_bytes();
+    let mut depth = 0usize;
+    let mut quote: Option<u8> = None;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        match (quote, c) {
+            (Some(q), _) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, b'\'' | b'"') => quote = Some(c),
+            (None, b'\\') => i += 1,
+            (None, b'[') => depth += 1,
+            (None, b']') => depth = depth.saturating_sub(1),
+            (None, b'&' | b'|' | b')') if depth == 0 => return None,
+            (None, b'!') if depth == 0 && b.get(i + 1) == Some(&b'=') => return Some((i, 2, false, false)),
+            (None, b'!') if depth == 0 && b.get(i + 1) == Some(&b'~') => return Some((i, 2, false, true)),
+            (None, b'=') if depth == 0 => return Some((i, 1, true, false)),
+            (None, b'~') if depth == 0 => return Some((i, 1, true, true)),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Length of the right-hand side: up to `&`, `|` or `)` outside quotes.
+fn rhs_extent(s: &str) -> usize {
+    let b = s.as_bytes();
+    let mut quote: Option<u8> = None;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                b'\'' | b'"' => quote = Some(c),
+                b'\\' => i += 1,
+                b'&' | b'|' | b')' => return i,
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    b.len()
+}
+
+/// The comma-separated alternatives of a right-hand side: (text, offset, quoted).
+fn split_alternatives(s: &str) -> Vec<(String, usize, bool)> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut start = 0;
+    let mut quoted = false;
+    let mut quote: Option<char> = None;
+    let mut chars = s.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => cur.push(c),
+            None => match c {
+                '\'' | '"' => {
+                    quote = Some(c);
+                    quoted = true;
+                }
+                '\\' => {
+                    if let Some((_, e)) = chars.next() {
+                        cur.push(e);
+                    }
+                }
+                ',' => {
+                    out.push((trim_unquoted(&cur, quoted), start, quoted));
+                    cur.clear();
+                    quoted = false;
+                    start = i + 1;
+                }
+                c => cur.push(c),
+            },
+        }
+    }
+    out.push((trim_unquoted(&cur, quoted), start, quoted));
+    out
+}
+
+fn trim_unquoted(s: &str, quoted: bool) -> String {
+    if quoted {
+        s.to_string()
+    } else {
+        s.trim().to_string()
+    }
+}
+
+/// Strips surrounding quotes from a left-hand side: (text, offset of the text).
+fn unquote(s: &str) -> (&str, usize) {
+    let lead = s.len() - s.trim_start().len();
+    let t = s.trim();
+    for q in ['\'', '"'] {
+        if t.len() >= 2 && t.starts_with(q) && t.ends_with(q) {
+            return (&t[1..t.len() - 1], lead + 1);
+        }
+    }
+    (t, lead)
+}
