@@ -320,12 +320,31 @@ pub fn carries(proto: Proto, field: Field) -> bool {
         Proto::Pppoe => field == PppoeSession,
         Proto::Ppp => field == PppProtocol,
         Proto::Arp => matches!(field, ArpOperation | ArpIpSender | ArpIpTarget),
-        Proto::Ipv4 => {
-            matches!(field, IpSource | IpDestination | IpProtocol | IpTos | IpTtl | IpFlags | IpFragOffset)
-        }
-        Proto::Ipv6 => {
-            matches!(field, Ip6Source | Ip6Destination | Ip6NextHdr | Ip6Tos | Ip6Ttl | Ip6FlowLabel)
-        }
+        Proto::Ipv4 => matches!(
+            field,
+            IpSource
+                | IpDestination
+                | IpProtocol
+                | IpTos
+                | IpDscp
+                | IpEcn
+                | IpBytes
+                | IpTtl
+                | IpFlags
+                | IpFragOffset
+        ),
+        Proto::Ipv6 => matches!(
+            field,
+            Ip6Source
+                | Ip6Destination
+                | Ip6NextHdr
+                | Ip6Tos
+                | Ip6Dscp
+                | Ip6Ecn
+                | Ip6Bytes
+                | Ip6Ttl
+                | Ip6FlowLabel
+        ),
         Proto::Tcp => matches!(field, TcpSourcePort | TcpDestinationPort | TcpFlags),
         Proto::Udp => matches!(field, UdpSourcePort | UdpDestinationPort),
         Proto::Sctp => matches!(field, SctpSourcePort | SctpDestinationPort),
