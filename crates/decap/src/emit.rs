@@ -122,11 +122,14 @@ pub enum Drop {
     FragmentHeld,
     /// An outer fragment the reassembler refused (over a limit, inconsistent, or cut).
     FragmentRefused,
+    /// The `--filter` rejected the frame.
+    Filtered,
 }
 
 impl Drop {
     /// Every reason.
-    pub const ALL: [Drop; 6] = [
+    pub const ALL: [Drop; 7] = [
+        Drop::Filtered,
         Drop::NotTunnelled,
         Drop::NoInnerFrame,
         Drop::UnsupportedInner,
@@ -143,6 +146,7 @@ impl Drop {
             Drop::Duplicate => "duplicate",
             Drop::FragmentHeld => "fragment_held",
             Drop::FragmentRefused => "fragment_refused",
+            Drop::Filtered => "filtered",
         }
     }
 }

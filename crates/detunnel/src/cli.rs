@@ -17,6 +17,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Strip the tunnels from captures: write the frames they carried, as Ethernet frames.
     Decap(DecapArgs),
+    /// Exact flow totals of a capture, by sFlow-RT's keys, values and filters.
+    Flows(FlowsArgs),
     /// Write synthetic tunnelled traffic (pcap or pcapng) for tests, demos and benchmarks.
     Generate(GenerateArgs),
     /// Generate a few frames of every encapsulation and inspect them: a first look.
@@ -114,12 +116,91 @@ pub struct InspectArgs {
     /// Stop after this many frames.
     #[arg(short = 'c', long = "count", value_name = "N")]
     pub count: Option<u64>,
+    /// Print only frames that pass this sFlow-RT filter (e.g. `ipsource.1=10.0.0.1`).
+    #[arg(long, value_name = "EXPR")]
+    pub filter: Option<String>,
+    /// Address groups and value maps for the filter.
+    #[command(flatten)]
+    pub sets: SetArgs,
     /// Decoder options.
     #[command(flatten)]
     pub decoder: DecoderArgs,
     /// Do not print the counter summary on standard error.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+}
+
+/// Flags of `detunnel flows`.
+#[derive(Debug, Args)]
+pub struct FlowsArgs {
+    /// Capture to read (pcap or pcapng); `-` reads standard input.
+    #[arg(short = 'r', long = "read", value_name = "FILE", default_value = "-")]
+    pub read: String,
+    /// Flow keys, comma-separated (e.g. `ipsource.1,ipdestination.1,stack`); none gives one total.
+    #[arg(long, value_name = "KEYS", default_value = "")]
+    pub keys: String,
+    /// What to add up: frames, bytes, count:KEY, avg:KEY or rate:KEY.
+    #[arg(long, value_name = "VALUE", default_value = "frames")]
+    pub value: String,
+    /// Only frames that pass this filter.
+    #[arg(long, value_name = "EXPR")]
+    pub filter: Option<String>,
+    /// Separator between key values.
+    #[arg(long, value_name = "SEP", default_value = ",")]
+    pub fs: String,
+    /// How many flows to print, largest first.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub top: usize,
+    /// Most flows held; beyond, the smallest are evicted and counted.
+    #[arg(long = "max-flows", value_name = "N", default_value_t = 1_000_000)]
+    pub max_flows: usize,
+    /// Print sFlow-RT's activeflows JSON shape: `[{"key": "a,b", "value": 123}, ...]`.
+    #[arg(long)]
+    pub json: bool,
+    /// Address groups and value maps for `group:` and `map:` keys.
+    #[command(flatten)]
+    pub sets: SetArgs,
+    /// Decoder options.
+    #[command(flatten)]
+    pub decoder: DecoderArgs,
+    /// No summary on standard error.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+/// Named address groups and value maps (sFlow-RT's `/group` and `/map`).
+#[derive(Debug, Clone, Args, Default)]
+pub struct SetArgs {
+    /// An address group entry `NAME:LABEL=PREFIX,...` (e.g. `ddos:private=10.0.0.0/8`); repeatable.
+    #[arg(long = "group", value_name = "NAME:LABEL=PREFIXES")]
+    pub groups: Vec<String>,
+    /// A map entry `NAME:LABEL=VALUE,...` (e.g. `svc:web=80,443`); repeatable.
+    #[arg(long = "map", value_name = "NAME:LABEL=VALUES")]
+    pub maps: Vec<String>,
+}
+
+impl SetArgs {
+    /// The groups and maps these flags define.
+    pub fn context(&self) -> anyhow::Result<query::Context> {
+        let mut ctx = query::Context::new();
+        for (flag, entries) in [("--group", &self.groups), ("--map", &self.maps)] {
+            for e in entries {
+                let parsed = e
+                    .split_once(':')
+                    .and_then(|(name, rest)| rest.split_once('=').map(|(label, v)| (name, label, v)));
+                let Some((name, label, values)) = parsed else {
+                    anyhow::bail!("{flag} {e}: expected NAME:LABEL=VALUE,VALUE...");
+                };
+                let values: Vec<&str> = values.split(',').map(str::trim).filter(|v| !v.is_empty()).collect();
+                if flag == "--group" {
+                    ctx.add_group(name, label, &values).map_err(|m| anyhow::anyhow!("{flag} {e}: {m}"))?;
+                } else {
+                    ctx.add_map(name, label, &values);
+                }
+            }
+        }
+        Ok(ctx)
+    }
 }
 
 /// Flags of `detunnel decap`.
@@ -168,6 +249,13 @@ pub struct DecapArgs {
     /// End-of-run summary on standard error as text or JSON.
     #[arg(long, value_enum, default_value = "text")]
     pub stats: StatsArg,
+    /// Emit only frames that pass this sFlow-RT filter, which sees outer and inner fields
+    /// (e.g. `vxlanvni=42&ipprotocol.1=6`).
+    #[arg(long, value_name = "EXPR")]
+    pub filter: Option<String>,
+    /// Address groups and value maps for the filter.
+    #[command(flatten)]
+    pub sets: SetArgs,
     /// No summary and no progress bar.
     #[arg(short = 'q', long)]
     pub quiet: bool,

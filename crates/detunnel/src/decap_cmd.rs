@@ -36,6 +36,7 @@ struct Job<'a> {
     dissector: Dissector,
     stack: Stack,
     decap: Decapsulator,
+    filter: crate::filter::Filter,
     reassembler: Reassembler,
     dedup: Option<Dedup>,
     clock: Option<ErspanClock>,
@@ -86,7 +87,8 @@ pub fn run(args: &DecapArgs) -> Result<ExitCode> {
     // A second handler cannot be installed (tests run several commands in one process);
     // then Ctrl-C simply ends the process as usual.
     let _ = ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed));
-    let mut job = Job::new(args, format, writer, stop);
+    let filter = crate::filter::Filter::new(args.filter.as_deref(), &args.sets)?;
+    let mut job = Job::new(args, format, writer, stop, filter);
     let read = if readers.len() == 1 {
         readers[0].for_each(|f| job.frame(f))
     } else {
@@ -114,6 +116,7 @@ impl<'a> Job<'a> {
         format: Format,
         writer: Option<FileWriter>,
         stop: Arc<AtomicBool>,
+        filter: crate::filter::Filter,
     ) -> Job<'a> {
         let options = Options {
             strip: args.strip,
@@ -130,6 +133,7 @@ impl<'a> Job<'a> {
             dissector: Dissector::new(args.decoder.config()),
             stack: Stack::new(),
             decap: Decapsulator::new(options),
+            filter,
             reassembler: Reassembler::new(Limits::default()),
             dedup: args.dedup.map(Dedup::new),
             clock: (args.timestamps == TimestampArg::Erspan).then(ErspanClock::new),
@@ -207,6 +211,9 @@ impl<'a> Job<'a> {
     fn emit(&mut self, data: &[u8], orig_len: u32, ts: u64, record: u64) -> ControlFlow<()> {
         let (outcome, outer) = self.decap.decapsulate(data, orig_len, &self.stack);
         count(&mut self.in_by_kind, outer.map_or("untunnelled", |t| t.name()));
+        if !self.filter.accepts(&dissect::Decoded::new(data, &self.stack), orig_len) {
+            return self.drop(Drop::Filtered, record);
+        }
         let e = match outcome {
             Outcome::Dropped(why) => return self.drop(why, record),
             Outcome::Emitted(e) => e,

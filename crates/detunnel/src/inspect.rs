@@ -38,6 +38,8 @@ pub fn demo() -> Result<ExitCode> {
         read: "demo".into(),
         json: false,
         count: None,
+        filter: None,
+        sets: Default::default(),
         decoder: crate::cli::DecoderArgs { max_tunnels: 8, ..Default::default() },
         quiet: false,
     };
@@ -45,6 +47,7 @@ pub fn demo() -> Result<ExitCode> {
 }
 
 fn run_on(mut reader: FileReader, args: &InspectArgs) -> Result<ExitCode> {
+    let mut filter = crate::filter::Filter::new(args.filter.as_deref(), &args.sets)?;
     let mut dissector = Dissector::new(args.decoder.config());
     let mut stack = Stack::new();
     let stdout = std::io::stdout();
@@ -59,6 +62,9 @@ fn run_on(mut reader: FileReader, args: &InspectArgs) -> Result<ExitCode> {
         }
         dissector.dissect(frame.data, frame.link, &mut stack);
         let d = Decoded::new(frame.data, &stack);
+        if !filter.accepts(&d, frame.orig_len) {
+            return ControlFlow::Continue(());
+        }
         line.clear();
         if args.json {
             render::json_line(&mut line, frame.record, frame.orig_len, &d);

@@ -2,6 +2,8 @@
 mod cli;
 mod decap_cmd;
 mod fasthash;
+mod filter;
+mod flows_cmd;
 mod generate;
 mod inspect;
 mod render;
@@ -14,11 +16,17 @@ fn main() -> ExitCode {
     let result = match args.command {
         cli::Command::Inspect(a) => inspect::run(&a),
         cli::Command::Decap(a) => decap_cmd::run(&a),
+        cli::Command::Flows(a) => flows_cmd::run(&a),
         cli::Command::Generate(a) => generate::run(&a),
         cli::Command::Demo => inspect::demo(),
     };
     match result {
         Ok(code) => code,
+        // A flow expression that does not parse is a usage error, like a bad flag.
+        Err(e) if e.downcast_ref::<query::QueryError>().is_some() => {
+            eprintln!("detunnel: {e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("detunnel: {e:#}");
             ExitCode::FAILURE

@@ -1,0 +1,98 @@
+//! `detunnel flows`: exact flow totals over a capture, largest first, with the flow-table
+//! code the server uses.
+use crate::cli::FlowsArgs;
+use anyhow::Result;
+use capture::FileReader;
+use dissect::{Decoded, Dissector, Stack};
+use flows::Counter;
+use query::{Definition, Input};
+use std::io::Write;
+use std::ops::ControlFlow;
+use std::process::ExitCode;
+
+/// Runs the command.
+pub fn run(args: &FlowsArgs) -> Result<ExitCode> {
+    let ctx = args.sets.context()?;
+    let def = Definition {
+        keys: args.keys.clone(),
+        value: args.value.clone(),
+        filter: args.filter.clone(),
+        fs: args.fs.clone(),
+        ..Definition::default()
+    };
+    let compiled = def.compile(&ctx)?;
+    let mut reader = FileReader::open(&args.read)?;
+    let mut counter = Counter::new(compiled, ctx, args.max_flows);
+    let mut dissector = Dissector::new(args.decoder.config());
+    let mut stack = Stack::new();
+    reader.for_each(|f| {
+        dissector.dissect(f.data, f.link, &mut stack);
+        counter.add(&Input { decoded: Decoded::new(f.data, &stack), frame_len: f.orig_len });
+        ControlFlow::Continue(())
+    })?;
+    let rows = counter.top(args.top);
+    let mut out = String::new();
+    if args.json {
+        out.push('[');
+        for (i, r) in rows.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(&format!("{{\"key\": {}, \"value\": {}}}", json_string(&r.key), number(r.value)));
+        }
+        out.push_str("]\n");
+    } else {
+        let width = rows.iter().map(|r| number(r.value).len()).max().unwrap_or(5).max(5);
+        out.push_str(&format!(
+            "{:>width$}  {}\n",
+            "value",
+            if args.keys.is_empty() { "(total)" } else { &args.keys }
+        ));
+        for r in &rows {
+            out.push_str(&format!("{:>width$}  {}\n", number(r.value), r.key));
+        }
+    }
+    std::io::stdout().write_all(out.as_bytes())?;
+    if !args.quiet {
+        let t = counter.totals;
+        eprintln!(
+            "{} frames: {} counted, {} filtered out, {} without every key; {} flows{}",
+            t.frames,
+            t.counted,
+            t.filtered,
+            t.missing_keys,
+            counter.table.len(),
+            if counter.table.evicted > 0 {
+                format!(", {} evicted (--max-flows)", counter.table.evicted)
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A number as JSON and people write it: integral values without a fraction.
+fn number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// `s` as a JSON string literal.
+fn json_string(s: &str) -> String {
+    let mut o = String::with_capacity(s.len() + 2);
+    o.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
