@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod mix;
+pub mod timing;
 
 use wire::erspan::Platform;
 use wire::ethernet::ethertype as et;

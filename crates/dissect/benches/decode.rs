@@ -1,17 +1,12 @@
 //! `cargo bench -p dissect`: nanoseconds to decode one frame of each representative
 //! encapsulation, and the ratio to a baseline measured in the same run (reading every byte
 //! of the same frames once), since the machines are shared and absolute figures drift.
+use craft::timing::{iterations, median_ns};
 use craft::{build, Header};
 use dissect::{Dissector, LinkType, Stack};
 use std::hint::black_box;
-use std::time::Instant;
 
 const ROUNDS: usize = 7;
-
-/// Iterations per round; `DETUNNEL_BENCH_ITERATIONS` lowers it (e.g. under callgrind).
-fn iterations() -> usize {
-    std::env::var("DETUNNEL_BENCH_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000)
-}
 
 fn frames() -> Vec<(&'static str, Vec<u8>)> {
     let inner = || {
@@ -86,35 +81,23 @@ fn frames() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
-fn median_ns(mut f: impl FnMut() -> u64) -> f64 {
-    let mut runs: Vec<f64> = (0..ROUNDS)
-        .map(|_| {
-            let t = Instant::now();
-            black_box(f());
-            t.elapsed().as_nanos() as f64 / iterations() as f64
-        })
-        .collect();
-    runs.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    runs[ROUNDS / 2]
-}
-
 fn main() {
     let mut d = Dissector::default();
     let mut stack = Stack::new();
     println!("{:<20} {:>10} {:>10} {:>8}  stack", "frame", "ns/frame", "baseline", "ratio");
     for (name, frame) in frames() {
-        let decode = median_ns(|| {
+        let decode = median_ns(ROUNDS, iterations(200_000), |it| {
             let mut n = 0;
-            for _ in 0..iterations() {
+            for _ in 0..it {
                 d.dissect(black_box(&frame), LinkType::ETHERNET, &mut stack);
                 n += stack.layers().len() as u64;
             }
             n
         });
         // Baseline: read every byte of the frame once.
-        let baseline = median_ns(|| {
+        let baseline = median_ns(ROUNDS, iterations(200_000), |it| {
             let mut n = 0u64;
-            for _ in 0..iterations() {
+            for _ in 0..it {
                 n = black_box(&frame).iter().fold(n, |a, b| a.wrapping_add(u64::from(*b)));
             }
             n

@@ -3,7 +3,8 @@
 use crate::proto::Proto;
 use crate::stack::{Layer, Stack, FLAG_NVGRE};
 use core::fmt;
-use wire::{be16_pub as be16, be32_pub as be32, Ipv4Addr, Ipv6Addr, MacAddr};
+use wire::{be16_pub as be16, be32_pub as be32};
+pub use wire::{Ipv4Addr, Ipv6Addr, MacAddr};
 
 named_enum! {
     /// A field a layer can carry.
@@ -283,6 +284,14 @@ impl<'a> Decoded<'a> {
             if !carries(layers[i].proto, field) {
                 continue;
             }
+            // The common fields directly; the others from the layer's full list.
+            if let Some(v) = direct(self.frame, &layers[i], field) {
+                if seen == occurrence {
+                    return Some(v);
+                }
+                seen += 1;
+                continue;
+            }
             layer_fields(self.frame, layers, i, &mut |f, v| {
                 if f == field && found.is_none() {
                     if seen == occurrence {
@@ -297,6 +306,27 @@ impl<'a> Decoded<'a> {
         }
         found
     }
+}
+
+/// The value of `field` in `layer` for the fields every layer of its kind has, read without
+/// computing the layer's other fields; `None` for any other field.
+#[inline]
+fn direct(frame: &[u8], layer: &Layer, field: Field) -> Option<Value> {
+    let b = layer.bytes(frame);
+    Some(match (layer.proto, field) {
+        (Proto::Ipv4, Field::IpSource) => Value::Ipv4(Ipv4Addr::from_bytes(&b[12..16])),
+        (Proto::Ipv4, Field::IpDestination) => Value::Ipv4(Ipv4Addr::from_bytes(&b[16..20])),
+        (Proto::Ipv4, Field::IpProtocol) => u(b[9]),
+        (Proto::Ipv6, Field::Ip6Source) if b.len() >= 24 => Value::Ipv6(Ipv6Addr::from_bytes(&b[8..24])),
+        (Proto::Ipv6, Field::Ip6Destination) if b.len() >= 40 => {
+            Value::Ipv6(Ipv6Addr::from_bytes(&b[24..40]))
+        }
+        (Proto::Tcp | Proto::Udp, Field::TcpSourcePort | Field::UdpSourcePort) => u(be16(b, 0)),
+        (Proto::Tcp | Proto::Udp, Field::TcpDestinationPort | Field::UdpDestinationPort) => u(be16(b, 2)),
+        (Proto::Eth, Field::MacSource) => Value::Mac(MacAddr::from_bytes(&b[6..12])),
+        (Proto::Eth, Field::MacDestination) => Value::Mac(MacAddr::from_bytes(&b[0..6])),
+        _ => return None,
+    })
 }
 
 /// True when layers of `proto` can carry `field` (lets lookups skip other layers).

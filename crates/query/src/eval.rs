@@ -210,12 +210,41 @@ impl Evaluator {
             Filter::And(a, b) => self.matches(a, input, ctx) && self.matches(b, input, ctx),
             Filter::Or(a, b) => self.matches(a, input, ctx) || self.matches(b, input, ctx),
             Filter::Compare(c) => {
+                // A plain field: compare typed values; format only for text and patterns.
+                if let Key::Name { source: Source::Field(f, n), .. } = c.key {
+                    let v = input.decoded.get(f, n);
+                    let mut s = std::mem::take(&mut self.scratch);
+                    s.clear();
+                    let mut formatted = false;
+                    let hit = c.alternatives.iter().any(|a| match (a, v) {
+                        (Alternative::Null, v) => v.is_none(),
+                        (_, None) => false,
+                        (Alternative::Typed(t), Some(v)) => *t == v,
+                        (Alternative::Text(t), Some(v)) => {
+                            if !formatted {
+                                let _ = write!(s, "{v}");
+                                formatted = true;
+                            }
+                            *t == s
+                        }
+                        (Alternative::Regex(r), Some(v)) => {
+                            if !formatted {
+                                let _ = write!(s, "{v}");
+                                formatted = true;
+                            }
+                            r.is_match(&s)
+                        }
+                    });
+                    self.scratch = s;
+                    return hit == c.positive;
+                }
                 let mut s = std::mem::take(&mut self.scratch);
                 s.clear();
                 let present = self.key(&c.key, input, ctx, &mut s);
                 let hit = c.alternatives.iter().any(|a| match a {
                     Alternative::Null => !present,
                     Alternative::Text(t) => present && *t == s,
+                    Alternative::Typed(t) => present && t.to_string() == s,
                     Alternative::Regex(r) => present && r.is_match(&s),
                 });
                 self.scratch = s;

@@ -41,6 +41,9 @@ pub enum Alternative {
     Null,
     /// Text compared for equality.
     Text(String),
+    /// A number, address or MAC compared with a field's value without formatting it (the
+    /// text of a `Text` alternative on a plain field, parsed once).
+    Typed(dissect::Value),
     /// A regular expression that must match the whole value.
     Regex(regex::Regex),
 }
@@ -167,12 +170,41 @@ impl Parser<'_> {
                     )
                 })?;
                 Alternative::Regex(re)
+            } else if let (Key::Name { source: crate::names::Source::Field(..), .. }, Some(v)) =
+                (&key, typed(&text))
+            {
+                Alternative::Typed(v)
             } else {
                 Alternative::Text(text)
             });
         }
         Ok(Filter::Compare(Compare { key, positive, regex, alternatives }))
     }
+}
+
+/// The value `text` names when it is a canonical number, IPv4 or IPv6 address, or MAC (so
+/// that comparing values means comparing the text).
+fn typed(text: &str) -> Option<dissect::Value> {
+    use dissect::Value;
+    if let Ok(n) = text.parse::<u64>() {
+        return (n.to_string() == text).then_some(Value::Uint(n));
+    }
+    if let Ok(a) = text.parse::<std::net::Ipv4Addr>() {
+        return Some(Value::Ipv4(dissect::field::Ipv4Addr(a.octets()))).filter(|v| v.to_string() == text);
+    }
+    if let Ok(a) = text.parse::<std::net::Ipv6Addr>() {
+        return Some(Value::Ipv6(dissect::field::Ipv6Addr(a.octets()))).filter(|v| v.to_string() == text);
+    }
+    let bytes: Vec<u8> = text
+        .split(':')
+        .filter_map(|p| (p.len() == 2).then(|| u8::from_str_radix(p, 16).ok()).flatten())
+        .collect();
+    if bytes.len() == 6 && text.len() == 17 {
+        let mut m = [0u8; 6];
+        m.copy_from_slice(&bytes);
+        return Some(Value::Mac(dissect::field::MacAddr(m))).filter(|v| v.to_string() == text);
+    }
+    None
 }
 
 /// Finds the comparison operator in `s`: (end of the left side, operator length, positive,

@@ -44,7 +44,27 @@ impl Ipv4Addr {
 
 impl fmt::Display for Ipv4Addr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        core::net::Ipv4Addr::from(self.0).fmt(f)
+        // Digits written straight into a small buffer: this runs for every flow key.
+        let mut buf = [0u8; 15];
+        let mut n = 0;
+        for (i, octet) in self.0.iter().enumerate() {
+            if i > 0 {
+                buf[n] = b'.';
+                n += 1;
+            }
+            let o = *octet;
+            if o >= 100 {
+                buf[n] = b'0' + o / 100;
+                n += 1;
+            }
+            if o >= 10 {
+                buf[n] = b'0' + (o / 10) % 10;
+                n += 1;
+            }
+            buf[n] = b'0' + o % 10;
+            n += 1;
+        }
+        f.write_str(core::str::from_utf8(&buf[..n]).unwrap_or(""))
     }
 }
 
