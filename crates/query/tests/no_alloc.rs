@@ -32,8 +32,12 @@ static GLOBAL: Counting = Counting;
 
 #[test]
 fn evaluation_allocates_nothing_per_frame() {
-    let frames: Vec<Vec<u8>> =
-        Generator::new(Mix { encaps: vec![Encap::Vxlan, Encap::Erspan3, Encap::Gre, Encap::Mpls], ..Mix::default() }).take(64).collect();
+    let frames: Vec<Vec<u8>> = Generator::new(Mix {
+        encaps: vec![Encap::Vxlan, Encap::Erspan3, Encap::Gre, Encap::Mpls],
+        ..Mix::default()
+    })
+    .take(64)
+    .collect();
     let mut d = Dissector::default();
     let stacks: Vec<Stack> = frames
         .iter()
@@ -46,14 +50,17 @@ fn evaluation_allocates_nothing_per_frame() {
     let mut ctx = Context::new();
     ctx.add_group("site", "inside", &["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]).unwrap();
     let def = Definition {
-        keys: "ipsource.1,[prefix:stack:.:4],group:ipdestination.1:site,null:vxlanvni:none,mask:ipsource:16".into(),
-        filter: Some("(ipprotocol.1=6,17|tcpflags~....1..1.)&first:stack:.:ip:ip6=ip&ipsource!=10.9.9.9".into()),
+        keys: "ipsource.1,[prefix:stack:.:4],group:ipdestination.1:site,null:vxlanvni:none,mask:ipsource:16"
+            .into(),
+        filter: Some(
+            "(ipprotocol.1=6,17|tcpflags~....1..1.)&first:stack:.:ip:ip6=ip&ipsource!=10.9.9.9".into(),
+        ),
         ..Definition::default()
     };
     let c = def.compile(&ctx).unwrap();
     let mut eval = Evaluator::new();
     let mut key = String::with_capacity(512);
-    let mut run = |eval: &mut Evaluator, key: &mut String| {
+    let run = |eval: &mut Evaluator, key: &mut String| {
         let mut n = 0;
         for (f, s) in frames.iter().zip(&stacks) {
             let input = Input { decoded: Decoded::new(f, s), frame_len: f.len() as u32 };

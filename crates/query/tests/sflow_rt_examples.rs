@@ -176,6 +176,51 @@ fn functions_that_need_data_detunnel_does_not_have_are_refused() {
     assert!(e.contains("`link` needs a network topology"), "{e}");
 }
 
+/// An MPLS frame to a broadcast address, and an outer IPv4 fragment with MF set.
+fn broadcast_mpls() -> Frame {
+    frame(&[
+        Header::Eth { src: [0, 0x50, 0x56, 0, 0, 9], dst: [0xff; 6] },
+        Header::Mpls { labels: vec![100] },
+        Header::ipv4([10, 0, 0, 7], [10, 0, 0, 8]),
+        Header::Udp { src: 1, dst: 2 },
+    ])
+}
+
+fn fragment() -> Frame {
+    let whole = build(&[
+        Header::eth(),
+        Header::ipv4([10, 0, 0, 1], [10, 0, 0, 2]),
+        Header::Udp { src: 1, dst: 2 },
+        Header::Payload(vec![0; 100]),
+    ]);
+    let parts = craft::fragment_ipv4(&whole, 48);
+    let bytes = parts[1].clone();
+    let mut stack = Stack::new();
+    Dissector::default().dissect(&bytes, LinkType::ETHERNET, &mut stack);
+    Frame { bytes, stack }
+}
+
+#[test]
+fn every_filter_example_both_ways() {
+    let g = gre_udp();
+    let b = broadcast_mpls();
+    let frag = fragment();
+    assert!(
+        filter("ethernetprotocol!=2048,2054,34525", &b) && !filter("ethernetprotocol!=2048,2054,34525", &g)
+    );
+    assert!(filter("isunicast=true", &g) && !filter("isunicast=true", &b));
+    assert!(filter("range:ipfragoffset:1=true", &frag) && !filter("range:ipfragoffset:1=true", &g));
+    assert!(
+        filter("(ipflags=001|range:ipfragoffset:1=true)", &frag)
+            && !filter("(ipflags=001|range:ipfragoffset:1=true)", &g)
+    );
+    assert!(!filter("eq:bgpsourceas:bgpas=true", &g), "both missing: not equal");
+    assert!(filter("ibbt_offset!=null", &g) == false && filter("vxlanvni!=null", &vxlan_synack()));
+    assert!(!filter("ipsource.1=10.0.201.1&ipdestination.1=10.0.201.2", &vxlan_synack()));
+    assert!(!filter("'ipsource'='10.0.0.1'", &vxlan_synack()));
+    assert!(!filter("ipprotocol.1=6&tcpflags~....1..1.", &g));
+}
+
 #[test]
 fn filters() {
     let g = gre_udp();
