@@ -215,7 +215,7 @@ fn every_filter_example_both_ways() {
             && !filter("(ipflags=001|range:ipfragoffset:1=true)", &g)
     );
     assert!(!filter("eq:bgpsourceas:bgpas=true", &g), "both missing: not equal");
-    assert!(filter("ibbt_offset!=null", &g) == false && filter("vxlanvni!=null", &vxlan_synack()));
+    assert!(!filter("ibbt_offset!=null", &g) && filter("vxlanvni!=null", &vxlan_synack()));
     assert!(!filter("ipsource.1=10.0.201.1&ipdestination.1=10.0.201.2", &vxlan_synack()));
     assert!(!filter("'ipsource'='10.0.0.1'", &vxlan_synack()));
     assert!(!filter("ipprotocol.1=6&tcpflags~....1..1.", &g));
