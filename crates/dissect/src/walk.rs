@@ -75,10 +75,26 @@ impl Step {
             stop: None,
         }
     }
+    /// True when the step carries a guess, an anomaly or a stop (rarely).
+    #[inline(always)]
+    fn rare(&self) -> bool {
+        // One comparison of the three one-byte options, which are `None` as zero.
+        let packed = u32::from(opt_byte(self.guess.map(|g| g as u8)))
+            | u32::from(opt_byte(self.note.map(|a| a as u8))) << 8
+            | u32::from(opt_byte(self.stop.map(|a| a as u8))) << 16;
+        packed != 0
+    }
+
     /// This layer is the last: record `a` after it.
     fn stop(self, a: Anomaly) -> Step {
         Step { next: None, stop: Some(a), ..self }
     }
+}
+
+/// An optional small enum as one byte: 0 for none, the value plus one otherwise.
+#[inline(always)]
+fn opt_byte(v: Option<u8>) -> u8 {
+    v.map_or(0, |x| x.wrapping_add(1))
 }
 
 impl From<Error> for Anomaly {
@@ -105,6 +121,10 @@ fn malformed(e: Error, a: Anomaly) -> Anomaly {
 pub struct Dissector {
     table: Table,
     counters: Counters,
+    /// The depth bound, copied out of the configuration for the hot path.
+    max_tunnels: usize,
+    /// True when configuration adds or replaces EtherType entries.
+    ethertype_overrides: bool,
 }
 
 impl Default for Dissector {
@@ -116,7 +136,14 @@ impl Default for Dissector {
 impl Dissector {
     /// A dissector with the given configuration.
     pub fn new(config: Config) -> Dissector {
-        Dissector { table: Table::new(config), counters: Counters::default() }
+        let max_tunnels = config.max_tunnels;
+        let ethertype_overrides = !config.ethertypes.is_empty();
+        Dissector {
+            table: Table::new(config),
+            counters: Counters::default(),
+            max_tunnels,
+            ethertype_overrides,
+        }
     }
     /// The dispatch table.
     pub fn table(&self) -> &Table {
@@ -147,13 +174,14 @@ impl Dissector {
         let mut end = frame.len();
         let mut next = first;
         while let Some(n) = next {
-            let Some(data) = frame.get(offset..end.min(frame.len())) else { break };
+            // `end` never exceeds the frame: it starts at its length and only shrinks.
+            let Some(data) = frame.get(offset..end) else { break };
             match self.step(n, data, frame, stack) {
                 Ok(step) => {
                     if !self.push(stack, step, offset) {
                         break;
                     }
-                    if step.stop.is_some() | step.note.is_some() | step.guess.is_some() {
+                    if step.rare() {
                         if let Some(g) = step.guess {
                             self.counters.guesses[g as usize] += 1;
                         }
@@ -192,7 +220,7 @@ impl Dissector {
     fn push(&mut self, stack: &mut Stack, step: Step, offset: usize) -> bool {
         let layer = Layer { proto: step.proto, flags: step.flags, offset: offset as u32, len: step.len };
         let tunnel = layer.is_tunnel();
-        if tunnel && stack.tunnels() >= self.table.config.max_tunnels {
+        if tunnel && stack.tunnels() >= self.max_tunnels {
             self.note(stack, Anomaly::DepthBound);
             return false;
         }
@@ -461,6 +489,10 @@ impl Dissector {
     fn ethernet(&mut self, data: &[u8], stack: &mut Stack) -> Res {
         let p = wire::ethernet::Packet::new_checked(data)?;
         let t = p.ethertype();
+        // The common case without a table lookup.
+        if t == wire::ethernet::ethertype::IPV4 && !self.ethertype_overrides {
+            return Ok(Step::new(Proto::Eth, wire::ethernet::HEADER_LEN, Some(Next::Ipv4)));
+        }
         if t == wire::ethernet::ethertype::FABRICPATH && data.len() >= wire::fabricpath::HEADER_LEN {
             // The original frame keeps its FCS, as Wireshark reads it.
             let mut step = Step::new(Proto::FabricPath, wire::fabricpath::HEADER_LEN, Some(Next::Ethernet));
@@ -512,7 +544,14 @@ impl Dissector {
 
     #[inline(always)]
     fn ipv4(&mut self, data: &[u8]) -> Res {
-        let p = match wire::ipv4::Packet::new_checked(data) {
+        // Version 4 without options, the common case, checked in one comparison.
+        let fast = data.len() >= wire::ipv4::HEADER_LEN && data[0] == 0x45;
+        let checked = if fast {
+            Ok(wire::ipv4::Packet::new_unchecked(data))
+        } else {
+            wire::ipv4::Packet::new_checked(data)
+        };
+        let p = match checked {
             Ok(p) => p,
             Err(Error::Truncated) => return Err(Anomaly::Truncated),
             // Like Wireshark, an IPv4 type field in front of a version-6 header is read as IPv6.
