@@ -14,9 +14,11 @@
 //! ]);
 //! assert_eq!(frame.len(), 14 + 20 + 8 + 14 + 20 + 8 + 10);
 //! ```
-#![forbid(unsafe_code)]
+// The one `unsafe` is the counting allocator's forwarding to the system allocator.
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod counting;
 pub mod mix;
 pub mod timing;
 

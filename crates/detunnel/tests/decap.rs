@@ -132,12 +132,7 @@ fn every_capture_decapsulates_to_its_innermost_frames() {
     let exceptions =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/oracle-exceptions.md"))
             .unwrap();
-    let mut paths: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
-        .collect();
-    paths.sort();
+    let paths = capture_files(&dir);
     let mut problems = Vec::new();
     let mut checked = 0;
     for input in paths {
@@ -188,31 +183,15 @@ fn every_capture_decapsulates_to_its_innermost_frames() {
     assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
 }
 
-/// Reads an oracle file into one map per frame, with the same cut as compare.py.
+/// An oracle file as one map per frame of detunnel field name to value.
 fn tshark_oracle(path: &Path) -> Vec<BTreeMap<String, String>> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
-    let cut = ["icmp", "icmpv6", "sflow", "cflow", "pim", "data", "snmp", "dns", "bootp", "dhcp"];
-    lines
-        .map(|line| {
-            let cols: Vec<&str> = line.split('\t').collect();
-            let col = |name: &str| {
-                header.iter().position(|h| *h == name).and_then(|i| cols.get(i)).copied().unwrap_or("")
-            };
-            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-            for t in col("frame.protocols").split(':') {
-                if cut.contains(&t) {
-                    break;
-                }
-                *counts.entry(t).or_default() += 1;
-            }
+    read_oracle(path)
+        .iter()
+        .map(|frame| {
             let mut m = BTreeMap::new();
             for (tfield, name, token) in FAMILIES {
-                let allowed = counts.get(token).copied().unwrap_or(0);
-                for (n, v) in col(tfield).split(',').filter(|v| !v.is_empty()).take(allowed).enumerate() {
-                    let key = if n == 0 { name.to_string() } else { format!("{name}.{n}") };
-                    m.insert(key, v.to_ascii_lowercase());
+                for (n, v) in frame.values(tfield, token).into_iter().enumerate() {
+                    m.insert(if n == 0 { name.to_string() } else { format!("{name}.{n}") }, v);
                 }
             }
             m

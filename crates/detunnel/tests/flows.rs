@@ -27,31 +27,15 @@ fn flows(capture: &Path, keys: &str) -> BTreeMap<String, u64> {
 
 /// The same totals from an oracle: frames by the values of `families` at their depths.
 fn oracle_flows(oracle: &Path, families: &[(&str, usize)]) -> BTreeMap<String, u64> {
-    let text = std::fs::read_to_string(oracle).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
-    let cut = ["icmp", "icmpv6", "sflow", "cflow", "pim", "data", "snmp", "dns", "bootp", "dhcp"];
     let mut m = BTreeMap::new();
-    'frames: for line in lines {
-        let cols: Vec<&str> = line.split('\t').collect();
-        let col = |name: &str| {
-            header.iter().position(|h| *h == name).and_then(|i| cols.get(i)).copied().unwrap_or("")
-        };
-        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-        for t in col("frame.protocols").split(':') {
-            if cut.contains(&t) {
-                break;
-            }
-            *counts.entry(t).or_default() += 1;
-        }
+    'frames: for frame in read_oracle(oracle) {
         let mut key = Vec::new();
         for (field, depth) in families {
             let token = if field.starts_with("ipv6") { "ipv6" } else { field.split('.').next().unwrap() };
-            let values: Vec<&str> = col(field).split(',').filter(|v| !v.is_empty()).collect();
-            if *depth >= counts.get(token).copied().unwrap_or(0).min(values.len()) {
-                continue 'frames;
+            match frame.values(field, token).get(*depth) {
+                Some(v) => key.push(v.clone()),
+                None => continue 'frames,
             }
-            key.push(values[*depth].to_string());
         }
         *m.entry(key.join(",")).or_default() += 1;
     }
@@ -72,13 +56,7 @@ fn totals_equal_the_oracles() {
     ];
     let mut checked = 0;
     let mut problems = Vec::new();
-    let mut paths: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
-        .collect();
-    paths.sort();
-    for capture in paths {
+    for capture in capture_files(&dir) {
         let name = capture.file_name().unwrap().to_string_lossy().to_string();
         if exceptions.contains(&format!("| {name} |")) {
             continue;

@@ -39,13 +39,7 @@ fn check(d: &mut Dissector, stack: &mut Stack, frame: &[u8], link: LinkType) {
 fn base_frames() -> Vec<(Vec<u8>, LinkType)> {
     let mut frames = Vec::new();
     if let Some(dir) = common::captures() {
-        let mut paths: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
-            .collect();
-        paths.sort();
-        for p in paths {
+        for p in common::capture_files(&dir) {
             let mut r = FileReader::open(p.to_str().unwrap()).unwrap();
             r.for_each(|f| {
                 frames.push((f.data.to_vec(), f.link));

@@ -265,6 +265,19 @@ fn other_ethertype(t: u16) -> Lookup {
     })
 }
 
+/// What follows a VXLAN-GPE or NSH header, by their shared next-protocol numbering
+/// (1 IPv4, 2 IPv6, 3 Ethernet, 4 NSH, 5 MPLS).
+pub fn next_protocol(n: u8) -> Option<Next> {
+    match n {
+        1 => Some(Next::Ipv4),
+        2 => Some(Next::Ipv6),
+        3 => Some(Next::Ethernet),
+        4 => Some(Next::Nsh),
+        5 => Some(Next::Mpls),
+        _ => None,
+    }
+}
+
 /// The built-in IP protocol entries.
 pub fn default_ip_protocol(p: u8) -> Next {
     match p {

@@ -332,14 +332,7 @@ impl Dissector {
             Next::Nsh => {
                 let p =
                     wire::nsh::Packet::new_checked(data).map_err(|e| malformed(e, Anomaly::NshBadHeader))?;
-                let next = match p.next_protocol() {
-                    1 => Some(Next::Ipv4),
-                    2 => Some(Next::Ipv6),
-                    3 => Some(Next::Ethernet),
-                    4 => Some(Next::Nsh),
-                    5 => Some(Next::Mpls),
-                    _ => None,
-                };
+                let next = crate::table::next_protocol(p.next_protocol());
                 Ok(Step::new(Proto::Nsh, p.header_len(), next))
             }
             Next::Erspan => {
@@ -403,17 +396,10 @@ impl Dissector {
             }
             Next::VxlanGpe => {
                 let p = wire::vxlan_gpe::Packet::new_checked(data)?;
-                let next = match p.next_protocol() {
-                    1 => Some(Next::Ipv4),
-                    2 => Some(Next::Ipv6),
-                    3 => Some(Next::Ethernet),
-                    4 => Some(Next::Nsh),
-                    5 => Some(Next::Mpls),
-                    _ => {
-                        self.note(stack, Anomaly::GpeUnknownNextProtocol);
-                        None
-                    }
-                };
+                let next = crate::table::next_protocol(p.next_protocol());
+                if next.is_none() {
+                    self.note(stack, Anomaly::GpeUnknownNextProtocol);
+                }
                 Ok(Step::new(Proto::VxlanGpe, wire::vxlan_gpe::HEADER_LEN, next))
             }
             Next::Geneve => {

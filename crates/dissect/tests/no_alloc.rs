@@ -1,29 +1,7 @@
 //! Proves the decode path allocates nothing per frame: a counting allocator watches this
 //! thread while frames of every encapsulation are decoded and their fields read.
+use craft::counting::{allocations_in, Counting};
 use dissect::{Decoded, Dissector, Field, LinkType, Stack};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    static WATCHING: Cell<bool> = const { Cell::new(false) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if WATCHING.with(|w| w.get()) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -34,24 +12,24 @@ fn decoding_allocates_nothing() {
     let mut d = Dissector::default();
     let mut stack = Stack::new();
     let mut sum = 0u64;
-    WATCHING.with(|w| w.set(true));
-    for _ in 0..100 {
-        for f in &frames {
-            d.dissect(f, LinkType::ETHERNET, &mut stack);
-            let decoded = Decoded::new(f, &stack);
-            decoded.for_each(&mut |_, v| {
-                if let dissect::Value::Uint(n) = v {
+    let (allocations, ()) = allocations_in(|| {
+        for _ in 0..100 {
+            for f in &frames {
+                d.dissect(f, LinkType::ETHERNET, &mut stack);
+                let decoded = Decoded::new(f, &stack);
+                decoded.for_each(&mut |_, v| {
+                    if let dissect::Value::Uint(n) = v {
+                        sum = sum.wrapping_add(n);
+                    }
+                });
+                if let Some(dissect::Value::Uint(n)) = decoded.get(Field::TcpSourcePort, 0) {
                     sum = sum.wrapping_add(n);
                 }
-            });
-            if let Some(dissect::Value::Uint(n)) = decoded.get(Field::TcpSourcePort, 0) {
-                sum = sum.wrapping_add(n);
             }
         }
-    }
-    WATCHING.with(|w| w.set(false));
+    });
     assert!(sum > 0);
-    assert_eq!(ALLOCATIONS.load(Ordering::Relaxed), 0, "the decode path allocated");
+    assert_eq!(allocations, 0, "the decode path allocated");
 }
 
 fn common_frames() -> Vec<Vec<u8>> {

@@ -1,31 +1,9 @@
 //! Evaluating a compiled filter and keys allocates nothing per frame once the evaluator's
 //! buffers have grown: a counting allocator watches this thread.
+use craft::counting::{allocations_in, Counting};
 use craft::mix::{Encap, Generator, Mix};
 use dissect::{Decoded, Dissector, LinkType, Stack};
 use query::{Context, Definition, Evaluator, Input};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    static WATCHING: Cell<bool> = const { Cell::new(false) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if WATCHING.with(|w| w.get()) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -74,12 +52,7 @@ fn evaluation_allocates_nothing_per_frame() {
     for _ in 0..3 {
         run(&mut eval, &mut key);
     }
-    WATCHING.with(|w| w.set(true));
-    let mut total = 0;
-    for _ in 0..100 {
-        total += run(&mut eval, &mut key);
-    }
-    WATCHING.with(|w| w.set(false));
+    let (allocations, total) = allocations_in(|| (0..100).map(|_| run(&mut eval, &mut key)).sum::<usize>());
     assert!(total > 0);
-    assert_eq!(ALLOCATIONS.load(Ordering::Relaxed), 0, "evaluation allocated");
+    assert_eq!(allocations, 0, "evaluation allocated");
 }

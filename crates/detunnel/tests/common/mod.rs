@@ -210,3 +210,58 @@ pub fn detunnel_fields(pcap: &Path, extra: &[&str]) -> Vec<BTreeMap<String, Stri
         })
         .collect()
 }
+
+/// Every capture file (pcap or pcapng) in `dir`, sorted.
+pub fn capture_files(dir: &Path) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
+        .collect();
+    paths.sort();
+    paths
+}
+
+/// Protocols after which tshark decodes data that is not a tunnelled frame (as compare.py).
+pub const CUT: &[&str] = &["icmp", "icmpv6", "sflow", "cflow", "pim", "data", "snmp", "dns", "bootp", "dhcp"];
+
+/// One frame of a tshark oracle file.
+pub struct OracleFrame {
+    /// Column name to its text.
+    pub columns: BTreeMap<String, String>,
+    /// How many times each protocol token occurs before the first `CUT` protocol.
+    pub counts: BTreeMap<String, usize>,
+}
+
+impl OracleFrame {
+    /// The values of `column` that belong to the frame's own headers (before the cut).
+    pub fn values(&self, column: &str, token: &str) -> Vec<String> {
+        let allowed = self.counts.get(token).copied().unwrap_or(0);
+        let raw = self.columns.get(column).map(String::as_str).unwrap_or("");
+        raw.split(',').filter(|v| !v.is_empty()).take(allowed).map(|v| v.to_ascii_lowercase()).collect()
+    }
+}
+
+/// Reads an oracle file (`NAME.oracle.tsv`).
+pub fn read_oracle(path: &Path) -> Vec<OracleFrame> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    lines
+        .map(|line| {
+            let columns: BTreeMap<String, String> = header
+                .iter()
+                .zip(line.split('\t').chain(std::iter::repeat("")))
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect();
+            let mut counts = BTreeMap::new();
+            for t in columns["frame.protocols"].split(':') {
+                if CUT.contains(&t) {
+                    break;
+                }
+                *counts.entry(t.to_string()).or_default() += 1;
+            }
+            OracleFrame { columns, counts }
+        })
+        .collect()
+}
