@@ -453,7 +453,13 @@ impl<'a> Job<'a> {
     }
 }
 
+/// Adds one to `key`'s count. Keys are the same static names every time, so the address
+/// is compared first and the text only when a name is new.
 fn count(v: &mut Vec<(&'static str, u64)>, key: &'static str) {
+    if let Some(e) = v.iter_mut().find(|(k, _)| std::ptr::eq(k.as_ptr(), key.as_ptr())) {
+        e.1 += 1;
+        return;
+    }
     match v.iter_mut().find(|(k, _)| *k == key) {
         Some(e) => e.1 += 1,
         None => v.push((key, 1)),
