@@ -213,30 +213,34 @@ fn continues(prev: Proto, next: Proto) -> bool {
     )
 }
 
-/// The tunnels of a stack, outermost first; at most `MAX_RUNS`.
-fn runs(layers: &[Layer], out: &mut [Run; MAX_RUNS]) -> usize {
-    let mut n = 0;
-    let mut i = 0;
-    while i < layers.len() && n < MAX_RUNS {
-        if !layers[i].is_tunnel() {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i + 1 < layers.len()
-            && layers[i + 1].is_tunnel()
-            && continues(layers[i].proto, layers[i + 1].proto)
-        {
-            i += 1;
-        }
-        out[n] = Run { start, inner: i + 1 };
-        n += 1;
-        i += 1;
-    }
-    n
+/// The tunnels of a stack, outermost first, found as they are asked for.
+struct Runs<'a> {
+    layers: &'a [Layer],
+    i: usize,
 }
 
-const MAX_RUNS: usize = 16;
+impl Iterator for Runs<'_> {
+    type Item = Run;
+    #[inline]
+    fn next(&mut self) -> Option<Run> {
+        let layers = self.layers;
+        while self.i < layers.len() && !layers[self.i].is_tunnel() {
+            self.i += 1;
+        }
+        if self.i >= layers.len() {
+            return None;
+        }
+        let start = self.i;
+        while self.i + 1 < layers.len()
+            && layers[self.i + 1].is_tunnel()
+            && continues(layers[self.i].proto, layers[self.i + 1].proto)
+        {
+            self.i += 1;
+        }
+        self.i += 1;
+        Some(Run { start, inner: self.i })
+    }
+}
 
 /// The kind a `--strip` list names for a tunnel run.
 fn run_kind(layers: &[Layer], run: Run) -> Tunnel {
@@ -264,10 +268,10 @@ impl Decapsulator {
     /// `stack`, and names the frame's outermost tunnel kind. Copies nothing.
     pub fn decapsulate(&self, frame: &[u8], orig_len: u32, stack: &Stack) -> (Outcome, Option<Tunnel>) {
         let layers = stack.layers();
-        let mut all = [Run { start: 0, inner: 0 }; MAX_RUNS];
-        let n = runs(layers, &mut all);
-        let outer = (n > 0).then(|| run_kind(layers, all[0]));
-        (self.decide(frame, orig_len, layers, &all[..n]), outer)
+        let mut runs = Runs { layers, i: 0 };
+        let first = runs.next();
+        let outer = first.map(|r| run_kind(layers, r));
+        (self.decide(frame, orig_len, layers, first, runs), outer)
     }
 
     /// Like [`Decapsulator::decapsulate`], with the emitted frame copied into `out`.
@@ -280,17 +284,24 @@ impl Decapsulator {
         o
     }
 
-    fn decide(&self, frame: &[u8], orig_len: u32, layers: &[Layer], runs: &[Run]) -> Outcome {
+    fn decide(
+        &self,
+        frame: &[u8],
+        orig_len: u32,
+        layers: &[Layer],
+        first: Option<Run>,
+        rest: Runs<'_>,
+    ) -> Outcome {
         let mut stripped: Option<(Run, Run)> = None;
-        for (i, run) in runs.iter().enumerate() {
+        for (i, run) in first.into_iter().chain(rest).enumerate() {
             if self.options.depth.is_some_and(|d| i >= d)
-                || !self.options.strip.contains(run_kind(layers, *run))
+                || !self.options.strip.contains(run_kind(layers, run))
             {
                 break;
             }
-            stripped = Some((stripped.map_or(*run, |(first, _)| first), *run));
+            stripped = Some((stripped.map_or(run, |(outer, _)| outer), run));
         }
-        if runs.is_empty() && self.options.only_tunnelled {
+        if first.is_none() && self.options.only_tunnelled {
             return Outcome::Dropped(Drop::NotTunnelled);
         }
         let (start, stream) = match stripped {
