@@ -63,6 +63,23 @@ fn frames() -> Vec<(&'static str, Vec<u8>)> {
             ),
         ),
         (
+            "vxlan-in-gre",
+            build(
+                &[
+                    outer(),
+                    vec![Header::Gre { key: Some(7), seq: None }],
+                    vec![
+                        Header::eth(),
+                        Header::ipv4([172, 16, 0, 1], [172, 16, 0, 2]),
+                        Header::Udp { src: 50000, dst: 4789 },
+                        Header::Vxlan { vni: 42 },
+                    ],
+                    inner(),
+                ]
+                .concat(),
+            ),
+        ),
+        (
             "qinq+mpls-pw",
             build(
                 &[
