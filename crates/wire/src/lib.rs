@@ -76,6 +76,7 @@ pub mod nvgre;
 pub mod pbb;
 pub mod ppp;
 pub mod pppoe;
+pub mod sflow;
 pub mod sll;
 pub mod tcp;
 pub mod teredo;

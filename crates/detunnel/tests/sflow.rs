@@ -1,0 +1,173 @@
+//! The sFlow v5 decoder (`wire::sflow`) against tshark on the real sFlow captures, and on
+//! every truncation and random corruption of their datagrams.
+mod common;
+
+use capture::FileReader;
+use common::*;
+use dissect::{Dissector, Proto, Stack};
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::process::Command;
+use wire::sflow::{sample_format, CountersSample, Datagram, FlowSample, Record, SampledHeader};
+
+/// The UDP payloads of the sFlow datagrams in a capture, by frame.
+fn datagrams(path: &Path) -> Vec<Option<Vec<u8>>> {
+    let mut d = Dissector::default();
+    let mut stack = Stack::new();
+    let mut out = Vec::new();
+    FileReader::open(path.to_str().unwrap())
+        .unwrap()
+        .for_each(|f| {
+            d.dissect(f.data, f.link, &mut stack);
+            out.push(
+                stack
+                    .layers()
+                    .iter()
+                    .find(|l| l.proto == Proto::Sflow)
+                    .map(|l| f.data[l.offset as usize..].to_vec()),
+            );
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    out
+}
+
+/// What we read of one datagram, in tshark's terms.
+fn summary(bytes: &[u8]) -> Option<[String; 7]> {
+    let dg = Datagram::parse(bytes).ok()?;
+    let (mut rates, mut lengths, mut counter_seqs) = (Vec::new(), Vec::new(), Vec::new());
+    for s in dg.samples() {
+        let s: Record<'_> = s.ok()?;
+        match (s.enterprise, s.format) {
+            (0, sample_format::FLOW | sample_format::FLOW_EXPANDED) => {
+                let f = FlowSample::parse(s.data, s.format == sample_format::FLOW_EXPANDED).ok()?;
+                rates.push(f.sampling_rate.to_string());
+                for r in f.records {
+                    let r = r.ok()?;
+                    if (r.enterprise, r.format) == (0, 1) {
+                        lengths.push(SampledHeader::parse(r.data).ok()?.frame_length.to_string());
+                    }
+                }
+            }
+            (0, sample_format::COUNTERS | sample_format::COUNTERS_EXPANDED) => {
+                let c = CountersSample::parse(s.data, s.format == sample_format::COUNTERS_EXPANDED).ok()?;
+                counter_seqs.push(c.sequence.to_string());
+            }
+            _ => {}
+        }
+    }
+    Some([
+        dg.agent.to_string(),
+        dg.sub_agent_id.to_string(),
+        dg.sequence.to_string(),
+        dg.num_samples.to_string(),
+        rates.join(","),
+        lengths.join(","),
+        counter_seqs.join(","),
+    ])
+}
+
+#[test]
+fn datagrams_agree_with_tshark() {
+    let Some(dir) = captures() else { return };
+    if !have_tool("tshark") {
+        return;
+    }
+    let mut checked = 0;
+    for name in ["sflow_expanded.pcap", "sflow-print-v6.pcap", "sflow_multiple_counter_30_pdus.pcap"] {
+        let path = dir.join(name);
+        let out = Command::new("tshark")
+            .arg("-n")
+            .arg("-r")
+            .arg(&path)
+            .args(["-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,"])
+            .args([
+                "-e",
+                "sflow_245.agent",
+                "-e",
+                "sflow_245.agent.v6",
+                "-e",
+                "sflow_245.sub_agent_id",
+                "-e",
+                "sflow_245.sequence_number",
+            ])
+            .args([
+                "-e",
+                "sflow_245.numsamples",
+                "-e",
+                "sflow.flow_sample.sampling_rate",
+                "-e",
+                "sflow_245.header.frame_length",
+            ])
+            .args(["-e", "sflow.counters_sample.sequence_number"])
+            .output()
+            .unwrap();
+        let want: Vec<Vec<String>> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.split('\t').map(str::to_string).collect())
+            .collect();
+        for (i, (dg, w)) in datagrams(&path).iter().zip(&want).enumerate() {
+            let Some(dg) = dg else {
+                assert!(
+                    w[0].is_empty() && w[1].is_empty(),
+                    "{name} frame {}: tshark sees sFlow, we do not",
+                    i + 1
+                );
+                continue;
+            };
+            if w[0].is_empty() && w[1].is_empty() {
+                // Sent to 6343 but not an sFlow v5 datagram for tshark either.
+                assert!(summary(dg).is_none(), "{name} frame {}: tshark rejects it, we decode it", i + 1);
+                continue;
+            }
+            let got = summary(dg).unwrap_or_else(|| panic!("{name} frame {}: not decoded", i + 1));
+            let agent = if w[0].is_empty() { w[1].clone() } else { w[0].clone() };
+            let expected =
+                [agent, w[2].clone(), w[3].clone(), w[4].clone(), w[5].clone(), w[6].clone(), w[7].clone()];
+            assert_eq!(got, expected, "{name} frame {}", i + 1);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 40, "{checked} datagrams checked");
+}
+
+/// A small deterministic generator (xorshift64).
+fn next(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+#[test]
+fn hostile_datagrams_never_panic() {
+    let Some(dir) = captures() else { return };
+    let mut all = Vec::new();
+    for name in [
+        "sflow_expanded.pcap",
+        "sflow-print-v6.pcap",
+        "sflow_multiple_counter_30_pdus.pcap",
+        "sflow_print-segv.pcap",
+    ] {
+        all.extend(datagrams(&dir.join(name)).into_iter().flatten());
+    }
+    assert!(!all.is_empty());
+    let mut state = 0x1234_5678_9abc_def1u64;
+    let mut n = 0;
+    for d in &all {
+        for len in 0..=d.len() {
+            let _ = summary(&d[..len]);
+            n += 1;
+        }
+        for _ in 0..500 {
+            let mut m = d.clone();
+            for _ in 0..1 + next(&mut state) % 4 {
+                let at = (next(&mut state) as usize) % m.len();
+                m[at] ^= 1 << (next(&mut state) % 8);
+            }
+            let _ = summary(&m);
+            n += 1;
+        }
+    }
+    assert!(n > 20_000);
+}
