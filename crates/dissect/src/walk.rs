@@ -176,6 +176,25 @@ impl Dissector {
         while let Some(n) = next {
             // `end` never exceeds the frame: it starts at its length and only shrinks.
             let Some(data) = frame.get(offset..end) else { break };
+            // Ethernet then a plain IPv4 header, the most common pair, in one step.
+            if n == Next::Ethernet {
+                if let Some((ip_next, total)) = self.fast_ethernet_ipv4(data) {
+                    if !stack
+                        .push(Layer { proto: Proto::Eth, flags: 0, offset: offset as u32, len: 14 }, false)
+                        || !stack.push(
+                            Layer { proto: Proto::Ipv4, flags: 0, offset: offset as u32 + 14, len: 20 },
+                            false,
+                        )
+                    {
+                        self.note(stack, Anomaly::TooManyLayers);
+                        break;
+                    }
+                    end = end.min(offset + 14 + total);
+                    offset += 34;
+                    next = ip_next;
+                    continue;
+                }
+            }
             match self.step(n, data, frame, stack) {
                 Ok(step) => {
                     if !self.push(stack, step, offset) {
@@ -471,6 +490,28 @@ impl Dissector {
         }
     }
 
+    /// For an Ethernet frame carrying IPv4 without options, unfragmented, not IP-in-IP and
+    /// with a sane total length: what follows the IPv4 header and that total length.
+    #[inline(always)]
+    fn fast_ethernet_ipv4(&self, data: &[u8]) -> Option<(Option<Next>, usize)> {
+        let h = data.get(..34)?;
+        if self.ethertype_overrides
+            || h[12] != 0x08
+            || h[13] != 0x00
+            || h[14] != 0x45
+            || h[20] & 0x3f != 0
+            || h[21] != 0
+        {
+            return None;
+        }
+        let total = usize::from(u16::from_be_bytes([h[16], h[17]]));
+        let protocol = h[23];
+        if total < 20 || protocol == wire::ipv4::protocol::IPIP || protocol == wire::ipv4::protocol::IPV6 {
+            return None;
+        }
+        Some((default_ip_next(protocol), total))
+    }
+
     #[inline(always)]
     fn ethernet(&mut self, data: &[u8], stack: &mut Stack) -> Res {
         let p = wire::ethernet::Packet::new_checked(data)?;
@@ -549,7 +590,7 @@ impl Dissector {
         };
         let hlen = p.header_len();
         let total = usize::from(p.total_len());
-        let mut step = Step::new(Proto::Ipv4, hlen, Some(default_ip_next(p.protocol())));
+        let mut step = Step::new(Proto::Ipv4, hlen, default_ip_next(p.protocol()));
         mark_ip_in_ip(&mut step);
         // A total length of 0 is a GSO / BIG TCP super-packet: the capture gives the length.
         if total != 0 {
@@ -601,7 +642,7 @@ impl Dissector {
                 }
             }
         }
-        let mut step = Step::new(Proto::Ipv6, len, Some(default_ip_next(nh)));
+        let mut step = Step::new(Proto::Ipv6, len, default_ip_next(nh));
         step.flags |= flags;
         if nh == wire::ipv4::protocol::IPV6_NONXT {
             step.next = None;
@@ -799,8 +840,10 @@ fn ppp_next(protocol: u16) -> Option<Next> {
     }
 }
 
-fn default_ip_next(protocol: u8) -> Next {
-    crate::table::default_ip_protocol(protocol)
+/// What follows an IP header of `protocol`; `None` for a protocol not decoded further (which
+/// is not an anomaly).
+fn default_ip_next(protocol: u8) -> Option<Next> {
+    Some(crate::table::default_ip_protocol(protocol)).filter(|n| *n != Next::Leaf)
 }
 
 /// Marks an IP header whose payload is another IP packet as an IP-in-IP tunnel.
