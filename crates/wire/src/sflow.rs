@@ -38,6 +38,26 @@ pub mod flow_format {
     pub const EXTENDED_ROUTER: u32 = 1002;
     /// Extended gateway data.
     pub const EXTENDED_GATEWAY: u32 = 1003;
+    /// Layer-2 tunnel egress (sampled Ethernet layout).
+    pub const L2_TUNNEL_EGRESS: u32 = 1021;
+    /// Layer-2 tunnel ingress.
+    pub const L2_TUNNEL_INGRESS: u32 = 1022;
+    /// IPv4 tunnel egress (sampled IPv4 layout: the outer header added).
+    pub const IPV4_TUNNEL_EGRESS: u32 = 1023;
+    /// IPv4 tunnel ingress (the outer header removed).
+    pub const IPV4_TUNNEL_INGRESS: u32 = 1024;
+    /// IPv6 tunnel egress.
+    pub const IPV6_TUNNEL_EGRESS: u32 = 1025;
+    /// IPv6 tunnel ingress.
+    pub const IPV6_TUNNEL_INGRESS: u32 = 1026;
+    /// Decapsulation egress: offset of the inner header in the sampled header.
+    pub const DECAP_EGRESS: u32 = 1027;
+    /// Decapsulation ingress.
+    pub const DECAP_INGRESS: u32 = 1028;
+    /// VNI egress.
+    pub const VNI_EGRESS: u32 = 1029;
+    /// VNI ingress.
+    pub const VNI_INGRESS: u32 = 1030;
 }
 
 /// Counter record formats (enterprise 0).
@@ -369,6 +389,138 @@ impl ExtendedSwitch {
     }
 }
 
+/// A sampled IPv4 or IPv6 header (flow records 3 and 4, and the IP tunnel records
+/// 1023-1026 that describe the outer header a tunnel adds or removes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SampledIp {
+    /// Length of the IP packet.
+    pub length: u32,
+    /// IP protocol.
+    pub protocol: u32,
+    /// Source address.
+    pub source: Address,
+    /// Destination address.
+    pub destination: Address,
+    /// Source port (TCP/UDP).
+    pub src_port: u32,
+    /// Destination port (TCP/UDP).
+    pub dst_port: u32,
+    /// TCP flags.
+    pub tcp_flags: u32,
+    /// IPv4 type of service, or IPv6 priority.
+    pub tos: u32,
+}
+
+impl SampledIp {
+    /// Reads a sampled IPv4 (`ipv6` false) or IPv6 record.
+    pub fn parse(d: &[u8], ipv6: bool) -> Result<SampledIp> {
+        let length = word(d, 0)?;
+        let protocol = word(d, 4)?;
+        let (source, destination, at) = if ipv6 {
+            need(d, 40)?;
+            (Address::V6(Ipv6Addr::from_bytes(&d[8..])), Address::V6(Ipv6Addr::from_bytes(&d[24..])), 40)
+        } else {
+            need(d, 16)?;
+            (Address::V4(Ipv4Addr::from_bytes(&d[8..])), Address::V4(Ipv4Addr::from_bytes(&d[12..])), 16)
+        };
+        Ok(SampledIp {
+            length,
+            protocol,
+            source,
+            destination,
+            src_port: word(d, at)?,
+            dst_port: word(d, at + 4)?,
+            tcp_flags: word(d, at + 8)?,
+            tos: word(d, at + 12)?,
+        })
+    }
+}
+
+/// What a tunnel record (sflow_tunnels.txt) says about a sampled packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TunnelRecord {
+    /// The outer IP header a tunnel adds (egress) or removes (ingress).
+    Ip {
+        /// True for ingress (decapsulation), false for egress (encapsulation).
+        ingress: bool,
+        /// The outer header.
+        outer: SampledIp,
+    },
+    /// Where the inner header starts in the sampled header.
+    InnerOffset {
+        /// True for ingress.
+        ingress: bool,
+        /// Byte offset of the inner header.
+        offset: u32,
+    },
+    /// The VNI of the tunnel.
+    Vni {
+        /// True for ingress.
+        ingress: bool,
+        /// The VNI.
+        vni: u32,
+    },
+}
+
+impl TunnelRecord {
+    /// Reads a flow record of format 1023-1030; `None` for other formats.
+    pub fn parse(format: u32, d: &[u8]) -> Option<Result<TunnelRecord>> {
+        use flow_format::*;
+        let ingress = format % 2 == 0;
+        Some(match format {
+            IPV4_TUNNEL_EGRESS | IPV4_TUNNEL_INGRESS => {
+                SampledIp::parse(d, false).map(|outer| TunnelRecord::Ip { ingress, outer })
+            }
+            IPV6_TUNNEL_EGRESS | IPV6_TUNNEL_INGRESS => {
+                SampledIp::parse(d, true).map(|outer| TunnelRecord::Ip { ingress, outer })
+            }
+            DECAP_EGRESS | DECAP_INGRESS => {
+                word(d, 0).map(|offset| TunnelRecord::InnerOffset { ingress, offset })
+            }
+            VNI_EGRESS | VNI_INGRESS => word(d, 0).map(|vni| TunnelRecord::Vni { ingress, vni }),
+            _ => return None,
+        })
+    }
+}
+
+/// A discarded-packet sample (sflow_drops.txt).
+#[derive(Debug, Clone)]
+pub struct DiscardSample<'a> {
+    /// Sample sequence number.
+    pub sequence: u32,
+    /// Data source type.
+    pub source_id_type: u32,
+    /// Data source index.
+    pub source_id_index: u32,
+    /// Discards lost for lack of resources.
+    pub drops: u32,
+    /// Input interface index.
+    pub input: u32,
+    /// Output interface index.
+    pub output: u32,
+    /// Why the packet was dropped (sflow_drops.txt reason codes).
+    pub reason: u32,
+    /// The flow records (e.g. a sampled header of the dropped packet).
+    pub records: Records<'a>,
+}
+
+impl<'a> DiscardSample<'a> {
+    /// Reads a discard sample.
+    pub fn parse(d: &'a [u8]) -> Result<DiscardSample<'a>> {
+        let n = word(d, 32)?;
+        Ok(DiscardSample {
+            sequence: word(d, 0)?,
+            source_id_type: word(d, 4)?,
+            source_id_index: word(d, 8)?,
+            drops: word(d, 12)?,
+            input: word(d, 16)?,
+            output: word(d, 20)?,
+            reason: word(d, 24)?,
+            records: Records { data: &d[36..], remaining: n },
+        })
+    }
+}
+
 /// Generic interface counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IfCounters {
@@ -477,6 +629,28 @@ mod tests {
         let h = SampledHeader::parse(r.data).unwrap();
         assert_eq!((h.protocol, h.frame_length, h.stripped, h.header), (1, 64, 4, &header[..]));
         assert!(f.records.next().is_none());
+    }
+
+    #[test]
+    fn tunnel_records_and_discards() {
+        let outer = words(&[120, 47, 0x0a00_0001, 0x0a00_0002, 0, 0, 0, 0]);
+        let r = TunnelRecord::parse(flow_format::IPV4_TUNNEL_INGRESS, &outer).unwrap().unwrap();
+        let TunnelRecord::Ip { ingress: true, outer } = r else { panic!("{r:?}") };
+        assert_eq!((outer.protocol, outer.source), (47, Address::V4(Ipv4Addr([10, 0, 0, 1]))));
+        assert_eq!(
+            TunnelRecord::parse(flow_format::VNI_EGRESS, &words(&[42])),
+            Some(Ok(TunnelRecord::Vni { ingress: false, vni: 42 }))
+        );
+        assert_eq!(
+            TunnelRecord::parse(flow_format::DECAP_INGRESS, &words(&[50])),
+            Some(Ok(TunnelRecord::InnerOffset { ingress: true, offset: 50 }))
+        );
+        assert_eq!(TunnelRecord::parse(flow_format::DECAP_INGRESS, &[0, 0]), Some(Err(Error::Truncated)));
+        assert!(TunnelRecord::parse(flow_format::EXTENDED_SWITCH, &[]).is_none());
+        let d = words(&[9, 0, 3, 0, 4, 5, 259, 0, 0]);
+        let s = DiscardSample::parse(&d).unwrap();
+        assert_eq!((s.sequence, s.source_id_index, s.input, s.output, s.reason), (9, 3, 4, 5, 259));
+        assert!(DiscardSample::parse(&d[..30]).is_err());
     }
 
     #[test]
