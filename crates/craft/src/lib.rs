@@ -469,3 +469,29 @@ pub fn fragment_ipv4(frame: &[u8], mtu: usize) -> Vec<Vec<u8>> {
     }
     out
 }
+
+/// Cuts `frame` (Ethernet, then an IPv6 header without extension headers) into fragments
+/// carrying at most `mtu` payload bytes each (a multiple of 8), each with a fragment header
+/// of identification `ident`, in order.
+pub fn fragment_ipv6(frame: &[u8], mtu: usize, ident: u32) -> Vec<Vec<u8>> {
+    let mtu = (mtu / 8).max(1) * 8;
+    let next = frame[20];
+    let payload = &frame[54..];
+    let mut out = Vec::new();
+    let mut off = 0;
+    while off < payload.len() {
+        let n = mtu.min(payload.len() - off);
+        let mut f = frame[..54].to_vec();
+        f[20] = wire::ipv4::protocol::IPV6_FRAG;
+        f[18..20].copy_from_slice(&((8 + n) as u16).to_be_bytes());
+        let more = off + n < payload.len();
+        let word = ((off / 8) as u16) << 3 | u16::from(more);
+        f.extend_from_slice(&[next, 0]);
+        f.extend_from_slice(&word.to_be_bytes());
+        f.extend_from_slice(&ident.to_be_bytes());
+        f.extend_from_slice(&payload[off..off + n]);
+        out.push(f);
+        off += n;
+    }
+    out
+}

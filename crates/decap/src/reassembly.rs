@@ -355,6 +355,41 @@ mod tests {
     }
 
     #[test]
+    fn joins_ipv6_fragments() {
+        let v6 = |last: u8| {
+            let mut a = [0u8; 16];
+            a[0] = 0x20;
+            a[1] = 0x01;
+            a[15] = last;
+            a
+        };
+        let whole = craft_build(&[
+            Header::eth(),
+            Header::ipv6(v6(1), v6(2)),
+            Header::Udp { src: 1, dst: 6081 },
+            Header::Geneve { vni: 3, options: vec![], critical: false },
+            Header::eth(),
+            Header::ipv4([1, 1, 1, 1], [2, 2, 2, 2]),
+            Header::Payload(vec![5; 1300]),
+        ]);
+        let mut parts = craft::fragment_ipv6(&whole, 512, 77);
+        assert_eq!(parts.len(), 3);
+        parts.reverse();
+        let mut d = Dissector::default();
+        let mut stack = Stack::new();
+        let mut r = Reassembler::new(Limits::default());
+        let mut done = None;
+        for f in &parts {
+            d.dissect(f, LinkType::ETHERNET, &mut stack);
+            if let Offer::Complete(b) = r.offer(f, &stack, 1) {
+                done = Some(b.to_vec());
+            }
+        }
+        assert_eq!(done.expect("reassembled"), whole);
+        assert_eq!(r.counters.reassembled, 1);
+    }
+
+    #[test]
     fn incomplete_datagrams_expire_and_limits_refuse() {
         let (_, frags) = fragments(600);
         let mut d = Dissector::default();
