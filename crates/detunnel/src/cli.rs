@@ -312,6 +312,53 @@ pub struct DecoderArgs {
     /// Decode GRE protocol TYPE as PROTO (e.g. `0x8949=erspan`); repeatable.
     #[arg(long = "gre-protocol", value_name = "TYPE=PROTO", value_parser = parse_port_proto)]
     pub gre_protocols: Vec<(u16, dissect::Next)>,
+    /// What follows an MPLS label stack: `auto` (by the first nibble, counted as a guess),
+    /// `ipv4`, `ipv6`, `ethernet` (pseudowire without control word) or `ethernet-cw`.
+    #[arg(long = "mpls-payload", value_enum, default_value = "auto")]
+    pub mpls_payload: MplsPayloadArg,
+    /// Read the key of GRE-TEB with only the K flag as NVGRE's VSID and flow ID (`auto`) or
+    /// only as a GRE key (`never`).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub nvgre: NvgreArg,
+    /// L2TPv3 cookie length in bytes (0, 4 or 8), as agreed out of band.
+    #[arg(long = "l2tpv3-cookie", value_name = "BYTES", default_value_t = 0, value_parser = parse_cookie_len)]
+    pub l2tpv3_cookie: u8,
+    /// L2TPv3 sessions carry the default 4-byte L2-specific sublayer.
+    #[arg(long = "l2tpv3-sublayer")]
+    pub l2tpv3_sublayer: bool,
+}
+
+fn parse_cookie_len(s: &str) -> Result<u8, String> {
+    match s {
+        "0" | "4" | "8" => Ok(s.parse().unwrap_or(0)),
+        _ => Err(format!("an L2TPv3 cookie is 0, 4 or 8 bytes, not `{s}`")),
+    }
+}
+
+/// `--mpls-payload` values.
+#[derive(Debug, Clone, Copy, Default, clap::ValueEnum)]
+pub enum MplsPayloadArg {
+    /// By the first nibble after the bottom of stack.
+    #[default]
+    Auto,
+    /// IPv4.
+    Ipv4,
+    /// IPv6.
+    Ipv6,
+    /// Ethernet pseudowire without control word.
+    Ethernet,
+    /// Ethernet pseudowire with control word.
+    EthernetCw,
+}
+
+/// `--nvgre` values.
+#[derive(Debug, Clone, Copy, Default, clap::ValueEnum)]
+pub enum NvgreArg {
+    /// Read the key as VSID and flow ID too.
+    #[default]
+    Auto,
+    /// Only as a GRE key.
+    Never,
 }
 
 impl DecoderArgs {
@@ -321,6 +368,21 @@ impl DecoderArgs {
             max_tunnels: self.max_tunnels,
             udp_ports: self.udp_ports.clone(),
             gre_protocols: self.gre_protocols.clone(),
+            mpls_payload: match self.mpls_payload {
+                MplsPayloadArg::Auto => dissect::MplsPayload::Auto,
+                MplsPayloadArg::Ipv4 => dissect::MplsPayload::Ipv4,
+                MplsPayloadArg::Ipv6 => dissect::MplsPayload::Ipv6,
+                MplsPayloadArg::Ethernet => dissect::MplsPayload::Ethernet,
+                MplsPayloadArg::EthernetCw => dissect::MplsPayload::EthernetCw,
+            },
+            nvgre: match self.nvgre {
+                NvgreArg::Auto => dissect::NvgreKey::Auto,
+                NvgreArg::Never => dissect::NvgreKey::Never,
+            },
+            l2tpv3: dissect::table::L2tpv3Session {
+                cookie_len: self.l2tpv3_cookie,
+                sublayer: self.l2tpv3_sublayer,
+            },
             ..dissect::Config::default()
         }
     }
