@@ -157,6 +157,12 @@ pub struct FlowsArgs {
     /// Print sFlow-RT's activeflows JSON shape: `[{"key": "a,b", "value": 123}, ...]`.
     #[arg(long)]
     pub json: bool,
+    /// Count the packets sampled in the capture's sFlow datagrams (UDP 6343) instead of its
+    /// frames: each sampled header is decoded through its tunnels and counts `sampling_rate`
+    /// frames and `frame_length x sampling_rate` bytes; `agent`, `inputifindex` and
+    /// `outputifindex` become keys.
+    #[arg(long)]
+    pub sflow: bool,
     /// Address groups and value maps for `group:` and `map:` keys.
     #[command(flatten)]
     pub sets: SetArgs,

@@ -24,7 +24,7 @@ impl Filter {
     /// True when the frame passes (counting it when it does not).
     pub fn accepts(&mut self, decoded: &Decoded<'_>, frame_len: u32) -> bool {
         let Some((c, ctx, eval)) = &mut self.compiled else { return true };
-        let ok = c.accepts(eval, &Input { decoded: *decoded, frame_len }, ctx);
+        let ok = c.accepts(eval, &Input::new(*decoded, frame_len), ctx);
         self.rejected += u64::from(!ok);
         ok
     }

@@ -3,7 +3,7 @@
 use crate::cli::FlowsArgs;
 use anyhow::Result;
 use capture::FileReader;
-use dissect::{Decoded, Dissector, Stack};
+use dissect::{Decoded, Dissector, Proto, Stack};
 use flows::Counter;
 use query::{Definition, Input};
 use std::io::Write;
@@ -24,10 +24,39 @@ pub fn run(args: &FlowsArgs) -> Result<ExitCode> {
     let mut reader = FileReader::open(&args.read)?;
     let mut counter = Counter::new(compiled, ctx, args.max_flows);
     let mut dissector = Dissector::new(args.decoder.config());
+    let mut sampled = Dissector::new(args.decoder.config());
     let mut stack = Stack::new();
+    let mut inner = Stack::new();
+    let mut sflow = SflowTotals::default();
     reader.for_each(|f| {
         dissector.dissect(f.data, f.link, &mut stack);
-        counter.add(&Input { decoded: Decoded::new(f.data, &stack), frame_len: f.orig_len });
+        if !args.sflow {
+            counter.add(&Input::new(Decoded::new(f.data, &stack), f.orig_len));
+            return ControlFlow::Continue(());
+        }
+        let Some(l) = stack.layers().iter().find(|l| l.proto == Proto::Sflow) else {
+            return ControlFlow::Continue(());
+        };
+        sflow.datagrams += 1;
+        let result = capture::sflow::sampled_frames(&f.data[l.offset as usize..], |s| {
+            sampled.dissect(s.header, s.link, &mut inner);
+            let sample = query::Sample {
+                agent: s.agent,
+                input: interface(s.input),
+                output: interface(s.output),
+                sampling_rate: s.sampling_rate,
+            };
+            let input = Input {
+                decoded: Decoded::new(s.header, &inner),
+                frame_len: s.frame_length,
+                sample: Some(&sample),
+            };
+            counter.add_weighted(&input, u64::from(s.sampling_rate));
+        });
+        match result {
+            Ok(c) => sflow.skipped += c.skipped + c.other_headers,
+            Err(_) => sflow.malformed += 1,
+        }
         ControlFlow::Continue(())
     })?;
     let rows = counter.top(args.top);
@@ -53,6 +82,12 @@ pub fn run(args: &FlowsArgs) -> Result<ExitCode> {
         }
     }
     std::io::stdout().write_all(out.as_bytes())?;
+    if !args.quiet && args.sflow {
+        eprintln!(
+            "{} sFlow datagrams: {} malformed; {} records or headers of other formats skipped",
+            sflow.datagrams, sflow.malformed, sflow.skipped
+        );
+    }
     if !args.quiet {
         let t = counter.totals;
         eprintln!(
@@ -70,6 +105,22 @@ pub fn run(args: &FlowsArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// sFlow datagrams read by `--sflow`.
+#[derive(Default)]
+struct SflowTotals {
+    datagrams: u64,
+    malformed: u64,
+    skipped: u64,
+}
+
+fn interface(i: wire::sflow::Interface) -> query::Interface {
+    match i {
+        wire::sflow::Interface::Index(n) => query::Interface::Index(n),
+        wire::sflow::Interface::Discard(_) => query::Interface::Discard,
+        wire::sflow::Interface::Multiple(_) => query::Interface::Multiple,
+    }
 }
 
 /// A number as JSON and people write it: integral values without a fraction.

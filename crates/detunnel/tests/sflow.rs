@@ -171,3 +171,40 @@ fn hostile_datagrams_never_panic() {
     }
     assert!(n > 20_000);
 }
+
+#[test]
+fn flows_counts_sampled_headers_scaled_by_their_sampling_rate() {
+    let Some(dir) = captures() else { return };
+    if !have_tool("tshark") {
+        return;
+    }
+    let run = |capture: &str, keys: &str, value: &str| {
+        let out = Command::new(detunnel())
+            .args(["flows", "-q", "--sflow", "--json", "--keys", keys, "--value", value, "-r"])
+            .arg(dir.join(capture))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    // One sample of a 126-byte frame, 1 in 1000, on ifIndex 29001 (tshark -V of the capture).
+    assert_eq!(
+        run("sflow_expanded.pcap", "agent,inputifindex,ipsource,ipdestination,vlan", "frames"),
+        r#"[{"key": "49.49.49.49,29001,52.52.52.52,53.53.53.53,809", "value": 1000}]"#
+    );
+    assert_eq!(run("sflow_expanded.pcap", "tcpsourceport", "bytes"), r#"[{"key": "22", "value": 126000}]"#);
+    // As many sampled headers as tshark finds, each counting its sampling rate (1 here).
+    let out = Command::new("tshark")
+        .arg("-n")
+        .arg("-r")
+        .arg(dir.join("sflow-print-v6.pcap"))
+        .args(["-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,", "-e", "sflow_245.header_protocol"])
+        .output()
+        .unwrap();
+    let headers: usize = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split(',').filter(|v| !v.is_empty()).count())
+        .sum();
+    assert!(headers > 0);
+    assert_eq!(run("sflow-print-v6.pcap", "", "frames"), format!(r#"[{{"key": "", "value": {headers}}}]"#));
+}

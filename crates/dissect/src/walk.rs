@@ -32,10 +32,12 @@ impl LinkType {
     pub const IPV6: LinkType = LinkType(229);
     /// Linux cooked v2.
     pub const LINUX_SLL2: LinkType = LinkType(276);
+    /// An MPLS label stack (also sFlow's MPLS header protocol).
+    pub const MPLS: LinkType = LinkType(219);
 
     /// True for link types the decoder reads.
     pub fn is_supported(self) -> bool {
-        matches!(self.0, 0 | 1 | 9 | 12 | 14 | 50 | 101 | 113 | 228 | 229 | 276)
+        matches!(self.0, 0 | 1 | 9 | 12 | 14 | 50 | 101 | 113 | 219 | 228 | 229 | 276)
     }
 }
 
@@ -165,6 +167,7 @@ impl Dissector {
             0 => self.null_family(frame, stack),
             9 | 50 => Some(Next::Ppp),
             12 | 14 | 101 => Some(Next::Ip),
+            219 => Some(Next::Mpls),
             228 => Some(Next::Ipv4),
             229 => Some(Next::Ipv6),
             113 | 276 => self.cooked(frame, link, stack),

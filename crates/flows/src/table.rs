@@ -122,7 +122,7 @@ pub struct FlowRow {
 /// Frames seen by a counter, and why some were not counted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Totals {
-    /// Frames offered.
+    /// Frames (or sampled headers) offered.
     pub frames: u64,
     /// Frames the filter rejected.
     pub filtered: u64,
@@ -167,6 +167,12 @@ impl Counter {
 
     /// Counts one frame.
     pub fn add(&mut self, input: &Input<'_>) {
+        self.add_weighted(input, 1);
+    }
+
+    /// Counts one frame that stands for `weight` frames (an sFlow sample counts
+    /// `sampling_rate` frames and `frame_length x sampling_rate` bytes).
+    pub fn add_weighted(&mut self, input: &Input<'_>, weight: u64) {
         self.totals.frames += 1;
         let d = &self.definition;
         if !d.accepts(&mut self.eval, input, &self.context) {
@@ -179,8 +185,8 @@ impl Counter {
         }
         self.totals.counted += 1;
         let acc = self.table.entry(&self.key);
-        acc.frames += 1;
-        acc.bytes += u64::from(input.frame_len);
+        acc.frames += weight;
+        acc.bytes += u64::from(input.frame_len) * weight;
         let (Value::Count(k) | Value::Avg(k) | Value::Rate(k)) = &d.value else { return };
         self.value.clear();
         if !self.eval.key(k, input, &self.context, &mut self.value) {
@@ -227,7 +233,7 @@ mod tests {
         let mut stack = Stack::new();
         for f in frames {
             d.dissect(f, LinkType::ETHERNET, &mut stack);
-            c.add(&Input { decoded: Decoded::new(f, &stack), frame_len: f.len() as u32 });
+            c.add(&Input::new(Decoded::new(f, &stack), f.len() as u32));
         }
         (c.top(10), c.totals)
     }

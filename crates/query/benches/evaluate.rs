@@ -40,7 +40,7 @@ fn main() {
         let mut hits = 0u64;
         for _ in 0..it {
             for (f, s) in frames.iter().zip(&stacks) {
-                let input = Input { decoded: Decoded::new(f, s), frame_len: f.len() as u32 };
+                let input = Input::new(Decoded::new(f, s), f.len() as u32);
                 if compiled.accepts(&mut eval, &input, &ctx)
                     && compiled.flow_key(&mut eval, &input, &ctx, &mut key)
                 {

@@ -3,7 +3,7 @@
 use crate::context::{masked, Context};
 use crate::filter::{Alternative, Filter};
 use crate::key::{Func, Key};
-use crate::names::Source;
+use crate::names::{MetaKey, Source};
 use dissect::Decoded;
 use std::fmt::Write;
 use std::net::IpAddr;
@@ -15,6 +15,53 @@ pub struct Input<'a> {
     pub decoded: Decoded<'a>,
     /// Frame length (the `bytes` key and value).
     pub frame_len: u32,
+    /// The sFlow sample the frame came in, if it did.
+    pub sample: Option<&'a Sample>,
+}
+
+impl<'a> Input<'a> {
+    /// A frame that came from a capture (no sFlow sample).
+    pub fn new(decoded: Decoded<'a>, frame_len: u32) -> Input<'a> {
+        Input { decoded, frame_len, sample: None }
+    }
+}
+
+/// Where a sampled frame came from: the sFlow agent and the sample's interfaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sample {
+    /// The agent's address.
+    pub agent: IpAddr,
+    /// The input interface.
+    pub input: Interface,
+    /// The output interface.
+    pub output: Interface,
+    /// 1 in this many packets was sampled.
+    pub sampling_rate: u32,
+}
+
+/// An interface as sFlow reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interface {
+    /// An ifIndex; 0 is unknown and 0x3fffffff internal.
+    Index(u32),
+    /// The packet was discarded.
+    Discard,
+    /// Several output interfaces.
+    Multiple,
+}
+
+impl Interface {
+    fn write(self, out: &mut String) {
+        match self {
+            Interface::Index(0) => out.push_str("unknown"),
+            Interface::Index(0x3fff_ffff) => out.push_str("internal"),
+            Interface::Index(n) => {
+                let _ = write!(out, "{n}");
+            }
+            Interface::Discard => out.push_str("discard"),
+            Interface::Multiple => out.push_str("multiple"),
+        }
+    }
 }
 
 /// Evaluates keys and filters; holds the scratch buffers it reuses.
@@ -63,6 +110,19 @@ impl Evaluator {
                     let _ = write!(out, "{}", input.frame_len);
                     true
                 }
+                Source::Meta(m) => match input.sample {
+                    Some(s) => {
+                        match m {
+                            MetaKey::Agent => {
+                                let _ = write!(out, "{}", s.agent);
+                            }
+                            MetaKey::InputIfIndex => s.input.write(out),
+                            MetaKey::OutputIfIndex => s.output.write(out),
+                        }
+                        true
+                    }
+                    None => false,
+                },
                 Source::Absent => false,
             },
             Key::Func(f) => self.func(f, input, ctx, out),

@@ -12,20 +12,30 @@ pub enum Source {
     Stack,
     /// The frame length (`bytes`).
     Bytes,
-    /// An sFlow-RT key this source never has (sample metadata, application fields).
+    /// Sample metadata from the sFlow record that carried the frame.
+    Meta(MetaKey),
+    /// An sFlow-RT key this source never has (routing, application fields).
     Absent,
 }
 
-/// sFlow-RT keys that come from sFlow sample records, routing data or application decoders
-/// rather than from the packet headers detunnel decodes; in a definition they are valid and
-/// always missing.
+/// Keys that come from the sFlow sample rather than the packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetaKey {
+    /// The agent's address.
+    Agent,
+    /// The input interface (an ifIndex, or `internal`, `unknown`, `multiple`, `discard`).
+    InputIfIndex,
+    /// The output interface.
+    OutputIfIndex,
+}
+
+/// sFlow-RT keys that come from routing data, sample records detunnel does not read yet, or
+/// application decoders, rather than from the packet headers detunnel decodes; in a
+/// definition they are valid and always missing.
 pub const ABSENT_KEYS: &[&str] = &[
-    "inputifindex",
-    "outputifindex",
     "direction",
     "reason",
     "queueindex",
-    "agent",
     "vlansource",
     "vlandestination",
     "prioritysource",
@@ -85,6 +95,9 @@ pub fn resolve(name: &str) -> Result<Source, String> {
     match base {
         "stack" if occurrence == 0 => return Ok(Source::Stack),
         "bytes" if occurrence == 0 => return Ok(Source::Bytes),
+        "agent" if occurrence == 0 => return Ok(Source::Meta(MetaKey::Agent)),
+        "inputifindex" if occurrence == 0 => return Ok(Source::Meta(MetaKey::InputIfIndex)),
+        "outputifindex" if occurrence == 0 => return Ok(Source::Meta(MetaKey::OutputIfIndex)),
         _ => {}
     }
     if ABSENT_KEYS.contains(&base) {
@@ -98,7 +111,11 @@ pub fn resolve(name: &str) -> Result<Source, String> {
 
 /// Every key name detunnel accepts (without depth suffixes).
 pub fn all_names() -> impl Iterator<Item = &'static str> {
-    Field::ALL.iter().map(|f| f.name()).chain(["stack", "bytes"]).chain(ABSENT_KEYS.iter().copied())
+    Field::ALL
+        .iter()
+        .map(|f| f.name())
+        .chain(["stack", "bytes", "agent", "inputifindex", "outputifindex"])
+        .chain(ABSENT_KEYS.iter().copied())
 }
 
 /// The closest of `names` to `word`, if it is close enough to be a likely misspelling.

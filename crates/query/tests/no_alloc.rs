@@ -41,7 +41,7 @@ fn evaluation_allocates_nothing_per_frame() {
     let run = |eval: &mut Evaluator, key: &mut String| {
         let mut n = 0;
         for (f, s) in frames.iter().zip(&stacks) {
-            let input = Input { decoded: Decoded::new(f, s), frame_len: f.len() as u32 };
+            let input = Input::new(Decoded::new(f, s), f.len() as u32);
             if c.accepts(eval, &input, &ctx) && c.flow_key(eval, &input, &ctx, key) {
                 n += key.len();
             }
