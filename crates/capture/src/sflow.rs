@@ -36,7 +36,8 @@ pub struct DatagramCounts {
     pub other_headers: u64,
 }
 
-fn ip(a: Address) -> IpAddr {
+/// The agent address of a datagram header as an `IpAddr` (0.0.0.0 for an unknown type).
+pub fn agent_address(a: Address) -> IpAddr {
     match a {
         Address::V4(v) => IpAddr::from(v.0),
         Address::V6(v) => IpAddr::from(v.0),
@@ -51,7 +52,7 @@ pub fn sampled_frames(
     mut f: impl FnMut(&SampledFrame<'_>),
 ) -> Result<DatagramCounts, wire::Error> {
     let dg = Datagram::parse(bytes)?;
-    let agent = ip(dg.agent);
+    let agent = agent_address(dg.agent);
     let mut counts = DatagramCounts::default();
     for sample in dg.samples() {
         let sample = sample?;

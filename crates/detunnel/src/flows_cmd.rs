@@ -4,7 +4,7 @@ use crate::cli::FlowsArgs;
 use anyhow::Result;
 use capture::FileReader;
 use dissect::{Decoded, Dissector, Proto, Stack};
-use flows::Counter;
+use flows::{AgentId, Agents, Counter};
 use query::{Definition, Input};
 use std::io::Write;
 use std::ops::ControlFlow;
@@ -28,6 +28,7 @@ pub fn run(args: &FlowsArgs) -> Result<ExitCode> {
     let mut stack = Stack::new();
     let mut inner = Stack::new();
     let mut sflow = SflowTotals::default();
+    let mut agents = Agents::new(MAX_AGENTS);
     reader.for_each(|f| {
         dissector.dissect(f.data, f.link, &mut stack);
         if !args.sflow {
@@ -38,7 +39,12 @@ pub fn run(args: &FlowsArgs) -> Result<ExitCode> {
             return ControlFlow::Continue(());
         };
         sflow.datagrams += 1;
-        let result = capture::sflow::sampled_frames(&f.data[l.offset as usize..], |s| {
+        let bytes = &f.data[l.offset as usize..];
+        let stats = wire::sflow::Datagram::parse(bytes).ok().and_then(|dg| {
+            let id = AgentId { address: capture::sflow::agent_address(dg.agent), sub_agent: dg.sub_agent_id };
+            agents.datagram(id, dg.sequence, dg.uptime_ms)
+        });
+        let result = capture::sflow::sampled_frames(bytes, |s| {
             sampled.dissect(s.header, s.link, &mut inner);
             let sample = query::Sample {
                 agent: s.agent,
@@ -53,9 +59,20 @@ pub fn run(args: &FlowsArgs) -> Result<ExitCode> {
             };
             counter.add_weighted(&input, u64::from(s.sampling_rate));
         });
-        match result {
-            Ok(c) => sflow.skipped += c.skipped + c.other_headers,
-            Err(_) => sflow.malformed += 1,
+        match (result, stats) {
+            (Ok(c), stats) => {
+                sflow.skipped += c.skipped + c.other_headers;
+                if let Some(a) = stats {
+                    a.flow_samples += c.flow_samples;
+                    a.counter_samples += c.counter_samples;
+                }
+            }
+            (Err(_), stats) => {
+                sflow.malformed += 1;
+                if let Some(a) = stats {
+                    a.malformed += 1;
+                }
+            }
         }
         ControlFlow::Continue(())
     })?;
@@ -87,6 +104,25 @@ pub fn run(args: &FlowsArgs) -> Result<ExitCode> {
             "{} sFlow datagrams: {} malformed; {} records or headers of other formats skipped",
             sflow.datagrams, sflow.malformed, sflow.skipped
         );
+        for (id, a) in agents.list() {
+            eprintln!(
+                "  agent {}/{}: {} datagrams, {} flow samples, {} counter samples; {} lost, {} duplicate, \
+                 {} out of order, {} restarts, {} malformed",
+                id.address,
+                id.sub_agent,
+                a.datagrams,
+                a.flow_samples,
+                a.counter_samples,
+                a.lost,
+                a.duplicates,
+                a.out_of_order,
+                a.restarts,
+                a.malformed
+            );
+        }
+        if agents.refused > 0 {
+            eprintln!("  {} datagrams from agents past the first {MAX_AGENTS} not itemised", agents.refused);
+        }
     }
     if !args.quiet {
         let t = counter.totals;
@@ -106,6 +142,9 @@ pub fn run(args: &FlowsArgs) -> Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// Agents itemised in the `--sflow` summary.
+const MAX_AGENTS: usize = 10_000;
 
 /// sFlow datagrams read by `--sflow`.
 #[derive(Default)]

@@ -5,6 +5,7 @@ mod common;
 use capture::FileReader;
 use common::*;
 use dissect::{Dissector, Proto, Stack};
+use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::process::Command;
@@ -207,4 +208,84 @@ fn flows_counts_sampled_headers_scaled_by_their_sampling_rate() {
         .sum();
     assert!(headers > 0);
     assert_eq!(run("sflow-print-v6.pcap", "", "frames"), format!(r#"[{{"key": "", "value": {headers}}}]"#));
+}
+
+/// The per-agent lines of `flows --sflow`'s summary: (agent/sub-agent, [datagrams, lost,
+/// duplicate, out of order]).
+fn agent_lines(capture: &Path) -> BTreeMap<String, [u64; 4]> {
+    let out = Command::new(detunnel()).args(["flows", "--sflow", "-r"]).arg(capture).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut agents = BTreeMap::new();
+    for line in String::from_utf8_lossy(&out.stderr).lines() {
+        let Some(rest) = line.trim().strip_prefix("agent ") else { continue };
+        let (id, figures) = rest.split_once(": ").unwrap();
+        let n = |word: &str| -> u64 {
+            let before = figures.split(word).next().unwrap();
+            before.rsplit([' ', ',', ';']).find(|s| !s.is_empty()).unwrap().parse().unwrap()
+        };
+        agents.insert(id.to_string(), [n(" datagrams"), n(" lost"), n(" duplicate"), n(" out of order")]);
+    }
+    agents
+}
+
+#[test]
+fn flows_reports_each_agent_as_its_sequence_numbers_say() {
+    let Some(dir) = captures() else { return };
+    if !have_tool("tshark") {
+        return;
+    }
+    for name in ["sflow_expanded.pcap", "sflow-print-v6.pcap", "sflow_multiple_counter_30_pdus.pcap"] {
+        let path = dir.join(name);
+        let out = Command::new("tshark")
+            .arg("-n")
+            .arg("-r")
+            .arg(&path)
+            .args(["-T", "fields", "-e", "sflow_245.agent", "-e", "sflow_245.agent.v6"])
+            .args(["-e", "sflow_245.sub_agent_id", "-e", "sflow_245.sequence_number"])
+            .output()
+            .unwrap();
+        // Per agent from tshark: every sequence number, in arrival order (none arrive late here).
+        let mut seqs: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+        for l in String::from_utf8_lossy(&out.stdout).lines() {
+            let w: Vec<&str> = l.split('\t').collect();
+            if w.len() < 4 || w[3].is_empty() {
+                continue;
+            }
+            let agent = if w[0].is_empty() { w[1] } else { w[0] };
+            seqs.entry(format!("{agent}/{}", w[2])).or_default().push(w[3].parse().unwrap());
+        }
+        let want: BTreeMap<String, [u64; 4]> = seqs
+            .into_iter()
+            .map(|(id, s)| {
+                let distinct: std::collections::BTreeSet<u64> = s.iter().copied().collect();
+                let span = distinct.last().unwrap() - distinct.first().unwrap() + 1;
+                let n = s.len() as u64;
+                (id, [n, span - distinct.len() as u64, n - distinct.len() as u64, 0])
+            })
+            .collect();
+        assert_eq!(agent_lines(&path), want, "{name}");
+    }
+    // The same datagrams replayed with one dropped, one sent twice and two swapped.
+    let tmp = TempDir::new("sflow-agents");
+    let replay = tmp.join("replay.pcap");
+    let mut frames = Vec::new();
+    FileReader::open(dir.join("sflow-print-v6.pcap").to_str().unwrap())
+        .unwrap()
+        .for_each(|f| {
+            frames.push((f.ts_nanos, f.orig_len, f.link, f.data.to_vec()));
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert_eq!(frames.len(), 25);
+    let order = [0, 1, 2, 3, 5, 6, 7, 7, 8, 9, 11, 10, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24];
+    let mut w =
+        capture::FileWriter::create(replay.to_str().unwrap(), capture::Format::Pcap, frames[0].2, "replay")
+            .unwrap();
+    for i in order {
+        let (ts, len, _, data) = &frames[i];
+        w.write(0, *ts, *len, data).unwrap();
+    }
+    w.finish().unwrap();
+    let got = agent_lines(&replay);
+    assert_eq!(got.get("30::1:1:1/0"), Some(&[25, 1, 1, 1]), "{got:?}");
 }
