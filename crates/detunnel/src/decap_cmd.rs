@@ -29,6 +29,20 @@ struct StreamEntry {
     split: Option<FileWriter>,
 }
 
+impl StreamEntry {
+    /// Counts a frame of the stream and writes it to the stream's own file when streams are
+    /// split; returns the stream's output interface.
+    fn count(&mut self, len: u64, ts: u64, e: &Emission, data: &[u8]) -> Result<u32> {
+        self.frames += 1;
+        self.bytes += len;
+        if let Some(w) = &mut self.split {
+            let (head, body) = e.parts(data);
+            w.write_parts(0, ts, e.orig_len, head, body).context("writing a split stream file")?;
+        }
+        Ok(self.interface)
+    }
+}
+
 /// Everything one run of `decap` holds.
 struct Job<'a> {
     args: &'a DecapArgs,
@@ -259,38 +273,34 @@ impl<'a> Job<'a> {
     /// and writing it to the stream's own file when streams are split.
     fn stream_interface(&mut self, key: StreamKey, e: &Emission, data: &[u8], ts: u64) -> Result<u32> {
         let len = e.len() as u64;
-        if !self.streams.contains_key(&key) {
-            if self.streams.len() >= MAX_STREAMS {
-                self.other_streams.0 += 1;
-                self.other_streams.1 += len;
-                return Ok(0);
+        if let Some(entry) = self.streams.get_mut(&key) {
+            return entry.count(len, ts, e, data);
+        }
+        if self.streams.len() >= MAX_STREAMS {
+            self.other_streams.0 += 1;
+            self.other_streams.1 += len;
+            return Ok(0);
+        }
+        let name = key.to_string();
+        let interface = match &mut self.writer {
+            Some(w) => w.add_interface(&name, LinkType::ETHERNET).context("writing the output")?,
+            None => 0,
+        };
+        let split = match &self.args.split_streams {
+            Some(dir) => {
+                let ext = if self.format == Format::Pcapng { "pcapng" } else { "pcap" };
+                let path = format!("{dir}/{}.{ext}", key.file_name());
+                Some(
+                    FileWriter::create(&path, self.format, LinkType::ETHERNET, &name)
+                        .with_context(|| format!("cannot create {path}"))?,
+                )
             }
-            let name = key.to_string();
-            let interface = match &mut self.writer {
-                Some(w) => w.add_interface(&name, LinkType::ETHERNET).context("writing the output")?,
-                None => 0,
-            };
-            let split = match &self.args.split_streams {
-                Some(dir) => {
-                    let ext = if self.format == Format::Pcapng { "pcapng" } else { "pcap" };
-                    let path = format!("{dir}/{}.{ext}", key.file_name());
-                    Some(
-                        FileWriter::create(&path, self.format, LinkType::ETHERNET, &name)
-                            .with_context(|| format!("cannot create {path}"))?,
-                    )
-                }
-                None => None,
-            };
-            self.streams.insert(key, StreamEntry { frames: 0, bytes: 0, interface, split });
-        }
-        let Some(entry) = self.streams.get_mut(&key) else { return Ok(0) };
-        entry.frames += 1;
-        entry.bytes += len;
-        if let Some(w) = &mut entry.split {
-            let (head, body) = e.parts(data);
-            w.write_parts(0, ts, e.orig_len, head, body).context("writing a split stream file")?;
-        }
-        Ok(entry.interface)
+            None => None,
+        };
+        self.streams
+            .entry(key)
+            .or_insert(StreamEntry { frames: 0, bytes: 0, interface, split })
+            .count(len, ts, e, data)
     }
 
     fn write_untunnelled_split(&mut self, ts: u64, e: &Emission, data: &[u8]) -> Result<()> {
