@@ -33,6 +33,21 @@ fn datagrams(path: &Path) -> Vec<Option<Vec<u8>>> {
     out
 }
 
+/// tshark's values of `fields` for every frame of `path`, a row per frame, several occurrences
+/// of a field joined by commas.
+fn tshark_rows(path: &Path, fields: &[&str]) -> Vec<Vec<String>> {
+    let mut cmd = Command::new("tshark");
+    cmd.arg("-n").arg("-r").arg(path).args(["-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,"]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let out = cmd.output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect()
+}
+
 /// What we read of one datagram, in tshark's terms.
 fn summary(bytes: &[u8]) -> Option<[String; 7]> {
     let dg = Datagram::parse(bytes).ok()?;
@@ -77,36 +92,19 @@ fn datagrams_agree_with_tshark() {
     let mut checked = 0;
     for name in ["sflow_expanded.pcap", "sflow-print-v6.pcap", "sflow_multiple_counter_30_pdus.pcap"] {
         let path = dir.join(name);
-        let out = Command::new("tshark")
-            .arg("-n")
-            .arg("-r")
-            .arg(&path)
-            .args(["-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,"])
-            .args([
-                "-e",
+        let want = tshark_rows(
+            &path,
+            &[
                 "sflow_245.agent",
-                "-e",
                 "sflow_245.agent.v6",
-                "-e",
                 "sflow_245.sub_agent_id",
-                "-e",
                 "sflow_245.sequence_number",
-            ])
-            .args([
-                "-e",
                 "sflow_245.numsamples",
-                "-e",
                 "sflow.flow_sample.sampling_rate",
-                "-e",
                 "sflow_245.header.frame_length",
-            ])
-            .args(["-e", "sflow.counters_sample.sequence_number"])
-            .output()
-            .unwrap();
-        let want: Vec<Vec<String>> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| l.split('\t').map(str::to_string).collect())
-            .collect();
+                "sflow.counters_sample.sequence_number",
+            ],
+        );
         for (i, (dg, w)) in datagrams(&path).iter().zip(&want).enumerate() {
             let Some(dg) = dg else {
                 assert!(
@@ -195,16 +193,9 @@ fn flows_counts_sampled_headers_scaled_by_their_sampling_rate() {
     );
     assert_eq!(run("sflow_expanded.pcap", "tcpsourceport", "bytes"), r#"[{"key": "22", "value": 126000}]"#);
     // As many sampled headers as tshark finds, each counting its sampling rate (1 here).
-    let out = Command::new("tshark")
-        .arg("-n")
-        .arg("-r")
-        .arg(dir.join("sflow-print-v6.pcap"))
-        .args(["-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,", "-e", "sflow_245.header_protocol"])
-        .output()
-        .unwrap();
-    let headers: usize = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| l.split(',').filter(|v| !v.is_empty()).count())
+    let headers: usize = tshark_rows(&dir.join("sflow-print-v6.pcap"), &["sflow_245.header_protocol"])
+        .iter()
+        .map(|row| row[0].split(',').filter(|v| !v.is_empty()).count())
         .sum();
     assert!(headers > 0);
     assert_eq!(run("sflow-print-v6.pcap", "", "frames"), format!(r#"[{{"key": "", "value": {headers}}}]"#));
@@ -236,22 +227,17 @@ fn flows_reports_each_agent_as_its_sequence_numbers_say() {
     }
     for name in ["sflow_expanded.pcap", "sflow-print-v6.pcap", "sflow_multiple_counter_30_pdus.pcap"] {
         let path = dir.join(name);
-        let out = Command::new("tshark")
-            .arg("-n")
-            .arg("-r")
-            .arg(&path)
-            .args(["-T", "fields", "-e", "sflow_245.agent", "-e", "sflow_245.agent.v6"])
-            .args(["-e", "sflow_245.sub_agent_id", "-e", "sflow_245.sequence_number"])
-            .output()
-            .unwrap();
+        let rows = tshark_rows(
+            &path,
+            &["sflow_245.agent", "sflow_245.agent.v6", "sflow_245.sub_agent_id", "sflow_245.sequence_number"],
+        );
         // Per agent from tshark: every sequence number, in arrival order (none arrive late here).
         let mut seqs: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-        for l in String::from_utf8_lossy(&out.stdout).lines() {
-            let w: Vec<&str> = l.split('\t').collect();
+        for w in &rows {
             if w.len() < 4 || w[3].is_empty() {
                 continue;
             }
-            let agent = if w[0].is_empty() { w[1] } else { w[0] };
+            let agent = if w[0].is_empty() { &w[1] } else { &w[0] };
             seqs.entry(format!("{agent}/{}", w[2])).or_default().push(w[3].parse().unwrap());
         }
         let want: BTreeMap<String, [u64; 4]> = seqs
