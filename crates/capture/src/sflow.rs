@@ -45,13 +45,12 @@ pub fn agent_address(a: Address) -> IpAddr {
     }
 }
 
-/// Calls `f` with every sampled header of the datagram `bytes`; returns what else it held,
-/// or the error that stopped reading it.
+/// Calls `f` with every sampled header of the parsed datagram `dg`; returns what else it
+/// held, or the error that stopped reading it.
 pub fn sampled_frames(
-    bytes: &[u8],
+    dg: &Datagram<'_>,
     mut f: impl FnMut(&SampledFrame<'_>),
 ) -> Result<DatagramCounts, wire::Error> {
-    let dg = Datagram::parse(bytes)?;
     let agent = agent_address(dg.agent);
     let mut counts = DatagramCounts::default();
     for sample in dg.samples() {

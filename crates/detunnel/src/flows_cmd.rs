@@ -39,12 +39,13 @@ pub fn run(args: &FlowsArgs) -> Result<ExitCode> {
             return ControlFlow::Continue(());
         };
         sflow.datagrams += 1;
-        let bytes = &f.data[l.offset as usize..];
-        let stats = wire::sflow::Datagram::parse(bytes).ok().and_then(|dg| {
-            let id = AgentId { address: capture::sflow::agent_address(dg.agent), sub_agent: dg.sub_agent_id };
-            agents.datagram(id, dg.sequence, dg.uptime_ms)
-        });
-        let result = capture::sflow::sampled_frames(bytes, |s| {
+        let Ok(dg) = wire::sflow::Datagram::parse(&f.data[l.offset as usize..]) else {
+            sflow.malformed += 1;
+            return ControlFlow::Continue(());
+        };
+        let id = AgentId { address: capture::sflow::agent_address(dg.agent), sub_agent: dg.sub_agent_id };
+        let stats = agents.datagram(id, dg.sequence, dg.uptime_ms);
+        let result = capture::sflow::sampled_frames(&dg, |s| {
             sampled.dissect(s.header, s.link, &mut inner);
             let sample = query::Sample {
                 agent: s.agent,
@@ -59,15 +60,15 @@ pub fn run(args: &FlowsArgs) -> Result<ExitCode> {
             };
             counter.add_weighted(&input, u64::from(s.sampling_rate));
         });
-        match (result, stats) {
-            (Ok(c), stats) => {
+        match result {
+            Ok(c) => {
                 sflow.skipped += c.skipped + c.other_headers;
                 if let Some(a) = stats {
                     a.flow_samples += c.flow_samples;
                     a.counter_samples += c.counter_samples;
                 }
             }
-            (Err(_), stats) => {
+            Err(_) => {
                 sflow.malformed += 1;
                 if let Some(a) = stats {
                     a.malformed += 1;
