@@ -34,6 +34,10 @@ struct Rate {
     value: f64,
     /// Seconds (of the engine's clock) of the last update.
     at: f64,
+    /// When the flow (or its current log record) started.
+    start: f64,
+    /// The amount counted since `start` (for the flow log).
+    total: f64,
 }
 
 impl Rate {
@@ -42,9 +46,50 @@ impl Rate {
     }
 }
 
+/// What a definition does besides counting, from sFlow-RT's flow attributes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Options {
+    /// Count discard samples (`dropped`) instead of packet samples.
+    pub dropped: bool,
+    /// Keep a flow log (`log`).
+    pub log: bool,
+    /// Log a flow when it starts (`flowStart`) rather than when it ends.
+    pub flow_start: bool,
+    /// Seconds after which a long flow is logged and its record restarted (`activeTimeout`).
+    pub active_timeout: f64,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { dropped: false, log: false, flow_start: false, active_timeout: 60.0 }
+    }
+}
+
+/// A finished flow, as the flow log records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowRecord {
+    /// The definition.
+    pub name: String,
+    /// Where the flow was seen.
+    pub source: DataSource,
+    /// The flow key.
+    pub key: String,
+    /// The amount counted (frames or bytes, scaled by the sampling rate) from `start` to `end`.
+    pub value: f64,
+    /// Engine seconds of the first sample.
+    pub start: f64,
+    /// Engine seconds of the last sample.
+    pub end: f64,
+}
+
+/// A logged flow ends when no sample has counted for it for this many seconds, or for the
+/// definition's `t` when that is longer.
+pub const LOG_IDLE_SECONDS: f64 = 5.0;
+
 /// One flow definition's state.
 struct Flow {
     definition: Compiled,
+    options: Options,
     /// Per data source, flow key to smoothed rate.
     tables: HashMap<DataSource, HashMap<Box<str>, Rate>>,
     entries: usize,
@@ -67,11 +112,14 @@ pub struct ActiveFlow {
 pub struct Limits {
     /// Most flow entries per definition, across data sources.
     pub max_entries: usize,
+    /// Most flow log records (`flowStart`) waiting to be collected; beyond it they are counted
+    /// as lost.
+    pub max_pending_records: usize,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { max_entries: 100_000 }
+        Limits { max_entries: 100_000, max_pending_records: 10_000 }
     }
 }
 
@@ -82,6 +130,9 @@ pub struct Engine {
     limits: Limits,
     eval: Evaluator,
     key: String,
+    pending: Vec<FlowRecord>,
+    /// Flow log records dropped because `max_pending_records` were waiting.
+    pub records_lost: u64,
 }
 
 impl Engine {
@@ -93,13 +144,22 @@ impl Engine {
             limits,
             eval: Evaluator::new(),
             key: String::with_capacity(256),
+            pending: Vec::new(),
+            records_lost: 0,
         }
     }
 
+    /// Replaces the groups and maps that `group:` and `map:` keys read.
+    pub fn set_context(&mut self, context: Context) {
+        self.context = context;
+    }
+
     /// Adds or replaces the definition `name` (its tables start empty).
-    pub fn set_flow(&mut self, name: &str, definition: Compiled) {
-        self.flows
-            .insert(name.to_string(), Flow { definition, tables: HashMap::new(), entries: 0, evicted: 0 });
+    pub fn set_flow(&mut self, name: &str, definition: Compiled, options: Options) {
+        self.flows.insert(
+            name.to_string(),
+            Flow { definition, options, tables: HashMap::new(), entries: 0, evicted: 0 },
+        );
     }
 
     /// Removes the definition `name`; false when there was none.
@@ -117,12 +177,23 @@ impl Engine {
         self.flows.get(name).map_or(0, |f| f.evicted)
     }
 
-    /// Counts one sampled frame seen at `source` at time `now` (seconds) that stands for
-    /// `weight` frames, in every definition.
+    /// Counts one sampled packet seen at `source` at time `now` (seconds) that stands for
+    /// `weight` packets, in every definition of packet samples. `frames` counts `weight`,
+    /// `bytes` counts `frame_len × weight`.
     pub fn add(&mut self, source: DataSource, input: &Input<'_>, weight: u64, now: f64) {
-        for flow in self.flows.values_mut() {
+        self.add_sample(source, input, weight, now, false);
+    }
+
+    /// Counts one discarded packet (an sFlow discard sample) in the `dropped` definitions.
+    pub fn add_dropped(&mut self, source: DataSource, input: &Input<'_>, weight: u64, now: f64) {
+        self.add_sample(source, input, weight, now, true);
+    }
+
+    fn add_sample(&mut self, source: DataSource, input: &Input<'_>, weight: u64, now: f64, dropped: bool) {
+        for (name, flow) in &mut self.flows {
             let d = &flow.definition;
-            if !d.accepts(&mut self.eval, input, &self.context)
+            if flow.options.dropped != dropped
+                || !d.accepts(&mut self.eval, input, &self.context)
                 || !d.flow_key(&mut self.eval, input, &self.context, &mut self.key)
             {
                 continue;
@@ -134,24 +205,87 @@ impl Engine {
                 // frames (see the notes of the flows crate).
                 Value::Count(_) | Value::Avg(_) | Value::Rate(_) => weight as f64,
             };
-            let t = d.t;
-            if flow.entries >= self.limits.max_entries
-                && !flow.tables.get(&source).is_some_and(|m| m.contains_key(self.key.as_str()))
-            {
-                evict_smallest(flow, now);
+            count(
+                flow,
+                source,
+                &self.key,
+                amount,
+                now,
+                self.limits,
+                &mut Pending { records: &mut self.pending, lost: &mut self.records_lost, name },
+            );
+        }
+    }
+
+    /// Counts `amount` for flow `key` of definition `name` at `source`, as a sample would;
+    /// false when there is no such definition.
+    pub fn count(&mut self, name: &str, source: DataSource, key: &str, amount: f64, now: f64) -> bool {
+        let Some(flow) = self.flows.get_mut(name) else { return false };
+        let pending = &mut Pending { records: &mut self.pending, lost: &mut self.records_lost, name };
+        count(flow, source, key, amount, now, self.limits, pending);
+        true
+    }
+
+    /// Flow entries held by definition `name`.
+    pub fn entries(&self, name: &str) -> usize {
+        self.flows.get(name).map_or(0, |f| f.entries)
+    }
+
+    /// Calls `f` with every flow of `name` at the data sources of `agents` (all when empty):
+    /// its data source, key, rate at `now`, and the seconds since it last counted.
+    pub fn for_each(
+        &self,
+        name: &str,
+        agents: &[IpAddr],
+        now: f64,
+        mut f: impl FnMut(DataSource, &str, f64, f64),
+    ) {
+        let Some(flow) = self.flows.get(name) else { return };
+        let t = flow.definition.t;
+        for (source, table) in &flow.tables {
+            if !agents.is_empty() && !agents.contains(&source.agent) {
+                continue;
             }
-            let table = flow.tables.entry(source).or_default();
-            match table.get_mut(self.key.as_str()) {
-                Some(r) => {
-                    r.value = r.decayed(now, t) + amount / t;
-                    r.at = now;
-                }
-                None => {
-                    table.insert(self.key.as_str().into(), Rate { value: amount / t, at: now });
-                    flow.entries += 1;
-                }
+            for (k, r) in table {
+                f(*source, k, r.decayed(now, t), (now - r.at).max(0.0));
             }
         }
+    }
+
+    /// Ends logged flows idle for [`LOG_IDLE_SECONDS`] (or `t`), restarts the records of those
+    /// active longer than `activeTimeout`, drops flows whose rate has decayed below `floor`,
+    /// and returns the flow log records made since the last call.
+    pub fn housekeep(&mut self, now: f64, floor: f64) -> Vec<FlowRecord> {
+        let mut records = std::mem::take(&mut self.pending);
+        for (name, flow) in &mut self.flows {
+            let (t, o) = (flow.definition.t, flow.options);
+            let idle = LOG_IDLE_SECONDS.max(t);
+            let mut gone = 0;
+            for (source, table) in &mut flow.tables {
+                table.retain(|key, r| {
+                    let ended = now - r.at >= idle || r.decayed(now, t) < floor;
+                    if o.log && !o.flow_start && r.total > 0.0 && (ended || now - r.start >= o.active_timeout)
+                    {
+                        records.push(FlowRecord {
+                            name: name.clone(),
+                            source: *source,
+                            key: key.to_string(),
+                            value: r.total,
+                            start: r.start,
+                            end: r.at,
+                        });
+                        r.total = 0.0;
+                        r.start = r.at;
+                    }
+                    let keep = if o.log { !ended } else { r.decayed(now, t) >= floor };
+                    gone += usize::from(!keep);
+                    keep
+                });
+            }
+            flow.tables.retain(|_, m| !m.is_empty());
+            flow.entries -= gone.min(flow.entries);
+        }
+        records
     }
 
     /// The `n` (the definition's `n` when `None`) largest flows of `name` at `source`, at
@@ -208,26 +342,60 @@ impl Engine {
         v.truncate(max_flows);
         v
     }
-
-    /// Drops flows whose rate has decayed below `floor` at `now`; returns how many.
-    pub fn expire(&mut self, now: f64, floor: f64) -> usize {
-        let mut gone = 0;
-        for flow in self.flows.values_mut() {
-            let t = flow.definition.t;
-            for table in flow.tables.values_mut() {
-                let before = table.len();
-                table.retain(|_, r| r.decayed(now, t) >= floor);
-                gone += before - table.len();
-            }
-            flow.tables.retain(|_, m| !m.is_empty());
-            flow.entries -= gone.min(flow.entries);
-        }
-        gone
-    }
 }
 
 fn sort(v: &mut [ActiveFlow]) {
     v.sort_by(|a, b| b.value.total_cmp(&a.value).then_with(|| a.key.cmp(&b.key)));
+}
+
+/// Where flow log records made while counting go.
+struct Pending<'a> {
+    records: &'a mut Vec<FlowRecord>,
+    lost: &'a mut u64,
+    /// The definition's name.
+    name: &'a str,
+}
+
+/// Counts `amount` for `key` at `source` in one definition, within the limits.
+fn count(
+    flow: &mut Flow,
+    source: DataSource,
+    key: &str,
+    amount: f64,
+    now: f64,
+    limits: Limits,
+    pending: &mut Pending<'_>,
+) {
+    let t = flow.definition.t;
+    if flow.entries >= limits.max_entries && !flow.tables.get(&source).is_some_and(|m| m.contains_key(key)) {
+        evict_smallest(flow, now);
+    }
+    let table = flow.tables.entry(source).or_default();
+    match table.get_mut(key) {
+        Some(r) => {
+            r.value = r.decayed(now, t) + amount / t;
+            r.at = now;
+            r.total += amount;
+        }
+        None => {
+            table.insert(key.into(), Rate { value: amount / t, at: now, start: now, total: amount });
+            flow.entries += 1;
+            if flow.options.log && flow.options.flow_start {
+                if pending.records.len() >= limits.max_pending_records {
+                    *pending.lost += 1;
+                } else {
+                    pending.records.push(FlowRecord {
+                        name: pending.name.to_string(),
+                        source,
+                        key: key.to_string(),
+                        value: amount,
+                        start: now,
+                        end: now,
+                    });
+                }
+            }
+        }
+    }
 }
 
 /// Removes the smallest tenth of a definition's entries (by their rate now), counting them.
@@ -260,11 +428,15 @@ mod tests {
     use dissect::{Decoded, Dissector, LinkType, Stack};
     use query::Definition;
 
-    fn engine(keys: &str, value: &str, t: f64) -> Engine {
-        let mut e = Engine::new(Context::new(), Limits { max_entries: 50 });
+    fn engine_with(keys: &str, value: &str, t: f64, options: Options) -> Engine {
+        let mut e = Engine::new(Context::new(), Limits { max_entries: 50, max_pending_records: 3 });
         let d = Definition { keys: keys.into(), value: value.into(), t, ..Definition::default() };
-        e.set_flow("f", d.compile(&Context::new()).unwrap());
+        e.set_flow("f", d.compile(&Context::new()).unwrap(), options);
         e
+    }
+
+    fn engine(keys: &str, value: &str, t: f64) -> Engine {
+        engine_with(keys, value, t, Options::default())
     }
 
     fn frame(src: u8) -> (Vec<u8>, Stack) {
@@ -300,7 +472,49 @@ mod tests {
         // With no more samples the rate decays by e every t seconds.
         let later = e.top("f", ds(1, 3), None, 32.0)[0].value;
         assert!((later / top[0].value - (-1.0f64).exp()).abs() < 0.01);
-        assert_eq!(e.expire(100.0, 0.001), 1);
+        assert!(e.housekeep(100.0, 0.001).is_empty());
+        assert_eq!(e.entries("f"), 0, "decayed flows are dropped");
+    }
+
+    #[test]
+    fn flow_log_records_ends_and_active_timeouts() {
+        let log = Options { log: true, active_timeout: 10.0, ..Options::default() };
+        let mut e = engine_with("ipsource.1", "frames", 2.0, log);
+        let (f, s) = frame(1);
+        let input = Input::new(Decoded::new(&f, &s), 100);
+        // Samples every second from 0 to 14: one record at the active timeout, one at the end.
+        let mut records = Vec::new();
+        for i in 0..15 {
+            e.add(ds(1, 1), &input, 4, f64::from(i));
+            records.extend(e.housekeep(f64::from(i) + 0.5, 1e-9));
+        }
+        records.extend(e.housekeep(30.0, 1e-9));
+        let spans: Vec<_> = records.iter().map(|r| (r.start, r.end, r.value)).collect();
+        assert_eq!(spans, [(0.0, 10.0, 44.0), (10.0, 14.0, 16.0)]);
+        assert_eq!(records[0].key, "192.168.0.1");
+        assert_eq!(records[0].name, "f");
+        assert_eq!(e.entries("f"), 0);
+        // flowStart: a record when a flow is first seen, bounded.
+        let start = Options { log: true, flow_start: true, ..Options::default() };
+        let mut e = engine_with("ipsource.1", "frames", 2.0, start);
+        for i in 0..5u8 {
+            let (f, s) = frame(i);
+            e.add(ds(1, 1), &Input::new(Decoded::new(&f, &s), 100), 1, 0.0);
+            e.add(ds(1, 1), &Input::new(Decoded::new(&f, &s), 100), 1, 0.5);
+        }
+        assert_eq!(e.housekeep(1.0, 1e-9).len(), 3);
+        assert_eq!(e.records_lost, 2);
+    }
+
+    #[test]
+    fn dropped_definitions_count_discard_samples_only() {
+        let mut e = engine_with("ipsource.1", "frames", 1.0, Options { dropped: true, ..Options::default() });
+        let (f, s) = frame(1);
+        let input = Input::new(Decoded::new(&f, &s), 100);
+        e.add(ds(1, 1), &input, 1, 0.0);
+        assert_eq!(e.entries("f"), 0);
+        e.add_dropped(ds(1, 1), &input, 1, 0.0);
+        assert_eq!(e.entries("f"), 1);
     }
 
     #[test]
