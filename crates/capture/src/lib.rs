@@ -6,6 +6,7 @@
 
 pub mod reader;
 pub mod sflow;
+pub mod udp;
 pub mod writer;
 
 pub use reader::{CaptureError, FileReader, Frame};

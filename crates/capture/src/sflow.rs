@@ -1,20 +1,28 @@
 //! sFlow as a source of frames: every sampled packet header of a datagram becomes a frame,
-//! with the agent, the sample's interfaces and its sampling rate.
+//! with the agent, the sample's data source, interfaces and sampling rate; counter samples
+//! give interface counters.
 use dissect::LinkType;
 use std::net::IpAddr;
-use wire::sflow::{header_protocol, sample_format, Address, Datagram, FlowSample, Interface, SampledHeader};
+use wire::sflow::{
+    counter_format, header_protocol, sample_format, Address, CountersSample, Datagram, DiscardSample,
+    FlowSample, IfCounters, Interface, SampledHeader,
+};
 
 /// One sampled packet, as carried in a flow (or discard) sample.
 #[derive(Debug, Clone, Copy)]
 pub struct SampledFrame<'a> {
     /// The agent that sent the datagram.
     pub agent: IpAddr,
+    /// The data source index of the sample (an ifIndex for interface sources).
+    pub source_index: u32,
     /// The sample's input interface.
     pub input: Interface,
     /// The sample's output interface.
     pub output: Interface,
     /// 1 in this many packets was sampled.
     pub sampling_rate: u32,
+    /// The drop reason when the packet came in a discard sample (it was dropped).
+    pub discard_reason: Option<u32>,
     /// Length of the original packet.
     pub frame_length: u32,
     /// How to decode `header`.
@@ -23,13 +31,46 @@ pub struct SampledFrame<'a> {
     pub header: &'a [u8],
 }
 
-/// What was in a datagram besides sampled headers, counted.
+/// What a flow sample says of its data source's sampling, besides its records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SamplingInfo {
+    /// The data source index.
+    pub source_index: u32,
+    /// The sample's sequence number (per data source).
+    pub sequence: u32,
+    /// 1 in this many packets is sampled.
+    pub sampling_rate: u32,
+    /// Packets that could have been sampled, so far.
+    pub sample_pool: u32,
+    /// Samples the agent lost for lack of resources, so far.
+    pub drops: u32,
+}
+
+/// One thing a datagram reports.
+#[derive(Debug, Clone, Copy)]
+pub enum Item<'a> {
+    /// A flow sample's sampling figures (once per flow sample, before its frames).
+    Sampling(SamplingInfo),
+    /// A sampled packet header.
+    Frame(SampledFrame<'a>),
+    /// Generic interface counters from a counter sample.
+    Interface {
+        /// The counter sample's data source index.
+        source_index: u32,
+        /// The counters.
+        counters: IfCounters,
+    },
+}
+
+/// What was in a datagram, counted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DatagramCounts {
     /// Flow samples.
     pub flow_samples: u64,
     /// Counter samples.
     pub counter_samples: u64,
+    /// Discard samples.
+    pub discard_samples: u64,
     /// Samples and records of formats not read (skipped by their length).
     pub skipped: u64,
     /// Sampled headers of a protocol that is not decoded (not Ethernet, IPv4, IPv6 or MPLS).
@@ -45,21 +86,56 @@ pub fn agent_address(a: Address) -> IpAddr {
     }
 }
 
-/// Calls `f` with every sampled header of the parsed datagram `dg`; returns what else it
-/// held, or the error that stopped reading it.
-pub fn sampled_frames(
-    dg: &Datagram<'_>,
-    mut f: impl FnMut(&SampledFrame<'_>),
-) -> Result<DatagramCounts, wire::Error> {
+/// Calls `f` with every item of the parsed datagram `dg`; returns what it held, or the error
+/// that stopped reading it (the items before the fault have been given to `f`).
+pub fn items(dg: &Datagram<'_>, mut f: impl FnMut(&Item<'_>)) -> Result<DatagramCounts, wire::Error> {
     let agent = agent_address(dg.agent);
     let mut counts = DatagramCounts::default();
     for sample in dg.samples() {
         let sample = sample?;
-        let expanded = match (sample.enterprise, sample.format) {
-            (0, sample_format::FLOW) => false,
-            (0, sample_format::FLOW_EXPANDED) => true,
+        let (records, frame) = match (sample.enterprise, sample.format) {
+            (0, sample_format::FLOW | sample_format::FLOW_EXPANDED) => {
+                counts.flow_samples += 1;
+                let fs = FlowSample::parse(sample.data, sample.format == sample_format::FLOW_EXPANDED)?;
+                f(&Item::Sampling(SamplingInfo {
+                    source_index: fs.source_id_index,
+                    sequence: fs.sequence,
+                    sampling_rate: fs.sampling_rate,
+                    sample_pool: fs.sample_pool,
+                    drops: fs.drops,
+                }));
+                let frame = FrameInfo {
+                    source_index: fs.source_id_index,
+                    input: fs.input,
+                    output: fs.output,
+                    sampling_rate: fs.sampling_rate.max(1),
+                    discard_reason: None,
+                };
+                (fs.records, frame)
+            }
+            (0, sample_format::DISCARD) => {
+                counts.discard_samples += 1;
+                let ds = DiscardSample::parse(sample.data)?;
+                let frame = FrameInfo {
+                    source_index: ds.source_id_index,
+                    input: Interface::Index(ds.input),
+                    output: Interface::Index(ds.output),
+                    sampling_rate: 1,
+                    discard_reason: Some(ds.reason),
+                };
+                (ds.records, frame)
+            }
             (0, sample_format::COUNTERS | sample_format::COUNTERS_EXPANDED) => {
                 counts.counter_samples += 1;
+                let cs =
+                    CountersSample::parse(sample.data, sample.format == sample_format::COUNTERS_EXPANDED)?;
+                for record in cs.records {
+                    let record = record?;
+                    if (record.enterprise, record.format) == (0, counter_format::GENERIC_INTERFACE) {
+                        let counters = IfCounters::parse(record.data)?;
+                        f(&Item::Interface { source_index: cs.source_id_index, counters });
+                    }
+                }
                 continue;
             }
             _ => {
@@ -67,9 +143,7 @@ pub fn sampled_frames(
                 continue;
             }
         };
-        counts.flow_samples += 1;
-        let fs = FlowSample::parse(sample.data, expanded)?;
-        for record in fs.records.clone() {
+        for record in records {
             let record = record?;
             if (record.enterprise, record.format) != (0, wire::sflow::flow_format::SAMPLED_HEADER) {
                 counts.skipped += 1;
@@ -86,16 +160,27 @@ pub fn sampled_frames(
                     continue;
                 }
             };
-            f(&SampledFrame {
+            f(&Item::Frame(SampledFrame {
                 agent,
-                input: fs.input,
-                output: fs.output,
-                sampling_rate: fs.sampling_rate.max(1),
+                source_index: frame.source_index,
+                input: frame.input,
+                output: frame.output,
+                sampling_rate: frame.sampling_rate,
+                discard_reason: frame.discard_reason,
                 frame_length: h.frame_length,
                 link,
                 header: h.header,
-            });
+            }));
         }
     }
     Ok(counts)
+}
+
+/// What a sample says of the frames it carries.
+struct FrameInfo {
+    source_index: u32,
+    input: Interface,
+    output: Interface,
+    sampling_rate: u32,
+    discard_reason: Option<u32>,
 }

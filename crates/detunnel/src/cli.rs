@@ -23,6 +23,33 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Generate a few frames of every encapsulation and inspect them: a first look.
     Demo,
+    /// The daemon: sFlow collector and flow engine behind an sFlow-RT compatible REST API.
+    Serve(ServeArgs),
+}
+
+/// Flags of `detunnel serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Configuration file (TOML; `detunnel.example.toml` shows every setting).
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub config: Option<String>,
+    /// Receive sFlow on this address (repeatable; replaces the config's `sflow.listen`).
+    #[arg(long = "sflow", value_name = "ADDR:PORT")]
+    pub sflow: Vec<std::net::SocketAddr>,
+    /// Serve the REST API on this address (replaces the config's `http.listen`).
+    #[arg(long = "http", value_name = "ADDR:PORT")]
+    pub http: Option<std::net::SocketAddr>,
+    /// Receiving and counting threads (replaces the config's `sflow.workers`; default: one
+    /// per core).
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+    /// Also feed this capture (pcap or pcapng) through the engine: sFlow datagrams in it are
+    /// read as received, other frames count as samples of rate 1.
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    pub read: Option<String>,
+    /// Replay `--read` at the pace of its timestamps instead of as fast as it can.
+    #[arg(long, requires = "read")]
+    pub realtime: bool,
 }
 
 /// Flags of `detunnel generate`.
@@ -334,7 +361,7 @@ pub struct DecoderArgs {
     pub l2tpv3_sublayer: bool,
 }
 
-fn parse_cookie_len(s: &str) -> Result<u8, String> {
+pub fn parse_cookie_len(s: &str) -> Result<u8, String> {
     match s {
         "0" | "4" | "8" => Ok(s.parse().unwrap_or(0)),
         _ => Err(format!("an L2TPv3 cookie is 0, 4 or 8 bytes, not `{s}`")),
@@ -395,7 +422,7 @@ impl DecoderArgs {
 }
 
 /// Parses `NUMBER=PROTO`, the number decimal or 0x-hex.
-fn parse_port_proto(s: &str) -> Result<(u16, dissect::Next), String> {
+pub fn parse_port_proto(s: &str) -> Result<(u16, dissect::Next), String> {
     let (n, p) = s.split_once('=').ok_or_else(|| format!("expected NUMBER=PROTO, got `{s}`"))?;
     let num = match n.strip_prefix("0x").or_else(|| n.strip_prefix("0X")) {
         Some(h) => u16::from_str_radix(h, 16),

@@ -45,7 +45,12 @@ pub fn run(args: &FlowsArgs) -> Result<ExitCode> {
         };
         let id = AgentId { address: capture::sflow::agent_address(dg.agent), sub_agent: dg.sub_agent_id };
         let stats = agents.datagram(id, dg.sequence, dg.uptime_ms);
-        let result = capture::sflow::sampled_frames(&dg, |s| {
+        let result = capture::sflow::items(&dg, |item| {
+            // Discarded packets are not traffic; `detunnel flows` counts packet samples.
+            let capture::sflow::Item::Frame(s) = item else { return };
+            if s.discard_reason.is_some() {
+                return;
+            }
             sampled.dissect(s.header, s.link, &mut inner);
             let sample = query::Sample {
                 agent: s.agent,
@@ -62,7 +67,7 @@ pub fn run(args: &FlowsArgs) -> Result<ExitCode> {
         });
         match result {
             Ok(c) => {
-                sflow.skipped += c.skipped + c.other_headers;
+                sflow.skipped += c.skipped + c.other_headers + c.discard_samples;
                 if let Some(a) = stats {
                     a.flow_samples += c.flow_samples;
                     a.counter_samples += c.counter_samples;

@@ -7,6 +7,8 @@ mod flows_cmd;
 mod generate;
 mod inspect;
 mod render;
+mod serve;
+mod serve_config;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -19,6 +21,7 @@ fn main() -> ExitCode {
         cli::Command::Flows(a) => flows_cmd::run(&a),
         cli::Command::Generate(a) => generate::run(&a),
         cli::Command::Demo => inspect::demo(),
+        cli::Command::Serve(a) => serve::run(&a),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,169 @@
+//! `detunnel serve`: receiving threads (one `SO_REUSEPORT` socket per worker and address),
+//! a housekeeping thread (flow log, thresholds, expiry, once a second), an optional capture
+//! reader, and the REST API on tokio. SIGINT and SIGTERM stop it cleanly.
+use crate::cli::{DecoderArgs, ServeArgs};
+use crate::serve_config::Config;
+use anyhow::{Context as _, Result};
+use capture::FileReader;
+use server::collector::WorkerLimits;
+use server::state::lock;
+use server::{ServerOptions, Shared};
+use std::net::UdpSocket;
+use std::ops::ControlFlow;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How often a receiving thread looks up from its socket to see whether to stop.
+const POLL: Duration = Duration::from_millis(200);
+
+/// Runs the daemon until SIGINT or SIGTERM.
+pub fn run(args: &ServeArgs) -> Result<ExitCode> {
+    let config = match &args.config {
+        Some(path) => Config::read(path)?,
+        None => Config::builtin(),
+    };
+    let decoder = config
+        .decoder
+        .as_ref()
+        .map_or(Ok(DecoderArgs { max_tunnels: 8, ..Default::default() }), |d| d.args())?;
+    let listen = if args.sflow.is_empty() { config.sflow.listen.clone() } else { args.sflow.clone() };
+    let http = args.http.unwrap_or(config.http.listen);
+    let workers = match args.workers.unwrap_or(config.sflow.workers) {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let l = &config.limits;
+    let limits = WorkerLimits {
+        flows: flows::Limits { max_entries: l.flow_entries, ..flows::Limits::default() },
+        max_agents: l.agents,
+        max_sources: l.data_sources,
+    };
+    let options = ServerOptions {
+        readonly: config.http.readonly,
+        max_flows: l.flows,
+        max_thresholds: l.thresholds,
+        max_events: l.events,
+        max_flow_records: l.flow_records,
+        max_body: config.http.max_body,
+        ..ServerOptions::default()
+    };
+    let shared =
+        Arc::new(Shared::new(workers, &decoder.config(), limits, config.declared(), options).map_err(
+            |e| anyhow::anyhow!("{}: {e}", args.config.as_deref().unwrap_or("built-in configuration")),
+        )?);
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut threads: Vec<JoinHandle<()>> = Vec::new();
+    for addr in &listen {
+        for i in 0..workers {
+            let socket = capture::udp::shared_socket(*addr, config.sflow.receive_buffer, POLL)
+                .with_context(|| format!("cannot receive sFlow on {addr}"))?;
+            let (shared, stop) = (shared.clone(), stop.clone());
+            threads.push(std::thread::Builder::new().name(format!("sflow-{i}")).spawn(move || {
+                receive(&shared, i, &socket, &stop);
+            })?);
+        }
+        lock(&shared.udp_ports).push(addr.port());
+        eprintln!("detunnel serve: sFlow on udp {addr} ({workers} workers)");
+    }
+    {
+        let (shared, stop) = (shared.clone(), stop.clone());
+        threads.push(std::thread::Builder::new().name("housekeeping".into()).spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_secs(1));
+                shared.housekeep();
+            }
+        })?);
+    }
+    if let Some(path) = &args.read {
+        let reader = FileReader::open(path)?;
+        let (shared, stop, realtime) = (shared.clone(), stop.clone(), args.realtime);
+        threads.push(std::thread::Builder::new().name("read".into()).spawn(move || {
+            read_file(&shared, reader, realtime, &stop);
+        })?);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let served = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(http)
+            .await
+            .with_context(|| format!("cannot serve the REST API on {http}"))?;
+        eprintln!("detunnel serve: REST API on http://{http}/");
+        axum::serve(listener, server::router(shared.clone())).with_graceful_shutdown(signalled()).await?;
+        anyhow::Ok(())
+    });
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        let _ = t.join();
+    }
+    served?;
+    let t = shared.totals();
+    eprintln!(
+        "detunnel serve: stopped; {} sFlow datagrams ({} unreadable, {} malformed), {} sampled headers, {} file frames",
+        t.datagrams, t.unreadable, t.malformed, t.sampled_headers, t.file_frames
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn signalled() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+    else {
+        // Without signal handlers the default action (exit) still stops the process.
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    eprintln!("detunnel serve: stopping");
+}
+
+/// Receives datagrams on `socket` into worker `index` until `stop`.
+fn receive(shared: &Shared, index: usize, socket: &UdpSocket, stop: &AtomicBool) {
+    let mut buf = vec![0u8; 65_536];
+    while !stop.load(Ordering::Relaxed) {
+        match socket.recv(&mut buf) {
+            Ok(n) => {
+                let now = shared.now();
+                lock(shared.worker(index)).datagram(&buf[..n], now);
+            }
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e) => {
+                eprintln!("detunnel serve: receive error: {e}");
+                std::thread::sleep(POLL);
+            }
+        }
+    }
+}
+
+/// Feeds a capture to worker 0, at file speed or at the pace of its timestamps.
+fn read_file(shared: &Shared, mut reader: FileReader, realtime: bool, stop: &AtomicBool) {
+    let started = Instant::now();
+    let mut first_ts: Option<u64> = None;
+    let result = reader.for_each(|f| {
+        if stop.load(Ordering::Relaxed) {
+            return ControlFlow::Break(());
+        }
+        if realtime {
+            let first = *first_ts.get_or_insert(f.ts_nanos);
+            let due = Duration::from_nanos(f.ts_nanos.saturating_sub(first));
+            // Sleep in short steps so a stop is noticed.
+            while let Some(wait) = due.checked_sub(started.elapsed()) {
+                if stop.load(Ordering::Relaxed) {
+                    return ControlFlow::Break(());
+                }
+                std::thread::sleep(wait.min(POLL));
+            }
+        }
+        let now = shared.now();
+        lock(shared.worker(0)).frame(f.data, f.link, f.orig_len, f.interface, now);
+        ControlFlow::Continue(())
+    });
+    match result {
+        Ok(()) => eprintln!("detunnel serve: read {} ({} records)", reader.name(), reader.records()),
+        Err(e) => eprintln!("detunnel serve: {e}"),
+    }
+}

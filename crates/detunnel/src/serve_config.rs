@@ -1,0 +1,245 @@
+//! `detunnel.toml`: the daemon's configuration. Every table and setting is optional; unknown
+//! ones are errors that name them. `detunnel.example.toml` at the top of the repository shows
+//! and explains every setting.
+use crate::cli::{parse_cookie_len, parse_port_proto, DecoderArgs, MplsPayloadArg, NvgreArg};
+use anyhow::{anyhow, Context as _, Result};
+use clap::ValueEnum;
+use serde::Deserialize;
+use server::spec::{Declared, FlowSpec, GroupSpec, MapSpec, ThresholdSpec};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// sFlow receiving.
+    #[serde(default)]
+    pub sflow: Sflow,
+    /// The REST API.
+    #[serde(default)]
+    pub http: Http,
+    /// Decoder options (the same as the command-line decoder flags).
+    pub decoder: Option<Decoder>,
+    /// Limits.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Flow definitions at start-up, by name.
+    #[serde(default)]
+    pub flows: BTreeMap<String, FlowSpec>,
+    /// Thresholds, by name.
+    #[serde(default)]
+    pub thresholds: BTreeMap<String, ThresholdSpec>,
+    /// Address groups, by name.
+    #[serde(default)]
+    pub groups: BTreeMap<String, GroupSpec>,
+    /// Value maps, by name.
+    #[serde(default)]
+    pub maps: BTreeMap<String, MapSpec>,
+}
+
+/// `[sflow]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sflow {
+    /// Addresses to receive sFlow on.
+    #[serde(default = "default_sflow")]
+    pub listen: Vec<SocketAddr>,
+    /// Receiving and counting threads (0: one per core).
+    #[serde(default)]
+    pub workers: usize,
+    /// Receive buffer asked for per socket, bytes.
+    #[serde(default = "default_buffer")]
+    pub receive_buffer: usize,
+}
+
+impl Default for Sflow {
+    fn default() -> Sflow {
+        Sflow { listen: default_sflow(), workers: 0, receive_buffer: default_buffer() }
+    }
+}
+
+fn default_sflow() -> Vec<SocketAddr> {
+    vec![SocketAddr::from(([0, 0, 0, 0], 6343))]
+}
+fn default_buffer() -> usize {
+    8 << 20
+}
+
+/// `[http]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Http {
+    /// Address of the REST API.
+    #[serde(default = "default_http")]
+    pub listen: SocketAddr,
+    /// Refuse PUT and DELETE.
+    #[serde(default)]
+    pub readonly: bool,
+    /// Largest request body, bytes.
+    #[serde(default = "default_body")]
+    pub max_body: usize,
+}
+
+impl Default for Http {
+    fn default() -> Http {
+        Http { listen: default_http(), readonly: false, max_body: default_body() }
+    }
+}
+
+fn default_http() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8008))
+}
+fn default_body() -> usize {
+    64 * 1024
+}
+
+/// `[decoder]`: the decoder flags of the command line, by the same names.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decoder {
+    max_tunnels: Option<usize>,
+    #[serde(default)]
+    udp_ports: Vec<String>,
+    #[serde(default)]
+    gre_protocols: Vec<String>,
+    mpls_payload: Option<String>,
+    nvgre: Option<String>,
+    l2tpv3_cookie: Option<u8>,
+    #[serde(default)]
+    l2tpv3_sublayer: bool,
+}
+
+impl Decoder {
+    /// The decoder flags this table stands for.
+    pub fn args(&self) -> Result<DecoderArgs> {
+        let pairs = |list: &[String], what: &str| -> Result<Vec<(u16, dissect::Next)>> {
+            list.iter().map(|s| parse_port_proto(s).map_err(|e| anyhow!("decoder.{what}: {e}"))).collect()
+        };
+        Ok(DecoderArgs {
+            max_tunnels: self.max_tunnels.unwrap_or(8),
+            udp_ports: pairs(&self.udp_ports, "udp_ports")?,
+            gre_protocols: pairs(&self.gre_protocols, "gre_protocols")?,
+            mpls_payload: match &self.mpls_payload {
+                Some(m) => {
+                    MplsPayloadArg::from_str(m, false).map_err(|e| anyhow!("decoder.mpls_payload: {e}"))?
+                }
+                None => MplsPayloadArg::Auto,
+            },
+            nvgre: match &self.nvgre {
+                Some(m) => NvgreArg::from_str(m, false).map_err(|e| anyhow!("decoder.nvgre: {e}"))?,
+                None => NvgreArg::Auto,
+            },
+            l2tpv3_cookie: parse_cookie_len(&self.l2tpv3_cookie.unwrap_or(0).to_string())
+                .map_err(|e| anyhow!("decoder.l2tpv3_cookie: {e}"))?,
+            l2tpv3_sublayer: self.l2tpv3_sublayer,
+        })
+    }
+}
+
+/// `[limits]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Flow entries per definition and worker; the smallest are evicted beyond it.
+    #[serde(default = "default_entries")]
+    pub flow_entries: usize,
+    /// Agents (address and sub-agent) tracked per worker.
+    #[serde(default = "default_agents")]
+    pub agents: usize,
+    /// Data sources tracked per worker.
+    #[serde(default = "default_sources")]
+    pub data_sources: usize,
+    /// Flow definitions.
+    #[serde(default = "default_hundred")]
+    pub flows: usize,
+    /// Thresholds.
+    #[serde(default = "default_hundred")]
+    pub thresholds: usize,
+    /// Events kept for `/events/json`.
+    #[serde(default = "default_log")]
+    pub events: usize,
+    /// Flow records kept for `/flows/json`.
+    #[serde(default = "default_log")]
+    pub flow_records: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            flow_entries: default_entries(),
+            agents: default_agents(),
+            data_sources: default_sources(),
+            flows: default_hundred(),
+            thresholds: default_hundred(),
+            events: default_log(),
+            flow_records: default_log(),
+        }
+    }
+}
+
+fn default_entries() -> usize {
+    100_000
+}
+fn default_agents() -> usize {
+    10_000
+}
+fn default_sources() -> usize {
+    100_000
+}
+fn default_hundred() -> usize {
+    100
+}
+fn default_log() -> usize {
+    10_000
+}
+
+impl Config {
+    /// Reads `path`.
+    pub fn read(path: &str) -> Result<Config> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?;
+        toml::from_str(&text).map_err(|e| anyhow!("{path}: {e}"))
+    }
+
+    /// The built-in default: the default listeners and two flows, the tunnel stacks seen and
+    /// the tenants' conversations inside tunnels.
+    pub fn builtin() -> Config {
+        let flow = |json: &str| serde_json::from_str::<FlowSpec>(json).expect("built-in flow parses");
+        let mut c = Config::default();
+        c.flows.insert("stacks".into(), flow(r#"{"keys":"stack","value":"frames"}"#));
+        c.flows.insert(
+            "tenants".into(),
+            flow(r#"{"keys":"ipsource,ipdestination,ipsource.1,ipdestination.1","value":"bytes","filter":"ipsource.1!=null"}"#),
+        );
+        c
+    }
+
+    /// The flows, thresholds, groups and maps declared.
+    pub fn declared(&self) -> Declared {
+        Declared {
+            flows: self.flows.clone(),
+            thresholds: self.thresholds.clone(),
+            groups: self.groups.clone(),
+            maps: self.maps.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_config_is_valid_and_unknown_settings_are_named() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../detunnel.example.toml");
+        let c = Config::read(path).unwrap();
+        c.declared().check().unwrap();
+        c.decoder.as_ref().unwrap().args().unwrap();
+        assert!(!c.flows.is_empty());
+        let e = toml::from_str::<Config>("[http]\nlisten = \"127.0.0.1:1\"\nport = 3\n").unwrap_err();
+        assert!(e.to_string().contains("unknown field `port`"), "{e}");
+        let bad = Decoder { udp_ports: vec!["99999=vxlan".into()], ..Decoder::default() };
+        assert!(bad.args().unwrap_err().to_string().contains("decoder.udp_ports"));
+        Config::builtin().declared().check().unwrap();
+    }
+}

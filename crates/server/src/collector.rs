@@ -1,0 +1,257 @@
+//! One worker's share of the collector: it reads sFlow datagrams (or captured frames), decodes
+//! every sampled header through its tunnels and counts it in the flow engine, and keeps what
+//! the agents, their data sources and the flow keys seen say. Each worker owns its state;
+//! queries merge the workers' states when they read them.
+use crate::sources::Sources;
+use capture::sflow::{agent_address, items, Item, SampledFrame};
+use dissect::{Decoded, Dissector, Field, LinkType, Proto, Stack};
+use flows::{AgentId, Agents, DataSource, Engine};
+use query::{Context, Input};
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::net::IpAddr;
+
+/// The agent address given to frames read from a capture file (`serve --read`).
+pub const FILE_AGENT: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+/// Limits of one worker's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerLimits {
+    /// Flow engine limits.
+    pub flows: flows::Limits,
+    /// Most agents (agent and sub-agent pairs) tracked.
+    pub max_agents: usize,
+    /// Most data sources tracked.
+    pub max_sources: usize,
+}
+
+impl Default for WorkerLimits {
+    fn default() -> WorkerLimits {
+        WorkerLimits { flows: flows::Limits::default(), max_agents: 10_000, max_sources: 100_000 }
+    }
+}
+
+/// Totals of what a worker received.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// sFlow datagrams.
+    pub datagrams: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Datagrams that are not sFlow v5 or whose header does not parse (no agent to count
+    /// them against).
+    pub unreadable: u64,
+    /// Datagrams that failed part way (also counted against their agent).
+    pub malformed: u64,
+    /// Flow samples.
+    pub flow_samples: u64,
+    /// Counter samples.
+    pub counter_samples: u64,
+    /// Discard samples.
+    pub discard_samples: u64,
+    /// Sampled headers decoded and counted.
+    pub sampled_headers: u64,
+    /// Samples, records and header protocols skipped (formats not read).
+    pub skipped: u64,
+    /// Frames read from capture files.
+    pub file_frames: u64,
+    /// File frames of a link type that is not decoded.
+    pub unsupported_link: u64,
+}
+
+/// When an agent was first and last heard from, and its bytes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AgentSeen {
+    /// Datagram bytes received.
+    pub bytes: u64,
+    /// Seconds (server clock) of the first datagram.
+    pub first: f64,
+    /// Seconds of the latest.
+    pub last: f64,
+    /// The agent's uptime in its latest datagram (ms).
+    pub uptime_ms: u32,
+}
+
+/// One worker: decoder, flow engine and the agents' and data sources' state.
+pub struct Worker {
+    dissector: Dissector,
+    stack: Stack,
+    /// Flow definitions and their tables.
+    pub engine: Engine,
+    /// Per agent and sub-agent datagram statistics.
+    pub agents: Agents,
+    /// Per agent address: bytes and when it was heard from.
+    pub seen: HashMap<IpAddr, AgentSeen>,
+    /// Per data source sampling and interface counters.
+    pub sources: Sources,
+    /// The flow keys decoded headers have had.
+    pub keys: FlowKeys,
+    /// What was received.
+    pub totals: Totals,
+}
+
+impl Worker {
+    /// A worker decoding with `config`, with the groups and maps of `context`.
+    pub fn new(config: dissect::Config, context: Context, limits: WorkerLimits) -> Worker {
+        Worker {
+            dissector: Dissector::new(config),
+            stack: Stack::new(),
+            engine: Engine::new(context, limits.flows),
+            agents: Agents::new(limits.max_agents),
+            seen: HashMap::new(),
+            sources: Sources::new(limits.max_sources),
+            keys: FlowKeys::default(),
+            totals: Totals::default(),
+        }
+    }
+
+    /// Reads one sFlow datagram received at `now` (server seconds).
+    pub fn datagram(&mut self, data: &[u8], now: f64) {
+        self.totals.datagrams += 1;
+        self.totals.bytes += data.len() as u64;
+        let Ok(dg) = wire::sflow::Datagram::parse(data) else {
+            self.totals.unreadable += 1;
+            return;
+        };
+        let agent = agent_address(dg.agent);
+        let result = items(&dg, |item| match item {
+            Item::Frame(s) => {
+                self.dissector.dissect(s.header, s.link, &mut self.stack);
+                let sample = sample_of(s);
+                let input = Input {
+                    decoded: Decoded::new(s.header, &self.stack),
+                    frame_len: s.frame_length,
+                    sample: Some(&sample),
+                };
+                let source = DataSource { agent, index: s.source_index };
+                if s.discard_reason.is_some() {
+                    self.engine.add_dropped(source, &input, 1, now);
+                } else {
+                    self.engine.add(source, &input, u64::from(s.sampling_rate), now);
+                }
+                self.keys.observe(&input.decoded, now);
+                self.totals.sampled_headers += 1;
+            }
+            Item::Sampling(info) => self.sources.sampling(agent, info, now),
+            Item::Interface { source_index, counters } => {
+                self.sources.counters(agent, *source_index, counters, now)
+            }
+        });
+        let id = AgentId { address: agent, sub_agent: dg.sub_agent_id };
+        let stats = self.agents.datagram(id, dg.sequence, dg.uptime_ms);
+        if stats.is_some() {
+            let seen =
+                self.seen.entry(agent).or_insert(AgentSeen { bytes: 0, first: now, last: now, uptime_ms: 0 });
+            seen.bytes += data.len() as u64;
+            seen.last = now;
+            seen.uptime_ms = dg.uptime_ms;
+        }
+        match result {
+            Ok(c) => {
+                self.totals.flow_samples += c.flow_samples;
+                self.totals.counter_samples += c.counter_samples;
+                self.totals.discard_samples += c.discard_samples;
+                self.totals.skipped += c.skipped + c.other_headers;
+                if let Some(a) = stats {
+                    a.flow_samples += c.flow_samples;
+                    a.counter_samples += c.counter_samples;
+                }
+            }
+            Err(_) => {
+                self.totals.malformed += 1;
+                if let Some(a) = stats {
+                    a.malformed += 1;
+                }
+            }
+        }
+    }
+
+    /// Reads one captured frame at `now`: an sFlow datagram inside it is read as one; any other
+    /// frame counts as a sample of rate 1 from agent [`FILE_AGENT`], its data source the
+    /// capture's interface number (0 for pcap).
+    pub fn frame(&mut self, data: &[u8], link: LinkType, orig_len: u32, interface: u32, now: f64) {
+        self.totals.file_frames += 1;
+        if !link.is_supported() {
+            self.totals.unsupported_link += 1;
+            return;
+        }
+        self.dissector.dissect(data, link, &mut self.stack);
+        if let Some(l) = self.stack.layers().iter().find(|l| l.proto == Proto::Sflow) {
+            let payload = &data[(l.offset as usize).min(data.len())..];
+            self.datagram(payload, now);
+            return;
+        }
+        let input = Input::new(Decoded::new(data, &self.stack), orig_len);
+        self.engine.add(DataSource { agent: FILE_AGENT, index: interface }, &input, 1, now);
+        self.keys.observe(&input.decoded, now);
+    }
+}
+
+/// The flow language's view of a sample's metadata.
+pub fn sample_of(s: &SampledFrame<'_>) -> query::Sample {
+    query::Sample {
+        agent: s.agent,
+        input: interface(s.input),
+        output: interface(s.output),
+        sampling_rate: s.sampling_rate,
+    }
+}
+
+fn interface(i: wire::sflow::Interface) -> query::Interface {
+    match i {
+        wire::sflow::Interface::Index(n) => query::Interface::Index(n),
+        wire::sflow::Interface::Discard(_) => query::Interface::Discard,
+        wire::sflow::Interface::Multiple(_) => query::Interface::Multiple,
+    }
+}
+
+/// Most distinct protocol stacks remembered for `/flowkeys`.
+pub const MAX_STACKS: usize = 1024;
+
+/// The flow key names decoded frames have had, for `/flowkeys/json`. Names are worked out
+/// once per distinct protocol stack; after that a frame costs a hash of its stack.
+#[derive(Debug, Default)]
+pub struct FlowKeys {
+    stacks: HashMap<u64, (Vec<String>, f64)>,
+}
+
+impl FlowKeys {
+    /// Notes the keys of `decoded`, seen at `now`.
+    pub fn observe(&mut self, decoded: &Decoded<'_>, now: f64) {
+        let mut h = DefaultHasher::new();
+        for l in decoded.stack.layers() {
+            l.proto.hash(&mut h);
+        }
+        let sig = h.finish();
+        if let Some((_, at)) = self.stacks.get_mut(&sig) {
+            *at = now;
+            return;
+        }
+        if self.stacks.len() >= MAX_STACKS {
+            return;
+        }
+        let mut names: Vec<String> = ["stack", "bytes", "agent", "inputifindex", "outputifindex"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let mut occurrences: HashMap<Field, usize> = HashMap::new();
+        decoded.for_each(&mut |field, _| {
+            let n = occurrences.entry(field).or_default();
+            names.push(if *n == 0 { field.name().to_string() } else { format!("{}.{n}", field.name()) });
+            *n += 1;
+        });
+        names.dedup();
+        self.stacks.insert(sig, (names, now));
+    }
+
+    /// Every key name and when (server seconds) a frame last had it.
+    pub fn merge_into(&self, out: &mut HashMap<String, f64>) {
+        for (names, at) in self.stacks.values() {
+            for n in names {
+                let e = out.entry(n.clone()).or_insert(*at);
+                *e = e.max(*at);
+            }
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! Prometheus text exposition: sFlow-RT's `/prometheus/...` exports of sFlow metrics, and
+//! `/metrics`, detunnel's own counters and drops.
+use crate::state::{lock, AgentFilter, MetricValue, Shared};
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+/// `name` with every character Prometheus does not allow in a metric name replaced by `_`.
+fn metric_name(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect()
+}
+
+/// `v` as a label value: backslash, quote and newline escaped.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// Appends `sflow_METRIC{agent="…",datasource="…"} VALUE` for every value of `metric`.
+pub fn sflow_metric(out: &mut String, metric: &str, values: &[MetricValue]) {
+    let name = metric_name(metric);
+    for v in values {
+        let (Some(a), Some(ds), Some(x)) = (&v.agent, &v.data_source, v.metric_value) else { continue };
+        let _ = writeln!(out, "sflow_{name}{{agent=\"{}\",datasource=\"{}\"}} {x}", label(a), label(ds));
+    }
+}
+
+/// `/prometheus/analyzer/txt`.
+pub fn analyzer(s: &Shared) -> String {
+    let t = s.totals();
+    let mut out = String::new();
+    let _ = writeln!(out, "sflow_analyzer_agents {}", s.agents(&AgentFilter::All).len());
+    let _ = writeln!(out, "sflow_analyzer_datagrams {}", t.datagrams);
+    let _ = writeln!(out, "sflow_analyzer_bytes {}", t.bytes);
+    let _ = writeln!(out, "sflow_analyzer_flow_samples {}", t.flow_samples);
+    let _ = writeln!(out, "sflow_analyzer_counter_samples {}", t.counter_samples);
+    out
+}
+
+/// Writes one metric family with its help and type lines.
+fn family(out: &mut String, name: &str, kind: &str, help: &str, rows: &[(String, f64)]) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    for (labels, v) in rows {
+        let _ = writeln!(out, "{name}{labels} {v}");
+    }
+}
+
+/// `/metrics`: what detunnel received, dropped and holds.
+pub fn own(s: &Shared) -> String {
+    let t = s.totals();
+    let mut out = String::new();
+    let one = |v: u64| vec![(String::new(), v as f64)];
+    let c = "counter";
+    family(&mut out, "detunnel_sflow_datagrams_total", c, "sFlow datagrams received.", &one(t.datagrams));
+    family(&mut out, "detunnel_sflow_bytes_total", c, "sFlow datagram bytes received.", &one(t.bytes));
+    family(
+        &mut out,
+        "detunnel_sflow_datagrams_unreadable_total",
+        c,
+        "Datagrams that are not sFlow v5 or whose header does not parse.",
+        &one(t.unreadable),
+    );
+    family(
+        &mut out,
+        "detunnel_sflow_datagrams_malformed_total",
+        c,
+        "Datagrams that failed part way.",
+        &one(t.malformed),
+    );
+    let samples = vec![
+        ("{kind=\"flow\"}".to_string(), t.flow_samples as f64),
+        ("{kind=\"counter\"}".to_string(), t.counter_samples as f64),
+        ("{kind=\"discard\"}".to_string(), t.discard_samples as f64),
+    ];
+    family(&mut out, "detunnel_sflow_samples_total", c, "sFlow samples received, by kind.", &samples);
+    family(
+        &mut out,
+        "detunnel_sflow_headers_total",
+        c,
+        "Sampled headers decoded and counted.",
+        &one(t.sampled_headers),
+    );
+    family(
+        &mut out,
+        "detunnel_sflow_skipped_total",
+        c,
+        "Samples, records and header protocols not read.",
+        &one(t.skipped),
+    );
+    family(&mut out, "detunnel_file_frames_total", c, "Frames read from capture files.", &one(t.file_frames));
+    let ports = lock(&s.udp_ports).clone();
+    family(
+        &mut out,
+        "detunnel_udp_receive_drops_total",
+        c,
+        "Datagrams the kernel dropped on the sFlow sockets (full receive buffers).",
+        &one(capture::udp::kernel_drops(&ports)),
+    );
+    let agents = s.agents(&AgentFilter::All);
+    let per_agent = |f: &dyn Fn(&crate::state::AgentJson) -> u64| -> Vec<(String, f64)> {
+        agents.iter().map(|(a, j)| (format!("{{agent=\"{a}\"}}"), f(j) as f64)).collect()
+    };
+    family(
+        &mut out,
+        "detunnel_agent_datagrams_total",
+        c,
+        "Datagrams per agent.",
+        &per_agent(&|j| j.datagrams),
+    );
+    family(
+        &mut out,
+        "detunnel_agent_datagrams_lost_total",
+        c,
+        "Datagrams missing from the sequence numbers.",
+        &per_agent(&|j| j.lost),
+    );
+    family(
+        &mut out,
+        "detunnel_agent_datagrams_duplicate_total",
+        c,
+        "Datagrams received twice.",
+        &per_agent(&|j| j.duplicates),
+    );
+    family(
+        &mut out,
+        "detunnel_agent_datagrams_out_of_order_total",
+        c,
+        "Datagrams after a later one.",
+        &per_agent(&|j| j.out_of_order),
+    );
+    family(
+        &mut out,
+        "detunnel_agent_datagrams_malformed_total",
+        c,
+        "Malformed datagrams per agent.",
+        &per_agent(&|j| j.malformed),
+    );
+    family(
+        &mut out,
+        "detunnel_agent_restarts_total",
+        c,
+        "Agent sequence number restarts.",
+        &per_agent(&|j| j.restarts),
+    );
+    let (flows, records_lost) = s.flow_stats();
+    let rows = |f: &dyn Fn(&(u64, usize)) -> f64| -> Vec<(String, f64)> {
+        flows.iter().map(|(n, v)| (format!("{{flow=\"{}\"}}", label(n)), f(v))).collect()
+    };
+    family(
+        &mut out,
+        "detunnel_flow_entries",
+        "gauge",
+        "Flow entries held per definition.",
+        &rows(&|v| v.1 as f64),
+    );
+    family(
+        &mut out,
+        "detunnel_flow_evictions_total",
+        c,
+        "Flow entries evicted to stay within the limit.",
+        &rows(&|v| v.0 as f64),
+    );
+    let (events, records) = s.log_drops();
+    family(
+        &mut out,
+        "detunnel_flow_records_lost_total",
+        c,
+        "flowStart records lost (too many waiting).",
+        &one(records_lost),
+    );
+    family(
+        &mut out,
+        "detunnel_flow_log_overwritten_total",
+        c,
+        "Flow log records pushed out of /flows/json.",
+        &one(records),
+    );
+    family(
+        &mut out,
+        "detunnel_events_overwritten_total",
+        c,
+        "Events pushed out of /events/json.",
+        &one(events),
+    );
+    family(
+        &mut out,
+        "detunnel_threshold_crossings_untracked_total",
+        c,
+        "Threshold crossings over the tracking limit.",
+        &one(s.armed_refused()),
+    );
+    family(
+        &mut out,
+        "detunnel_http_requests_total",
+        c,
+        "HTTP requests.",
+        &one(s.http.total.load(Ordering::Relaxed)),
+    );
+    family(
+        &mut out,
+        "detunnel_http_client_errors_total",
+        c,
+        "HTTP answers with a 4xx status.",
+        &one(s.http.client_errors.load(Ordering::Relaxed)),
+    );
+    family(
+        &mut out,
+        "detunnel_resident_bytes",
+        "gauge",
+        "Resident memory of the process.",
+        &one(resident_bytes()),
+    );
+    out
+}
+
+/// The process's resident memory in bytes (0 where /proc is not there).
+pub fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    pages * 4096
+}
