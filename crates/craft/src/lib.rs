@@ -20,6 +20,7 @@
 
 pub mod counting;
 pub mod mix;
+pub mod sflow;
 pub mod timing;
 
 use wire::erspan::Platform;

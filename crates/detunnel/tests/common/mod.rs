@@ -2,7 +2,10 @@
 //! tshark field comparison that `../shared/captures/compare.py` also performs.
 #![allow(dead_code)]
 
+use capture::FileReader;
+use dissect::{Dissector, Proto, Stack};
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -265,3 +268,42 @@ pub fn read_oracle(path: &Path) -> Vec<OracleFrame> {
         })
         .collect()
 }
+
+/// The UDP payloads of the sFlow datagrams in a capture, by frame.
+pub fn datagrams(path: &Path) -> Vec<Option<Vec<u8>>> {
+    let mut d = Dissector::default();
+    let mut stack = Stack::new();
+    let mut out = Vec::new();
+    FileReader::open(path.to_str().unwrap())
+        .unwrap()
+        .for_each(|f| {
+            d.dissect(f.data, f.link, &mut stack);
+            out.push(
+                stack
+                    .layers()
+                    .iter()
+                    .find(|l| l.proto == Proto::Sflow)
+                    .map(|l| f.data[l.offset as usize..].to_vec()),
+            );
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    out
+}
+
+/// tshark's values of `fields` for every frame of `path`, a row per frame, several occurrences
+/// of a field joined by commas.
+pub fn tshark_rows(path: &Path, fields: &[&str]) -> Vec<Vec<String>> {
+    let mut cmd = Command::new("tshark");
+    cmd.arg("-n").arg("-r").arg(path).args(["-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,"]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let out = cmd.output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect()
+}
+
+pub mod serve;

@@ -1,0 +1,111 @@
+//! Runs `detunnel serve` on free ports for a test, talks to its REST API with curl (an
+//! ordinary HTTP client), sends it sFlow datagrams, and stops it with SIGTERM.
+use super::{detunnel, TempDir};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running server.
+pub struct Serve {
+    child: Option<Child>,
+    /// Base URL of the REST API.
+    pub url: String,
+    /// Where it receives sFlow.
+    pub sflow: SocketAddr,
+    dir: TempDir,
+}
+
+/// A free local port (TCP or UDP), as the kernel hands them out.
+pub fn free_port(udp: bool) -> u16 {
+    if udp {
+        UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    } else {
+        TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    }
+}
+
+impl Serve {
+    /// Starts `detunnel serve` with `config` (TOML) and `args`, on 127.0.0.1 ports of its own
+    /// unless `sflow` names the sFlow address; waits until `/healthz` answers.
+    pub fn start(tag: &str, config: &str, args: &[&str], sflow: Option<SocketAddr>) -> Serve {
+        let dir = TempDir::new(tag);
+        let cfg = dir.join("detunnel.toml");
+        std::fs::write(&cfg, config).unwrap();
+        let sflow = sflow.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], free_port(true))));
+        let http = SocketAddr::from(([127, 0, 0, 1], free_port(false)));
+        let log = std::fs::File::create(dir.join("serve.log")).unwrap();
+        let child = Command::new(detunnel())
+            .args(["serve", "-c"])
+            .arg(&cfg)
+            .args(["--sflow", &sflow.to_string(), "--http", &http.to_string()])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let s = Serve { child: Some(child), url: format!("http://{http}"), sflow, dir };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while s.request("GET", "/healthz", None).0 != 200 {
+            assert!(Instant::now() < deadline, "serve did not start: {}", s.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        s
+    }
+
+    /// What the server wrote on standard error so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("serve.log")).unwrap_or_default()
+    }
+
+    /// Sends `method path` with an optional JSON body; returns the status and the body.
+    pub fn request(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+        let mut cmd = Command::new("curl");
+        cmd.args(["-s", "-m", "60", "-o", "-", "-w", "\n%{http_code}", "-X", method]);
+        if let Some(b) = body {
+            cmd.args(["-H", "Content-Type: application/json", "--data-binary", b]);
+        }
+        let out = cmd.arg(format!("{}{path}", self.url)).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (code.trim().parse().unwrap_or(0), body.to_string())
+    }
+
+    /// GETs `path`, expecting 200 and JSON.
+    pub fn json(&self, path: &str) -> serde_json::Value {
+        let (code, body) = self.request("GET", path, None);
+        assert_eq!(code, 200, "GET {path}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+    }
+
+    /// Sends each datagram to the sFlow port, pacing so that the socket buffer never fills.
+    pub fn send(&self, datagrams: &[Vec<u8>]) {
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for (i, d) in datagrams.iter().enumerate() {
+            s.send_to(d, self.sflow).unwrap();
+            if i % 64 == 63 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+
+    /// Stops the server with SIGTERM; returns its log after checking it exited cleanly.
+    pub fn stop(mut self) -> String {
+        let mut child = self.child.take().unwrap();
+        let ok =
+            Command::new("/bin/kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success();
+        assert!(ok);
+        let status = child.wait().unwrap();
+        let log = self.log();
+        assert!(status.success(), "serve exited with {status}: {log}");
+        log
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}

@@ -1,0 +1,414 @@
+//! `detunnel serve` end to end: real sFlow captures replayed to its UDP port and its answers
+//! checked against tshark's decoding of the same datagrams; what sFlow-RT's published example
+//! clients do, with an ordinary HTTP client, checked field by field against SFLOW-RT.md; and
+//! bad requests.
+mod common;
+
+use common::serve::Serve;
+use common::*;
+use craft::sflow::{datagram, Agent, Sample};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+/// The sFlow captures and what they are.
+const CAPTURES: &[&str] = &[
+    "sflow_expanded.pcap",
+    "sflow-print-v6.pcap",
+    "sflow_multiple_counter_30_pdus.pcap",
+    "sflow_print-segv.pcap",
+];
+
+/// Per agent, from tshark: datagrams, flow samples, counter samples, frames (sampling rates
+/// summed over sampled headers), bytes (frame length times rate), and the data sources of its
+/// flow samples.
+#[derive(Debug, Default, PartialEq)]
+struct Expected {
+    datagrams: u64,
+    flow_samples: u64,
+    counter_samples: u64,
+    frames: u64,
+    bytes: u64,
+    sources: BTreeSet<String>,
+}
+
+fn split(s: &str) -> Vec<&str> {
+    s.split(',').filter(|v| !v.is_empty()).collect()
+}
+
+fn expected(dir: &std::path::Path) -> BTreeMap<String, Expected> {
+    let mut want: BTreeMap<String, Expected> = BTreeMap::new();
+    for name in CAPTURES {
+        let rows = tshark_rows(
+            &dir.join(name),
+            &[
+                "sflow_245.agent",
+                "sflow_245.agent.v6",
+                "sflow.flow_sample.sampling_rate",
+                "sflow_245.header.frame_length",
+                "sflow.counters_sample.sequence_number",
+                "sflow.flow_sample.source_id_index",
+                "sflow.flow_sample.index",
+            ],
+        );
+        for w in rows {
+            let agent = if w[0].is_empty() { &w[1] } else { &w[0] };
+            if agent.is_empty() {
+                continue;
+            }
+            let e = want.entry(agent.clone()).or_default();
+            e.datagrams += 1;
+            let (rates, lengths) = (split(&w[2]), split(&w[3]));
+            e.flow_samples += rates.len() as u64;
+            e.counter_samples += split(&w[4]).len() as u64;
+            // Every flow sample in these captures carries one sampled header.
+            assert_eq!(rates.len(), lengths.len(), "{name}: {w:?}");
+            for (r, l) in rates.iter().zip(&lengths) {
+                let (r, l): (u64, u64) = (r.parse().unwrap(), l.parse().unwrap());
+                e.frames += r;
+                e.bytes += r * l;
+            }
+            e.sources.extend(split(&w[5]).into_iter().chain(split(&w[6])).map(String::from));
+        }
+    }
+    want
+}
+
+const REPLAY_CONFIG: &str = r#"
+[flows.frames]
+keys = "agent"
+value = "frames"
+log = true
+[flows.bytes]
+keys = "agent"
+value = "bytes"
+log = true
+[flows.where]
+keys = "agent"
+value = "frames"
+t = 600
+"#;
+
+#[test]
+fn replayed_sflow_captures_agree_with_tshark() {
+    let Some(dir) = captures() else { return };
+    if !have_tool("tshark") || !have_tool("curl") {
+        return;
+    }
+    let want = expected(&dir);
+    assert!(want.len() >= 4, "{want:?}");
+    let server = Serve::start("serve-replay", REPLAY_CONFIG, &["--workers", "2"], None);
+    let mut sent = 0;
+    for name in CAPTURES {
+        let d: Vec<Vec<u8>> = datagrams(&dir.join(name)).into_iter().flatten().collect();
+        sent += d.len();
+        server.send(&d);
+    }
+    // Everything received: the analyzer's datagram count reaches what was sent.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.json("/analyzer/json")["sFlowDatagramsReceived"].as_u64() != Some(sent as u64) {
+        assert!(Instant::now() < deadline, "{}", server.json("/analyzer/json"));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // /dump shows which agent and data source (port) saw the traffic.
+    let dump = server.json("/dump/ALL/where/json");
+    let mut seen: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for d in dump.as_array().unwrap() {
+        let agent = d["agent"].as_str().unwrap().to_string();
+        assert_eq!(d["metricName"], "where");
+        assert_eq!(d["topKeys"][0]["key"], agent.as_str(), "{d}");
+        seen.entry(agent).or_default().insert(d["dataSource"].as_str().unwrap().to_string());
+    }
+    let want_sources: BTreeMap<String, BTreeSet<String>> = want
+        .iter()
+        .filter(|(_, e)| !e.sources.is_empty())
+        .map(|(a, e)| (a.clone(), e.sources.clone()))
+        .collect();
+    assert_eq!(seen, want_sources);
+    // Per agent datagrams and samples.
+    let agents = server.json("/agents/json");
+    for (agent, e) in &want {
+        let a = &agents[agent];
+        assert_eq!(a["sFlowDatagramsReceived"].as_u64(), Some(e.datagrams), "{agent}: {a}");
+        assert_eq!(a["sFlowFlowSamples"].as_u64(), Some(e.flow_samples), "{agent}: {a}");
+        assert_eq!(a["sFlowCounterSamples"].as_u64(), Some(e.counter_samples), "{agent}: {a}");
+    }
+    // The malformed datagram is counted against its agent and the server goes on.
+    assert_eq!(agents["10.0.0.250"]["sFlowDatagramsMalformed"], 1, "{agents}");
+    // Frames and bytes scaled by the sampling rate: the flow log's totals once the flows end.
+    let mut totals: BTreeMap<(String, String), f64> = BTreeMap::new();
+    let mut after = 0;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let flows_with_samples = want.values().filter(|e| e.frames > 0).count();
+    while totals.len() < 2 * flows_with_samples && Instant::now() < deadline {
+        let records = server.json(&format!("/flows/json?flowID={after}&maxFlows=1000&timeout=10"));
+        for r in records.as_array().unwrap() {
+            after = after.max(r["flowID"].as_u64().unwrap());
+            let key = (r["name"].as_str().unwrap().to_string(), r["flowKeys"].as_str().unwrap().to_string());
+            *totals.entry(key).or_default() += r["value"].as_f64().unwrap();
+            assert!(r["end"].as_u64() >= r["start"].as_u64(), "{r}");
+        }
+    }
+    for (agent, e) in want.iter().filter(|(_, e)| e.frames > 0) {
+        assert_eq!(totals.get(&("frames".into(), agent.clone())), Some(&(e.frames as f64)), "{agent}");
+        assert_eq!(totals.get(&("bytes".into(), agent.clone())), Some(&(e.bytes as f64)), "{agent}");
+    }
+    let log = server.stop();
+    assert!(log.contains(&format!("{sent} sFlow datagrams")), "{log}");
+}
+
+/// A VXLAN-encapsulated TCP frame between tenants `inner` and 10.1.0.2 over tunnel endpoints
+/// 192.0.2.1 and 192.0.2.2, as a switch would sample it.
+fn tunnelled(inner: [u8; 4], vni: u32) -> Vec<u8> {
+    use craft::{build, Header};
+    let mut f = build(&[
+        Header::eth(),
+        Header::ipv4([192, 0, 2, 1], [192, 0, 2, 2]),
+        Header::Udp { src: 50000, dst: 4789 },
+        Header::Vxlan { vni },
+        Header::eth(),
+        Header::ipv4(inner, [10, 1, 0, 2]),
+        Header::Tcp { src: 40000, dst: 443, flags: 0x18 },
+        Header::Payload(vec![0; 200]),
+    ]);
+    f.truncate(128);
+    f
+}
+
+/// `n` datagrams from agent 198.51.100.1, each with 4 samples of tenant 10.1.0.1 on ifIndex 3
+/// and 1 of tenant 10.1.0.9 on ifIndex 4 (1 in 100), and a counter sample of ifIndex 3.
+fn traffic(first_seq: u32, n: u32, octets: u64) -> Vec<Vec<u8>> {
+    let agent = Agent { address: IpAddr::from([198, 51, 100, 1]), sub_agent: 0 };
+    (0..n)
+        .map(|i| {
+            let flow = |source: u32, inner: [u8; 4]| Sample::Flow {
+                source,
+                sampling_rate: 100,
+                sample_pool: 100 * (first_seq + i),
+                input: source,
+                output: 9,
+                frame_length: 1000,
+                header: tunnelled(inner, 42),
+            };
+            let mut samples = vec![flow(3, [10, 1, 0, 1]); 4];
+            samples.push(flow(4, [10, 1, 0, 9]));
+            samples.push(Sample::Counters {
+                source: 3,
+                speed: 1_000_000_000,
+                in_octets: octets * u64::from(first_seq + i),
+                out_octets: 0,
+                status: 3,
+            });
+            datagram(agent, first_seq + i, 1000 * (first_seq + i), &samples)
+        })
+        .collect()
+}
+
+fn keys_of(v: &Value) -> BTreeSet<String> {
+    v.as_object().unwrap().keys().cloned().collect()
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn sflow_rt_example_clients_work_unchanged() {
+    if !have_tool("curl") {
+        return;
+    }
+    let server = Serve::start("serve-client", "", &["--workers", "1"], None);
+    // Define a flow with PUT (204), read it back (the stored spec with its defaults).
+    let spec = r#"{"keys":"ipsource.1,ipdestination.1,vxlanvni","value":"frames","t":1,"log":true,"activeTimeout":10}"#;
+    assert_eq!(server.request("PUT", "/flow/tenants/json", Some(spec)).0, 204);
+    let got = server.json("/flow/tenants/json");
+    assert_eq!(got["keys"], "ipsource.1,ipdestination.1,vxlanvni");
+    assert_eq!(
+        (got["value"].as_str(), got["fs"].as_str(), got["n"].as_u64()),
+        (Some("frames"), Some(","), Some(5))
+    );
+    assert!(server.json("/flow/json").get("tenants").is_some());
+    // A threshold, as largeflows.py sets one.
+    let t = r#"{"metric":"tenants","value":10000,"byFlow":true,"timeout":1}"#;
+    assert_eq!(server.request("PUT", "/threshold/big/json", Some(t)).0, 204);
+    assert_eq!(server.json("/threshold/big/json")["byFlow"], true);
+
+    // Two seconds of traffic: 50 datagrams a second, each sample 1 in 100.
+    for second in 0..2 {
+        server.send(&traffic(1 + second * 50, 50, 1_000_000));
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    // activeflows: key, value, agent, dataSource — tenant 10.1.0.1 at 4 x 50 x 100 = 20,000
+    // frames a second (smoothed, rising toward it), 10.1.0.9 at a quarter of that.
+    let flows = server.json("/activeflows/ALL/tenants/json?maxFlows=10");
+    let flows = flows.as_array().unwrap();
+    assert_eq!(flows.len(), 2, "{flows:?}");
+    assert_eq!(keys_of(&flows[0]), set(&["key", "value", "agent", "dataSource", "flowN"]));
+    assert_eq!(flows[0]["key"], "10.1.0.1,10.1.0.2,42");
+    assert_eq!(
+        (flows[0]["agent"].as_str(), flows[0]["dataSource"].as_str()),
+        (Some("198.51.100.1"), Some("3"))
+    );
+    assert_eq!(flows[1]["dataSource"], "4");
+    let (big, small) = (flows[0]["value"].as_f64().unwrap(), flows[1]["value"].as_f64().unwrap());
+    assert!((5_000.0..=24_000.0).contains(&big), "{big}");
+    assert!((big / small - 4.0).abs() < 0.5, "{big} {small}");
+    assert_eq!(server.json("/activeflows/ALL/tenants/json?maxFlows=1").as_array().unwrap().len(), 1);
+    assert_eq!(server.json("/activeflows/203.0.113.9/tenants/json").as_array().unwrap().len(), 0);
+
+    // Long-poll events: the threshold fired for the big flow, by flow.
+    let events = server.json("/events/json?maxEvents=10&timeout=5");
+    let e = &events[0];
+    assert_eq!(
+        keys_of(e),
+        set(&[
+            "eventID",
+            "thresholdID",
+            "agent",
+            "dataSource",
+            "metric",
+            "value",
+            "threshold",
+            "flowKey",
+            "timestamp"
+        ])
+    );
+    assert_eq!((e["thresholdID"].as_str(), e["metric"].as_str()), (Some("big"), Some("tenants")));
+    assert_eq!(e["flowKey"], "10.1.0.1,10.1.0.2,42");
+    assert!(e["value"].as_f64().unwrap() > 10_000.0);
+    assert_eq!(events.as_array().unwrap().len(), 1, "only the big flow crossed: {events}");
+    let last = e["eventID"].as_u64().unwrap();
+    // Nothing new: the long poll waits for its timeout and returns an empty list.
+    let started = Instant::now();
+    let none = server.json(&format!("/events/json?eventID={last}&timeout=1"));
+    assert_eq!(none, serde_json::json!([]));
+    assert!(started.elapsed() >= Duration::from_millis(900));
+
+    // metric: the flow metric's summary with topKeys; dump: every data source.
+    let m = server.json("/metric/ALL/tenants/json");
+    let m = &m[0];
+    assert_eq!(m["metricName"], "tenants");
+    assert_eq!(
+        (m["agent"].as_str(), m["dataSource"].as_str(), m["metricN"].as_u64()),
+        (Some("198.51.100.1"), Some("3"), Some(2))
+    );
+    assert_eq!(m["topKeys"][0]["key"], "10.1.0.1,10.1.0.2,42");
+    for k in ["metricValue", "lastUpdate", "lastUpdateMin", "lastUpdateMax"] {
+        assert!(m[k].is_number(), "{k}: {m}");
+    }
+    let dump = server.json("/dump/ALL/tenants/json");
+    assert_eq!(dump.as_array().unwrap().len(), 2);
+    assert_eq!(
+        keys_of(&dump[0]),
+        set(&["agent", "dataSource", "metricName", "metricValue", "lastUpdate", "topKeys"])
+    );
+    // Interface counters: 1,000,000 octets per datagram, 50 datagrams a second.
+    let c = server.json("/metric/198.51.100.1/ifinoctets,ifoperstatus/json");
+    let rate = c[0]["metricValue"].as_f64().unwrap();
+    assert!(rate > 1e6, "{c}");
+    assert_eq!(c[1]["metricValue"], 1.0);
+    assert!(server.json("/dump/ALL/ifinutilization/json")[0]["metricValue"].is_number());
+    let prom = server.request("GET", "/prometheus/metrics/ALL/ifoperstatus/txt", None).1;
+    assert_eq!(prom.trim(), r#"sflow_ifoperstatus{agent="198.51.100.1",datasource="3"} 1"#);
+    assert!(server.request("GET", "/prometheus/analyzer/txt", None).1.contains("sflow_analyzer_agents 1"));
+
+    // Per agent counters, sampling, flow keys, analyzer.
+    let a = &server.json("/agents/json")["198.51.100.1"];
+    assert_eq!(
+        (a["sFlowDatagramsReceived"].as_u64(), a["sFlowDatagramsLost"].as_u64()),
+        (Some(100), Some(0))
+    );
+    assert_eq!(a["sFlowFlowSamples"], 500);
+    let sampling = server.json("/sampling/json");
+    assert_eq!(sampling[0]["samplingRate"], 100);
+    let keys = server.json("/flowkeys/json");
+    for k in ["ipsource.1", "vxlanvni", "tcpdestinationport", "stack"] {
+        assert!(keys.get(k).is_some(), "{k} missing from {keys}");
+    }
+    let an = server.json("/analyzer/json");
+    for k in
+        ["sFlowAgents", "sFlowBytesReceived", "sFlowDatagramsReceived", "httpConnectionsTotal", "version"]
+    {
+        assert!(an.get(k).is_some(), "{k}: {an}");
+    }
+    assert_eq!(an["sFlowAgents"], 1);
+
+    // The flow log: records once the flows go idle.
+    let records = server.json("/flows/json?name=tenants&maxFlows=10&timeout=15");
+    let r = &records[0];
+    assert_eq!(
+        keys_of(r),
+        set(&["flowID", "name", "agent", "dataSource", "flowKeys", "value", "start", "end"])
+    );
+    let total: f64 = {
+        // Wait until both flows are logged.
+        let mut all = records.as_array().unwrap().clone();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while all.len() < 2 && Instant::now() < deadline {
+            all = server.json("/flows/json?name=tenants&maxFlows=10&timeout=2").as_array().unwrap().clone();
+        }
+        all.iter().map(|r| r["value"].as_f64().unwrap()).sum()
+    };
+    // 500 samples of 1 in 100.
+    assert_eq!(total, 50_000.0);
+
+    // Groups and maps: PUT, GET, used by a definition, DELETE.
+    let g = r#"{"tenants":["10.1.0.0/24"],"external":["0.0.0.0/0"]}"#;
+    assert_eq!(server.request("PUT", "/group/sites/json", Some(g)).0, 204);
+    assert_eq!(server.json("/group/sites/json")["tenants"][0], "10.1.0.0/24");
+    let by_group = r#"{"keys":"group:ipsource.1:sites","value":"frames"}"#;
+    assert_eq!(server.request("PUT", "/flow/bygroup/json", Some(by_group)).0, 204);
+    assert_eq!(server.request("PUT", "/map/svc/json", Some(r#"{"web":["443"]}"#)).0, 204);
+    assert_eq!(server.json("/map/json")["svc"]["web"][0], "443");
+    assert_eq!(server.request("DELETE", "/map/svc/json", None).0, 204);
+    assert_eq!(server.request("GET", "/map/svc/json", None).0, 404);
+
+    // Own metrics for Prometheus.
+    let metrics = server.request("GET", "/metrics", None).1;
+    assert!(metrics.contains("detunnel_sflow_datagrams_total 100"), "{metrics}");
+    assert!(metrics.contains("# TYPE detunnel_flow_evictions_total counter"));
+    assert!(metrics.contains(r#"detunnel_agent_datagrams_lost_total{agent="198.51.100.1"} 0"#));
+
+    // Deleting.
+    assert_eq!(server.request("DELETE", "/flow/tenants/json", None).0, 204);
+    assert_eq!(server.request("GET", "/flow/tenants/json", None).0, 404);
+    assert_eq!(server.request("DELETE", "/threshold/big/json", None).0, 204);
+    server.stop();
+}
+
+#[test]
+fn bad_requests_get_clear_errors() {
+    if !have_tool("curl") {
+        return;
+    }
+    let server = Serve::start("serve-bad", "[http]\nmax_body = 1000\n", &["--workers", "1"], None);
+    let bad = |method: &str, path: &str, body: Option<&str>, status: u16, says: &str| {
+        let (code, text) = server.request(method, path, body);
+        assert_eq!(code, status, "{method} {path} {body:?}: {text}");
+        assert!(text.contains(says), "{method} {path}: `{text}` does not say `{says}`");
+    };
+    bad("PUT", "/flow/x/json", Some("{not json"), 400, "invalid JSON");
+    bad("PUT", "/flow/x/json", Some(r#"{"keys":"ipsource","vlaue":"frames"}"#), 400, "unknown field `vlaue`");
+    bad("PUT", "/flow/x/json", Some(r#"{"keys":"ipsorce"}"#), 400, "ipsource");
+    bad("PUT", "/flow/x/json", Some(r#"{"keys":"ipsource","filter":"(ipsource=10.0.0.1"}"#), 400, "filter");
+    bad("PUT", "/flow/x/json", Some(r#"{"keys":"group:ipsource:nosuch"}"#), 400, "nosuch");
+    bad("PUT", "/flow/bad%20name/json", Some(r#"{"keys":"ipsource"}"#), 400, "not a valid name");
+    bad("PUT", "/group/g/json", Some(r#"{"x":["10.0.0.0/40"]}"#), 400, "10.0.0.0/40");
+    bad("PUT", "/threshold/t/json", Some(r#"{"value":3}"#), 400, "missing field `metric`");
+    bad("GET", "/flow/nosuch/json", None, 404, "no flow named `nosuch`");
+    bad("DELETE", "/group/nosuch/json", None, 404, "nosuch");
+    bad("GET", "/activeflows/ALL/nosuch/json", None, 404, "nosuch");
+    bad("GET", "/activeflows/not-an-ip/stacks/json", None, 400, "not an IP address");
+    bad("GET", "/activeflows/ALL/stacks/json?maxFlows=many", None, 400, "maxFlows");
+    bad("GET", "/activeflows/ALL/stacks/json?aggMode=edge", None, 400, "aggMode");
+    bad("GET", "/metric/ALL/mode:stacks/json", None, 400, "unknown statistic");
+    bad("GET", "/nosuch", None, 404, "no such path");
+    let big = format!(r#"{{"keys":"{}"}}"#, "ipsource,".repeat(200));
+    let (code, _) = server.request("PUT", "/flow/x/json", Some(&big));
+    assert_eq!(code, 413);
+    // None of it changed anything or stopped the server.
+    assert_eq!(server.json("/flow/json").as_object().unwrap().len(), 0);
+    assert!(server.request("GET", "/metrics", None).1.contains("detunnel_http_client_errors_total 17"));
+    server.stop();
+}
