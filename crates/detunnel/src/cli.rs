@@ -83,6 +83,22 @@ pub struct GenerateArgs {
     /// Seed: the same seed and flags give the same file.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Send the frames as sFlow v5 datagrams to this address instead of writing a capture
+    /// (`-c` then counts datagrams); for the collector benchmark and demos.
+    #[arg(long, value_name = "ADDR:PORT", conflicts_with_all = ["write", "format"])]
+    pub sflow: Option<std::net::SocketAddr>,
+    /// With `--sflow`: flow samples per datagram, each a 128-byte sampled header.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub samples: u32,
+    /// With `--sflow`: the sampling rate the samples state.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub sampling_rate: u32,
+    /// With `--sflow`: datagrams per second (0: as fast as the socket takes them).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub rate: u64,
+    /// With `--sflow`: distinct agents sending (192.0.2.1 and up).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=250))]
+    pub agents: u32,
 }
 
 /// Capture file formats.

@@ -20,8 +20,11 @@ pub fn mix(args: &GenerateArgs) -> Mix {
     }
 }
 
-/// Writes `args.count` frames to `args.write`.
+/// Writes `args.count` frames to `args.write` (or sends them as sFlow).
 pub fn run(args: &GenerateArgs) -> Result<ExitCode> {
+    if let Some(to) = args.sflow {
+        return send_sflow(args, to);
+    }
     if args.write == "-" && std::io::stdout().is_terminal() {
         bail!("refusing to write a capture to a terminal; use -w FILE or pipe it (| tcpdump -r -)");
     }
@@ -36,5 +39,70 @@ pub fn run(args: &GenerateArgs) -> Result<ExitCode> {
             .with_context(|| format!("writing {}", args.write))?;
     }
     out.finish().with_context(|| format!("writing {}", args.write))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Distinct datagrams built per agent; sending cycles through them, numbering each anew.
+const POOL: usize = 256;
+
+/// Offset of the sequence number in a datagram with an IPv4 agent address.
+const SEQUENCE_AT: usize = 16;
+
+/// Sends `args.count` sFlow datagrams of `args.samples` sampled headers each to `to`, at
+/// `args.rate` datagrams a second (0: as fast as possible); prints what it sent.
+fn send_sflow(args: &GenerateArgs, to: std::net::SocketAddr) -> Result<ExitCode> {
+    use craft::sflow::{datagram, Agent, Sample};
+    use std::time::{Duration, Instant};
+    let mut generator = Generator::new(mix(args));
+    let mut pools: Vec<Vec<Vec<u8>>> = Vec::new();
+    for a in 0..args.agents {
+        let agent = Agent { address: std::net::IpAddr::from([192, 0, 2, 1 + a as u8]), sub_agent: 0 };
+        let pool = (0..POOL as u32)
+            .map(|i| {
+                let samples: Vec<Sample> = (0..args.samples)
+                    .map(|s| {
+                        let mut frame = generator.frame();
+                        let frame_length = frame.len() as u32 + 4;
+                        frame.truncate(128);
+                        let port = 1 + (i + s) % 48;
+                        Sample::Flow {
+                            source: port,
+                            sampling_rate: args.sampling_rate,
+                            sample_pool: (i * args.samples + s) * args.sampling_rate,
+                            input: port,
+                            output: 49,
+                            frame_length,
+                            header: frame,
+                        }
+                    })
+                    .collect();
+                datagram(agent, i, i * 10, &samples)
+            })
+            .collect();
+        pools.push(pool);
+    }
+    let socket = std::net::UdpSocket::bind(if to.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" })?;
+    let started = Instant::now();
+    let mut sequences = vec![0u32; pools.len()];
+    for n in 0..args.count {
+        let a = (n % pools.len() as u64) as usize;
+        let d = &mut pools[a][(sequences[a] as usize) % POOL];
+        sequences[a] += 1;
+        d[SEQUENCE_AT..SEQUENCE_AT + 4].copy_from_slice(&sequences[a].to_be_bytes());
+        socket.send_to(d, to).with_context(|| format!("sending to {to}"))?;
+        if args.rate > 0 && n % 32 == 31 {
+            let due = Duration::from_secs_f64((n + 1) as f64 / args.rate as f64);
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "sent {} sFlow datagrams ({} samples) to {to} in {secs:.3} s: {:.0} datagrams/s",
+        args.count,
+        args.count * u64::from(args.samples),
+        args.count as f64 / secs
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -40,7 +40,10 @@ impl Drop for TempDir {
 /// True when `tool` runs here. In CI (CI set) a missing tool is a failure; elsewhere the
 /// caller skips with a printed notice.
 pub fn have_tool(tool: &str) -> bool {
-    let ok = Command::new(tool).arg("--version").output().map(|o| o.status.success()).unwrap_or(false);
+    let runs =
+        |flag: &str| Command::new(tool).arg(flag).output().map(|o| o.status.success()).unwrap_or(false);
+    // `ip` and pmacct answer -V rather than --version.
+    let ok = runs("--version") || runs("-V");
     if !ok {
         assert!(std::env::var_os("CI").is_none(), "{tool} is required in CI but is not installed");
         eprintln!("SKIP: {tool} is not installed");

@@ -12,7 +12,21 @@ pub struct Serve {
     pub url: String,
     /// Where it receives sFlow.
     pub sflow: SocketAddr,
+    /// Runs commands inside the server's network namespace (`ip netns exec NS`), if any.
+    netns: Option<String>,
     dir: TempDir,
+}
+
+/// `program`, run inside network namespace `netns` when given.
+pub fn command_in(netns: Option<&str>, program: &str) -> Command {
+    match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, program]);
+            c
+        }
+        None => Command::new(program),
+    }
 }
 
 /// A free local port (TCP or UDP), as the kernel hands them out.
@@ -28,13 +42,24 @@ impl Serve {
     /// Starts `detunnel serve` with `config` (TOML) and `args`, on 127.0.0.1 ports of its own
     /// unless `sflow` names the sFlow address; waits until `/healthz` answers.
     pub fn start(tag: &str, config: &str, args: &[&str], sflow: Option<SocketAddr>) -> Serve {
+        Serve::start_in(None, tag, config, args, sflow)
+    }
+
+    /// Like [`Serve::start`], inside network namespace `netns` when given.
+    pub fn start_in(
+        netns: Option<&str>,
+        tag: &str,
+        config: &str,
+        args: &[&str],
+        sflow: Option<SocketAddr>,
+    ) -> Serve {
         let dir = TempDir::new(tag);
         let cfg = dir.join("detunnel.toml");
         std::fs::write(&cfg, config).unwrap();
         let sflow = sflow.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], free_port(true))));
         let http = SocketAddr::from(([127, 0, 0, 1], free_port(false)));
         let log = std::fs::File::create(dir.join("serve.log")).unwrap();
-        let child = Command::new(detunnel())
+        let child = command_in(netns, detunnel())
             .args(["serve", "-c"])
             .arg(&cfg)
             .args(["--sflow", &sflow.to_string(), "--http", &http.to_string()])
@@ -43,7 +68,13 @@ impl Serve {
             .stderr(log)
             .spawn()
             .unwrap();
-        let s = Serve { child: Some(child), url: format!("http://{http}"), sflow, dir };
+        let s = Serve {
+            child: Some(child),
+            url: format!("http://{http}"),
+            sflow,
+            netns: netns.map(String::from),
+            dir,
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
         while s.request("GET", "/healthz", None).0 != 200 {
             assert!(Instant::now() < deadline, "serve did not start: {}", s.log());
@@ -59,7 +90,7 @@ impl Serve {
 
     /// Sends `method path` with an optional JSON body; returns the status and the body.
     pub fn request(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
-        let mut cmd = Command::new("curl");
+        let mut cmd = command_in(self.netns.as_deref(), "curl");
         cmd.args(["-s", "-m", "60", "-o", "-", "-w", "\n%{http_code}", "-X", method]);
         if let Some(b) = body {
             cmd.args(["-H", "Content-Type: application/json", "--data-binary", b]);
