@@ -129,6 +129,40 @@ pub fn datagram(agent: Agent, sequence: u32, uptime_ms: u32, samples: &[Sample])
     out
 }
 
+/// `count` datagrams from `agent`, each with `samples` flow samples (1 in `sampling_rate`) of
+/// the next frames of `generator` cut to 128 bytes, over ifIndexes 1 to 48 — the stream the
+/// collector benchmark sends.
+pub fn stream(
+    generator: &mut crate::mix::Generator,
+    agent: Agent,
+    count: u32,
+    samples: u32,
+    sampling_rate: u32,
+) -> Vec<Vec<u8>> {
+    (0..count)
+        .map(|i| {
+            let samples: Vec<Sample> = (0..samples)
+                .map(|s| {
+                    let mut frame = generator.frame();
+                    let frame_length = frame.len() as u32 + 4;
+                    frame.truncate(128);
+                    let port = 1 + (i + s) % 48;
+                    Sample::Flow {
+                        source: port,
+                        sampling_rate,
+                        sample_pool: (i * samples + s).wrapping_mul(sampling_rate),
+                        input: port,
+                        output: 49,
+                        frame_length,
+                        header: frame,
+                    }
+                })
+                .collect();
+            datagram(agent, i, i * 10, &samples)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -51,36 +51,16 @@ const SEQUENCE_AT: usize = 16;
 /// Sends `args.count` sFlow datagrams of `args.samples` sampled headers each to `to`, at
 /// `args.rate` datagrams a second (0: as fast as possible); prints what it sent.
 fn send_sflow(args: &GenerateArgs, to: std::net::SocketAddr) -> Result<ExitCode> {
-    use craft::sflow::{datagram, Agent, Sample};
+    use craft::sflow::Agent;
     use std::time::{Duration, Instant};
     let mut generator = Generator::new(mix(args));
-    let mut pools: Vec<Vec<Vec<u8>>> = Vec::new();
-    for a in 0..args.agents {
-        let agent = Agent { address: std::net::IpAddr::from([192, 0, 2, 1 + a as u8]), sub_agent: 0 };
-        let pool = (0..POOL as u32)
-            .map(|i| {
-                let samples: Vec<Sample> = (0..args.samples)
-                    .map(|s| {
-                        let mut frame = generator.frame();
-                        let frame_length = frame.len() as u32 + 4;
-                        frame.truncate(128);
-                        let port = 1 + (i + s) % 48;
-                        Sample::Flow {
-                            source: port,
-                            sampling_rate: args.sampling_rate,
-                            sample_pool: (i * args.samples + s) * args.sampling_rate,
-                            input: port,
-                            output: 49,
-                            frame_length,
-                            header: frame,
-                        }
-                    })
-                    .collect();
-                datagram(agent, i, i * 10, &samples)
-            })
-            .collect();
-        pools.push(pool);
-    }
+    let pools: Vec<Vec<Vec<u8>>> = (0..args.agents)
+        .map(|a| {
+            let agent = Agent { address: std::net::IpAddr::from([192, 0, 2, 1 + a as u8]), sub_agent: 0 };
+            craft::sflow::stream(&mut generator, agent, POOL as u32, args.samples, args.sampling_rate)
+        })
+        .collect();
+    let mut pools = pools;
     let socket = std::net::UdpSocket::bind(if to.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" })?;
     let started = Instant::now();
     let mut sequences = vec![0u32; pools.len()];

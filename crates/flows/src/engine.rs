@@ -7,7 +7,8 @@
 //! sample's contribution integrates to `w` over time — an exponentially weighted rate with
 //! time constant `t` seconds (sFlow-RT publishes no formula; this is the natural reading).
 use query::{Compiled, Context, Evaluator, Input, Value};
-use std::collections::HashMap;
+// Flow keys come from the network: a keyed (per-process random) hash, but a fast one.
+use foldhash::HashMap;
 use std::net::IpAddr;
 
 /// A data source: an agent and one of its interfaces (or other sources).
@@ -139,7 +140,7 @@ impl Engine {
     /// An engine with the groups and maps of `context`.
     pub fn new(context: Context, limits: Limits) -> Engine {
         Engine {
-            flows: HashMap::new(),
+            flows: HashMap::default(),
             context,
             limits,
             eval: Evaluator::new(),
@@ -158,7 +159,7 @@ impl Engine {
     pub fn set_flow(&mut self, name: &str, definition: Compiled, options: Options) {
         self.flows.insert(
             name.to_string(),
-            Flow { definition, options, tables: HashMap::new(), entries: 0, evicted: 0 },
+            Flow { definition, options, tables: HashMap::default(), entries: 0, evicted: 0 },
         );
     }
 
@@ -318,7 +319,7 @@ impl Engine {
     ) -> Vec<ActiveFlow> {
         let Some(flow) = self.flows.get(name) else { return Vec::new() };
         let t = flow.definition.t;
-        let mut merged: HashMap<&str, ActiveFlow> = HashMap::new();
+        let mut merged: HashMap<&str, ActiveFlow> = HashMap::default();
         for (source, table) in &flow.tables {
             if !agents.is_empty() && !agents.contains(&source.agent) {
                 continue;

@@ -55,11 +55,55 @@ impl Interface {
         match self {
             Interface::Index(0) => out.push_str("unknown"),
             Interface::Index(0x3fff_ffff) => out.push_str("internal"),
-            Interface::Index(n) => {
-                let _ = write!(out, "{n}");
-            }
+            Interface::Index(n) => push_number(out, u64::from(n)),
             Interface::Discard => out.push_str("discard"),
             Interface::Multiple => out.push_str("multiple"),
+        }
+    }
+}
+
+/// Writes `n` in decimal at the end of `buf`; returns where the digits start.
+fn digits(buf: &mut [u8], mut n: u64) -> usize {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return i;
+        }
+    }
+}
+
+/// Appends `n` in decimal (without the formatting machinery: this runs for every flow key).
+fn push_number(out: &mut String, n: u64) {
+    let mut buf = [0u8; 20];
+    let start = digits(&mut buf, n);
+    out.push_str(std::str::from_utf8(&buf[start..]).unwrap_or_default());
+}
+
+/// Appends a field value as its `Display` writes it; numbers and IPv4 addresses directly.
+fn push_value(out: &mut String, v: &dissect::Value) {
+    match v {
+        dissect::Value::Uint(n) => push_number(out, *n),
+        dissect::Value::Ipv4(a) => {
+            let mut buf = [0u8; 15];
+            let mut len = 0;
+            for (i, octet) in a.0.iter().enumerate() {
+                if i > 0 {
+                    buf[len] = b'.';
+                    len += 1;
+                }
+                let mut d = [0u8; 3];
+                let start = digits(&mut d, u64::from(*octet));
+                let n = 3 - start;
+                buf[len..len + n].copy_from_slice(&d[start..]);
+                len += n;
+            }
+            out.push_str(std::str::from_utf8(&buf[..len]).unwrap_or_default());
+        }
+        other => {
+            let _ = write!(out, "{other}");
         }
     }
 }
@@ -97,7 +141,7 @@ impl Evaluator {
             Key::Name { source, .. } => match *source {
                 Source::Field(f, n) => match input.decoded.get(f, n) {
                     Some(v) => {
-                        let _ = write!(out, "{v}");
+                        push_value(out, &v);
                         true
                     }
                     None => false,
@@ -107,7 +151,7 @@ impl Evaluator {
                     true
                 }
                 Source::Bytes => {
-                    let _ = write!(out, "{}", input.frame_len);
+                    push_number(out, u64::from(input.frame_len));
                     true
                 }
                 Source::Meta(m) => match input.sample {
@@ -282,14 +326,14 @@ impl Evaluator {
                         (Alternative::Typed(t), Some(v)) => *t == v,
                         (Alternative::Text(t), Some(v)) => {
                             if !formatted {
-                                let _ = write!(s, "{v}");
+                                push_value(&mut s, &v);
                                 formatted = true;
                             }
                             *t == s
                         }
                         (Alternative::Regex(r), Some(v)) => {
                             if !formatted {
-                                let _ = write!(s, "{v}");
+                                push_value(&mut s, &v);
                                 formatted = true;
                             }
                             r.is_match(&s)

@@ -7,9 +7,8 @@ use capture::sflow::{agent_address, items, Item, SampledFrame};
 use dissect::{Decoded, Dissector, Field, LinkType, Proto, Stack};
 use flows::{AgentId, Agents, DataSource, Engine};
 use query::{Context, Input};
-use std::collections::hash_map::DefaultHasher;
-use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use foldhash::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::IpAddr;
 
 /// The agent address given to frames read from a capture file (`serve --read`).
@@ -99,7 +98,7 @@ impl Worker {
             stack: Stack::new(),
             engine: Engine::new(context, limits.flows),
             agents: Agents::new(limits.max_agents),
-            seen: HashMap::new(),
+            seen: HashMap::default(),
             sources: Sources::new(limits.max_sources),
             keys: FlowKeys::default(),
             totals: Totals::default(),
@@ -214,12 +213,13 @@ pub const MAX_STACKS: usize = 1024;
 #[derive(Debug, Default)]
 pub struct FlowKeys {
     stacks: HashMap<u64, (Vec<String>, f64)>,
+    hasher: foldhash::fast::FixedState,
 }
 
 impl FlowKeys {
     /// Notes the keys of `decoded`, seen at `now`.
     pub fn observe(&mut self, decoded: &Decoded<'_>, now: f64) {
-        let mut h = DefaultHasher::new();
+        let mut h = self.hasher.build_hasher();
         for l in decoded.stack.layers() {
             l.proto.hash(&mut h);
         }
@@ -235,7 +235,7 @@ impl FlowKeys {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        let mut occurrences: HashMap<Field, usize> = HashMap::new();
+        let mut occurrences: HashMap<Field, usize> = HashMap::default();
         decoded.for_each(&mut |field, _| {
             let n = occurrences.entry(field).or_default();
             names.push(if *n == 0 { field.name().to_string() } else { format!("{}.{n}", field.name()) });
@@ -246,7 +246,7 @@ impl FlowKeys {
     }
 
     /// Every key name and when (server seconds) a frame last had it.
-    pub fn merge_into(&self, out: &mut HashMap<String, f64>) {
+    pub fn merge_into(&self, out: &mut std::collections::HashMap<String, f64>) {
         for (names, at) in self.stacks.values() {
             for n in names {
                 let e = out.entry(n.clone()).or_insert(*at);

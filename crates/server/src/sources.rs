@@ -3,7 +3,7 @@
 //! their rates, as sFlow-RT's metrics (`ifinoctets`, `ifoperstatus`, ...).
 use capture::sflow::SamplingInfo;
 use flows::DataSource;
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::net::IpAddr;
 use wire::sflow::IfCounters;
 
@@ -137,11 +137,11 @@ pub struct Sources {
 impl Sources {
     /// At most `max` data sources.
     pub fn new(max: usize) -> Sources {
-        Sources { sources: HashMap::new(), max, refused: 0 }
+        Sources { sources: HashMap::default(), max, refused: 0 }
     }
 
     fn get(&mut self, ds: DataSource) -> Option<&mut Source> {
-        if !self.sources.contains_key(&ds) && self.sources.len() >= self.max {
+        if self.sources.len() >= self.max && !self.sources.contains_key(&ds) {
             self.refused += 1;
             return None;
         }
