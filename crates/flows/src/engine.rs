@@ -43,7 +43,11 @@ struct Rate {
 
 impl Rate {
     fn decayed(&self, now: f64, t: f64) -> f64 {
-        self.value * (-(now - self.at).max(0.0) / t).exp()
+        // Samples of one datagram share a time: no decay to work out between them.
+        if now <= self.at {
+            return self.value;
+        }
+        self.value * (-(now - self.at) / t).exp()
     }
 }
 
