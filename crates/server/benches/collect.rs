@@ -53,5 +53,8 @@ fn main() {
         "collect: {collect:.0} ns per datagram of {SAMPLES} samples, {per_sample:.0} ns per sample: {:.2} M samples/s per core",
         1e3 / per_sample
     );
-    println!("baseline (wire parse only): {baseline:.0} ns per datagram; collect/baseline = {:.1}", collect / baseline);
+    println!(
+        "baseline (wire parse only): {baseline:.0} ns per datagram; collect/baseline = {:.1}",
+        collect / baseline
+    );
 }

@@ -6,8 +6,8 @@ use crate::sources::Sources;
 use capture::sflow::{agent_address, items, Item, SampledFrame};
 use dissect::{Decoded, Dissector, Field, LinkType, Proto, Stack};
 use flows::{AgentId, Agents, DataSource, Engine};
-use query::{Context, Input};
 use foldhash::HashMap;
+use query::{Context, Input};
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::IpAddr;
 
