@@ -1,9 +1,11 @@
 //! Sources and sinks of frames: capture files, and sFlow datagrams as a source of sampled
 //! frames; live interfaces, tunnel endpoints and the sFlow socket arrive with their issues.
-// The one `unsafe` is the memory map of an input file, in `reader.rs`.
+// The `unsafe` blocks: the memory map of an input file (`reader.rs`) and the view of a
+// receive buffer as uninitialised bytes (`endpoint.rs`).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod endpoint;
 pub mod reader;
 pub mod sflow;
 pub mod udp;

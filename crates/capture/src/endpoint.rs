@@ -1,0 +1,283 @@
+//! Tunnel endpoints as sources: detunnel terminates tunnels itself. `vxlan://ADDR:4789`,
+//! `geneve://ADDR:6081`, `gpe://ADDR:4790` and `udpgre://ADDR:4754` receive on UDP sockets;
+//! `gre://ADDR` (GRE, NVGRE, ERSPAN I/II/III) and `ipip://ADDR` on raw IP sockets (protocols 47
+//! and 4), which need root or CAP_NET_RAW.
+//!
+//! Each received packet is handed on as a frame the decoder reads like a captured one: a UDP
+//! payload gets an Ethernet, IP and UDP header in front with the real source address and port
+//! (the destination is the address bound, 0.0.0.0 when bound to all, and the protocol's
+//! standard port), so tunnel streams keep their endpoints; a raw socket's packet starts with its IPv4 header already.
+use crate::reader::Frame;
+use dissect::LinkType;
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::io;
+use std::mem::MaybeUninit;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// What an endpoint terminates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// VXLAN over UDP (default port 4789).
+    Vxlan,
+    /// GENEVE over UDP (6081).
+    Geneve,
+    /// VXLAN-GPE over UDP (4790).
+    Gpe,
+    /// GRE in UDP (RFC 8086, 4754).
+    UdpGre,
+    /// GRE, NVGRE and ERSPAN over IP protocol 47.
+    Gre,
+    /// IP in IP (protocol 4).
+    IpIp,
+}
+
+impl Kind {
+    /// URL schemes, kinds and default UDP ports (0 for raw sockets).
+    pub const SCHEMES: [(&'static str, Kind, u16); 6] = [
+        ("vxlan", Kind::Vxlan, 4789),
+        ("geneve", Kind::Geneve, 6081),
+        ("gpe", Kind::Gpe, 4790),
+        ("udpgre", Kind::UdpGre, 4754),
+        ("gre", Kind::Gre, 0),
+        ("ipip", Kind::IpIp, 0),
+    ];
+}
+
+/// A parsed `--listen` URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoint {
+    /// What it terminates.
+    pub kind: Kind,
+    /// Where it listens (port 0 for raw sockets).
+    pub addr: SocketAddr,
+}
+
+impl Endpoint {
+    /// Parses `vxlan://0.0.0.0:4789`, `geneve://[::]`, `gre://192.0.2.1`, ... (the port is
+    /// optional and defaults to the protocol's).
+    pub fn parse(url: &str) -> Result<Endpoint, String> {
+        let (scheme, rest) =
+            url.split_once("://").ok_or_else(|| format!("`{url}`: expected KIND://ADDRESS[:PORT]"))?;
+        let &(_, kind, port) = Kind::SCHEMES.iter().find(|(s, _, _)| *s == scheme).ok_or_else(|| {
+            let names: Vec<&str> = Kind::SCHEMES.iter().map(|(s, _, _)| *s).collect();
+            format!("`{url}`: unknown tunnel `{scheme}`; known: {}", names.join(", "))
+        })?;
+        let rest = rest.trim_end_matches('/');
+        let addr = match rest.parse::<SocketAddr>() {
+            Ok(_) if port == 0 => return Err(format!("`{url}`: a {scheme} endpoint takes no port")),
+            Ok(a) => a,
+            Err(_) => {
+                let ip: IpAddr = rest
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse()
+                    .map_err(|_| format!("`{url}`: `{rest}` is not an address (or address:port)"))?;
+                SocketAddr::new(ip, port)
+            }
+        };
+        Ok(Endpoint { kind, addr })
+    }
+}
+
+/// Length of the Ethernet + IPv4 + UDP header put in front of a UDP payload.
+const V4_HEAD: usize = 14 + 20 + 8;
+/// The same with IPv6.
+const V6_HEAD: usize = 14 + 40 + 8;
+
+/// A listening endpoint.
+pub struct Listener {
+    endpoint: Endpoint,
+    socket: Socket,
+    buf: Vec<u8>,
+    received: u64,
+}
+
+impl Listener {
+    /// Opens the endpoint's socket with `receive_buffer` bytes of buffer (UDP sockets share
+    /// their port with `SO_REUSEPORT`); reads time out after `timeout`.
+    pub fn open(endpoint: Endpoint, receive_buffer: usize, timeout: Duration) -> io::Result<Listener> {
+        let domain = Domain::for_address(endpoint.addr);
+        let socket = match endpoint.kind {
+            Kind::Gre | Kind::IpIp => {
+                let proto = if endpoint.kind == Kind::Gre { 47 } else { 4 };
+                if endpoint.addr.is_ipv6() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::Unsupported,
+                        "raw GRE and IP-in-IP endpoints are IPv4 only",
+                    ));
+                }
+                let s = Socket::new(domain, Type::RAW, Some(Protocol::from(proto)))?;
+                s.bind(&SockAddr::from(endpoint.addr))?;
+                s
+            }
+            _ => {
+                let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+                s.set_reuse_port(true)?;
+                if endpoint.addr.is_ipv6() {
+                    s.set_only_v6(false)?;
+                }
+                s.bind(&SockAddr::from(endpoint.addr))?;
+                s
+            }
+        };
+        socket.set_recv_buffer_size(receive_buffer)?;
+        socket.set_read_timeout(Some(timeout))?;
+        Ok(Listener { endpoint, socket, buf: vec![0; 65_536 + V6_HEAD], received: 0 })
+    }
+
+    /// The endpoint.
+    pub fn endpoint(&self) -> Endpoint {
+        self.endpoint
+    }
+
+    /// Receives one packet as a frame (`None` when the read timed out).
+    pub fn recv(&mut self) -> io::Result<Option<Frame<'_>>> {
+        let raw = matches!(self.endpoint.kind, Kind::Gre | Kind::IpIp);
+        let head = if raw {
+            0
+        } else if self.endpoint.addr.is_ipv6() {
+            V6_HEAD
+        } else {
+            V4_HEAD
+        };
+        let room = as_uninit(&mut self.buf[head..]);
+        let (n, from) = match self.socket.recv_from(room) {
+            Ok(r) => r,
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                return Ok(None)
+            }
+            Err(e) => return Err(e),
+        };
+        let ts_nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        self.received += 1;
+        let link = if raw {
+            LinkType::IPV4
+        } else {
+            let from = from.as_socket().unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
+            // The protocol's own port, so the decoder reads the payload as what the endpoint
+            // terminates whatever port it listens on.
+            let port =
+                Kind::SCHEMES.iter().find(|(_, k, _)| *k == self.endpoint.kind).map_or(0, |(_, _, p)| *p);
+            write_head(&mut self.buf[..head], from, SocketAddr::new(self.endpoint.addr.ip(), port), n);
+            LinkType::ETHERNET
+        };
+        let data = &self.buf[..head + n];
+        Ok(Some(Frame {
+            data,
+            orig_len: data.len() as u32,
+            ts_nanos,
+            link,
+            interface: 0,
+            record: self.received,
+        }))
+    }
+}
+
+/// `buf` as the uninitialised bytes socket2 reads into.
+fn as_uninit(buf: &mut [u8]) -> &mut [MaybeUninit<u8>] {
+    // Every initialised byte is a valid `MaybeUninit<u8>`; the slice keeps its length.
+    let len = buf.len();
+    let ptr = buf.as_mut_ptr().cast::<MaybeUninit<u8>>();
+    #[allow(unsafe_code)]
+    // SAFETY: `ptr` and `len` come from a live `&mut [u8]`, which this borrow replaces, and
+    // `MaybeUninit<u8>` has the layout of `u8`.
+    unsafe {
+        std::slice::from_raw_parts_mut(ptr, len)
+    }
+}
+
+/// Writes the Ethernet, IP and UDP headers of a `payload`-byte datagram from `from` to `to`.
+fn write_head(head: &mut [u8], from: SocketAddr, to: SocketAddr, payload: usize) {
+    let udp_len = (8 + payload) as u16;
+    head[..6].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x02]);
+    head[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x01]);
+    let udp_at = match (from.ip(), to.ip()) {
+        (IpAddr::V6(s), d) => {
+            head[12..14].copy_from_slice(&0x86ddu16.to_be_bytes());
+            let d = match d {
+                IpAddr::V6(d) => d,
+                IpAddr::V4(d) => d.to_ipv6_mapped(),
+            };
+            let ip = &mut head[14..54];
+            ip[..4].copy_from_slice(&[0x60, 0, 0, 0]);
+            ip[4..6].copy_from_slice(&udp_len.to_be_bytes());
+            ip[6] = 17;
+            ip[7] = 64;
+            ip[8..24].copy_from_slice(&s.octets());
+            ip[24..40].copy_from_slice(&d.octets());
+            54
+        }
+        (IpAddr::V4(s), d) => {
+            head[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+            let d = match d {
+                IpAddr::V4(d) => d,
+                IpAddr::V6(d) => d.to_ipv4_mapped().unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+            };
+            let ip = &mut head[14..34];
+            ip.fill(0);
+            ip[0] = 0x45;
+            ip[2..4].copy_from_slice(&(20 + udp_len).to_be_bytes());
+            ip[8] = 64;
+            ip[9] = 17;
+            ip[12..16].copy_from_slice(&s.octets());
+            ip[16..20].copy_from_slice(&d.octets());
+            let sum = checksum(&ip[..20]);
+            ip[10..12].copy_from_slice(&sum.to_be_bytes());
+            34
+        }
+    };
+    let udp = &mut head[udp_at..udp_at + 8];
+    udp[..2].copy_from_slice(&from.port().to_be_bytes());
+    udp[2..4].copy_from_slice(&to.port().to_be_bytes());
+    udp[4..6].copy_from_slice(&udp_len.to_be_bytes());
+    udp[6..8].fill(0);
+}
+
+/// The IPv4 header checksum.
+fn checksum(h: &[u8]) -> u16 {
+    let mut sum: u32 = h.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], c[1]]))).sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dissect::{Dissector, Stack};
+
+    #[test]
+    fn urls() {
+        let e = Endpoint::parse("vxlan://0.0.0.0").unwrap();
+        assert_eq!((e.kind, e.addr.port()), (Kind::Vxlan, 4789));
+        assert_eq!(Endpoint::parse("geneve://[::1]:7000").unwrap().addr, "[::1]:7000".parse().unwrap());
+        assert_eq!(Endpoint::parse("gre://192.0.2.1").unwrap().kind, Kind::Gre);
+        assert!(Endpoint::parse("gre://192.0.2.1:47").unwrap_err().contains("no port"));
+        assert!(Endpoint::parse("vxlam://0.0.0.0").unwrap_err().contains("known: vxlan"));
+        assert!(Endpoint::parse("0.0.0.0:4789").is_err());
+    }
+
+    #[test]
+    fn a_vxlan_datagram_becomes_a_frame_the_decoder_reads() {
+        let mut l =
+            Listener::open(Endpoint::parse("vxlan://127.0.0.1:0").unwrap(), 1 << 20, Duration::from_secs(2))
+                .unwrap();
+        let port = l.socket.local_addr().unwrap().as_socket().unwrap().port();
+        l.endpoint.addr.set_port(port);
+        let inner = [[0xffu8; 6].as_slice(), &[2, 0, 0, 0, 0, 9], &[0x08, 0x06], &[0u8; 28]].concat();
+        let payload = [&[0x08u8, 0, 0, 0, 0, 0, 42, 0][..], &inner].concat();
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.send_to(&payload, ("127.0.0.1", port)).unwrap();
+        let f = l.recv().unwrap().unwrap();
+        let mut stack = Stack::new();
+        Dissector::default().dissect(f.data, f.link, &mut stack);
+        let mut text = String::new();
+        stack.write_tokens(&mut text).unwrap();
+        assert_eq!(text, "eth.ip.udp.vxlan.eth.arp");
+        let d = dissect::Decoded::new(f.data, &stack);
+        assert_eq!(d.get(dissect::Field::VxlanVni, 0), Some(dissect::Value::Uint(42)));
+        assert_eq!(d.get(dissect::Field::IpSource, 0).unwrap().to_string(), "127.0.0.1");
+    }
+}
