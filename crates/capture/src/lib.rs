@@ -8,6 +8,7 @@
 pub mod endpoint;
 pub mod reader;
 pub mod sflow;
+pub mod tap;
 pub mod udp;
 pub mod writer;
 

@@ -257,10 +257,25 @@ impl SetArgs {
 pub struct DecapArgs {
     /// Capture to read (pcap or pcapng); `-` reads standard input. Repeat to merge several
     /// captures by timestamp, as mergecap does.
-    #[arg(short = 'r', long = "read", value_name = "FILE", required = true)]
+    #[arg(
+        short = 'r',
+        long = "read",
+        value_name = "FILE",
+        required_unless_present = "listen",
+        conflicts_with = "listen"
+    )]
     pub read: Vec<String>,
+    /// Terminate tunnels: `vxlan://ADDR[:4789]`, `geneve://ADDR[:6081]`, `gpe://ADDR[:4790]`,
+    /// `udpgre://ADDR[:4754]`, `gre://ADDR` (GRE, NVGRE, ERSPAN; raw socket, root),
+    /// `ipip://ADDR`; repeatable. Runs until SIGINT or SIGTERM.
+    #[arg(long = "listen", value_name = "URL", value_parser = capture::endpoint::Endpoint::parse)]
+    pub listen: Vec<capture::endpoint::Endpoint>,
+    /// Write the stripped frames into TAP interface NAME (created and brought up, or attached
+    /// to), for tcpdump, Zeek or Suricata to listen on.
+    #[arg(long = "tap", value_name = "NAME")]
+    pub tap: Option<String>,
     /// Output file; `-` writes to standard output (not to a terminal).
-    #[arg(short = 'w', long = "write", value_name = "FILE", required_unless_present = "split_streams")]
+    #[arg(short = 'w', long = "write", value_name = "FILE", required_unless_present_any = ["split_streams", "tap"])]
     pub write: Option<String>,
     /// Output format; by default pcapng for `.pcapng` files, else pcap. In pcapng every
     /// tunnel stream is its own interface, named after it.

@@ -56,6 +56,9 @@ struct Job<'a> {
     clock: Option<ErspanClock>,
     scratch: Vec<u8>,
     writer: Option<FileWriter>,
+    tap: Option<capture::tap::Tap>,
+    /// An emitted frame in one piece, for the TAP.
+    tap_frame: Vec<u8>,
     streams: FastMap<StreamKey, StreamEntry>,
     other_streams: (u64, u64),
     untunnelled_split: Option<FileWriter>,
@@ -96,14 +99,25 @@ pub fn run(args: &DecapArgs) -> Result<ExitCode> {
     for r in &args.read {
         readers.push(FileReader::open(r)?);
     }
+    let mut listeners = Vec::new();
+    for e in &args.listen {
+        let l = capture::endpoint::Listener::open(*e, 32 << 20, Duration::from_millis(200))
+            .with_context(|| format!("cannot listen on {e:?}"))?;
+        listeners.push(l);
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     // A second handler cannot be installed (tests run several commands in one process);
     // then Ctrl-C simply ends the process as usual.
     let _ = ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed));
     let filter = crate::filter::Filter::new(args.filter.as_deref(), &args.sets)?;
-    let mut job = Job::new(args, format, writer, stop, filter);
-    let read = if readers.len() == 1 {
+    let mut job = Job::new(args, format, writer, stop.clone(), filter);
+    if let Some(name) = &args.tap {
+        job.tap = Some(capture::tap::Tap::open(name)?);
+    }
+    let read = if !listeners.is_empty() {
+        listen(&mut job, listeners, &stop)
+    } else if readers.len() == 1 {
         readers[0].for_each(|f| job.frame(f))
     } else {
         merge(&mut readers, |f| job.frame(f))
@@ -122,6 +136,38 @@ pub fn run(args: &DecapArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(130));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Receives from every endpoint (a thread each) into the job until `stop`.
+fn listen(
+    job: &mut Job<'_>,
+    listeners: Vec<capture::endpoint::Listener>,
+    stop: &AtomicBool,
+) -> Result<(), CaptureError> {
+    let shared = std::sync::Mutex::new(job);
+    std::thread::scope(|scope| {
+        for mut l in listeners {
+            let shared = &shared;
+            scope.spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    match l.recv() {
+                        Ok(Some(f)) => {
+                            let mut job = shared.lock().unwrap_or_else(|e| e.into_inner());
+                            if job.frame(&f).is_break() {
+                                stop.store(true, Ordering::Relaxed);
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            eprintln!("detunnel: receiving on {:?}: {e}", l.endpoint());
+                            std::thread::sleep(Duration::from_millis(200));
+                        }
+                    }
+                }
+            });
+        }
+    });
+    Ok(())
 }
 
 impl<'a> Job<'a> {
@@ -153,6 +199,8 @@ impl<'a> Job<'a> {
             clock: (args.timestamps == TimestampArg::Erspan).then(ErspanClock::new),
             scratch: Vec::with_capacity(65_536),
             writer,
+            tap: None,
+            tap_frame: Vec::with_capacity(65_536),
             streams: FastMap::default(),
             other_streams: (0, 0),
             untunnelled_split: None,
@@ -263,8 +311,14 @@ impl<'a> Job<'a> {
     }
 
     fn write(&mut self, interface: u32, ts: u64, e: &Emission, data: &[u8]) -> Result<()> {
-        let Some(w) = &mut self.writer else { return Ok(()) };
         let (head, body) = e.parts(data);
+        if let Some(tap) = &mut self.tap {
+            self.tap_frame.clear();
+            self.tap_frame.extend_from_slice(head);
+            self.tap_frame.extend_from_slice(body);
+            tap.send(&self.tap_frame);
+        }
+        let Some(w) = &mut self.writer else { return Ok(()) };
         w.write_parts(interface, ts, e.orig_len, head, body)
             .with_context(|| format!("writing {}", self.args.write.as_deref().unwrap_or("-")))
     }
@@ -398,6 +452,13 @@ impl<'a> Job<'a> {
                 ));
             }
             s.push_str(&format!(", \"decoder_anomalies\": {}", json_counts(&anomalies)));
+            if let Some(t) = &self.tap {
+                let c = t.counts;
+                s.push_str(&format!(
+                    ", \"tap\": {{\"name\": \"{}\", \"frames\": {}, \"bytes\": {}, \"too_big\": {}, \"errors\": {}}}",
+                    t.name(), c.frames, c.bytes, c.too_big, c.errors
+                ));
+            }
             s.push_str(", \"streams\": [");
             for (i, (k, e)) in streams.iter().enumerate() {
                 if i > 0 {
@@ -445,6 +506,17 @@ impl<'a> Job<'a> {
         }
         if !anomalies.is_empty() {
             s.push_str(&format!("  decoder anomalies: {}\n", text_counts(&anomalies)));
+        }
+        if let Some(t) = &self.tap {
+            let c = t.counts;
+            s.push_str(&format!(
+                "  tap {}: {} frames written ({} bytes), {} larger than its MTU, {} refused\n",
+                t.name(),
+                c.frames,
+                c.bytes,
+                c.too_big,
+                c.errors
+            ));
         }
         s.push_str(&format!("  streams: {}\n", streams.len()));
         for (k, e) in streams.iter().take(40) {

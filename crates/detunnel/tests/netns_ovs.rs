@@ -77,17 +77,6 @@ impl Drop for Switch {
     }
 }
 
-fn root() -> bool {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let ok = status.lines().find_map(|l| l.strip_prefix("Uid:")).and_then(|l| l.split_whitespace().next())
-        == Some("0");
-    if !ok {
-        assert!(std::env::var_os("CI").is_none(), "the namespace tests need root in CI");
-        eprintln!("SKIP: not root");
-    }
-    ok
-}
-
 const CONFIG: &str = r#"
 [flows.inner]
 keys = "ipsource.1,ipdestination.1,stack"

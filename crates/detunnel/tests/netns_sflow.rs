@@ -10,27 +10,6 @@ use common::*;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// True when running as root; in CI not being root is a failure.
-fn root() -> bool {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let uid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|l| l.split_whitespace().next().map(String::from));
-    let ok = uid.as_deref() == Some("0");
-    if !ok {
-        assert!(std::env::var_os("CI").is_none(), "the namespace tests need root in CI");
-        eprintln!("SKIP: not root");
-    }
-    ok
-}
-
-/// Runs `ip ARGS`, failing the test when it fails.
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().unwrap();
-    assert!(out.status.success(), "ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
-}
-
 /// Two namespaces joined by a veth pair, each with a kernel VXLAN device (VNI 42) over it;
 /// removed on drop.
 struct VxlanPair {

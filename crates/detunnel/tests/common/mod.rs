@@ -309,4 +309,22 @@ pub fn tshark_rows(path: &Path, fields: &[&str]) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// True when running as root; in CI not being root is a failure, elsewhere a skip notice.
+pub fn root() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let uid = status.lines().find_map(|l| l.strip_prefix("Uid:")).and_then(|l| l.split_whitespace().next());
+    let ok = uid == Some("0");
+    if !ok {
+        assert!(std::env::var_os("CI").is_none(), "the namespace tests need root in CI");
+        eprintln!("SKIP: not root");
+    }
+    ok
+}
+
+/// Runs `ip ARGS`, failing the test when it fails.
+pub fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().unwrap();
+    assert!(out.status.success(), "ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+}
+
 pub mod serve;
