@@ -5,6 +5,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod encap;
 pub mod endpoint;
 pub mod reader;
 pub mod sflow;

@@ -271,11 +271,20 @@ pub struct DecapArgs {
     #[arg(long = "listen", value_name = "URL", value_parser = capture::endpoint::Endpoint::parse)]
     pub listen: Vec<capture::endpoint::Endpoint>,
     /// Write the stripped frames into TAP interface NAME (created and brought up, or attached
-    /// to), for tcpdump, Zeek or Suricata to listen on.
+    /// to), for tcpdump, Zeek or Suricata to listen on; repeatable.
     #[arg(long = "tap", value_name = "NAME")]
-    pub tap: Option<String>,
+    pub tap: Vec<String>,
+    /// Send the stripped frames re-encapsulated to a tool elsewhere: `vxlan://HOST[:4789]?vni=N`,
+    /// `geneve://HOST[:6081]?vni=N`, `gre://HOST[?key=K]`, `erspan2://HOST?session=S`,
+    /// `erspan3://HOST?session=S`; repeatable.
+    #[arg(long = "to", value_name = "URL", value_parser = capture::encap::Target::parse)]
+    pub to: Vec<capture::encap::Target>,
+    /// Spread frames over the TAPs and `--to` targets by a symmetric hash of their flow (both
+    /// directions of a conversation reach the same one) instead of copying every frame to all.
+    #[arg(long)]
+    pub balance: bool,
     /// Output file; `-` writes to standard output (not to a terminal).
-    #[arg(short = 'w', long = "write", value_name = "FILE", required_unless_present_any = ["split_streams", "tap"])]
+    #[arg(short = 'w', long = "write", value_name = "FILE", required_unless_present_any = ["split_streams", "tap", "to"])]
     pub write: Option<String>,
     /// Output format; by default pcapng for `.pcapng` files, else pcap. In pcapng every
     /// tunnel stream is its own interface, named after it.

@@ -56,9 +56,10 @@ struct Job<'a> {
     clock: Option<ErspanClock>,
     scratch: Vec<u8>,
     writer: Option<FileWriter>,
-    tap: Option<capture::tap::Tap>,
-    /// An emitted frame in one piece, for the TAP.
-    tap_frame: Vec<u8>,
+    /// TAPs and re-encapsulating senders.
+    sinks: Vec<Sink>,
+    /// An emitted frame in one piece, for the sinks.
+    whole: Vec<u8>,
     streams: FastMap<StreamKey, StreamEntry>,
     other_streams: (u64, u64),
     untunnelled_split: Option<FileWriter>,
@@ -112,8 +113,12 @@ pub fn run(args: &DecapArgs) -> Result<ExitCode> {
     let _ = ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed));
     let filter = crate::filter::Filter::new(args.filter.as_deref(), &args.sets)?;
     let mut job = Job::new(args, format, writer, stop.clone(), filter);
-    if let Some(name) = &args.tap {
-        job.tap = Some(capture::tap::Tap::open(name)?);
+    for name in &args.tap {
+        job.sinks.push(Sink::Tap(capture::tap::Tap::open(name)?));
+    }
+    for t in &args.to {
+        let sender = capture::encap::Sender::open(*t).with_context(|| format!("cannot send to {t:?}"))?;
+        job.sinks.push(Sink::Tunnel(sender));
     }
     let read = if !listeners.is_empty() {
         listen(&mut job, listeners, &stop)
@@ -136,6 +141,38 @@ pub fn run(args: &DecapArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(130));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where stripped frames go besides files.
+enum Sink {
+    /// A TAP interface.
+    Tap(capture::tap::Tap),
+    /// A tunnel to a remote tool.
+    Tunnel(capture::encap::Sender),
+}
+
+impl Sink {
+    fn send(&mut self, frame: &[u8], ts: u64) {
+        match self {
+            Sink::Tap(t) => t.send(frame),
+            Sink::Tunnel(s) => s.send(frame, ts),
+        }
+    }
+
+    /// Name, frames, bytes, frames too big and frames refused.
+    fn counts(&self) -> (String, u64, u64, u64, u64) {
+        match self {
+            Sink::Tap(t) => {
+                let c = t.counts;
+                (format!("tap {}", t.name()), c.frames, c.bytes, c.too_big, c.errors)
+            }
+            Sink::Tunnel(s) => {
+                let c = s.counts;
+                let t = s.target();
+                (format!("{:?} to {}", t.tunnel, t.addr), c.frames, c.bytes, 0, c.errors)
+            }
+        }
+    }
 }
 
 /// Receives from every endpoint (a thread each) into the job until `stop`.
@@ -199,8 +236,8 @@ impl<'a> Job<'a> {
             clock: (args.timestamps == TimestampArg::Erspan).then(ErspanClock::new),
             scratch: Vec::with_capacity(65_536),
             writer,
-            tap: None,
-            tap_frame: Vec::with_capacity(65_536),
+            sinks: Vec::new(),
+            whole: Vec::with_capacity(65_536),
             streams: FastMap::default(),
             other_streams: (0, 0),
             untunnelled_split: None,
@@ -312,11 +349,18 @@ impl<'a> Job<'a> {
 
     fn write(&mut self, interface: u32, ts: u64, e: &Emission, data: &[u8]) -> Result<()> {
         let (head, body) = e.parts(data);
-        if let Some(tap) = &mut self.tap {
-            self.tap_frame.clear();
-            self.tap_frame.extend_from_slice(head);
-            self.tap_frame.extend_from_slice(body);
-            tap.send(&self.tap_frame);
+        if !self.sinks.is_empty() {
+            self.whole.clear();
+            self.whole.extend_from_slice(head);
+            self.whole.extend_from_slice(body);
+            if self.args.balance {
+                let i = (decap::balance::symmetric_hash(&self.whole) % self.sinks.len() as u64) as usize;
+                self.sinks[i].send(&self.whole, ts);
+            } else {
+                for sink in &mut self.sinks {
+                    sink.send(&self.whole, ts);
+                }
+            }
         }
         let Some(w) = &mut self.writer else { return Ok(()) };
         w.write_parts(interface, ts, e.orig_len, head, body)
@@ -452,13 +496,15 @@ impl<'a> Job<'a> {
                 ));
             }
             s.push_str(&format!(", \"decoder_anomalies\": {}", json_counts(&anomalies)));
-            if let Some(t) = &self.tap {
-                let c = t.counts;
+            s.push_str(", \"sinks\": [");
+            for (i, sink) in self.sinks.iter().enumerate() {
+                let (name, frames, bytes, too_big, errors) = sink.counts();
                 s.push_str(&format!(
-                    ", \"tap\": {{\"name\": \"{}\", \"frames\": {}, \"bytes\": {}, \"too_big\": {}, \"errors\": {}}}",
-                    t.name(), c.frames, c.bytes, c.too_big, c.errors
+                    "{}{{\"name\": \"{name}\", \"frames\": {frames}, \"bytes\": {bytes}, \"too_big\": {too_big}, \"errors\": {errors}}}",
+                    if i > 0 { ", " } else { "" }
                 ));
             }
+            s.push(']');
             s.push_str(", \"streams\": [");
             for (i, (k, e)) in streams.iter().enumerate() {
                 if i > 0 {
@@ -507,15 +553,10 @@ impl<'a> Job<'a> {
         if !anomalies.is_empty() {
             s.push_str(&format!("  decoder anomalies: {}\n", text_counts(&anomalies)));
         }
-        if let Some(t) = &self.tap {
-            let c = t.counts;
+        for sink in &self.sinks {
+            let (name, frames, bytes, too_big, errors) = sink.counts();
             s.push_str(&format!(
-                "  tap {}: {} frames written ({} bytes), {} larger than its MTU, {} refused\n",
-                t.name(),
-                c.frames,
-                c.bytes,
-                c.too_big,
-                c.errors
+                "  {name}: {frames} frames written ({bytes} bytes), {too_big} too big, {errors} refused\n"
             ));
         }
         s.push_str(&format!("  streams: {}\n", streams.len()));

@@ -18,13 +18,14 @@ use std::time::{Duration, Instant};
 struct Peers {
     a: String,
     b: String,
+    c: String,
 }
 
 impl Peers {
-    fn new() -> Peers {
+    fn new(tag: &str) -> Peers {
         let id = std::process::id() % 100_000;
-        let p = Peers { a: format!("dtda{id}"), b: format!("dtdb{id}") };
-        for ns in [&p.a, &p.b] {
+        let p = Peers { a: format!("dt{tag}a{id}"), b: format!("dt{tag}b{id}"), c: format!("dt{tag}c{id}") };
+        for ns in [&p.a, &p.b, &p.c] {
             ip(&["netns", "add", ns]);
             ip(&["-n", ns, "link", "set", "lo", "up"]);
             // No IPv6 chatter (router solicitations, MLD) on the tunnel: only what the test sends.
@@ -60,13 +61,37 @@ impl Peers {
         ip(&["-n", &p.a, "link", "set", "vx0", "up"]);
         // A fixed neighbour: no ARP, so every inner frame is one the test sends.
         ip(&["-n", &p.a, "neigh", "add", "10.42.0.2", "lladdr", "02:00:00:00:00:02", "dev", "vx0"]);
+        // The tool's namespace c: a kernel VXLAN device (VNI 77) that detunnel re-encapsulates to.
+        ip(&["link", "add", "vc", "netns", &p.b, "type", "veth", "peer", "name", "vc2", "netns", &p.c]);
+        ip(&["-n", &p.b, "addr", "add", "198.51.100.1/24", "dev", "vc"]);
+        ip(&["-n", &p.c, "addr", "add", "198.51.100.2/24", "dev", "vc2"]);
+        ip(&["-n", &p.b, "link", "set", "vc", "up"]);
+        ip(&["-n", &p.c, "link", "set", "vc2", "up"]);
+        ip(&[
+            "-n",
+            &p.c,
+            "link",
+            "add",
+            "vx1",
+            "type",
+            "vxlan",
+            "id",
+            "77",
+            "remote",
+            "198.51.100.1",
+            "dstport",
+            "4789",
+            "dev",
+            "vc2",
+        ]);
+        ip(&["-n", &p.c, "link", "set", "vx1", "up"]);
         p
     }
 }
 
 impl Drop for Peers {
     fn drop(&mut self) {
-        for ns in [&self.a, &self.b] {
+        for ns in [&self.a, &self.b, &self.c] {
             let _ = Command::new("ip").args(["netns", "del", ns]).status();
         }
     }
@@ -115,17 +140,24 @@ fn frames(path: &Path) -> Vec<Vec<u8>> {
     v
 }
 
+/// Sink `i` of decap's JSON summary.
+fn json_sink(summary: &str, i: usize) -> serde_json::Value {
+    let json: serde_json::Value = serde_json::from_str(summary.lines().last().unwrap()).unwrap();
+    json["sinks"][i].clone()
+}
+
 #[test]
-fn kernel_vxlan_terminated_into_a_tap() {
+fn kernel_vxlan_terminated_into_a_tap_and_re_encapsulated_to_a_tool() {
     if !root() || !have_tool("ip") || !have_tool("tcpdump") || !have_tool("python3") {
         return;
     }
-    let peers = Peers::new();
+    let peers = Peers::new("d");
     let tmp = TempDir::new("netns-decap");
     let mut decap = Running(
         Some(
             command_in(Some(&peers.b), detunnel())
                 .args(["decap", "--listen", "vxlan://192.0.2.2:4789", "--tap", "mon0", "--stats", "json"])
+                .args(["--to", "vxlan://198.51.100.2:4789?vni=77"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -144,9 +176,11 @@ fn kernel_vxlan_terminated_into_a_tap() {
         assert!(Instant::now() < deadline, "mon0 never appeared");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let (sent_pcap, tap_pcap) = (tmp.join("sent.pcap"), tmp.join("tap.pcap"));
+    let (sent_pcap, tap_pcap, tool_pcap) =
+        (tmp.join("sent.pcap"), tmp.join("tap.pcap"), tmp.join("tool.pcap"));
     let mut on_tap = tcpdump(&peers.b, "mon0", &tap_pcap);
     let mut sent = tcpdump(&peers.a, "vx0", &sent_pcap);
+    let mut at_tool = tcpdump(&peers.c, "vx1", &tool_pcap);
     std::thread::sleep(Duration::from_secs(2));
     const N: u32 = 50;
     let script = format!(
@@ -158,14 +192,112 @@ fn kernel_vxlan_terminated_into_a_tap() {
     std::thread::sleep(Duration::from_secs(1));
     sent.stop();
     on_tap.stop();
+    at_tool.stop();
     let summary = decap.stop();
     let summary = String::from_utf8_lossy(&summary.stderr).to_string();
     let (sent, got) = (frames(&sent_pcap), frames(&tap_pcap));
     assert_eq!(sent.len(), N as usize, "the VXLAN device sent other frames too");
     assert_eq!(got, sent, "the TAP carried other frames than were sent: {summary}");
+    // Re-encapsulated to the tool's kernel VXLAN device, which delivered the same frames.
+    assert_eq!(frames(&tool_pcap), sent, "the tool's VXLAN device got other frames: {summary}");
+    assert_eq!(json_sink(&summary, 1)["frames"], N);
     let json: serde_json::Value = serde_json::from_str(summary.lines().last().unwrap()).unwrap();
-    assert_eq!(json["tap"]["frames"], N, "{summary}");
+    assert_eq!(json_sink(&summary, 0)["frames"], N, "{summary}");
     assert_eq!(json["streams"][0]["kind"], "vxlan");
     assert_eq!(json["streams"][0]["id"], 42);
     assert_eq!(json["streams"][0]["source"], "192.0.2.1");
+}
+
+/// A UDP frame between 10.42.0.1:`port` and 10.42.0.2:9999, in either direction, as bytes for
+/// an AF_PACKET socket on the VXLAN device.
+const CONVERSATIONS: &str = r#"
+import socket, struct
+def frame(src, dst, sport, dport, n):
+    payload = bytes([n]) * 40
+    udp = struct.pack('!HHHH', sport, dport, 8 + len(payload), 0) + payload
+    ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(udp), n, 0, 64, 17, 0, socket.inet_aton(src), socket.inet_aton(dst))
+    return bytes.fromhex('020000000002' '020000000001' '0800') + ip + udp
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(('vx0', 0))
+for port in range(40000, 40020):
+    for n in range(3):
+        s.send(frame('10.42.0.1', '10.42.0.2', port, 9999, n))
+        s.send(frame('10.42.0.2', '10.42.0.1', 9999, port, n))
+"#;
+
+#[test]
+fn balance_keeps_each_conversation_whole_on_one_tap() {
+    if !root() || !have_tool("ip") || !have_tool("tcpdump") || !have_tool("python3") {
+        return;
+    }
+    let peers = Peers::new("l");
+    let tmp = TempDir::new("netns-balance");
+    let mut decap = Running(
+        Some(
+            command_in(Some(&peers.b), detunnel())
+                .args([
+                    "decap",
+                    "--listen",
+                    "vxlan://192.0.2.2",
+                    "--tap",
+                    "mon1",
+                    "--tap",
+                    "mon2",
+                    "--balance",
+                    "-q",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        ),
+        "-TERM",
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Command::new("ip")
+        .args(["-n", &peers.b, "-o", "link", "show", "mon2"])
+        .output()
+        .unwrap()
+        .stdout
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "mon2 never appeared");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (p1, p2) = (tmp.join("mon1.pcap"), tmp.join("mon2.pcap"));
+    let mut t1 = tcpdump(&peers.b, "mon1", &p1);
+    let mut t2 = tcpdump(&peers.b, "mon2", &p2);
+    std::thread::sleep(Duration::from_secs(2));
+    let out = command_in(Some(&peers.a), "python3").args(["-c", CONVERSATIONS]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::thread::sleep(Duration::from_secs(1));
+    t1.stop();
+    t2.stop();
+    decap.stop();
+    // The conversation of a frame: its client port (the one that is not 9999).
+    let conversation = |f: &Vec<u8>| {
+        let (sport, dport) = (u16::from_be_bytes([f[34], f[35]]), u16::from_be_bytes([f[36], f[37]]));
+        if sport == 9999 {
+            dport
+        } else {
+            sport
+        }
+    };
+    let mut on: std::collections::BTreeMap<u16, Vec<(usize, usize)>> = Default::default();
+    for (tap, path) in [(1, &p1), (2, &p2)] {
+        for f in frames(path) {
+            let e = on.entry(conversation(&f)).or_default();
+            match e.iter_mut().find(|(t, _)| *t == tap) {
+                Some(x) => x.1 += 1,
+                None => e.push((tap, 1)),
+            }
+        }
+    }
+    assert_eq!(on.len(), 20, "{on:?}");
+    for (port, taps) in &on {
+        assert_eq!(taps.len(), 1, "conversation {port} split over TAPs: {taps:?}");
+        assert_eq!(taps[0].1, 6, "conversation {port} incomplete: {taps:?}");
+    }
+    let on_first = on.values().filter(|t| t[0].0 == 1).count();
+    assert!((3..=17).contains(&on_first), "{on_first} of 20 conversations on mon1");
 }
