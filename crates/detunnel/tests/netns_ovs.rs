@@ -62,6 +62,22 @@ struct Switch {
 }
 
 impl Switch {
+    /// Builds the switch (SETUP, then `extra`) in namespaces named after `tag`.
+    fn start(tag: &str, extra: &str) -> Switch {
+        let id = std::process::id() % 100_000;
+        let sw = Switch {
+            env: [
+                ("O", format!("dto{tag}{id}")),
+                ("R", format!("dtr{tag}{id}")),
+                ("D", std::env::temp_dir().join(format!("detunnel-ovs{tag}-{id}")).display().to_string()),
+            ],
+        };
+        std::fs::create_dir_all(&sw.env[2].1).unwrap();
+        let out = sw.run(&format!("{SETUP}\n{extra}"));
+        assert!(out.status.success(), "OVS setup: {}", String::from_utf8_lossy(&out.stderr));
+        sw
+    }
+
     fn run(&self, script: &str) -> std::process::Output {
         Command::new("bash")
             .args(["-c", script])
@@ -120,18 +136,8 @@ fn open_vswitch_sflow_of_its_own_gre_geneve_and_vxlan() {
     {
         return;
     }
-    let id = std::process::id() % 100_000;
-    let ns = format!("dtovs{id}");
-    let sw = Switch {
-        env: [
-            ("O", ns.clone()),
-            ("R", format!("dtovr{id}")),
-            ("D", std::env::temp_dir().join(format!("detunnel-ovs-{id}")).display().to_string()),
-        ],
-    };
-    std::fs::create_dir_all(&sw.env[2].1).unwrap();
-    let out = sw.run(SETUP);
-    assert!(out.status.success(), "OVS setup: {}", String::from_utf8_lossy(&out.stderr));
+    let sw = Switch::start("s", "");
+    let ns = sw.env[0].1.clone();
     let server = Serve::start_in(
         Some(&ns),
         "netns-ovs",
@@ -218,4 +224,115 @@ fn open_vswitch_sflow_of_its_own_gre_geneve_and_vxlan() {
             .collect();
     assert_eq!(totals, want, "{}", server.log());
     server.stop();
+}
+
+/// ERSPAN type II (session 1, index 7) and type III (session 2, hardware id 4) ports on br0,
+/// mirrored like the others.
+const ERSPAN: &str = r#"
+set -e
+export OVS_RUNDIR=$D OVS_LOGDIR=$D OVS_DBDIR=$D OVS_SYSCONFDIR=$D
+V="ip netns exec $O ovs-vsctl --db=unix:$D/db.sock"
+$V add-port br0 ers2 -- set interface ers2 type=erspan options:remote_ip=192.0.2.20 options:key=1 options:erspan_ver=1 options:erspan_idx=7
+$V add-port br0 ers3 -- set interface ers3 type=erspan options:remote_ip=192.0.2.20 options:key=2 options:erspan_ver=2 options:erspan_dir=1 options:erspan_hwid=4
+for p in ers2 ers3; do
+  $V -- --id=@p get port $p -- --id=@m create mirror name=m$p select-all=true output-port=@p -- add bridge br0 mirrors @m
+done
+"#;
+
+/// The frames of a capture.
+fn frames(path: &std::path::Path) -> Vec<Vec<u8>> {
+    let mut v = Vec::new();
+    capture::FileReader::open(path.to_str().unwrap())
+        .unwrap()
+        .for_each(|f| {
+            v.push(f.data.to_vec());
+            std::ops::ControlFlow::Continue(())
+        })
+        .unwrap();
+    v
+}
+
+#[test]
+fn open_vswitch_gre_erspan_geneve_and_vxlan_terminated_by_decap() {
+    if !root()
+        || !have_tool("ip")
+        || !have_tool("tcpdump")
+        || !have_tool("python3")
+        || !have_tool("ovs-vswitchd")
+    {
+        return;
+    }
+    let sw = Switch::start("b", ERSPAN);
+    let (ns, remote) = (sw.env[0].1.clone(), sw.env[1].1.clone());
+    let tmp = TempDir::new("netns-ovs-decap");
+    let out_pcap = tmp.join("out.pcapng");
+    let sent_pcap = tmp.join("sent.pcap");
+    // The far end of every tunnel, in the remote namespace: GRE and ERSPAN on a raw socket,
+    // GENEVE and VXLAN on UDP.
+    let decap = command_in(Some(&remote), detunnel())
+        .args([
+            "decap",
+            "--listen",
+            "gre://192.0.2.20",
+            "--listen",
+            "geneve://192.0.2.20",
+            "--listen",
+            "vxlan://192.0.2.20",
+        ])
+        .args(["--stats", "json", "-w"])
+        .arg(&out_pcap)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let sent = command_in(Some(&ns), "tcpdump")
+        .args(["-i", "p1", "-U", "-n", "-w"])
+        .arg(&sent_pcap)
+        .arg("udp port 9999")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    const N: u32 = 40;
+    let script = format!(
+        "import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
+         s.sendto(b'warm',('10.50.0.2',9998))\ntime.sleep(1)\n\
+         for i in range({N}):\n    s.sendto(bytes([i])*(50+i),('10.50.0.2',9999))\n    time.sleep(0.005)\n"
+    );
+    let out = command_in(Some(&ns), "python3").args(["-c", &script]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::thread::sleep(Duration::from_secs(1));
+    for (child, sig) in [(&sent, "-INT"), (&decap, "-TERM")] {
+        Command::new("/bin/kill").args([sig, &child.id().to_string()]).status().unwrap();
+    }
+    let _ = { sent }.wait();
+    let out = decap.wait_with_output().unwrap();
+    let summary = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{summary}");
+    let sent = frames(&sent_pcap);
+    assert_eq!(sent.len(), N as usize);
+    // Every frame sent came out of every tunnel, unchanged.
+    let got = frames(&out_pcap);
+    for f in &sent {
+        assert_eq!(
+            got.iter().filter(|g| *g == f).count(),
+            5,
+            "a sent frame did not come out of all five tunnels: {summary}"
+        );
+    }
+    let json: serde_json::Value = serde_json::from_str(summary.lines().last().unwrap()).unwrap();
+    let mut kinds: Vec<(String, u64)> = json["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["kind"].as_str().unwrap().to_string(), s["id"].as_u64().unwrap()))
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [("erspan2", 1), ("erspan3", 2), ("geneve", 5000), ("gre", 100), ("vxlan", 42)]
+            .map(|(k, i)| (k.to_string(), i)),
+        "{summary}"
+    );
 }
