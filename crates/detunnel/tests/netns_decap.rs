@@ -140,6 +140,30 @@ fn frames(path: &Path) -> Vec<Vec<u8>> {
     v
 }
 
+/// Runs `detunnel decap ARGS` in namespace `ns` and waits until its TAP `last_tap` exists.
+fn decap_into_taps(ns: &str, args: &[&str], last_tap: &str) -> Running {
+    let child = command_in(Some(ns), detunnel())
+        .arg("decap")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let running = Running(Some(child), "-TERM");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Command::new("ip")
+        .args(["-n", ns, "-o", "link", "show", last_tap])
+        .output()
+        .unwrap()
+        .stdout
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "{last_tap} never appeared");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    running
+}
+
 /// Sink `i` of decap's JSON summary.
 fn json_sink(summary: &str, i: usize) -> serde_json::Value {
     let json: serde_json::Value = serde_json::from_str(summary.lines().last().unwrap()).unwrap();
@@ -153,29 +177,20 @@ fn kernel_vxlan_terminated_into_a_tap_and_re_encapsulated_to_a_tool() {
     }
     let peers = Peers::new("d");
     let tmp = TempDir::new("netns-decap");
-    let mut decap = Running(
-        Some(
-            command_in(Some(&peers.b), detunnel())
-                .args(["decap", "--listen", "vxlan://192.0.2.2:4789", "--tap", "mon0", "--stats", "json"])
-                .args(["--to", "vxlan://198.51.100.2:4789?vni=77"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap(),
-        ),
-        "-TERM",
+    let mut decap = decap_into_taps(
+        &peers.b,
+        &[
+            "--listen",
+            "vxlan://192.0.2.2:4789",
+            "--tap",
+            "mon0",
+            "--stats",
+            "json",
+            "--to",
+            "vxlan://198.51.100.2:4789?vni=77",
+        ],
+        "mon0",
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Command::new("ip")
-        .args(["-n", &peers.b, "-o", "link", "show", "mon0"])
-        .output()
-        .unwrap()
-        .stdout
-        .is_empty()
-    {
-        assert!(Instant::now() < deadline, "mon0 never appeared");
-        std::thread::sleep(Duration::from_millis(50));
-    }
     let (sent_pcap, tap_pcap, tool_pcap) =
         (tmp.join("sent.pcap"), tmp.join("tap.pcap"), tmp.join("tool.pcap"));
     let mut on_tap = tcpdump(&peers.b, "mon0", &tap_pcap);
@@ -232,38 +247,11 @@ fn balance_keeps_each_conversation_whole_on_one_tap() {
     }
     let peers = Peers::new("l");
     let tmp = TempDir::new("netns-balance");
-    let mut decap = Running(
-        Some(
-            command_in(Some(&peers.b), detunnel())
-                .args([
-                    "decap",
-                    "--listen",
-                    "vxlan://192.0.2.2",
-                    "--tap",
-                    "mon1",
-                    "--tap",
-                    "mon2",
-                    "--balance",
-                    "-q",
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        ),
-        "-TERM",
+    let mut decap = decap_into_taps(
+        &peers.b,
+        &["--listen", "vxlan://192.0.2.2", "--tap", "mon1", "--tap", "mon2", "--balance", "-q"],
+        "mon2",
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Command::new("ip")
-        .args(["-n", &peers.b, "-o", "link", "show", "mon2"])
-        .output()
-        .unwrap()
-        .stdout
-        .is_empty()
-    {
-        assert!(Instant::now() < deadline, "mon2 never appeared");
-        std::thread::sleep(Duration::from_millis(50));
-    }
     let (p1, p2) = (tmp.join("mon1.pcap"), tmp.join("mon2.pcap"));
     let mut t1 = tcpdump(&peers.b, "mon1", &p1);
     let mut t2 = tcpdump(&peers.b, "mon2", &p2);
