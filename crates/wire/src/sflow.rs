@@ -2,7 +2,7 @@
 //! big-endian 32-bit words, opaque data length-prefixed and padded to 4 bytes. Views are
 //! zero-copy; every length is checked against the bytes there are, and records of formats
 //! that are not understood can be skipped by their length.
-use crate::{be32, need, Error, Ipv4Addr, Ipv6Addr, Result};
+use crate::{be32, need, Error, Ipv4Addr, Ipv6Addr, MacAddr, Result};
 use core::fmt;
 
 /// The sFlow version this module reads.
@@ -389,6 +389,183 @@ impl ExtendedSwitch {
     }
 }
 
+/// A sampled Ethernet header (flow record 2, and the L2 tunnel records 1021 and 1022).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SampledEthernet {
+    /// Length of the MAC packet.
+    pub length: u32,
+    /// Source MAC address.
+    pub source: MacAddr,
+    /// Destination MAC address.
+    pub destination: MacAddr,
+    /// EtherType.
+    pub ethertype: u32,
+}
+
+impl SampledEthernet {
+    /// Reads a sampled Ethernet record (each MAC is 6 bytes padded to 8).
+    pub fn parse(d: &[u8]) -> Result<SampledEthernet> {
+        need(d, 24)?;
+        Ok(SampledEthernet {
+            length: word(d, 0)?,
+            source: MacAddr::from_bytes(&d[4..10]),
+            destination: MacAddr::from_bytes(&d[12..18]),
+            ethertype: word(d, 20)?,
+        })
+    }
+}
+
+/// An extended router record: the next hop and the prefix lengths of source and destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExtendedRouter {
+    /// The IP next hop.
+    pub next_hop: Address,
+    /// Source address prefix length.
+    pub src_mask_len: u32,
+    /// Destination address prefix length.
+    pub dst_mask_len: u32,
+}
+
+impl ExtendedRouter {
+    /// Reads an extended router record.
+    pub fn parse(d: &[u8]) -> Result<ExtendedRouter> {
+        let (next_hop, at) = address(d, 0)?;
+        Ok(ExtendedRouter { next_hop, src_mask_len: word(d, at)?, dst_mask_len: word(d, at + 4)? })
+    }
+}
+
+/// An extended gateway record: BGP next hop, AS numbers, the destination AS path, communities
+/// and local preference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExtendedGateway<'a> {
+    /// The BGP next hop.
+    pub next_hop: Address,
+    /// The router's own AS.
+    pub as_number: u32,
+    /// The source's AS.
+    pub src_as: u32,
+    /// The source's peer AS.
+    pub src_peer_as: u32,
+    /// The destination AS path: segments of `(type, count, AS numbers)`, read by
+    /// [`ExtendedGateway::path_segments`].
+    path: &'a [u8],
+    /// Number of path segments.
+    segments: u32,
+    /// BGP communities, 4 bytes each.
+    communities: &'a [u8],
+    /// Local preference.
+    pub local_pref: u32,
+}
+
+/// An AS path segment type: an unordered set.
+pub const AS_SET: u32 = 1;
+/// An AS path segment type: an ordered sequence.
+pub const AS_SEQUENCE: u32 = 2;
+
+impl<'a> ExtendedGateway<'a> {
+    /// Reads an extended gateway record, checking every length it holds.
+    pub fn parse(d: &'a [u8]) -> Result<ExtendedGateway<'a>> {
+        let (next_hop, mut at) = address(d, 0)?;
+        let as_number = word(d, at)?;
+        let src_as = word(d, at + 4)?;
+        let src_peer_as = word(d, at + 8)?;
+        let segments = word(d, at + 12)?;
+        at += 16;
+        let path_start = at;
+        for _ in 0..segments {
+            let n = word(d, at + 4)? as usize;
+            at = at.checked_add(8 + n.checked_mul(4).ok_or(Error::Malformed)?).ok_or(Error::Malformed)?;
+            need(d, at)?;
+        }
+        let path = &d[path_start..at];
+        let n = word(d, at)? as usize;
+        let end = n.checked_mul(4).and_then(|b| b.checked_add(at + 4)).ok_or(Error::Malformed)?;
+        need(d, end + 4)?;
+        Ok(ExtendedGateway {
+            next_hop,
+            as_number,
+            src_as,
+            src_peer_as,
+            path,
+            segments,
+            communities: &d[at + 4..end],
+            local_pref: word(d, end)?,
+        })
+    }
+
+    /// The AS path segments: each its type ([`AS_SET`] or [`AS_SEQUENCE`]) and AS numbers.
+    pub fn path_segments(&self) -> impl Iterator<Item = (u32, impl Iterator<Item = u32> + 'a)> + 'a {
+        let mut rest = self.path;
+        (0..self.segments).map(move |_| {
+            // Lengths were checked by `parse`.
+            let kind = be32(rest, 0);
+            let n = be32(rest, 4) as usize;
+            let numbers = &rest[8..8 + 4 * n];
+            rest = &rest[8 + 4 * n..];
+            (kind, numbers.chunks_exact(4).map(|c| be32(c, 0)))
+        })
+    }
+
+    /// The BGP communities.
+    pub fn communities(&self) -> impl Iterator<Item = u32> + 'a {
+        self.communities.chunks_exact(4).map(|c| be32(c, 0))
+    }
+}
+
+/// Ethernet interface counters (counter record 2, the dot3Stats of RFC 2358).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EthernetCounters {
+    /// Alignment errors.
+    pub alignment_errors: u32,
+    /// FCS errors.
+    pub fcs_errors: u32,
+    /// Frames sent after exactly one collision.
+    pub single_collision_frames: u32,
+    /// Frames sent after more than one collision.
+    pub multiple_collision_frames: u32,
+    /// SQE test errors.
+    pub sqe_test_errors: u32,
+    /// Deferred transmissions.
+    pub deferred_transmissions: u32,
+    /// Late collisions.
+    pub late_collisions: u32,
+    /// Excessive collisions.
+    pub excessive_collisions: u32,
+    /// Internal MAC transmit errors.
+    pub internal_mac_transmit_errors: u32,
+    /// Carrier sense errors.
+    pub carrier_sense_errors: u32,
+    /// Frames too long.
+    pub frame_too_longs: u32,
+    /// Internal MAC receive errors.
+    pub internal_mac_receive_errors: u32,
+    /// Symbol errors.
+    pub symbol_errors: u32,
+}
+
+impl EthernetCounters {
+    /// Reads Ethernet interface counters.
+    pub fn parse(d: &[u8]) -> Result<EthernetCounters> {
+        need(d, 52)?;
+        let w = |i: usize| be32(d, 4 * i);
+        Ok(EthernetCounters {
+            alignment_errors: w(0),
+            fcs_errors: w(1),
+            single_collision_frames: w(2),
+            multiple_collision_frames: w(3),
+            sqe_test_errors: w(4),
+            deferred_transmissions: w(5),
+            late_collisions: w(6),
+            excessive_collisions: w(7),
+            internal_mac_transmit_errors: w(8),
+            carrier_sense_errors: w(9),
+            frame_too_longs: w(10),
+            internal_mac_receive_errors: w(11),
+            symbol_errors: w(12),
+        })
+    }
+}
+
 /// A sampled IPv4 or IPv6 header (flow records 3 and 4, and the IP tunnel records
 /// 1023-1026 that describe the outer header a tunnel adds or removes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -664,5 +841,50 @@ mod tests {
         assert!(matches!(dg.agent, Address::V6(_)));
         // One sample announced whose length runs past the end.
         assert_eq!(dg.samples().next(), Some(Err(Error::Truncated)));
+    }
+
+    #[test]
+    fn router_gateway_ethernet_records() {
+        let mut r = [0u8; 20];
+        r[3] = 1;
+        r[4..8].copy_from_slice(&[192, 0, 2, 1]);
+        r[11] = 24;
+        r[15] = 16;
+        let rt = ExtendedRouter::parse(&r[..16]).unwrap();
+        assert_eq!((rt.next_hop, rt.src_mask_len, rt.dst_mask_len), (Address::V4(Ipv4Addr([192, 0, 2, 1])), 24, 16));
+        assert_eq!(ExtendedRouter::parse(&r[..12]), Err(Error::Truncated));
+        // Gateway: next hop, AS 65000, src AS 65001, peer 65002, one sequence of two ASes,
+        // one community, local pref 100.
+        let words: [u32; 14] = [1, 0xc000_0201, 65000, 65001, 65002, 1, 2, 2, 64512, 64513, 1, 0xfde8_0001, 100, 0];
+        let mut g: [u8; 56] = [0; 56];
+        for (i, w) in words.iter().enumerate() {
+            g[4 * i..4 * i + 4].copy_from_slice(&w.to_be_bytes());
+        }
+        let gw = ExtendedGateway::parse(&g[..52]).unwrap();
+        assert_eq!((gw.as_number, gw.src_as, gw.src_peer_as, gw.local_pref), (65000, 65001, 65002, 100));
+        let segs: [(u32, [u32; 2]); 1] = [(AS_SEQUENCE, [64512, 64513])];
+        for ((kind, numbers), (want_kind, want)) in gw.path_segments().zip(segs) {
+            assert_eq!(kind, want_kind);
+            assert!(numbers.eq(want));
+        }
+        assert!(gw.communities().eq([0xfde8_0001]));
+        // A segment count or length that runs past the record is refused, not read.
+        let mut bad = g;
+        bad[31] = 200;
+        assert!(ExtendedGateway::parse(&bad[..52]).is_err());
+        for n in 0..52 {
+            assert!(ExtendedGateway::parse(&g[..n]).is_err());
+        }
+        let mut e = [0u8; 24];
+        e[3] = 64;
+        e[4..10].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+        e[12..18].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
+        e[22] = 0x08;
+        let eth = SampledEthernet::parse(&e).unwrap();
+        assert_eq!((eth.length, eth.ethertype, eth.source), (64, 0x0800, MacAddr([2, 0, 0, 0, 0, 1])));
+        let mut c = [0u8; 52];
+        c[7] = 9;
+        assert_eq!(EthernetCounters::parse(&c).unwrap().fcs_errors, 9);
+        assert!(EthernetCounters::parse(&c[..48]).is_err());
     }
 }
