@@ -81,6 +81,7 @@ pub mod header_protocol {
 }
 
 /// Reads a big-endian word at `at` of `d`, or fails as truncated.
+#[inline]
 fn word(d: &[u8], at: usize) -> Result<u32> {
     need(d, at + 4)?;
     Ok(be32(d, at))
