@@ -261,10 +261,21 @@ pub struct DecapArgs {
         short = 'r',
         long = "read",
         value_name = "FILE",
-        required_unless_present = "listen",
-        conflicts_with = "listen"
+        required_unless_present_any = ["listen", "interface"],
+        conflicts_with_all = ["listen", "interface"]
     )]
     pub read: Vec<String>,
+    /// Capture live from interface IFACE (AF_PACKET TPACKET_V3 rings); repeatable. Runs until
+    /// SIGINT or SIGTERM.
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    pub interface: Vec<String>,
+    /// With `-i`: capture threads per interface, sharing it through a PACKET_FANOUT hash group
+    /// (both directions of a flow reach the same thread).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub workers: u16,
+    /// With `-i`: put the interface in promiscuous mode while capturing.
+    #[arg(long)]
+    pub promiscuous: bool,
     /// Terminate tunnels: `vxlan://ADDR[:4789]`, `geneve://ADDR[:6081]`, `gpe://ADDR[:4790]`,
     /// `udpgre://ADDR[:4754]`, `gre://ADDR` (GRE, NVGRE, ERSPAN; raw socket, root),
     /// `ipip://ADDR`; repeatable. Runs until SIGINT or SIGTERM.

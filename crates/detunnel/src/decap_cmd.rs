@@ -58,6 +58,8 @@ struct Job<'a> {
     writer: Option<FileWriter>,
     /// TAPs and re-encapsulating senders.
     sinks: Vec<Sink>,
+    /// Frames the kernel saw on the capture rings and dropped for a full ring.
+    kernel: (u64, u64),
     /// An emitted frame in one piece, for the sinks.
     whole: Vec<u8>,
     streams: FastMap<StreamKey, StreamEntry>,
@@ -100,11 +102,21 @@ pub fn run(args: &DecapArgs) -> Result<ExitCode> {
     for r in &args.read {
         readers.push(FileReader::open(r)?);
     }
-    let mut listeners = Vec::new();
+    let mut live = Vec::new();
     for e in &args.listen {
         let l = capture::endpoint::Listener::open(*e, 32 << 20, Duration::from_millis(200))
             .with_context(|| format!("cannot listen on {e:?}"))?;
-        listeners.push(l);
+        live.push(Live::Endpoint(l));
+    }
+    for (n, name) in args.interface.iter().enumerate() {
+        // One fanout group per interface, unique to this process.
+        let group = ((std::process::id() as u16) ^ (n as u16).wrapping_mul(0x9e37)).max(1);
+        for _ in 0..args.workers {
+            let fanout = (args.workers > 1).then_some(group);
+            let ring = capture::live::Ring::open(name, fanout, args.promiscuous)
+                .with_context(|| format!("cannot capture on {name}"))?;
+            live.push(Live::Ring(ring));
+        }
     }
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
@@ -120,8 +132,8 @@ pub fn run(args: &DecapArgs) -> Result<ExitCode> {
         let sender = capture::encap::Sender::open(*t).with_context(|| format!("cannot send to {t:?}"))?;
         job.sinks.push(Sink::Tunnel(sender));
     }
-    let read = if !listeners.is_empty() {
-        listen(&mut job, listeners, &stop)
+    let read = if !live.is_empty() {
+        listen(&mut job, live, &stop)
     } else if readers.len() == 1 {
         readers[0].for_each(|f| job.frame(f))
     } else {
@@ -175,30 +187,41 @@ impl Sink {
     }
 }
 
-/// Receives from every endpoint (a thread each) into the job until `stop`.
-fn listen(
-    job: &mut Job<'_>,
-    listeners: Vec<capture::endpoint::Listener>,
-    stop: &AtomicBool,
-) -> Result<(), CaptureError> {
+/// A live source: a tunnel endpoint or an interface's capture ring.
+enum Live {
+    Endpoint(capture::endpoint::Listener),
+    Ring(capture::live::Ring),
+}
+
+/// Receives from every live source (a thread each) into the job until `stop`; then adds the
+/// rings' kernel drop counters to the job.
+fn listen(job: &mut Job<'_>, sources: Vec<Live>, stop: &AtomicBool) -> Result<(), CaptureError> {
     let shared = std::sync::Mutex::new(job);
+    let lock = || shared.lock().unwrap_or_else(|e| e.into_inner());
     std::thread::scope(|scope| {
-        for mut l in listeners {
-            let shared = &shared;
+        for mut source in sources {
+            let lock = &lock;
             scope.spawn(move || {
+                let mut feed = |f: &Frame<'_>| {
+                    if lock().frame(f).is_break() {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                };
                 while !stop.load(Ordering::Relaxed) {
-                    match l.recv() {
-                        Ok(Some(f)) => {
-                            let mut job = shared.lock().unwrap_or_else(|e| e.into_inner());
-                            if job.frame(&f).is_break() {
-                                stop.store(true, Ordering::Relaxed);
-                            }
-                        }
-                        Ok(None) => {}
-                        Err(e) => {
-                            eprintln!("detunnel: receiving on {:?}: {e}", l.endpoint());
-                            std::thread::sleep(Duration::from_millis(200));
-                        }
+                    let got = match &mut source {
+                        Live::Endpoint(l) => l.recv().map(|f| f.map(|f| feed(&f))).map(|_| ()),
+                        Live::Ring(r) => r.next_block(200, &mut feed).map(|_| ()),
+                    };
+                    if let Err(e) = got {
+                        eprintln!("detunnel: receiving: {e}");
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                }
+                if let Live::Ring(r) = &source {
+                    if let Ok(s) = r.stats() {
+                        let mut job = lock();
+                        job.kernel.0 += s.packets;
+                        job.kernel.1 += s.drops;
                     }
                 }
             });
@@ -237,6 +260,7 @@ impl<'a> Job<'a> {
             scratch: Vec::with_capacity(65_536),
             writer,
             sinks: Vec::new(),
+            kernel: (0, 0),
             whole: Vec::with_capacity(65_536),
             streams: FastMap::default(),
             other_streams: (0, 0),
@@ -496,6 +520,12 @@ impl<'a> Job<'a> {
                 ));
             }
             s.push_str(&format!(", \"decoder_anomalies\": {}", json_counts(&anomalies)));
+            if !self.args.interface.is_empty() {
+                s.push_str(&format!(
+                    ", \"kernel\": {{\"packets\": {}, \"drops\": {}}}",
+                    self.kernel.0, self.kernel.1
+                ));
+            }
             s.push_str(", \"sinks\": [");
             for (i, sink) in self.sinks.iter().enumerate() {
                 let (name, frames, bytes, too_big, errors) = sink.counts();
@@ -552,6 +582,12 @@ impl<'a> Job<'a> {
         }
         if !anomalies.is_empty() {
             s.push_str(&format!("  decoder anomalies: {}\n", text_counts(&anomalies)));
+        }
+        if !self.args.interface.is_empty() {
+            s.push_str(&format!(
+                "  capture rings: {} frames seen by the kernel, {} dropped (ring full)\n",
+                self.kernel.0, self.kernel.1
+            ));
         }
         for sink in &self.sinks {
             let (name, frames, bytes, too_big, errors) = sink.counts();

@@ -285,6 +285,15 @@ fn open_vswitch_gre_erspan_geneve_and_vxlan_terminated_by_decap() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    // And the same tunnels captured live on the remote veth, two fanout workers.
+    let ring_pcap = tmp.join("ring.pcapng");
+    let ring = command_in(Some(&remote), detunnel())
+        .args(["decap", "-i", "p5", "--workers", "2", "--filter", "ipprotocol!=1", "--stats", "json", "-w"])
+        .arg(&ring_pcap)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let sent = command_in(Some(&ns), "tcpdump")
         .args(["-i", "p1", "-U", "-n", "-w"])
         .arg(&sent_pcap)
@@ -303,7 +312,7 @@ fn open_vswitch_gre_erspan_geneve_and_vxlan_terminated_by_decap() {
     let out = command_in(Some(&ns), "python3").args(["-c", &script]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     std::thread::sleep(Duration::from_secs(1));
-    for (child, sig) in [(&sent, "-INT"), (&decap, "-TERM")] {
+    for (child, sig) in [(&sent, "-INT"), (&decap, "-TERM"), (&ring, "-TERM")] {
         Command::new("/bin/kill").args([sig, &child.id().to_string()]).status().unwrap();
     }
     let _ = { sent }.wait();
@@ -321,6 +330,17 @@ fn open_vswitch_gre_erspan_geneve_and_vxlan_terminated_by_decap() {
             "a sent frame did not come out of all five tunnels: {summary}"
         );
     }
+    // Live capture (-i): the same, and the kernel dropped nothing.
+    let ring = ring.wait_with_output().unwrap();
+    let ring_summary = String::from_utf8_lossy(&ring.stderr).to_string();
+    assert!(ring.status.success(), "{ring_summary}");
+    let from_ring = frames(&ring_pcap);
+    for f in &sent {
+        assert_eq!(from_ring.iter().filter(|g| *g == f).count(), 5, "-i: {ring_summary}");
+    }
+    let rj: serde_json::Value = serde_json::from_str(ring_summary.lines().last().unwrap()).unwrap();
+    assert_eq!(rj["kernel"]["drops"], 0, "{ring_summary}");
+    assert!(rj["kernel"]["packets"].as_u64().unwrap() >= 5 * u64::from(N), "{ring_summary}");
     let json: serde_json::Value = serde_json::from_str(summary.lines().last().unwrap()).unwrap();
     let mut kinds: Vec<(String, u64)> = json["streams"]
         .as_array()

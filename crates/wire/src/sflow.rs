@@ -852,11 +852,15 @@ mod tests {
         r[11] = 24;
         r[15] = 16;
         let rt = ExtendedRouter::parse(&r[..16]).unwrap();
-        assert_eq!((rt.next_hop, rt.src_mask_len, rt.dst_mask_len), (Address::V4(Ipv4Addr([192, 0, 2, 1])), 24, 16));
+        assert_eq!(
+            (rt.next_hop, rt.src_mask_len, rt.dst_mask_len),
+            (Address::V4(Ipv4Addr([192, 0, 2, 1])), 24, 16)
+        );
         assert_eq!(ExtendedRouter::parse(&r[..12]), Err(Error::Truncated));
         // Gateway: next hop, AS 65000, src AS 65001, peer 65002, one sequence of two ASes,
         // one community, local pref 100.
-        let words: [u32; 14] = [1, 0xc000_0201, 65000, 65001, 65002, 1, 2, 2, 64512, 64513, 1, 0xfde8_0001, 100, 0];
+        let words: [u32; 14] =
+            [1, 0xc000_0201, 65000, 65001, 65002, 1, 2, 2, 64512, 64513, 1, 0xfde8_0001, 100, 0];
         let mut g: [u8; 56] = [0; 56];
         for (i, w) in words.iter().enumerate() {
             g[4 * i..4 * i + 4].copy_from_slice(&w.to_be_bytes());

@@ -1,0 +1,238 @@
+//! Live capture from an interface: an `AF_PACKET` socket with a `TPACKET_V3` memory-mapped
+//! receive ring (the kernel fills blocks of frames, detunnel reads them in place and hands the
+//! block back), optionally a member of a `PACKET_FANOUT` hash group so several workers share an
+//! interface with both directions of a flow on one worker, and promiscuous mode on request.
+//! The kernel's own counters (frames seen and dropped for a full ring) are read with
+//! `PACKET_STATISTICS`.
+// The system calls and the shared ring need `unsafe`; each block says why it is sound.
+#![allow(unsafe_code)]
+
+use crate::reader::Frame;
+use dissect::LinkType;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::ptr;
+use std::sync::atomic::{fence, Ordering};
+
+/// Ring geometry: blocks of 1 MiB, 64 of them, retired to user space after 10 ms.
+const BLOCK_SIZE: u32 = 1 << 20;
+const BLOCK_COUNT: u32 = 64;
+const FRAME_SIZE: u32 = 2048;
+const RETIRE_MS: u32 = 10;
+/// Offset of `hdr.bh1.block_status` in a block descriptor (after `version`, `offset_to_priv`).
+const STATUS_AT: usize = 8;
+/// `TPACKET_V3` in `enum tpacket_versions`.
+const TPACKET_V3: libc::c_int = 2;
+
+/// Kernel counters of a ring since the last read (reading resets them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RingStats {
+    /// Frames that passed the socket's filter.
+    pub packets: u64,
+    /// Frames dropped because the ring was full.
+    pub drops: u64,
+}
+
+/// A `TPACKET_V3` receive ring on one interface.
+pub struct Ring {
+    fd: OwnedFd,
+    map: *mut u8,
+    len: usize,
+    current: u32,
+    record: u64,
+}
+
+// SAFETY: the ring's memory is owned by this value alone (the kernel only writes blocks it
+// owns), so it may move to another thread.
+unsafe impl Send for Ring {}
+
+fn check(r: libc::c_int) -> io::Result<()> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+fn setsockopt<T>(fd: &OwnedFd, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
+    // SAFETY: `value` points to a live `T` of the size given.
+    check(unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (value as *const T).cast(),
+            std::mem::size_of::<T>() as libc::socklen_t,
+        )
+    })
+}
+
+impl Ring {
+    /// Opens a ring on interface `name`; joins fanout group `fanout` (hashing flows) when
+    /// given; puts the interface in promiscuous mode when `promiscuous` (for as long as the
+    /// socket is open).
+    pub fn open(name: &str, fanout: Option<u16>, promiscuous: bool) -> io::Result<Ring> {
+        let cname = std::ffi::CString::new(name).map_err(|_| io::Error::other("interface name has a NUL"))?;
+        // SAFETY: `cname` is a valid C string.
+        let ifindex = unsafe { libc::if_nametoindex(cname.as_ptr()) };
+        if ifindex == 0 {
+            return Err(io::Error::other(format!("no interface named {name}")));
+        }
+        let proto = (libc::ETH_P_ALL as u16).to_be();
+        // SAFETY: plain socket creation; the descriptor is owned right away.
+        let raw = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, libc::c_int::from(proto)) };
+        check(raw)?;
+        // SAFETY: `raw` is a new descriptor nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_VERSION, &TPACKET_V3)?;
+        let req = libc::tpacket_req3 {
+            tp_block_size: BLOCK_SIZE,
+            tp_block_nr: BLOCK_COUNT,
+            tp_frame_size: FRAME_SIZE,
+            tp_frame_nr: BLOCK_SIZE / FRAME_SIZE * BLOCK_COUNT,
+            tp_retire_blk_tov: RETIRE_MS,
+            tp_sizeof_priv: 0,
+            tp_feature_req_word: 0,
+        };
+        setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_RX_RING, &req)?;
+        let len = (BLOCK_SIZE * BLOCK_COUNT) as usize;
+        // SAFETY: maps the ring the kernel just allocated for this socket; checked below.
+        let map = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if map == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let ring = Ring { fd, map: map.cast(), len, current: 0, record: 0 };
+        // SAFETY: an all-zero sockaddr_ll is valid; the fields that matter are set.
+        let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        addr.sll_family = libc::AF_PACKET as u16;
+        addr.sll_protocol = proto;
+        addr.sll_ifindex = ifindex as i32;
+        // SAFETY: `addr` is a sockaddr_ll of the size given.
+        check(unsafe {
+            libc::bind(
+                ring.fd.as_raw_fd(),
+                (&addr as *const libc::sockaddr_ll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        })?;
+        if promiscuous {
+            let mreq = libc::packet_mreq {
+                mr_ifindex: ifindex as i32,
+                mr_type: libc::PACKET_MR_PROMISC as u16,
+                mr_alen: 0,
+                mr_address: [0; 8],
+            };
+            setsockopt(&ring.fd, libc::SOL_PACKET, libc::PACKET_ADD_MEMBERSHIP, &mreq)?;
+        }
+        if let Some(group) = fanout {
+            let arg: libc::c_int =
+                libc::c_int::from(group) | ((libc::PACKET_FANOUT_HASH as libc::c_int) << 16);
+            setsockopt(&ring.fd, libc::SOL_PACKET, libc::PACKET_FANOUT, &arg)?;
+        }
+        Ok(ring)
+    }
+
+    fn block(&self, i: u32) -> *mut u8 {
+        // SAFETY: `i < BLOCK_COUNT`, so the offset stays inside the mapping.
+        unsafe { self.map.add((i * BLOCK_SIZE) as usize) }
+    }
+
+    /// Waits up to `timeout_ms` for the next block, calls `f` with each of its frames, and
+    /// hands the block back to the kernel; returns how many frames it held (0 on timeout).
+    pub fn next_block(&mut self, timeout_ms: i32, mut f: impl FnMut(&Frame<'_>)) -> io::Result<usize> {
+        let block = self.block(self.current);
+        // SAFETY: the block descriptor starts every block; its status word is shared with the
+        // kernel, so it is read volatile.
+        let status = |b: *mut u8| unsafe { ptr::read_volatile(b.add(STATUS_AT).cast::<u32>()) };
+        if status(block) & libc::TP_STATUS_USER == 0 {
+            let mut pfd =
+                libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLIN | libc::POLLERR, revents: 0 };
+            // SAFETY: one valid pollfd.
+            let r = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+            if r < 0 {
+                let e = io::Error::last_os_error();
+                return if e.kind() == io::ErrorKind::Interrupted { Ok(0) } else { Err(e) };
+            }
+            if status(block) & libc::TP_STATUS_USER == 0 {
+                return Ok(0);
+            }
+        }
+        fence(Ordering::Acquire);
+        // SAFETY: the block belongs to user space until its status is set back; the header
+        // fields are read within the block (offsets come from the kernel and stay inside it).
+        let (count, first) = unsafe {
+            let desc = block.cast::<libc::tpacket_block_desc>();
+            let h = (*desc).hdr.bh1;
+            (h.num_pkts as usize, h.offset_to_first_pkt as usize)
+        };
+        let mut at = first;
+        for _ in 0..count {
+            if at + std::mem::size_of::<libc::tpacket3_hdr>() > BLOCK_SIZE as usize {
+                break;
+            }
+            // SAFETY: `at` is inside the block (checked above); the kernel wrote a tpacket3_hdr
+            // there and the frame bytes at `tp_mac` for `tp_snaplen` bytes, inside the block.
+            let (hdr, data) = unsafe {
+                let hdr = ptr::read_unaligned(block.add(at).cast::<libc::tpacket3_hdr>());
+                let start = at + usize::from(hdr.tp_mac);
+                let len = (hdr.tp_snaplen as usize).min((BLOCK_SIZE as usize).saturating_sub(start));
+                (hdr, std::slice::from_raw_parts(block.add(start), len))
+            };
+            self.record += 1;
+            f(&Frame {
+                data,
+                orig_len: hdr.tp_len,
+                ts_nanos: u64::from(hdr.tp_sec) * 1_000_000_000 + u64::from(hdr.tp_nsec),
+                link: LinkType::ETHERNET,
+                interface: 0,
+                record: self.record,
+            });
+            if hdr.tp_next_offset == 0 {
+                break;
+            }
+            at += hdr.tp_next_offset as usize;
+        }
+        fence(Ordering::Release);
+        // SAFETY: hands the block back: the status word is written volatile after every read.
+        unsafe {
+            ptr::write_volatile(block.add(STATUS_AT).cast::<u32>(), libc::TP_STATUS_KERNEL);
+        }
+        self.current = (self.current + 1) % BLOCK_COUNT;
+        Ok(count)
+    }
+
+    /// The kernel's counters since the last call.
+    pub fn stats(&self) -> io::Result<RingStats> {
+        let mut s = libc::tpacket_stats_v3 { tp_packets: 0, tp_drops: 0, tp_freeze_q_cnt: 0 };
+        let mut len = std::mem::size_of::<libc::tpacket_stats_v3>() as libc::socklen_t;
+        // SAFETY: `s` and `len` describe a buffer of the right size.
+        check(unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_STATISTICS,
+                (&mut s as *mut libc::tpacket_stats_v3).cast(),
+                &mut len,
+            )
+        })?;
+        Ok(RingStats { packets: u64::from(s.tp_packets), drops: u64::from(s.tp_drops) })
+    }
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        // SAFETY: unmaps the mapping made in `open`, once; the socket closes after.
+        unsafe {
+            libc::munmap(self.map.cast(), self.len);
+        }
+    }
+}
