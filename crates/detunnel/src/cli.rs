@@ -297,6 +297,14 @@ pub struct DecapArgs {
     /// Output file; `-` writes to standard output (not to a terminal).
     #[arg(short = 'w', long = "write", value_name = "FILE", required_unless_present_any = ["split_streams", "tap", "to"])]
     pub write: Option<String>,
+    /// Start a new output file once this one holds MB million bytes: `x.pcapng`, then
+    /// `x.1.pcapng`, `x.2.pcapng`, ...
+    #[arg(short = 'C', value_name = "MB", requires = "write", value_parser = clap::value_parser!(u64).range(1..))]
+    pub rotate_size: Option<u64>,
+    /// Start a new output file when a frame is SECONDS (by its timestamp) after the first of
+    /// the current one; `%Y %m %d %H %M %S` in the `-w` name are replaced by the time (UTC).
+    #[arg(short = 'G', value_name = "SECONDS", requires = "write", value_parser = clap::value_parser!(u64).range(1..))]
+    pub rotate_seconds: Option<u64>,
     /// Output format; by default pcapng for `.pcapng` files, else pcap. In pcapng every
     /// tunnel stream is its own interface, named after it.
     #[arg(long, value_enum)]

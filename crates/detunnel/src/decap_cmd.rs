@@ -60,6 +60,18 @@ struct Job<'a> {
     sinks: Vec<Sink>,
     /// Frames the kernel saw on the capture rings and dropped for a full ring.
     kernel: (u64, u64),
+    /// Rotation: the current output file's number, bytes and first timestamp.
+    file_index: u32,
+    file_bytes: u64,
+    file_start: Option<u64>,
+    /// Set by SIGHUP: reopen the output file under the same name (after logrotate moved it).
+    reopen: Arc<AtomicBool>,
+    /// Live sources: an output error is counted and the output reopened, not fatal.
+    live: bool,
+    /// The output failed; the next frame opens a fresh file.
+    broken: bool,
+    /// Frames not written because the output failed (live only).
+    write_errors: u64,
     /// An emitted frame in one piece, for the sinks.
     whole: Vec<u8>,
     streams: FastMap<StreamKey, StreamEntry>,
@@ -91,7 +103,12 @@ pub fn run(args: &DecapArgs) -> Result<ExitCode> {
     if let Some(dir) = &args.split_streams {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create the folder {dir}"))?;
     }
+    if (args.rotate_size.is_some() || args.rotate_seconds.is_some()) && args.write.as_deref() == Some("-") {
+        bail!("-C and -G rotate files; they cannot write to standard output");
+    }
     let writer = match &args.write {
+        // A name with the time in it is opened at the first frame.
+        Some(w) if w.contains('%') => None,
         Some(w) => Some(
             FileWriter::create(w, format, LinkType::ETHERNET, "untunnelled")
                 .with_context(|| format!("cannot create {w}"))?,
@@ -119,12 +136,17 @@ pub fn run(args: &DecapArgs) -> Result<ExitCode> {
         }
     }
     let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    // A second handler cannot be installed (tests run several commands in one process);
-    // then Ctrl-C simply ends the process as usual.
-    let _ = ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed));
+    // SIGINT and SIGTERM ask for a clean stop; a second one ends the process at once.
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(signal, 130, stop.clone())
+            .and_then(|_| signal_hook::flag::register(signal, stop.clone()))
+            .context("cannot handle SIGINT and SIGTERM")?;
+    }
     let filter = crate::filter::Filter::new(args.filter.as_deref(), &args.sets)?;
     let mut job = Job::new(args, format, writer, stop.clone(), filter);
+    job.live = !live.is_empty();
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, job.reopen.clone())
+        .context("cannot handle SIGHUP")?;
     for name in &args.tap {
         job.sinks.push(Sink::Tap(capture::tap::Tap::open(name)?));
     }
@@ -261,6 +283,13 @@ impl<'a> Job<'a> {
             writer,
             sinks: Vec::new(),
             kernel: (0, 0),
+            file_index: 0,
+            file_bytes: 0,
+            file_start: None,
+            reopen: Arc::new(AtomicBool::new(false)),
+            live: false,
+            broken: false,
+            write_errors: 0,
             whole: Vec::with_capacity(65_536),
             streams: FastMap::default(),
             other_streams: (0, 0),
@@ -362,8 +391,17 @@ impl<'a> Job<'a> {
             None => self.write_untunnelled_split(ts, &e, data).and_then(|()| self.write(0, ts, &e, data)),
         };
         if let Err(err) = written {
-            self.error = Some(err);
-            return ControlFlow::Break(());
+            if !self.live {
+                self.error = Some(err);
+                return ControlFlow::Break(());
+            }
+            // Live: count it, and start a fresh file with the next frame.
+            if self.write_errors == 0 {
+                eprintln!("detunnel: {err:#}; counting lost frames and reopening the output");
+            }
+            self.write_errors += 1;
+            self.broken = true;
+            return ControlFlow::Continue(());
         }
         self.frames_out += 1;
         self.bytes_out += e.len() as u64;
@@ -386,9 +424,69 @@ impl<'a> Job<'a> {
                 }
             }
         }
+        let Some(base) = self.args.write.as_deref() else { return Ok(()) };
+        let len = (head.len() + body.len()) as u64;
+        if self.rotation_due(ts, len) {
+            self.rotate(base, ts)?;
+        }
         let Some(w) = &mut self.writer else { return Ok(()) };
-        w.write_parts(interface, ts, e.orig_len, head, body)
-            .with_context(|| format!("writing {}", self.args.write.as_deref().unwrap_or("-")))
+        w.write_parts(interface, ts, e.orig_len, head, body).with_context(|| format!("writing {base}"))?;
+        self.file_bytes += len + 16;
+        self.file_start.get_or_insert(ts);
+        Ok(())
+    }
+
+    /// True when the frame at `ts` of `len` bytes goes to a new output file: none is open, the
+    /// last one failed, SIGHUP asked for it, or `-C` or `-G` says so.
+    fn rotation_due(&mut self, ts: u64, len: u64) -> bool {
+        // Standard output cannot be reopened: SIGHUP is for files.
+        let reopen = self.reopen.load(Ordering::Relaxed) && self.args.write.as_deref() != Some("-");
+        if self.writer.is_none() || self.broken || reopen {
+            return true;
+        }
+        let by_size = self
+            .args
+            .rotate_size
+            .is_some_and(|mb| self.file_bytes > 0 && self.file_bytes + len > mb * 1_000_000);
+        let by_time = self
+            .args
+            .rotate_seconds
+            .is_some_and(|s| self.file_start.is_some_and(|t0| ts >= t0 + s * 1_000_000_000));
+        by_size || by_time
+    }
+
+    /// Closes the output file and opens the next (the same name after SIGHUP), declaring every
+    /// stream's interface again.
+    fn rotate(&mut self, base: &str, ts: u64) -> Result<()> {
+        let reopen = self.reopen.swap(false, Ordering::Relaxed);
+        let had = match self.writer.take() {
+            Some(w) => {
+                w.finish().with_context(|| format!("closing {base}"))?;
+                true
+            }
+            None => self.file_start.is_some() || self.broken,
+        };
+        if had && !reopen {
+            self.file_index += 1;
+        }
+        let path = crate::rotate::file_name(base, self.file_index, ts, self.args.rotate_size.is_some());
+        let mut w = FileWriter::create(&path, self.format, LinkType::ETHERNET, "untunnelled")
+            .with_context(|| format!("cannot create {path}"))?;
+        let mut streams: Vec<(u32, String)> = self
+            .streams
+            .iter()
+            .filter(|(_, e)| e.interface > 0)
+            .map(|(k, e)| (e.interface, k.to_string()))
+            .collect();
+        streams.sort();
+        for (_, name) in streams {
+            w.add_interface(&name, LinkType::ETHERNET).context("writing the output")?;
+        }
+        self.writer = Some(w);
+        self.file_bytes = 0;
+        self.file_start = None;
+        self.broken = false;
+        Ok(())
     }
 
     /// The output interface of `key` (declaring it on first sight), after counting the frame
@@ -406,6 +504,10 @@ impl<'a> Job<'a> {
         let name = key.to_string();
         let interface = match &mut self.writer {
             Some(w) => w.add_interface(&name, LinkType::ETHERNET).context("writing the output")?,
+            // No file open now (rotation pending): the ID the next file will give it.
+            None if self.args.write.is_some() && self.format == Format::Pcapng => {
+                self.streams.len() as u32 + 1
+            }
             None => 0,
         };
         let split = match &self.args.split_streams {
@@ -526,6 +628,11 @@ impl<'a> Job<'a> {
                     self.kernel.0, self.kernel.1
                 ));
             }
+            s.push_str(&format!(
+                ", \"files\": {}, \"write_errors\": {}",
+                self.file_index + 1,
+                self.write_errors
+            ));
             s.push_str(", \"sinks\": [");
             for (i, sink) in self.sinks.iter().enumerate() {
                 let (name, frames, bytes, too_big, errors) = sink.counts();
@@ -587,6 +694,13 @@ impl<'a> Job<'a> {
             s.push_str(&format!(
                 "  capture rings: {} frames seen by the kernel, {} dropped (ring full)\n",
                 self.kernel.0, self.kernel.1
+            ));
+        }
+        if self.write_errors > 0 || self.file_index > 0 {
+            s.push_str(&format!(
+                "  output: {} files, {} frames lost to write errors\n",
+                self.file_index + 1,
+                self.write_errors
             ));
         }
         for sink in &self.sinks {

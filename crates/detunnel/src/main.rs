@@ -7,6 +7,7 @@ mod flows_cmd;
 mod generate;
 mod inspect;
 mod render;
+mod rotate;
 mod serve;
 mod serve_config;
 

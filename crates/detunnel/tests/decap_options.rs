@@ -265,3 +265,112 @@ fn an_interrupted_run_leaves_a_whole_capture() {
     let frames = read(&output);
     assert!(frames.len() > 1000 && frames.len() < 20_000, "{} frames", frames.len());
 }
+
+/// Frames with their timestamps.
+type Frames = Vec<(u64, Vec<u8>)>;
+
+/// The output files in `dir`, sorted, with their frames.
+fn outputs(dir: &Path) -> Vec<(String, Frames)> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with("out"))
+        .collect();
+    names.sort();
+    names.into_iter().map(|n| (n.clone(), read(&dir.join(&n)))).collect()
+}
+
+#[test]
+fn rotation_by_size_and_by_time() {
+    let tmp = TempDir::new("decap-rotate");
+    // 600 GRE-tunnelled frames of ~4 kB, 0.1 s apart: 60 s and 2.5 MB of output.
+    let frames: Vec<(u64, Vec<u8>)> = (0..600u64)
+        .map(|i| {
+            let mut h = outer();
+            h.push(Header::Gre { key: Some(7), seq: None });
+            let mut inner = inner((i % 250) as u8);
+            inner[3] = Header::Payload(vec![i as u8; 4000]);
+            h.extend(inner);
+            (T0 + i * 100_000_000, build(&h))
+        })
+        .collect();
+    let input = tmp.join("in.pcap");
+    write(&input, &frames);
+    let timestamps = |files: &[(String, Frames)]| -> Vec<u64> {
+        files.iter().flat_map(|(_, f)| f.iter().map(|(ts, _)| *ts)).collect()
+    };
+    // -C: files of at most 1 MB (one frame more at most), in order, each pcapng file declaring
+    // the stream's interface again (the reader would refuse a frame on an undeclared one).
+    let dir = TempDir::new("decap-rotate-size");
+    let out = dir.join("out.pcapng");
+    let (ok, err) = decap(&["-r", input.to_str().unwrap(), "-w", out.to_str().unwrap(), "-C", "1", "-q"]);
+    assert!(ok, "{err}");
+    let mut files = outputs(&dir.0);
+    // out.pcapng, out.1.pcapng, out.2.pcapng in the order written.
+    files.sort_by_key(|(n, _)| n.split('.').nth(1).and_then(|x| x.parse::<u32>().ok()).unwrap_or(0));
+    let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["out.pcapng", "out.1.pcapng", "out.2.pcapng"]);
+    for n in &names {
+        let size = std::fs::metadata(dir.join(n)).unwrap().len();
+        assert!(size <= 1_000_000 + 4_200, "{n}: {size}");
+    }
+    assert_eq!(timestamps(&files), frames.iter().map(|(ts, _)| *ts).collect::<Vec<_>>());
+    // -G with the time in the name: 10 s files by the frames' timestamps.
+    let dir = TempDir::new("decap-rotate-time");
+    let pattern = dir.join("out-%H%M%S.pcap");
+    let (ok, err) =
+        decap(&["-r", input.to_str().unwrap(), "-w", pattern.to_str().unwrap(), "-G", "10", "-q"]);
+    assert!(ok, "{err}");
+    let files = outputs(&dir.0);
+    // T0 is 2023-11-14 22:13:20 UTC.
+    let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "out-221320.pcap",
+            "out-221330.pcap",
+            "out-221340.pcap",
+            "out-221350.pcap",
+            "out-221400.pcap",
+            "out-221410.pcap"
+        ]
+    );
+    assert!(files.iter().all(|(_, f)| f.len() == 100));
+    assert_eq!(timestamps(&files), frames.iter().map(|(ts, _)| *ts).collect::<Vec<_>>());
+    let (ok, err) = decap(&["-r", input.to_str().unwrap(), "-w", "-", "-C", "1"]);
+    assert!(!ok && err.contains("standard output"), "{err}");
+}
+
+#[test]
+fn sighup_reopens_the_output_for_logrotate() {
+    let tmp = TempDir::new("decap-hup");
+    let port = common::serve::free_port(true);
+    let out = tmp.join("live.pcap");
+    let mut child = Command::new(detunnel())
+        .args(["decap", "--listen", &format!("vxlan://127.0.0.1:{port}"), "-q", "-w", out.to_str().unwrap()])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let send = |n: u8| {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        for i in 0..n {
+            let mut payload = build(&[Header::Vxlan { vni: 9 }]);
+            payload.extend(build(&inner(i)));
+            s.send_to(&payload, ("127.0.0.1", port)).unwrap();
+        }
+    };
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    send(5);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // logrotate: move the file away, then SIGHUP.
+    let old = tmp.join("live.pcap.1");
+    std::fs::rename(&out, &old).unwrap();
+    assert!(Command::new("/bin/kill").args(["-HUP", &child.id().to_string()]).status().unwrap().success());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    send(3);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(Command::new("/bin/kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    assert!(child.wait().unwrap().success());
+    assert_eq!(read(&old).len(), 5, "frames before SIGHUP stay in the moved file");
+    assert_eq!(read(&out).len(), 3, "frames after SIGHUP go to a new file of the same name");
+}
