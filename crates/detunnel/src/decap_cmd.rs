@@ -68,10 +68,16 @@ struct Job<'a> {
     reopen: Arc<AtomicBool>,
     /// Live sources: an output error is counted and the output reopened, not fatal.
     live: bool,
-    /// The output failed; the next frame opens a fresh file.
+    /// The output failed; a frame after `retry_at` opens a fresh file.
     broken: bool,
+    retry_at: Instant,
     /// Frames not written because the output failed (live only).
     write_errors: u64,
+    /// Live: the output is flushed this often, so it can be read while it grows and a full
+    /// disk shows at once.
+    last_flush: Instant,
+    /// Frames written to the output since it was last flushed (lost if the flush fails).
+    unflushed: u64,
     /// An emitted frame in one piece, for the sinks.
     whole: Vec<u8>,
     streams: FastMap<StreamKey, StreamEntry>,
@@ -225,9 +231,11 @@ fn listen(job: &mut Job<'_>, sources: Vec<Live>, stop: &AtomicBool) -> Result<()
             let lock = &lock;
             scope.spawn(move || {
                 let mut feed = |f: &Frame<'_>| {
-                    if lock().frame(f).is_break() {
+                    let mut job = lock();
+                    if job.frame(f).is_break() {
                         stop.store(true, Ordering::Relaxed);
                     }
+                    job.tick();
                 };
                 while !stop.load(Ordering::Relaxed) {
                     let got = match &mut source {
@@ -238,6 +246,7 @@ fn listen(job: &mut Job<'_>, sources: Vec<Live>, stop: &AtomicBool) -> Result<()
                         eprintln!("detunnel: receiving: {e}");
                         std::thread::sleep(Duration::from_millis(200));
                     }
+                    lock().tick();
                 }
                 if let Live::Ring(r) = &source {
                     if let Ok(s) = r.stats() {
@@ -289,7 +298,10 @@ impl<'a> Job<'a> {
             reopen: Arc::new(AtomicBool::new(false)),
             live: false,
             broken: false,
+            retry_at: Instant::now(),
             write_errors: 0,
+            last_flush: Instant::now(),
+            unflushed: 0,
             whole: Vec::with_capacity(65_536),
             streams: FastMap::default(),
             other_streams: (0, 0),
@@ -400,7 +412,12 @@ impl<'a> Job<'a> {
                 eprintln!("detunnel: {err:#}; counting lost frames and reopening the output");
             }
             self.write_errors += 1;
-            self.broken = true;
+            // Try a fresh file once a second, not at every frame.
+            let now = Instant::now();
+            if !self.broken || now >= self.retry_at {
+                self.broken = true;
+                self.retry_at = now + Duration::from_secs(1);
+            }
             return ControlFlow::Continue(());
         }
         self.frames_out += 1;
@@ -425,6 +442,9 @@ impl<'a> Job<'a> {
             }
         }
         let Some(base) = self.args.write.as_deref() else { return Ok(()) };
+        if self.broken && Instant::now() < self.retry_at {
+            bail!("the output {base} is failing");
+        }
         let len = (head.len() + body.len()) as u64;
         if self.rotation_due(ts, len) {
             self.rotate(base, ts)?;
@@ -433,7 +453,30 @@ impl<'a> Job<'a> {
         w.write_parts(interface, ts, e.orig_len, head, body).with_context(|| format!("writing {base}"))?;
         self.file_bytes += len + 16;
         self.file_start.get_or_insert(ts);
+        self.unflushed += 1;
         Ok(())
+    }
+
+    /// Live sources call this after each frame and when idle: flushes the output every 100 ms;
+    /// a failed flush loses what was buffered (counted once) and opens a fresh file later.
+    fn tick(&mut self) {
+        if !self.live || self.last_flush.elapsed() < Duration::from_millis(100) {
+            return;
+        }
+        self.last_flush = Instant::now();
+        let Some(w) = &mut self.writer else { return };
+        let unflushed = std::mem::take(&mut self.unflushed);
+        if let Err(e) = w.flush() {
+            if self.write_errors == 0 {
+                eprintln!("detunnel: writing the output: {e}; counting lost frames and reopening the output");
+            }
+            self.write_errors += unflushed;
+            self.frames_out -= unflushed.min(self.frames_out);
+            // The file's end is unknown now: start a fresh one.
+            self.writer = None;
+            self.broken = true;
+            self.retry_at = Instant::now() + Duration::from_secs(1);
+        }
     }
 
     /// True when the frame at `ts` of `len` bytes goes to a new output file: none is open, the

@@ -289,3 +289,70 @@ fn balance_keeps_each_conversation_whole_on_one_tap() {
     let on_first = on.values().filter(|t| t[0].0 == 1).count();
     assert!((3..=17).contains(&on_first), "{on_first} of 20 conversations on mon1");
 }
+
+#[test]
+fn a_full_disk_costs_frames_not_the_process() {
+    if !root() || !have_tool("python3") {
+        return;
+    }
+    let tmp = TempDir::new("decap-full-disk");
+    let disk = tmp.join("disk");
+    std::fs::create_dir_all(&disk).unwrap();
+    let mounted =
+        Command::new("mount").args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"]).arg(&disk).status().unwrap();
+    assert!(mounted.success());
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(disk.clone());
+    let port = common::serve::free_port(true);
+    let out = disk.join("x.pcap");
+    let mut decap = Running(
+        Some(
+            Command::new(detunnel())
+                .args(["decap", "--listen", &format!("vxlan://127.0.0.1:{port}"), "--stats", "json", "-w"])
+                .arg(&out)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        ),
+        "-TERM",
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    // VXLAN datagrams of ~1 kB frames with a counter in the payload.
+    let send = |from: u32, n: u32| {
+        let script = format!(
+            "import socket,struct,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
+             for i in range({from},{from}+{n}):\n    inner=bytes.fromhex('020000000002020000000001'+'88b5')+struct.pack('!I',i)+bytes(996)\n    s.sendto(bytes.fromhex('0800000000002a00')+inner,('127.0.0.1',{port}))\n    time.sleep(0.0005)\n"
+        );
+        assert!(Command::new("python3").args(["-c", &script]).status().unwrap().success());
+    };
+    // 600 kB into a 256 kB disk: the disk fills, frames are lost and counted.
+    send(0, 600);
+    std::thread::sleep(Duration::from_millis(500));
+    // Space comes back; after its one-second back-off detunnel opens a fresh file.
+    std::fs::remove_file(&out).unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    send(600, 50);
+    std::thread::sleep(Duration::from_millis(500));
+    let summary = decap.stop();
+    let summary = String::from_utf8_lossy(&summary.stderr).to_string();
+    let line = summary.lines().find(|l| l.starts_with('{')).unwrap_or_else(|| panic!("{summary}"));
+    let json: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(json["frames_in"], 650, "{summary}");
+    // Every frame is either written or counted as lost.
+    let (out, lost) = (json["frames_out"].as_u64().unwrap(), json["write_errors"].as_u64().unwrap());
+    assert_eq!(out + lost, 650, "{summary}");
+    assert!(lost > 200, "{summary}");
+    let mut files: Vec<_> = std::fs::read_dir(&disk).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let last = files.last().expect("a fresh file after the disk had room again");
+    let got = frames(last);
+    // The frames after the space came back, all of them, in the fresh file.
+    let counters: Vec<u32> = got.iter().map(|f| u32::from_be_bytes([f[14], f[15], f[16], f[17]])).collect();
+    assert_eq!(counters, (600..650).collect::<Vec<_>>(), "{summary}");
+}
