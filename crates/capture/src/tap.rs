@@ -15,12 +15,16 @@ pub struct TapCounts {
     pub too_big: u64,
     /// Frames the kernel refused (interface down, no reader buffer): not written.
     pub errors: u64,
+    /// Times the interface was created again after it disappeared.
+    pub reopened: u64,
 }
 
 /// An open TAP interface.
 pub struct Tap {
     device: tun::Device,
     name: String,
+    /// When the interface was last (re)created: a failing one is tried again a second later.
+    opened: std::time::Instant,
     /// Largest frame written: MTU plus the 14-byte Ethernet header (and a VLAN tag's 4).
     max_frame: usize,
     /// What was written and dropped.
@@ -30,14 +34,12 @@ pub struct Tap {
 impl Tap {
     /// Creates (or attaches to) TAP interface `name` and brings it up.
     pub fn open(name: &str) -> io::Result<Tap> {
-        let mut config = tun::Configuration::default();
-        config.tun_name(name).layer(tun::Layer::L2).up();
-        let device = tun::create(&config).map_err(|e| io::Error::other(format!("TAP {name}: {e}")))?;
-        let mtu = device.mtu().map_err(|e| io::Error::other(format!("TAP {name}: {e}")))?;
+        let (device, max_frame) = create(name)?;
         Ok(Tap {
             device,
             name: name.to_string(),
-            max_frame: usize::from(mtu) + 18,
+            opened: std::time::Instant::now(),
+            max_frame,
             counts: TapCounts::default(),
         })
     }
@@ -60,7 +62,34 @@ impl Tap {
                 self.counts.frames += 1;
                 self.counts.bytes += frame.len() as u64;
             }
-            _ => self.counts.errors += 1,
+            _ => {
+                self.counts.errors += 1;
+                self.recover();
+            }
         }
     }
+
+    /// After a refused frame: when the interface no longer exists (someone deleted it), creates
+    /// it again, at most once a second.
+    fn recover(&mut self) {
+        let gone = !std::path::Path::new("/sys/class/net").join(&self.name).exists();
+        if !gone || self.opened.elapsed() < std::time::Duration::from_secs(1) {
+            return;
+        }
+        self.opened = std::time::Instant::now();
+        if let Ok((device, max_frame)) = create(&self.name) {
+            self.device = device;
+            self.max_frame = max_frame;
+            self.counts.reopened += 1;
+        }
+    }
+}
+
+/// Creates (or attaches to) TAP `name`, brings it up; returns it and its largest frame.
+fn create(name: &str) -> io::Result<(tun::Device, usize)> {
+    let mut config = tun::Configuration::default();
+    config.tun_name(name).layer(tun::Layer::L2).up();
+    let device = tun::create(&config).map_err(|e| io::Error::other(format!("TAP {name}: {e}")))?;
+    let mtu = device.mtu().map_err(|e| io::Error::other(format!("TAP {name}: {e}")))?;
+    Ok((device, usize::from(mtu) + 18))
 }

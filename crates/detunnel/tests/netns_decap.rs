@@ -356,3 +356,61 @@ fn a_full_disk_costs_frames_not_the_process() {
     let counters: Vec<u32> = got.iter().map(|f| u32::from_be_bytes([f[14], f[15], f[16], f[17]])).collect();
     assert_eq!(counters, (600..650).collect::<Vec<_>>(), "{summary}");
 }
+
+#[test]
+fn a_deleted_tap_comes_back() {
+    if !root() || !have_tool("ip") || !have_tool("tcpdump") || !have_tool("python3") {
+        return;
+    }
+    let ns = format!("dttap{}", std::process::id() % 100_000);
+    ip(&["netns", "add", &ns]);
+    struct Gone(String);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+        }
+    }
+    let _gone = Gone(ns.clone());
+    ip(&["-n", &ns, "link", "set", "lo", "up"]);
+    let mut decap = decap_into_taps(
+        &ns,
+        &["--listen", "vxlan://127.0.0.1:4789", "--tap", "mon9", "--stats", "json"],
+        "mon9",
+    );
+    let send = |n: u32| {
+        let script = format!(
+            "import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
+             for i in range({n}):\n    s.sendto(bytes.fromhex('0800000000002a00'+'020000000002020000000001'+'88b5')+bytes([i])*60,('127.0.0.1',4789))\n    time.sleep(0.1)\n"
+        );
+        assert!(command_in(Some(&ns), "python3").args(["-c", &script]).status().unwrap().success());
+    };
+    // Someone deletes the TAP; frames meanwhile are refused, then detunnel creates it again.
+    ip(&["-n", &ns, "link", "del", "mon9"]);
+    send(20);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Command::new("ip")
+        .args(["-n", &ns, "-o", "link", "show", "mon9", "up"])
+        .output()
+        .unwrap()
+        .stdout
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "mon9 was not created again");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let tmp = TempDir::new("tap-back");
+    let pcap = tmp.join("mon9.pcap");
+    let mut listen = tcpdump(&ns, "mon9", &pcap);
+    std::thread::sleep(Duration::from_secs(2));
+    send(10);
+    // tcpdump (libpcap's TPACKET_V3 ring) hands frames over when a block retires, up to a
+    // second later.
+    std::thread::sleep(Duration::from_millis(1500));
+    listen.stop();
+    let summary = decap.stop();
+    let summary = String::from_utf8_lossy(&summary.stderr).to_string();
+    assert!(summary.contains(r#""name": "tap mon9""#), "{summary}");
+    // Ours (EtherType 0x88b5), not the kernel's own IPv6 chatter on a new interface.
+    let ours: Vec<u8> = frames(&pcap).iter().filter(|f| f[12..14] == [0x88, 0xb5]).map(|f| f[14]).collect();
+    assert_eq!(ours, (0..10).collect::<Vec<u8>>(), "frames after the TAP came back reach its listeners");
+}
