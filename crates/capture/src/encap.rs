@@ -194,7 +194,13 @@ impl Sender {
         };
         self.buf.extend_from_slice(&head[..n]);
         self.buf.extend_from_slice(frame);
-        match self.socket.send(&self.buf) {
+        let mut sent = self.socket.send(&self.buf);
+        if sent.as_ref().is_err_and(|e| e.kind() == io::ErrorKind::ConnectionRefused) {
+            // The refusal is the kernel reporting an ICMP error for an earlier datagram (the
+            // tool was away); this one has not been sent yet.
+            sent = self.socket.send(&self.buf);
+        }
+        match sent {
             Ok(sent) if sent == self.buf.len() => {
                 self.counts.frames += 1;
                 self.counts.bytes += frame.len() as u64;

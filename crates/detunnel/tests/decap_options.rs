@@ -374,3 +374,61 @@ fn sighup_reopens_the_output_for_logrotate() {
     assert_eq!(read(&old).len(), 5, "frames before SIGHUP stay in the moved file");
     assert_eq!(read(&out).len(), 3, "frames after SIGHUP go to a new file of the same name");
 }
+
+#[test]
+fn a_remote_tool_that_restarts_loses_only_what_came_while_it_was_gone() {
+    let (port, tool_port) = (common::serve::free_port(true), common::serve::free_port(true));
+    let mut child = Running(
+        Some(
+            Command::new(detunnel())
+                .args(["decap", "--listen", &format!("vxlan://127.0.0.1:{port}"), "--stats", "json"])
+                .args(["--to", &format!("vxlan://127.0.0.1:{tool_port}?vni=5")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        ),
+        "-TERM",
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let send = |first: u8| {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        for i in first..first + 5 {
+            let mut payload = build(&[Header::Vxlan { vni: 9 }]);
+            payload.extend(build(&inner(i)));
+            s.send_to(&payload, ("127.0.0.1", port)).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    let receive = |tool: &std::net::UdpSocket| -> Vec<u8> {
+        tool.set_read_timeout(Some(std::time::Duration::from_millis(500))).unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 2048];
+        while let Ok(n) = tool.recv(&mut buf) {
+            // VXLAN (8) + inner Ethernet (14) + IPv4 (20): the source's last octet is `n`.
+            assert_eq!(&buf[..8], &[0x08, 0, 0, 0, 0, 0, 5, 0]);
+            got.push(buf[8 + 14 + 15]);
+            let _ = n;
+        }
+        got
+    };
+    let tool = std::net::UdpSocket::bind(("127.0.0.1", tool_port)).unwrap();
+    send(0);
+    assert_eq!(receive(&tool), [0, 1, 2, 3, 4]);
+    // The tool goes away: what is sent meanwhile is refused and counted.
+    drop(tool);
+    send(5);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    // It comes back on the same port: frames reach it again, with no restart of detunnel.
+    let tool = std::net::UdpSocket::bind(("127.0.0.1", tool_port)).unwrap();
+    send(10);
+    assert_eq!(receive(&tool), [10, 11, 12, 13, 14]);
+    let out = child.stop();
+    let summary = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{summary}");
+    let line = summary.lines().find(|l| l.starts_with('{')).unwrap();
+    let json: serde_json::Value = serde_json::from_str(line).unwrap();
+    let sink = &json["sinks"][0];
+    assert_eq!(sink["frames"].as_u64().unwrap() + sink["errors"].as_u64().unwrap(), 15, "{summary}");
+    assert!(sink["frames"].as_u64().unwrap() >= 10, "{summary}");
+}

@@ -10,7 +10,7 @@ use common::serve::command_in;
 use common::*;
 use std::ops::ControlFlow;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Namespace `a` with a kernel VXLAN device (VNI 42, 10.42.0.1) toward 192.0.2.2 in namespace
@@ -93,26 +93,6 @@ impl Drop for Peers {
     fn drop(&mut self) {
         for ns in [&self.a, &self.b, &self.c] {
             let _ = Command::new("ip").args(["netns", "del", ns]).status();
-        }
-    }
-}
-
-/// A process stopped with SIGINT (SIGTERM for detunnel) and waited for on drop.
-struct Running(Option<Child>, &'static str);
-
-impl Running {
-    fn stop(&mut self) -> std::process::Output {
-        let child = self.0.take().unwrap();
-        let _ = Command::new("/bin/kill").args([self.1, &child.id().to_string()]).status();
-        child.wait_with_output().unwrap()
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
         }
     }
 }
@@ -413,4 +393,47 @@ fn a_deleted_tap_comes_back() {
     // Ours (EtherType 0x88b5), not the kernel's own IPv6 chatter on a new interface.
     let ours: Vec<u8> = frames(&pcap).iter().filter(|f| f[12..14] == [0x88, 0xb5]).map(|f| f[14]).collect();
     assert_eq!(ours, (0..10).collect::<Vec<u8>>(), "frames after the TAP came back reach its listeners");
+}
+
+#[test]
+fn capture_survives_its_interface_going_down_and_up() {
+    if !root() || !have_tool("ip") || !have_tool("python3") {
+        return;
+    }
+    let peers = Peers::new("i");
+    let tmp = TempDir::new("netns-ifdown");
+    let out = tmp.join("out.pcap");
+    let child = command_in(Some(&peers.b), detunnel())
+        .args(["decap", "-i", "vb", "--stats", "json", "-w"])
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut decap = Running(Some(child), "-TERM");
+    std::thread::sleep(Duration::from_secs(1));
+    let send = |from: u32| {
+        let script = format!(
+            "import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
+             for i in range({from},{from}+10):\n    s.sendto(bytes([i])*50,('10.42.0.2',9999))\n    time.sleep(0.01)\n"
+        );
+        assert!(command_in(Some(&peers.a), "python3").args(["-c", &script]).status().unwrap().success());
+    };
+    send(0);
+    std::thread::sleep(Duration::from_millis(300));
+    ip(&["-n", &peers.b, "link", "set", "vb", "down"]);
+    std::thread::sleep(Duration::from_secs(1));
+    ip(&["-n", &peers.b, "link", "set", "vb", "up"]);
+    std::thread::sleep(Duration::from_secs(2));
+    send(10);
+    std::thread::sleep(Duration::from_millis(500));
+    let summary = decap.stop();
+    let summary = String::from_utf8_lossy(&summary.stderr).to_string();
+    // The inner UDP datagrams, by their first payload byte: all 20, before and after.
+    let got: Vec<u8> = frames(&out)
+        .iter()
+        .filter(|f| f.len() > 42 && f[12..14] == [0x08, 0x00] && f[23] == 17)
+        .map(|f| f[42])
+        .collect();
+    assert_eq!(got, (0..20).collect::<Vec<u8>>(), "{summary}");
 }

@@ -327,4 +327,25 @@ pub fn ip(args: &[&str]) {
     assert!(out.status.success(), "ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
 }
 
+/// A child process stopped with a signal (`-INT`, `-TERM`) by `stop`, or killed on drop.
+pub struct Running(pub Option<std::process::Child>, pub &'static str);
+
+impl Running {
+    /// Sends the signal and waits; returns what the process wrote.
+    pub fn stop(&mut self) -> std::process::Output {
+        let child = self.0.take().unwrap();
+        let _ = std::process::Command::new("/bin/kill").args([self.1, &child.id().to_string()]).status();
+        child.wait_with_output().unwrap()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 pub mod serve;
