@@ -123,12 +123,21 @@ impl Listener {
         };
         socket.set_recv_buffer_size(receive_buffer)?;
         socket.set_read_timeout(Some(timeout))?;
+        let mut endpoint = endpoint;
+        if let Some(bound) = socket.local_addr()?.as_socket() {
+            endpoint.addr.set_port(bound.port());
+        }
         Ok(Listener { endpoint, socket, buf: vec![0; 65_536 + V6_HEAD], received: 0 })
     }
 
-    /// The endpoint.
+    /// The endpoint (with the port actually bound).
     pub fn endpoint(&self) -> Endpoint {
         self.endpoint
+    }
+
+    /// True for UDP endpoints (false for raw GRE and IP-in-IP sockets).
+    pub fn is_udp(&self) -> bool {
+        !matches!(self.endpoint.kind, Kind::Gre | Kind::IpIp)
     }
 
     /// Receives one packet as a frame (`None` when the read timed out).
@@ -264,8 +273,7 @@ mod tests {
         let mut l =
             Listener::open(Endpoint::parse("vxlan://127.0.0.1:0").unwrap(), 1 << 20, Duration::from_secs(2))
                 .unwrap();
-        let port = l.socket.local_addr().unwrap().as_socket().unwrap().port();
-        l.endpoint.addr.set_port(port);
+        let port = l.endpoint().addr.port();
         let inner = [[0xffu8; 6].as_slice(), &[2, 0, 0, 0, 0, 9], &[0x08, 0x06], &[0u8; 28]].concat();
         let payload = [&[0x08u8, 0, 0, 0, 0, 0, 42, 0][..], &inner].concat();
         let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();

@@ -60,6 +60,8 @@ struct Job<'a> {
     sinks: Vec<Sink>,
     /// Frames the kernel saw on the capture rings and dropped for a full ring.
     kernel: (u64, u64),
+    /// Datagrams the kernel dropped on the UDP endpoints' sockets (read as they close).
+    socket_drops: Option<u64>,
     /// Rotation: the current output file's number, bytes and first timestamp.
     file_index: u32,
     file_bytes: u64,
@@ -248,12 +250,20 @@ fn listen(job: &mut Job<'_>, sources: Vec<Live>, stop: &AtomicBool) -> Result<()
                     }
                     lock().tick();
                 }
-                if let Live::Ring(r) = &source {
-                    if let Ok(s) = r.stats() {
-                        let mut job = lock();
-                        job.kernel.0 += s.packets;
-                        job.kernel.1 += s.drops;
+                match &source {
+                    Live::Ring(r) => {
+                        if let Ok(s) = r.stats() {
+                            let mut job = lock();
+                            job.kernel.0 += s.packets;
+                            job.kernel.1 += s.drops;
+                        }
                     }
+                    Live::Endpoint(l) if l.is_udp() => {
+                        let drops = capture::udp::kernel_drops(&[l.endpoint().addr.port()]);
+                        let mut job = lock();
+                        job.socket_drops = Some(job.socket_drops.unwrap_or(0) + drops);
+                    }
+                    Live::Endpoint(_) => {}
                 }
             });
         }
@@ -292,6 +302,7 @@ impl<'a> Job<'a> {
             writer,
             sinks: Vec::new(),
             kernel: (0, 0),
+            socket_drops: None,
             file_index: 0,
             file_bytes: 0,
             file_start: None,
@@ -671,6 +682,9 @@ impl<'a> Job<'a> {
                     self.kernel.0, self.kernel.1
                 ));
             }
+            if let Some(drops) = self.socket_drops {
+                s.push_str(&format!(", \"socket_drops\": {drops}"));
+            }
             s.push_str(&format!(
                 ", \"files\": {}, \"write_errors\": {}",
                 self.file_index + 1,
@@ -737,6 +751,11 @@ impl<'a> Job<'a> {
             s.push_str(&format!(
                 "  capture rings: {} frames seen by the kernel, {} dropped (ring full)\n",
                 self.kernel.0, self.kernel.1
+            ));
+        }
+        if let Some(drops) = self.socket_drops {
+            s.push_str(&format!(
+                "  endpoint sockets: {drops} datagrams dropped by the kernel (buffers full)\n"
             ));
         }
         if self.write_errors > 0 || self.file_index > 0 {

@@ -198,6 +198,7 @@ fn kernel_vxlan_terminated_into_a_tap_and_re_encapsulated_to_a_tool() {
     assert_eq!(json_sink(&summary, 1)["frames"], N);
     let json: serde_json::Value = serde_json::from_str(summary.lines().last().unwrap()).unwrap();
     assert_eq!(json_sink(&summary, 0)["frames"], N, "{summary}");
+    assert_eq!(json["socket_drops"], 0, "{summary}");
     assert_eq!(json["streams"][0]["kind"], "vxlan");
     assert_eq!(json["streams"][0]["id"], 42);
     assert_eq!(json["streams"][0]["source"], "192.0.2.1");
