@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Whole-process benchmark of the live broker: `detunnel decap -i` against `tcpdump -i`.
+
+Two network namespaces joined by a veth pair; tcpreplay replays a capture of tunnelled traffic
+from `detunnel generate` (ERSPAN II and III, GRE-TEB, VXLAN, GENEVE; inner frames 64-512
+bytes) onto one end at stepped rates, and on the other end, one at a time and each started
+fresh per step:
+
+  tcpdump -i r0 -w FILE                      copies every frame, decapsulating nothing
+  detunnel decap -i r0 -w FILE               strips every tunnel, 1 worker
+  detunnel decap -i r0 -w FILE --workers 2   2 fanout workers
+  detunnel decap -i r0 --tap mon0            strips into a TAP
+
+For each it prints the frames it received (its own count), the loss (frames replayed minus
+received) and the CPU time per frame of its process (user + system, from /proc). The summary
+gives the highest rate each sustained with no loss and the ratio of CPU per frame against
+tcpdump's at the same rates, all measured in this run (the machines are shared, so only
+ratios mean much). Needs root, tcpreplay and tcpdump; output files go to /dev/shm.
+
+Usage: sudo bench/live.py [--frames N] [--rates PPS,PPS,...] [--detunnel PATH]
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+TICK = os.sysconf("SC_CLK_TCK")
+SRC, DST = "dtbench-s", "dtbench-r"
+
+
+def sh(*cmd, check=True):
+    return subprocess.run(cmd, check=check, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def netns(ns, *cmd):
+    return ["ip", "netns", "exec", ns, *cmd]
+
+
+def setup():
+    teardown()
+    for ns in (SRC, DST):
+        sh("ip", "netns", "add", ns)
+        sh(*netns(ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"))
+    sh("ip", "link", "add", "s0", "netns", SRC, "mtu", "9000", "type", "veth", "peer", "name", "r0", "netns", DST,
+       "mtu", "9000")
+    for ns, dev in ((SRC, "s0"), (DST, "r0")):
+        sh("ip", "-n", ns, "link", "set", dev, "up")
+
+
+def teardown():
+    for ns in (SRC, DST):
+        sh("ip", "netns", "del", ns, check=False)
+
+
+def cpu_seconds(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICK
+    except OSError:
+        return 0.0
+
+
+def run_step(tool, cmd, capture, rate, frames, work):
+    """Starts the tool, replays at `rate` pps, stops it; returns (received, seconds of CPU)."""
+    p = subprocess.Popen(netns(DST, *cmd), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    cpu0 = cpu_seconds(p.pid)
+    replay = ["tcpreplay", "-q", "-i", "s0"] + (["--topspeed"] if rate == 0 else ["--pps", str(rate)]) + [capture]
+    sh(*netns(SRC, *replay))
+    time.sleep(1.5)
+    cpu = cpu_seconds(p.pid) - cpu0
+    p.send_signal(signal.SIGINT if tool == "tcpdump" else signal.SIGTERM)
+    _, err = p.communicate(timeout=30)
+    if tool == "tcpdump":
+        received = next(int(l.split()[0]) for l in err.splitlines() if "packets captured" in l)
+    else:
+        line = next(l for l in err.splitlines() if l.startswith("{"))
+        received = json.loads(line)["frames_in"]
+    for name in os.listdir(work):
+        if name.startswith("out"):
+            os.remove(os.path.join(work, name))
+    return received, cpu
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--frames", type=int, default=200_000)
+    ap.add_argument("--rates", default="50000,100000,200000,0", help="packets per second; 0 is --topspeed")
+    ap.add_argument("--detunnel", default="target/release/detunnel")
+    ap.add_argument("--dir", default="/dev/shm/detunnel-live")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("needs root (network namespaces)")
+    for t in ("tcpreplay", "tcpdump", "ip"):
+        if not shutil.which(t):
+            sys.exit(f"{t} is not installed (apt-get install tcpreplay tcpdump iproute2)")
+    if not os.path.exists(args.detunnel):
+        subprocess.run(["cargo", "build", "--release", "-q"], check=True)
+    detunnel = os.path.abspath(args.detunnel)
+    os.makedirs(args.dir, exist_ok=True)
+    capture = os.path.join(args.dir, "in.pcap")
+    sh(detunnel, "generate", "-c", str(args.frames), "--size", "64-512", "-w", capture)
+    out = os.path.join(args.dir, "out")
+    tools = [
+        ("tcpdump", ["tcpdump", "-i", "r0", "-n", "-w", out + ".pcap"]),
+        ("decap", [detunnel, "decap", "-i", "r0", "--stats", "json", "-w", out + ".pcap"]),
+        ("decap x2", [detunnel, "decap", "-i", "r0", "--workers", "2", "--stats", "json", "-w", out + ".pcap"]),
+        ("decap tap", [detunnel, "decap", "-i", "r0", "--stats", "json", "--tap", "mon0"]),
+    ]
+    results = {}
+    setup()
+    try:
+        print(f"{'tool':10} {'rate pps':>9} {'received':>9} {'lost':>8} {'CPU µs/frame':>13}")
+        for rate in [int(r) for r in args.rates.split(",")]:
+            for name, cmd in tools:
+                got, cpu = run_step(name.split()[0], cmd, capture, rate, args.frames, args.dir)
+                lost = args.frames - got
+                per = cpu / got * 1e6 if got else float("nan")
+                results.setdefault(name, []).append((rate, got, lost, per))
+                label = "top" if rate == 0 else f"{rate:,}"
+                print(f"{name:10} {label:>9} {got:9,} {lost:8,} {per:13.2f}", flush=True)
+    finally:
+        teardown()
+    print()
+    base = {r[0]: r[3] for r in results["tcpdump"]}
+    for name, rows in results.items():
+        clean = [r[0] for r in rows if r[2] <= 0]
+        best = "none" if not clean else ("top speed" if 0 in clean else f"{max(clean):,} pps")
+        ratios = [r[3] / base[r[0]] for r in rows if base.get(r[0])]
+        ratio = f"{min(ratios):.2f}-{max(ratios):.2f}" if ratios else "n/a"
+        print(f"{name:10} no loss up to: {best:>12}; CPU per frame / tcpdump's: {ratio}")
+
+
+if __name__ == "__main__":
+    main()
