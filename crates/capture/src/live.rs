@@ -146,26 +146,37 @@ impl Ring {
         unsafe { self.map.add((i * BLOCK_SIZE) as usize) }
     }
 
-    /// Waits up to `timeout_ms` for the next block, calls `f` with each of its frames, and
-    /// hands the block back to the kernel; returns how many frames it held (0 on timeout).
-    pub fn next_block(&mut self, timeout_ms: i32, mut f: impl FnMut(&Frame<'_>)) -> io::Result<usize> {
-        let block = self.block(self.current);
+    /// True when the next block belongs to user space (the kernel handed it over).
+    fn ready(&self) -> bool {
         // SAFETY: the block descriptor starts every block; its status word is shared with the
         // kernel, so it is read volatile.
-        let status = |b: *mut u8| unsafe { ptr::read_volatile(b.add(STATUS_AT).cast::<u32>()) };
-        if status(block) & libc::TP_STATUS_USER == 0 {
-            let mut pfd =
-                libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLIN | libc::POLLERR, revents: 0 };
-            // SAFETY: one valid pollfd.
-            let r = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
-            if r < 0 {
-                let e = io::Error::last_os_error();
-                return if e.kind() == io::ErrorKind::Interrupted { Ok(0) } else { Err(e) };
-            }
-            if status(block) & libc::TP_STATUS_USER == 0 {
-                return Ok(0);
-            }
+        let status = unsafe { ptr::read_volatile(self.block(self.current).add(STATUS_AT).cast::<u32>()) };
+        status & libc::TP_STATUS_USER != 0
+    }
+
+    /// Waits up to `timeout_ms` for the next block; true when it is ready to read.
+    pub fn wait(&self, timeout_ms: i32) -> io::Result<bool> {
+        if self.ready() {
+            return Ok(true);
         }
+        let mut pfd =
+            libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLIN | libc::POLLERR, revents: 0 };
+        // SAFETY: one valid pollfd.
+        let r = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            return if e.kind() == io::ErrorKind::Interrupted { Ok(false) } else { Err(e) };
+        }
+        Ok(self.ready())
+    }
+
+    /// Calls `f` with each frame of the next block, if it is ready, and hands the block back to
+    /// the kernel; returns how many frames it held (0 when it was not ready).
+    pub fn read_block(&mut self, mut f: impl FnMut(&Frame<'_>)) -> usize {
+        if !self.ready() {
+            return 0;
+        }
+        let block = self.block(self.current);
         fence(Ordering::Acquire);
         // SAFETY: the block belongs to user space until its status is set back; the header
         // fields are read within the block (offsets come from the kernel and stay inside it).
@@ -207,7 +218,7 @@ impl Ring {
             ptr::write_volatile(block.add(STATUS_AT).cast::<u32>(), libc::TP_STATUS_KERNEL);
         }
         self.current = (self.current + 1) % BLOCK_COUNT;
-        Ok(count)
+        count
     }
 
     /// The kernel's counters since the last call.

@@ -232,7 +232,7 @@ fn listen(job: &mut Job<'_>, sources: Vec<Live>, stop: &AtomicBool) -> Result<()
         for mut source in sources {
             let lock = &lock;
             scope.spawn(move || {
-                let mut feed = |f: &Frame<'_>| {
+                let feed = |f: &Frame<'_>| {
                     let mut job = lock();
                     if job.frame(f).is_break() {
                         stop.store(true, Ordering::Relaxed);
@@ -242,7 +242,18 @@ fn listen(job: &mut Job<'_>, sources: Vec<Live>, stop: &AtomicBool) -> Result<()
                 while !stop.load(Ordering::Relaxed) {
                     let got = match &mut source {
                         Live::Endpoint(l) => l.recv().map(|f| f.map(|f| feed(&f))).map(|_| ()),
-                        Live::Ring(r) => r.next_block(200, &mut feed).map(|_| ()),
+                        // A whole block under one lock.
+                        Live::Ring(r) => r.wait(200).map(|ready| {
+                            if ready {
+                                let mut job = lock();
+                                r.read_block(|f| {
+                                    if job.frame(f).is_break() {
+                                        stop.store(true, Ordering::Relaxed);
+                                    }
+                                });
+                                job.tick();
+                            }
+                        }),
                     };
                     if let Err(e) = got {
                         eprintln!("detunnel: receiving: {e}");
