@@ -88,19 +88,8 @@ fn push_value(out: &mut String, v: &dissect::Value) {
         dissect::Value::Uint(n) => push_number(out, *n),
         dissect::Value::Ipv4(a) => {
             let mut buf = [0u8; 15];
-            let mut len = 0;
-            for (i, octet) in a.0.iter().enumerate() {
-                if i > 0 {
-                    buf[len] = b'.';
-                    len += 1;
-                }
-                let mut d = [0u8; 3];
-                let start = digits(&mut d, u64::from(*octet));
-                let n = 3 - start;
-                buf[len..len + n].copy_from_slice(&d[start..]);
-                len += n;
-            }
-            out.push_str(std::str::from_utf8(&buf[..len]).unwrap_or_default());
+            let n = a.write_text(&mut buf);
+            out.push_str(std::str::from_utf8(&buf[..n]).unwrap_or_default());
         }
         other => {
             let _ = write!(out, "{other}");

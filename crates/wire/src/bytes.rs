@@ -42,10 +42,11 @@ impl Ipv4Addr {
     }
 }
 
-impl fmt::Display for Ipv4Addr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Digits written straight into a small buffer: this runs for every flow key.
-        let mut buf = [0u8; 15];
+impl Ipv4Addr {
+    /// The dotted text of the address in `buf`; returns its length. Digits are written
+    /// straight into the buffer: this runs for every flow key.
+    #[inline]
+    pub fn write_text(&self, buf: &mut [u8; 15]) -> usize {
         let mut n = 0;
         for (i, octet) in self.0.iter().enumerate() {
             if i > 0 {
@@ -64,6 +65,14 @@ impl fmt::Display for Ipv4Addr {
             buf[n] = b'0' + o % 10;
             n += 1;
         }
+        n
+    }
+}
+
+impl fmt::Display for Ipv4Addr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut buf = [0u8; 15];
+        let n = self.write_text(&mut buf);
         f.write_str(core::str::from_utf8(&buf[..n]).unwrap_or(""))
     }
 }
