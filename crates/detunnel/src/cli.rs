@@ -252,6 +252,15 @@ impl SetArgs {
     }
 }
 
+/// `detunnel decap`'s flags on their own: a pipeline of the configuration file.
+#[derive(Debug, Parser)]
+#[command(name = "decap")]
+pub struct DecapOnly {
+    /// The flags.
+    #[command(flatten)]
+    pub args: DecapArgs,
+}
+
 /// Flags of `detunnel decap`.
 #[derive(Debug, Args)]
 pub struct DecapArgs {

@@ -80,6 +80,9 @@ struct Job<'a> {
     last_flush: Instant,
     /// Frames written to the output since it was last flushed (lost if the flush fails).
     unflushed: u64,
+    /// Where the running summary goes, once a second (the daemon's pipelines).
+    publish: Option<Publish>,
+    last_publish: Instant,
     /// An emitted frame in one piece, for the sinks.
     whole: Vec<u8>,
     streams: FastMap<StreamKey, StreamEntry>,
@@ -103,6 +106,22 @@ struct Job<'a> {
 
 /// Runs the command.
 pub fn run(args: &DecapArgs) -> Result<ExitCode> {
+    let stop = Arc::new(AtomicBool::new(false));
+    // SIGINT and SIGTERM ask for a clean stop; a second one ends the process at once.
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(signal, 130, stop.clone())
+            .and_then(|_| signal_hook::flag::register(signal, stop.clone()))
+            .context("cannot handle SIGINT and SIGTERM")?;
+    }
+    run_pipeline(args, stop, None)
+}
+
+/// Receives the pipeline's JSON summary while it runs (once a second) and when it ends.
+pub type Publish = Box<dyn FnMut(String) + Send>;
+
+/// Runs the pipeline `args` describe until its input ends or `stop` is set; with `publish`,
+/// hands it the JSON summary once a second and at the end (the daemon's pipelines).
+pub fn run_pipeline(args: &DecapArgs, stop: Arc<AtomicBool>, publish: Option<Publish>) -> Result<ExitCode> {
     let path = args.write.as_deref().unwrap_or("");
     let format = FormatArg::resolve(args.format, path);
     if path == "-" && std::io::stdout().is_terminal() {
@@ -143,16 +162,10 @@ pub fn run(args: &DecapArgs) -> Result<ExitCode> {
             live.push(Live::Ring(ring));
         }
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    // SIGINT and SIGTERM ask for a clean stop; a second one ends the process at once.
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register_conditional_shutdown(signal, 130, stop.clone())
-            .and_then(|_| signal_hook::flag::register(signal, stop.clone()))
-            .context("cannot handle SIGINT and SIGTERM")?;
-    }
     let filter = crate::filter::Filter::new(args.filter.as_deref(), &args.sets)?;
     let mut job = Job::new(args, format, writer, stop.clone(), filter);
     job.live = !live.is_empty();
+    job.publish = publish;
     signal_hook::flag::register(signal_hook::consts::SIGHUP, job.reopen.clone())
         .context("cannot handle SIGHUP")?;
     for name in &args.tap {
@@ -171,6 +184,10 @@ pub fn run(args: &DecapArgs) -> Result<ExitCode> {
     };
     let finished = job.finish();
     job.summary();
+    let last = job.summary_json();
+    if let Some(p) = &mut job.publish {
+        p(last);
+    }
     if let Err(e) = read {
         return Err(anyhow::anyhow!(
             "{e}\n  the {} frames before it were written, and the output was closed cleanly",
@@ -324,6 +341,8 @@ impl<'a> Job<'a> {
             write_errors: 0,
             last_flush: Instant::now(),
             unflushed: 0,
+            publish: None,
+            last_publish: Instant::now(),
             whole: Vec::with_capacity(65_536),
             streams: FastMap::default(),
             other_streams: (0, 0),
@@ -482,6 +501,13 @@ impl<'a> Job<'a> {
     /// Live sources call this after each frame and when idle: flushes the output every 100 ms;
     /// a failed flush loses what was buffered (counted once) and opens a fresh file later.
     fn tick(&mut self) {
+        if self.publish.is_some() && self.last_publish.elapsed() >= Duration::from_secs(1) {
+            self.last_publish = Instant::now();
+            let json = self.summary_json();
+            if let Some(p) = &mut self.publish {
+                p(json);
+            }
+        }
         if !self.live || self.last_flush.elapsed() < Duration::from_millis(100) {
             return;
         }
@@ -655,8 +681,76 @@ impl<'a> Job<'a> {
         );
     }
 
+    /// The summary as one JSON object (`--stats json`, and the daemon's `/pipelines/json`).
+    fn summary_json(&self) -> String {
+        let mut streams: Vec<(&StreamKey, &StreamEntry)> = self.streams.iter().collect();
+        streams.sort_by(|a, b| b.1.frames.cmp(&a.1.frames).then(a.0.cmp(b.0)));
+        let secs = self.started.elapsed().as_secs_f64();
+        let r = self.reassembler.counters;
+        let anomalies: Vec<(&str, u64)> = self.dissector.counters().anomaly_counts().collect();
+        let mut s = format!(
+            "{{\"frames_in\": {}, \"bytes_in\": {}, \"frames_out\": {}, \"bytes_out\": {}, \"seconds\": {secs:.3}, \"interrupted\": {}",
+            self.frames_in, self.bytes_in, self.frames_out, self.bytes_out, self.interrupted
+        );
+        s.push_str(&format!(", \"in_by_encapsulation\": {}", json_counts(&self.in_by_kind)));
+        s.push_str(&format!(", \"out_by_stream_kind\": {}", json_counts(&self.out_by_kind)));
+        let drops: Vec<(&str, u64)> = Drop::ALL.iter().map(|d| (d.name(), self.drops[*d as usize])).collect();
+        s.push_str(&format!(", \"dropped\": {}", json_counts(&drops)));
+        s.push_str(&format!(", \"dropped_frames\": {:?}", self.dropped_frames));
+        s.push_str(&format!(", \"reassembled_frames\": {:?}", self.reassembled_frames));
+        s.push_str(&format!(
+            ", \"reassembly\": {{\"fragments\": {}, \"reassembled\": {}, \"expired\": {}, \"refused\": {}}}",
+            r.fragments, r.reassembled, r.expired, r.refused
+        ));
+        if let Some(c) = &self.clock {
+            s.push_str(&format!(
+                ", \"erspan_timestamps\": {{\"rebuilt\": {}, \"reanchored\": {}, \"untracked\": {}}}",
+                c.rebuilt, c.reanchored, c.untracked
+            ));
+        }
+        s.push_str(&format!(", \"decoder_anomalies\": {}", json_counts(&anomalies)));
+        if !self.args.interface.is_empty() {
+            s.push_str(&format!(
+                ", \"kernel\": {{\"packets\": {}, \"drops\": {}}}",
+                self.kernel.0, self.kernel.1
+            ));
+        }
+        if let Some(drops) = self.socket_drops {
+            s.push_str(&format!(", \"socket_drops\": {drops}"));
+        }
+        s.push_str(&format!(", \"files\": {}, \"write_errors\": {}", self.file_index + 1, self.write_errors));
+        s.push_str(", \"sinks\": [");
+        for (i, sink) in self.sinks.iter().enumerate() {
+            let (name, frames, bytes, too_big, errors) = sink.counts();
+            s.push_str(&format!(
+                "{}{{\"name\": \"{name}\", \"frames\": {frames}, \"bytes\": {bytes}, \"too_big\": {too_big}, \"errors\": {errors}}}",
+                if i > 0 { ", " } else { "" }
+            ));
+        }
+        s.push(']');
+        s.push_str(", \"streams\": [");
+        for (i, (k, e)) in streams.iter().enumerate() {
+            if i > 0 {
+                s.push_str(", ");
+            }
+            s.push_str(&format!(
+                "{{\"name\": \"{k}\", \"kind\": \"{}\", \"source\": \"{}\", \"destination\": \"{}\", \"id\": {}, \"frames\": {}, \"bytes\": {}}}",
+                k.kind.name(), k.source, k.destination, k.id, e.frames, e.bytes
+            ));
+        }
+        s.push_str(&format!(
+            "], \"other_streams\": {{\"frames\": {}, \"bytes\": {}}}}}",
+            self.other_streams.0, self.other_streams.1
+        ));
+        s
+    }
+
     fn summary(&self) {
         if self.args.quiet {
+            return;
+        }
+        if self.args.stats == StatsArg::Json {
+            eprintln!("{}", self.summary_json());
             return;
         }
         let mut streams: Vec<(&StreamKey, &StreamEntry)> = self.streams.iter().collect();
@@ -664,69 +758,6 @@ impl<'a> Job<'a> {
         let secs = self.started.elapsed().as_secs_f64();
         let r = self.reassembler.counters;
         let anomalies: Vec<(&str, u64)> = self.dissector.counters().anomaly_counts().collect();
-        if self.args.stats == StatsArg::Json {
-            let mut s = format!(
-                "{{\"frames_in\": {}, \"bytes_in\": {}, \"frames_out\": {}, \"bytes_out\": {}, \"seconds\": {secs:.3}, \"interrupted\": {}",
-                self.frames_in, self.bytes_in, self.frames_out, self.bytes_out, self.interrupted
-            );
-            s.push_str(&format!(", \"in_by_encapsulation\": {}", json_counts(&self.in_by_kind)));
-            s.push_str(&format!(", \"out_by_stream_kind\": {}", json_counts(&self.out_by_kind)));
-            let drops: Vec<(&str, u64)> =
-                Drop::ALL.iter().map(|d| (d.name(), self.drops[*d as usize])).collect();
-            s.push_str(&format!(", \"dropped\": {}", json_counts(&drops)));
-            s.push_str(&format!(", \"dropped_frames\": {:?}", self.dropped_frames));
-            s.push_str(&format!(", \"reassembled_frames\": {:?}", self.reassembled_frames));
-            s.push_str(&format!(
-                ", \"reassembly\": {{\"fragments\": {}, \"reassembled\": {}, \"expired\": {}, \"refused\": {}}}",
-                r.fragments, r.reassembled, r.expired, r.refused
-            ));
-            if let Some(c) = &self.clock {
-                s.push_str(&format!(
-                    ", \"erspan_timestamps\": {{\"rebuilt\": {}, \"reanchored\": {}, \"untracked\": {}}}",
-                    c.rebuilt, c.reanchored, c.untracked
-                ));
-            }
-            s.push_str(&format!(", \"decoder_anomalies\": {}", json_counts(&anomalies)));
-            if !self.args.interface.is_empty() {
-                s.push_str(&format!(
-                    ", \"kernel\": {{\"packets\": {}, \"drops\": {}}}",
-                    self.kernel.0, self.kernel.1
-                ));
-            }
-            if let Some(drops) = self.socket_drops {
-                s.push_str(&format!(", \"socket_drops\": {drops}"));
-            }
-            s.push_str(&format!(
-                ", \"files\": {}, \"write_errors\": {}",
-                self.file_index + 1,
-                self.write_errors
-            ));
-            s.push_str(", \"sinks\": [");
-            for (i, sink) in self.sinks.iter().enumerate() {
-                let (name, frames, bytes, too_big, errors) = sink.counts();
-                s.push_str(&format!(
-                    "{}{{\"name\": \"{name}\", \"frames\": {frames}, \"bytes\": {bytes}, \"too_big\": {too_big}, \"errors\": {errors}}}",
-                    if i > 0 { ", " } else { "" }
-                ));
-            }
-            s.push(']');
-            s.push_str(", \"streams\": [");
-            for (i, (k, e)) in streams.iter().enumerate() {
-                if i > 0 {
-                    s.push_str(", ");
-                }
-                s.push_str(&format!(
-                    "{{\"name\": \"{k}\", \"kind\": \"{}\", \"source\": \"{}\", \"destination\": \"{}\", \"id\": {}, \"frames\": {}, \"bytes\": {}}}",
-                    k.kind.name(), k.source, k.destination, k.id, e.frames, e.bytes
-                ));
-            }
-            s.push_str(&format!(
-                "], \"other_streams\": {{\"frames\": {}, \"bytes\": {}}}}}",
-                self.other_streams.0, self.other_streams.1
-            ));
-            eprintln!("{s}");
-            return;
-        }
         let mut s = format!(
             "detunnel decap: {} frames in ({:.1} MB), {} out ({:.1} MB), {:.2} s\n",
             self.frames_in,

@@ -77,6 +77,24 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
             }
         })?);
     }
+    for (name, pipeline) in &config.pipelines {
+        let decap_args = pipeline.decap_args(name)?;
+        eprintln!("detunnel serve: pipeline {name}: decap {}", pipeline.args.join(" "));
+        let (shared, stop, name) = (shared.clone(), stop.clone(), name.clone());
+        threads.push(std::thread::Builder::new().name(format!("pipeline-{name}")).spawn(move || {
+            let publish: crate::decap_cmd::Publish = {
+                let (shared, name) = (shared.clone(), name.clone());
+                Box::new(move |json: String| {
+                    let value = serde_json::from_str(&json).unwrap_or(serde_json::Value::Null);
+                    lock(&shared.pipelines).insert(name.clone(), value);
+                })
+            };
+            if let Err(e) = crate::decap_cmd::run_pipeline(&decap_args, stop, Some(publish)) {
+                eprintln!("detunnel serve: pipeline {name}: {e:#}");
+                lock(&shared.pipelines).insert(name, serde_json::json!({ "error": format!("{e:#}") }));
+            }
+        })?);
+    }
     if let Some(path) = &args.read {
         let reader = FileReader::open(path)?;
         let (shared, stop, realtime) = (shared.clone(), stop.clone(), args.realtime);

@@ -36,6 +36,28 @@ pub struct Config {
     /// Value maps, by name.
     #[serde(default)]
     pub maps: BTreeMap<String, MapSpec>,
+    /// Broker pipelines run inside the daemon, by name.
+    #[serde(default)]
+    pub pipelines: BTreeMap<String, Pipeline>,
+}
+
+/// `[pipelines.NAME]`: a live broker pipeline, written as `detunnel decap`'s flags.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pipeline {
+    /// The flags, as on the command line, e.g. `["--listen", "vxlan://0.0.0.0:4789", "--tap", "mon0"]`.
+    pub args: Vec<String>,
+}
+
+impl Pipeline {
+    /// The flags parsed, or the error that names what is wrong.
+    pub fn decap_args(&self, name: &str) -> Result<crate::cli::DecapArgs> {
+        use clap::Parser;
+        let argv = std::iter::once("decap".to_string()).chain(self.args.iter().cloned());
+        crate::cli::DecapOnly::try_parse_from(argv)
+            .map(|d| d.args)
+            .map_err(|e| anyhow!("pipeline `{name}`: {}", e.to_string().trim_end()))
+    }
 }
 
 /// `[sflow]`.
@@ -236,6 +258,11 @@ mod tests {
         c.declared().check().unwrap();
         c.decoder.as_ref().unwrap().args().unwrap();
         assert!(!c.flows.is_empty());
+        for (name, p) in &c.pipelines {
+            p.decap_args(name).unwrap();
+        }
+        let bad = Pipeline { args: vec!["--listen".into(), "vxlam://0.0.0.0".into()] };
+        assert!(bad.decap_args("x").unwrap_err().to_string().contains("pipeline `x`"));
         let e = toml::from_str::<Config>("[http]\nlisten = \"127.0.0.1:1\"\nport = 3\n").unwrap_err();
         assert!(e.to_string().contains("unknown field `port`"), "{e}");
         let bad = Decoder { udp_ports: vec!["99999=vxlan".into()], ..Decoder::default() };

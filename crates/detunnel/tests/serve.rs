@@ -412,3 +412,50 @@ fn bad_requests_get_clear_errors() {
     assert!(server.request("GET", "/metrics", None).1.contains("detunnel_http_client_errors_total 17"));
     server.stop();
 }
+
+#[test]
+fn broker_pipelines_run_inside_the_daemon_with_their_counters_in_the_api() {
+    if !have_tool("curl") {
+        return;
+    }
+    let port = common::serve::free_port(true);
+    let tmp = TempDir::new("serve-pipeline-out");
+    let out = tmp.join("mirror.pcap");
+    let config = format!(
+        "[pipelines.mirror]\nargs = [\"--listen\", \"vxlan://127.0.0.1:{port}\", \"-w\", \"{}\"]\n",
+        out.display()
+    );
+    let server = Serve::start("serve-pipeline", &config, &["--workers", "1"], None);
+    std::thread::sleep(Duration::from_millis(300));
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for i in 0..20u8 {
+        let mut payload = craft::build(&[craft::Header::Vxlan { vni: 77 }]);
+        payload.extend(tunnelled([10, 1, 0, i], 5));
+        s.send_to(&payload, ("127.0.0.1", port)).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let p = server.json("/pipelines/json");
+        if p["mirror"]["frames_in"] == 20 {
+            assert_eq!(p["mirror"]["frames_out"], 20);
+            assert_eq!(p["mirror"]["streams"][0]["id"], 77, "{p}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{p}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let metrics = server.request("GET", "/metrics", None).1;
+    assert!(metrics.contains(r#"detunnel_pipeline_frames_in_total{pipeline="mirror"} 20"#), "{metrics}");
+    assert!(metrics.contains(r#"detunnel_pipeline_stream_frames_total{pipeline="mirror",stream="vxlan 127.0.0.1>127.0.0.1 vni 77"} 20"#), "{metrics}");
+    server.stop();
+    // Stopping the daemon flushed and closed the pipeline's file: every frame is in it.
+    let mut n = 0;
+    capture::FileReader::open(out.to_str().unwrap())
+        .unwrap()
+        .for_each(|_| {
+            n += 1;
+            std::ops::ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert_eq!(n, 20);
+}

@@ -55,6 +55,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/prometheus/metrics/{agent}/{metric}/txt", get(prometheus_metrics))
         .route("/prometheus/analyzer/txt", get(prometheus_analyzer))
         .route("/metrics", get(own_metrics))
+        .route("/pipelines/json", get(|State(s): AppState| async move { Json(lock(&s.pipelines).clone()) }))
         .fallback(|| async { Failure { status: 404, message: "no such path".into() } })
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(shared.clone(), count_requests))

@@ -201,6 +201,7 @@ pub fn own(s: &Shared) -> String {
         "HTTP answers with a 4xx status.",
         &one(s.http.client_errors.load(Ordering::Relaxed)),
     );
+    pipelines(&mut out, s);
     family(
         &mut out,
         "detunnel_resident_bytes",
@@ -209,6 +210,88 @@ pub fn own(s: &Shared) -> String {
         &one(resident_bytes()),
     );
     out
+}
+
+/// The broker pipelines' counters: per pipeline frames in, out and lost, per sink and per
+/// tunnel stream.
+fn pipelines(out: &mut String, s: &Shared) {
+    let p = lock(&s.pipelines).clone();
+    let c = "counter";
+    let per = |f: &dyn Fn(&serde_json::Value) -> u64| -> Vec<(String, f64)> {
+        p.iter().map(|(n, v)| (format!("{{pipeline=\"{}\"}}", label(n)), f(v) as f64)).collect()
+    };
+    let num = |v: &serde_json::Value| v.as_u64().unwrap_or(0);
+    family(
+        out,
+        "detunnel_pipeline_frames_in_total",
+        c,
+        "Frames a pipeline received.",
+        &per(&|v| num(&v["frames_in"])),
+    );
+    family(
+        out,
+        "detunnel_pipeline_frames_out_total",
+        c,
+        "Frames a pipeline emitted.",
+        &per(&|v| num(&v["frames_out"])),
+    );
+    let dropped = |v: &serde_json::Value| v["dropped"].as_object().map_or(0, |m| m.values().map(num).sum());
+    family(
+        out,
+        "detunnel_pipeline_dropped_total",
+        c,
+        "Frames a pipeline dropped (filter, no tunnel, duplicates, ...).",
+        &per(&dropped),
+    );
+    family(
+        out,
+        "detunnel_pipeline_write_errors_total",
+        c,
+        "Frames lost to output write errors.",
+        &per(&|v| num(&v["write_errors"])),
+    );
+    family(
+        out,
+        "detunnel_pipeline_socket_drops_total",
+        c,
+        "Datagrams the kernel dropped on endpoint sockets.",
+        &per(&|v| num(&v["socket_drops"])),
+    );
+    family(
+        out,
+        "detunnel_pipeline_ring_drops_total",
+        c,
+        "Frames the kernel dropped on capture rings.",
+        &per(&|v| num(&v["kernel"]["drops"])),
+    );
+    let mut sinks = Vec::new();
+    let mut sink_errors = Vec::new();
+    let mut streams = Vec::new();
+    for (n, v) in &p {
+        for k in v["sinks"].as_array().into_iter().flatten() {
+            let l =
+                format!("{{pipeline=\"{}\",sink=\"{}\"}}", label(n), label(k["name"].as_str().unwrap_or("")));
+            sinks.push((l.clone(), num(&k["frames"]) as f64));
+            sink_errors.push((l, (num(&k["errors"]) + num(&k["too_big"])) as f64));
+        }
+        for k in v["streams"].as_array().into_iter().flatten() {
+            let l = format!(
+                "{{pipeline=\"{}\",stream=\"{}\"}}",
+                label(n),
+                label(k["name"].as_str().unwrap_or(""))
+            );
+            streams.push((l, num(&k["frames"]) as f64));
+        }
+    }
+    family(out, "detunnel_pipeline_sink_frames_total", c, "Frames a sink took.", &sinks);
+    family(
+        out,
+        "detunnel_pipeline_sink_drops_total",
+        c,
+        "Frames a sink refused or found too big.",
+        &sink_errors,
+    );
+    family(out, "detunnel_pipeline_stream_frames_total", c, "Frames per tunnel stream.", &streams);
 }
 
 /// The process's resident memory in bytes (0 where /proc is not there).

@@ -252,6 +252,8 @@ pub struct Shared {
     pub http: HttpStats,
     /// UDP ports the sFlow receivers listen on (for the kernel's drop counters).
     pub udp_ports: Mutex<Vec<u16>>,
+    /// The broker pipelines' latest summaries, by name (`/pipelines/json`).
+    pub pipelines: Mutex<BTreeMap<String, serde_json::Value>>,
 }
 
 /// Thresholds' hysteresis: when each (threshold, data source, flow) was last above its value.
@@ -316,6 +318,7 @@ impl Shared {
             armed: Mutex::new(Armed::default()),
             http: HttpStats::default(),
             udp_ports: Mutex::new(Vec::new()),
+            pipelines: Mutex::new(BTreeMap::new()),
         })
     }
 
