@@ -62,6 +62,8 @@ struct Job<'a> {
     kernel: (u64, u64),
     /// Datagrams the kernel dropped on the UDP endpoints' sockets (read as they close).
     socket_drops: Option<u64>,
+    /// Live sources: name, frames and bytes received.
+    sources: Vec<(String, u64, u64)>,
     /// Rotation: the current output file's number, bytes and first timestamp.
     file_index: u32,
     file_bytes: u64,
@@ -159,7 +161,7 @@ pub fn run_pipeline(args: &DecapArgs, stop: Arc<AtomicBool>, publish: Option<Pub
             let fanout = (args.workers > 1).then_some(group);
             let ring = capture::live::Ring::open(name, fanout, args.promiscuous)
                 .with_context(|| format!("cannot capture on {name}"))?;
-            live.push(Live::Ring(ring));
+            live.push(Live::Ring(ring, format!("interface {name}")));
         }
     }
     let filter = crate::filter::Filter::new(args.filter.as_deref(), &args.sets)?;
@@ -237,20 +239,39 @@ impl Sink {
 /// A live source: a tunnel endpoint or an interface's capture ring.
 enum Live {
     Endpoint(capture::endpoint::Listener),
-    Ring(capture::live::Ring),
+    Ring(capture::live::Ring, String),
+}
+
+impl Live {
+    /// How the summary names it.
+    fn name(&self) -> String {
+        match self {
+            Live::Endpoint(l) => {
+                let e = l.endpoint();
+                let scheme = capture::endpoint::Kind::SCHEMES
+                    .iter()
+                    .find(|(_, k, _)| *k == e.kind)
+                    .map_or("", |s| s.0);
+                format!("{scheme}://{}", e.addr)
+            }
+            Live::Ring(_, name) => name.clone(),
+        }
+    }
 }
 
 /// Receives from every live source (a thread each) into the job until `stop`; then adds the
 /// rings' kernel drop counters to the job.
 fn listen(job: &mut Job<'_>, sources: Vec<Live>, stop: &AtomicBool) -> Result<(), CaptureError> {
+    job.sources = sources.iter().map(|s| (s.name(), 0, 0)).collect();
     let shared = std::sync::Mutex::new(job);
     let lock = || shared.lock().unwrap_or_else(|e| e.into_inner());
     std::thread::scope(|scope| {
-        for mut source in sources {
+        for (i, mut source) in sources.into_iter().enumerate() {
             let lock = &lock;
             scope.spawn(move || {
                 let feed = |f: &Frame<'_>| {
                     let mut job = lock();
+                    job.count_source(i, f);
                     if job.frame(f).is_break() {
                         stop.store(true, Ordering::Relaxed);
                     }
@@ -260,10 +281,11 @@ fn listen(job: &mut Job<'_>, sources: Vec<Live>, stop: &AtomicBool) -> Result<()
                     let got = match &mut source {
                         Live::Endpoint(l) => l.recv().map(|f| f.map(|f| feed(&f))).map(|_| ()),
                         // A whole block under one lock.
-                        Live::Ring(r) => r.wait(200).map(|ready| {
+                        Live::Ring(r, _) => r.wait(200).map(|ready| {
                             if ready {
                                 let mut job = lock();
                                 r.read_block(|f| {
+                                    job.count_source(i, f);
                                     if job.frame(f).is_break() {
                                         stop.store(true, Ordering::Relaxed);
                                     }
@@ -279,7 +301,7 @@ fn listen(job: &mut Job<'_>, sources: Vec<Live>, stop: &AtomicBool) -> Result<()
                     lock().tick();
                 }
                 match &source {
-                    Live::Ring(r) => {
+                    Live::Ring(r, _) => {
                         if let Ok(s) = r.stats() {
                             let mut job = lock();
                             job.kernel.0 += s.packets;
@@ -331,6 +353,7 @@ impl<'a> Job<'a> {
             sinks: Vec::new(),
             kernel: (0, 0),
             socket_drops: None,
+            sources: Vec::new(),
             file_index: 0,
             file_bytes: 0,
             file_start: None,
@@ -496,6 +519,14 @@ impl<'a> Job<'a> {
         self.file_start.get_or_insert(ts);
         self.unflushed += 1;
         Ok(())
+    }
+
+    /// Counts a frame of live source `i`.
+    fn count_source(&mut self, i: usize, f: &Frame<'_>) {
+        if let Some(s) = self.sources.get_mut(i) {
+            s.1 += 1;
+            s.2 += f.data.len() as u64;
+        }
     }
 
     /// Live sources call this after each frame and when idle: flushes the output every 100 ms;
@@ -719,6 +750,16 @@ impl<'a> Job<'a> {
             s.push_str(&format!(", \"socket_drops\": {drops}"));
         }
         s.push_str(&format!(", \"files\": {}, \"write_errors\": {}", self.file_index + 1, self.write_errors));
+        if !self.sources.is_empty() {
+            s.push_str(", \"sources\": [");
+            for (i, (name, frames, bytes)) in self.sources.iter().enumerate() {
+                s.push_str(&format!(
+                    "{}{{\"name\": \"{name}\", \"frames\": {frames}, \"bytes\": {bytes}}}",
+                    if i > 0 { ", " } else { "" }
+                ));
+            }
+            s.push(']');
+        }
         s.push_str(", \"sinks\": [");
         for (i, sink) in self.sinks.iter().enumerate() {
             let (name, frames, bytes, too_big, errors) = sink.counts();

@@ -446,6 +446,10 @@ fn broker_pipelines_run_inside_the_daemon_with_their_counters_in_the_api() {
     }
     let metrics = server.request("GET", "/metrics", None).1;
     assert!(metrics.contains(r#"detunnel_pipeline_frames_in_total{pipeline="mirror"} 20"#), "{metrics}");
+    let source = format!(
+        r#"detunnel_pipeline_source_frames_total{{pipeline="mirror",source="vxlan://127.0.0.1:{port}"}} 20"#
+    );
+    assert!(metrics.contains(&source), "{metrics}");
     assert!(metrics.contains(r#"detunnel_pipeline_stream_frames_total{pipeline="mirror",stream="vxlan 127.0.0.1>127.0.0.1 vni 77"} 20"#), "{metrics}");
     server.stop();
     // Stopping the daemon flushed and closed the pipeline's file: every frame is in it.

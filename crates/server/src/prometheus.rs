@@ -267,7 +267,16 @@ fn pipelines(out: &mut String, s: &Shared) {
     let mut sinks = Vec::new();
     let mut sink_errors = Vec::new();
     let mut streams = Vec::new();
+    let mut sources = Vec::new();
     for (n, v) in &p {
+        for k in v["sources"].as_array().into_iter().flatten() {
+            let l = format!(
+                "{{pipeline=\"{}\",source=\"{}\"}}",
+                label(n),
+                label(k["name"].as_str().unwrap_or(""))
+            );
+            sources.push((l, num(&k["frames"]) as f64));
+        }
         for k in v["sinks"].as_array().into_iter().flatten() {
             let l =
                 format!("{{pipeline=\"{}\",sink=\"{}\"}}", label(n), label(k["name"].as_str().unwrap_or("")));
@@ -283,6 +292,7 @@ fn pipelines(out: &mut String, s: &Shared) {
             streams.push((l, num(&k["frames"]) as f64));
         }
     }
+    family(out, "detunnel_pipeline_source_frames_total", c, "Frames a live source received.", &sources);
     family(out, "detunnel_pipeline_sink_frames_total", c, "Frames a sink took.", &sinks);
     family(
         out,
