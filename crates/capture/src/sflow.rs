@@ -4,8 +4,9 @@
 use dissect::LinkType;
 use std::net::IpAddr;
 use wire::sflow::{
-    counter_format, header_protocol, sample_format, Address, CountersSample, Datagram, DiscardSample,
-    FlowSample, IfCounters, Interface, SampledHeader,
+    counter_format, flow_format, header_protocol, sample_format, Address, CountersSample, Datagram,
+    DiscardSample, ExtendedGateway, ExtendedRouter, ExtendedSwitch, FlowSample, IfCounters, Interface,
+    Records, SampledHeader,
 };
 
 /// One sampled packet, as carried in a flow (or discard) sample.
@@ -23,6 +24,8 @@ pub struct SampledFrame<'a> {
     pub sampling_rate: u32,
     /// The drop reason when the packet came in a discard sample (it was dropped).
     pub discard_reason: Option<u32>,
+    /// What the sample's extended switch, router and gateway records say.
+    pub extended: query::Extended,
     /// Length of the original packet.
     pub frame_length: u32,
     /// How to decode `header`.
@@ -77,7 +80,7 @@ pub struct DatagramCounts {
     pub other_headers: u64,
 }
 
-/// The agent address of a datagram header as an `IpAddr` (0.0.0.0 for an unknown type).
+/// An sFlow address (an agent's, a next hop's) as an `IpAddr` (0.0.0.0 for an unknown type).
 pub fn agent_address(a: Address) -> IpAddr {
     match a {
         Address::V4(v) => IpAddr::from(v.0),
@@ -110,6 +113,7 @@ pub fn items(dg: &Datagram<'_>, mut f: impl FnMut(&Item<'_>)) -> Result<Datagram
                     output: fs.output,
                     sampling_rate: fs.sampling_rate.max(1),
                     discard_reason: None,
+                    extended: extended(fs.records.clone())?,
                 };
                 (fs.records, frame)
             }
@@ -122,6 +126,7 @@ pub fn items(dg: &Datagram<'_>, mut f: impl FnMut(&Item<'_>)) -> Result<Datagram
                     output: Interface::Index(ds.output),
                     sampling_rate: 1,
                     discard_reason: Some(ds.reason),
+                    extended: extended(ds.records.clone())?,
                 };
                 (ds.records, frame)
             }
@@ -167,6 +172,7 @@ pub fn items(dg: &Datagram<'_>, mut f: impl FnMut(&Item<'_>)) -> Result<Datagram
                 output: frame.output,
                 sampling_rate: frame.sampling_rate,
                 discard_reason: frame.discard_reason,
+                extended: frame.extended,
                 frame_length: h.frame_length,
                 link,
                 header: h.header,
@@ -183,4 +189,38 @@ struct FrameInfo {
     output: Interface,
     sampling_rate: u32,
     discard_reason: Option<u32>,
+    extended: query::Extended,
+}
+
+/// What a sample's extended switch (1001), router (1002) and gateway (1003) records say.
+fn extended(records: Records<'_>) -> Result<query::Extended, wire::Error> {
+    let mut e = query::Extended::default();
+    for record in records {
+        let record = record?;
+        match (record.enterprise, record.format) {
+            (0, flow_format::EXTENDED_SWITCH) => {
+                let s = ExtendedSwitch::parse(record.data)?;
+                e.switch = Some([s.src_vlan, s.src_priority, s.dst_vlan, s.dst_priority]);
+            }
+            (0, flow_format::EXTENDED_ROUTER) => {
+                let r = ExtendedRouter::parse(record.data)?;
+                e.router = Some((agent_address(r.next_hop), r.src_mask_len, r.dst_mask_len));
+            }
+            (0, flow_format::EXTENDED_GATEWAY) => {
+                let g = ExtendedGateway::parse(record.data)?;
+                let path: Vec<u32> = g.path_segments().flat_map(|(_, numbers)| numbers).collect();
+                e.gateway = Some(query::Gateway {
+                    next_hop: agent_address(g.next_hop),
+                    as_number: g.as_number,
+                    src_as: g.src_as,
+                    src_peer_as: g.src_peer_as,
+                    dst_as: path.last().copied(),
+                    dst_peer_as: path.first().copied(),
+                    local_pref: g.local_pref,
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(e)
 }

@@ -52,12 +52,7 @@ pub fn run(args: &FlowsArgs) -> Result<ExitCode> {
                 return;
             }
             sampled.dissect(s.header, s.link, &mut inner);
-            let sample = query::Sample {
-                agent: s.agent,
-                input: interface(s.input),
-                output: interface(s.output),
-                sampling_rate: s.sampling_rate,
-            };
+            let sample = server::collector::sample_of(s);
             let input = Input {
                 decoded: Decoded::new(s.header, &inner),
                 frame_len: s.frame_length,
@@ -158,14 +153,6 @@ struct SflowTotals {
     datagrams: u64,
     malformed: u64,
     skipped: u64,
-}
-
-fn interface(i: wire::sflow::Interface) -> query::Interface {
-    match i {
-        wire::sflow::Interface::Index(n) => query::Interface::Index(n),
-        wire::sflow::Interface::Discard(_) => query::Interface::Discard,
-        wire::sflow::Interface::Multiple(_) => query::Interface::Multiple,
-    }
 }
 
 /// A number as JSON and people write it: integral values without a fraction.

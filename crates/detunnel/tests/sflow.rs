@@ -154,6 +154,22 @@ fn flows_counts_sampled_headers_scaled_by_their_sampling_rate() {
         r#"[{"key": "49.49.49.49,29001,52.52.52.52,53.53.53.53,809", "value": 1000}]"#
     );
     assert_eq!(run("sflow_expanded.pcap", "tcpsourceport", "bytes"), r#"[{"key": "22", "value": 126000}]"#);
+    // The extended router and gateway records (tshark -V: next hop 54.54.54.54, masks 32 and
+    // 22, AS router 28976, source 203476, peer 203476, AS sequence 8218 29605 203361,
+    // localpref 100).
+    assert_eq!(
+        run(
+            "sflow_expanded.pcap",
+            "ipnexthoprouter,ipsourcemaskbits,ipdestinationmaskbits,bgpnexthop,bgpas,bgpsourceas,bgpsourcepeeras,bgpdestinationpeeras,bgpdestinationas,bgplocalpref",
+            "frames"
+        ),
+        r#"[{"key": "54.54.54.54,32,22,54.54.54.54,28976,203476,203476,8218,203361,100", "value": 1000}]"#
+    );
+    // The extended switch records (tshark -V: VLAN 10 in and out, priority 0), on all 13 samples.
+    assert_eq!(
+        run("sflow-print-v6.pcap", "vlansource,vlandestination,prioritysource,prioritydestination", "frames"),
+        r#"[{"key": "10,10,0,0", "value": 13}]"#
+    );
     // As many sampled headers as tshark finds, each counting its sampling rate (1 here).
     let headers: usize = tshark_rows(&dir.join("sflow-print-v6.pcap"), &["sflow_245.header_protocol"])
         .iter()

@@ -37,6 +37,39 @@ pub struct Sample {
     pub output: Interface,
     /// 1 in this many packets was sampled.
     pub sampling_rate: u32,
+    /// What the sample's extended switch, router and gateway records say.
+    pub extended: Extended,
+}
+
+/// The routing and switching facts of a flow sample's extended records (sFlow-RT's
+/// `vlansource`, `ipnexthoprouter`, `bgpas`, ... keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Extended {
+    /// Extended switch: source and destination VLAN and priority.
+    pub switch: Option<[u32; 4]>,
+    /// Extended router: next hop, source and destination prefix lengths.
+    pub router: Option<(IpAddr, u32, u32)>,
+    /// Extended gateway.
+    pub gateway: Option<Gateway>,
+}
+
+/// The scalar facts of an extended gateway record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gateway {
+    /// BGP next hop.
+    pub next_hop: IpAddr,
+    /// The router's AS.
+    pub as_number: u32,
+    /// The source's AS.
+    pub src_as: u32,
+    /// The source's peer AS.
+    pub src_peer_as: u32,
+    /// The destination's AS (the last of the AS path), if the path has one.
+    pub dst_as: Option<u32>,
+    /// The destination's peer AS (the first of the AS path), if the path has one.
+    pub dst_peer_as: Option<u32>,
+    /// Local preference.
+    pub local_pref: u32,
 }
 
 /// An interface as sFlow reports it.
@@ -59,6 +92,30 @@ impl Interface {
             Interface::Discard => out.push_str("discard"),
             Interface::Multiple => out.push_str("multiple"),
         }
+    }
+}
+
+/// Appends an extended-record key of `e`; false when the sample had no such record.
+fn write_extended(key: MetaKey, e: &Extended, out: &mut String) -> bool {
+    let number = |n: Option<u32>, out: &mut String| n.map(|n| push_number(out, u64::from(n))).is_some();
+    let sw = |i: usize| e.switch.map(|s| s[i]);
+    let gw = e.gateway;
+    match key {
+        MetaKey::VlanSource => number(sw(0), out),
+        MetaKey::PrioritySource => number(sw(1), out),
+        MetaKey::VlanDestination => number(sw(2), out),
+        MetaKey::PriorityDestination => number(sw(3), out),
+        MetaKey::IpNextHopRouter => e.router.map(|r| write!(out, "{}", r.0)).is_some(),
+        MetaKey::IpSourceMaskBits => number(e.router.map(|r| r.1), out),
+        MetaKey::IpDestinationMaskBits => number(e.router.map(|r| r.2), out),
+        MetaKey::BgpNextHop => gw.map(|g| write!(out, "{}", g.next_hop)).is_some(),
+        MetaKey::BgpAs => number(gw.map(|g| g.as_number), out),
+        MetaKey::BgpSourceAs => number(gw.map(|g| g.src_as), out),
+        MetaKey::BgpSourcePeerAs => number(gw.map(|g| g.src_peer_as), out),
+        MetaKey::BgpDestinationAs => number(gw.and_then(|g| g.dst_as), out),
+        MetaKey::BgpDestinationPeerAs => number(gw.and_then(|g| g.dst_peer_as), out),
+        MetaKey::BgpLocalPref => number(gw.map(|g| g.local_pref), out),
+        MetaKey::Agent | MetaKey::InputIfIndex | MetaKey::OutputIfIndex => false,
     }
 }
 
@@ -151,6 +208,7 @@ impl Evaluator {
                             }
                             MetaKey::InputIfIndex => s.input.write(out),
                             MetaKey::OutputIfIndex => s.output.write(out),
+                            other => return write_extended(other, &s.extended, out),
                         }
                         true
                     }

@@ -27,31 +27,66 @@ pub enum MetaKey {
     InputIfIndex,
     /// The output interface.
     OutputIfIndex,
+    /// Extended switch: incoming VLAN.
+    VlanSource,
+    /// Extended switch: outgoing VLAN.
+    VlanDestination,
+    /// Extended switch: incoming priority.
+    PrioritySource,
+    /// Extended switch: outgoing priority.
+    PriorityDestination,
+    /// Extended router: next hop.
+    IpNextHopRouter,
+    /// Extended router: source prefix length.
+    IpSourceMaskBits,
+    /// Extended router: destination prefix length.
+    IpDestinationMaskBits,
+    /// Extended gateway: BGP next hop.
+    BgpNextHop,
+    /// Extended gateway: the router's AS.
+    BgpAs,
+    /// Extended gateway: source AS.
+    BgpSourceAs,
+    /// Extended gateway: source peer AS.
+    BgpSourcePeerAs,
+    /// Extended gateway: destination AS.
+    BgpDestinationAs,
+    /// Extended gateway: destination peer AS.
+    BgpDestinationPeerAs,
+    /// Extended gateway: local preference.
+    BgpLocalPref,
 }
 
-/// sFlow-RT keys that come from routing data, sample records detunnel does not read yet, or
-/// application decoders, rather than from the packet headers detunnel decodes; in a
-/// definition they are valid and always missing.
+/// The keys of sample records, by name.
+const META_KEYS: &[(&str, MetaKey)] = &[
+    ("agent", MetaKey::Agent),
+    ("inputifindex", MetaKey::InputIfIndex),
+    ("outputifindex", MetaKey::OutputIfIndex),
+    ("vlansource", MetaKey::VlanSource),
+    ("vlandestination", MetaKey::VlanDestination),
+    ("prioritysource", MetaKey::PrioritySource),
+    ("prioritydestination", MetaKey::PriorityDestination),
+    ("ipnexthoprouter", MetaKey::IpNextHopRouter),
+    ("ipsourcemaskbits", MetaKey::IpSourceMaskBits),
+    ("ipdestinationmaskbits", MetaKey::IpDestinationMaskBits),
+    ("bgpnexthop", MetaKey::BgpNextHop),
+    ("bgpas", MetaKey::BgpAs),
+    ("bgpsourceas", MetaKey::BgpSourceAs),
+    ("bgpsourcepeeras", MetaKey::BgpSourcePeerAs),
+    ("bgpdestinationas", MetaKey::BgpDestinationAs),
+    ("bgpdestinationpeeras", MetaKey::BgpDestinationPeerAs),
+    ("bgplocalpref", MetaKey::BgpLocalPref),
+];
+
+/// sFlow-RT keys that come from sample records detunnel does not read yet (AS paths and
+/// communities, drop reasons) or application decoders, rather than from the packet headers
+/// and sample records detunnel decodes; in a definition they are valid and always missing.
 pub const ABSENT_KEYS: &[&str] = &[
     "direction",
     "reason",
     "queueindex",
-    "vlansource",
-    "vlandestination",
-    "prioritysource",
-    "prioritydestination",
-    "ipnexthoprouter",
-    "ipsourcemaskbits",
-    "ipdestinationmaskbits",
-    "bgpnexthop",
-    "bgpas",
-    "bgpsourceas",
-    "bgpsourcepeeras",
-    "bgpdestinationas",
-    "bgpdestinationpeeras",
     "bgpdestinationaspath",
     "bgpcommunities",
-    "bgplocalpref",
     "stripped",
     "ip_offset",
     "dnsqname",
@@ -95,10 +130,10 @@ pub fn resolve(name: &str) -> Result<Source, String> {
     match base {
         "stack" if occurrence == 0 => return Ok(Source::Stack),
         "bytes" if occurrence == 0 => return Ok(Source::Bytes),
-        "agent" if occurrence == 0 => return Ok(Source::Meta(MetaKey::Agent)),
-        "inputifindex" if occurrence == 0 => return Ok(Source::Meta(MetaKey::InputIfIndex)),
-        "outputifindex" if occurrence == 0 => return Ok(Source::Meta(MetaKey::OutputIfIndex)),
         _ => {}
+    }
+    if let Some((_, m)) = META_KEYS.iter().find(|(n, _)| *n == base).filter(|_| occurrence == 0) {
+        return Ok(Source::Meta(*m));
     }
     if ABSENT_KEYS.contains(&base) {
         return Ok(Source::Absent);
@@ -114,7 +149,8 @@ pub fn all_names() -> impl Iterator<Item = &'static str> {
     Field::ALL
         .iter()
         .map(|f| f.name())
-        .chain(["stack", "bytes", "agent", "inputifindex", "outputifindex"])
+        .chain(["stack", "bytes"])
+        .chain(META_KEYS.iter().map(|(n, _)| *n))
         .chain(ABSENT_KEYS.iter().copied())
 }
 
@@ -152,7 +188,8 @@ mod tests {
     fn names_and_suggestions() {
         assert_eq!(resolve("ipsource.1"), Ok(Source::Field(Field::IpSource, 1)));
         assert_eq!(resolve("stack"), Ok(Source::Stack));
-        assert_eq!(resolve("bgpas"), Ok(Source::Absent));
+        assert_eq!(resolve("bgpas"), Ok(Source::Meta(MetaKey::BgpAs)));
+        assert_eq!(resolve("bgpcommunities"), Ok(Source::Absent));
         assert_eq!(resolve("ipsourc").unwrap_err(), "unknown key `ipsourc`; did you mean `ipsource`?");
         assert_eq!(resolve("vxlanvin.1").unwrap_err(), "unknown key `vxlanvin.1`; did you mean `vxlanvni`?");
         assert!(resolve("zzzzzz").unwrap_err().ends_with('`'));

@@ -194,6 +194,7 @@ pub fn sample_of(s: &SampledFrame<'_>) -> query::Sample {
         input: interface(s.input),
         output: interface(s.output),
         sampling_rate: s.sampling_rate,
+        extended: s.extended,
     }
 }
 
