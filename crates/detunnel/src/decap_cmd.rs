@@ -390,7 +390,8 @@ impl<'a> Job<'a> {
     /// Handles one input frame.
     fn frame(&mut self, f: &Frame<'_>) -> ControlFlow<()> {
         if self.stop.load(Ordering::Relaxed) {
-            self.interrupted = true;
+            // A signal is how a live capture ends; a file read stopped early is interrupted.
+            self.interrupted = !self.live;
             return ControlFlow::Break(());
         }
         self.frames_in += 1;
