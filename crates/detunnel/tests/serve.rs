@@ -309,6 +309,10 @@ fn sflow_rt_example_clients_work_unchanged() {
     assert!(rate > 1e6, "{c}");
     assert_eq!(c[1]["metricValue"], 1.0);
     assert!(server.json("/dump/ALL/ifinutilization/json")[0]["metricValue"].is_number());
+    // Every metric of an agent at once, keyed DATASOURCE.METRIC.
+    let all = server.json("/metric/198.51.100.1/json");
+    assert_eq!(all["3.ifoperstatus"], 1.0, "{all}");
+    assert!(all["3.tenants"].as_f64().unwrap() > all["4.tenants"].as_f64().unwrap(), "{all}");
     let prom = server.request("GET", "/prometheus/metrics/ALL/ifoperstatus/txt", None).1;
     assert_eq!(prom.trim(), r#"sflow_ifoperstatus{agent="198.51.100.1",datasource="3"} 1"#);
     assert!(server.request("GET", "/prometheus/analyzer/txt", None).1.contains("sflow_analyzer_agents 1"));

@@ -42,6 +42,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/flow/json", get(|State(s): AppState| async move { Json(s.declared().flows) }))
         .route("/flow/{name}/json", get(get_flow).put(put_flow).delete(delete_flow))
         .route("/activeflows/{agent}/{name}/json", get(active_flows))
+        .route("/metric/{agent}/json", get(latest))
         .route("/metric/{agent}/{metric}/json", get(metric))
         .route("/dump/{agent}/{metric}/json", get(dump))
         .route("/flows/json", get(flow_log))
@@ -262,6 +263,11 @@ async fn metric(
     let agents = AgentFilter::parse(&agent)?;
     let v = metric_names(&s, &list).iter().map(|m| s.metric(&agents, m)).collect::<Result<Vec<_>, _>>()?;
     Ok(Json(v).into_response())
+}
+
+async fn latest(State(s): AppState, Path(agent): Path<String>) -> Result<Response, Failure> {
+    let agents = AgentFilter::parse(&agent)?;
+    Ok(Json(s.latest(&agents)).into_response())
 }
 
 async fn dump(State(s): AppState, Path((agent, list)): Path<(String, String)>) -> Result<Response, Failure> {

@@ -572,6 +572,20 @@ impl Shared {
         out
     }
 
+    /// `/metric/{agent}/json`: the latest value of every metric at the agents' data sources,
+    /// keyed `DATASOURCE.METRIC` as sFlow-RT keys them.
+    pub fn latest(&self, agents: &AgentFilter) -> BTreeMap<String, f64> {
+        let mut out = BTreeMap::new();
+        for metric in self.all_metrics() {
+            for v in self.dump(agents, &metric) {
+                if let (Some(ds), Some(x)) = (v.data_source, v.metric_value) {
+                    out.insert(format!("{ds}.{metric}"), x);
+                }
+            }
+        }
+        out
+    }
+
     /// The names `ALL` stands for in `/dump` and the Prometheus export.
     pub fn all_metrics(&self) -> Vec<String> {
         let d = lock(&self.declared);
