@@ -208,14 +208,18 @@ fn extended(records: Records<'_>) -> Result<query::Extended, wire::Error> {
             }
             (0, flow_format::EXTENDED_GATEWAY) => {
                 let g = ExtendedGateway::parse(record.data)?;
-                let path: Vec<u32> = g.path_segments().flat_map(|(_, numbers)| numbers).collect();
+                // The path's first AS (the destination's peer) and last (the destination),
+                // read without collecting the path.
+                let mut path = g.path_segments().flat_map(|(_, numbers)| numbers);
+                let first = path.next();
+                let last = path.last().or(first);
                 e.gateway = Some(query::Gateway {
                     next_hop: agent_address(g.next_hop),
                     as_number: g.as_number,
                     src_as: g.src_as,
                     src_peer_as: g.src_peer_as,
-                    dst_as: path.last().copied(),
-                    dst_peer_as: path.first().copied(),
+                    dst_as: last,
+                    dst_peer_as: first,
                     local_pref: g.local_pref,
                 });
             }

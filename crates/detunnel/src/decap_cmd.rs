@@ -533,17 +533,18 @@ impl<'a> Job<'a> {
     /// Live sources call this after each frame and when idle: flushes the output every 100 ms;
     /// a failed flush loses what was buffered (counted once) and opens a fresh file later.
     fn tick(&mut self) {
-        if self.publish.is_some() && self.last_publish.elapsed() >= Duration::from_secs(1) {
-            self.last_publish = Instant::now();
+        let now = Instant::now();
+        if self.publish.is_some() && now.duration_since(self.last_publish) >= Duration::from_secs(1) {
+            self.last_publish = now;
             let json = self.summary_json();
             if let Some(p) = &mut self.publish {
                 p(json);
             }
         }
-        if !self.live || self.last_flush.elapsed() < Duration::from_millis(100) {
+        if !self.live || now.duration_since(self.last_flush) < Duration::from_millis(100) {
             return;
         }
-        self.last_flush = Instant::now();
+        self.last_flush = now;
         let Some(w) = &mut self.writer else { return };
         let unflushed = std::mem::take(&mut self.unflushed);
         if let Err(e) = w.flush() {
