@@ -7,6 +7,7 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use wire::erspan::{Type2Repr, Type3Repr};
+use wire::ethernet::ethertype as et;
 
 /// The tunnel a target speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,49 +130,34 @@ impl Sender {
         self.target
     }
 
-    /// Sends `frame` (an Ethernet frame captured at `ts_nanos`) inside the tunnel.
-    pub fn send(&mut self, frame: &[u8], ts_nanos: u64) {
+    /// Sends an Ethernet frame captured at `ts_nanos`, given as a header (possibly empty) and a
+    /// body, inside the tunnel: the tunnel header and the frame are put together once.
+    pub fn send(&mut self, head: &[u8], body: &[u8], ts_nanos: u64) {
         self.buf.clear();
-        let mut head = [0u8; 24];
+        let mut tunnel = [0u8; 24];
         let n = match self.target.tunnel {
             Tunnel::Vxlan(vni) => {
-                wire::vxlan::Repr { vni, group_policy_id: None }.emit(&mut head);
+                wire::vxlan::Repr { vni, group_policy_id: None }.emit(&mut tunnel);
                 8
             }
             Tunnel::Geneve(vni) => {
-                let r = wire::geneve::Repr { vni, protocol: 0x6558, critical: false, options: &[] };
-                r.emit(&mut head);
+                let r = wire::geneve::Repr { vni, protocol: et::TEB, critical: false, options: &[] };
+                r.emit(&mut tunnel);
                 r.header_len()
             }
             Tunnel::Gre(key) => {
-                let r = wire::gre::Repr { protocol: 0x6558, checksum: false, key, sequence: None };
-                r.emit(&mut head);
+                let r = wire::gre::Repr { protocol: et::TEB, checksum: false, key, sequence: None };
+                r.emit(&mut tunnel);
                 r.header_len()
             }
             Tunnel::Erspan2(session) => {
-                self.sequence = self.sequence.wrapping_add(1);
-                let gre = wire::gre::Repr {
-                    protocol: 0x88be,
-                    checksum: false,
-                    key: None,
-                    sequence: Some(self.sequence),
-                };
-                gre.emit(&mut head);
-                let at = gre.header_len();
+                let at = self.sequenced_gre(et::ERSPAN, &mut tunnel);
                 Type2Repr { vlan: 0, cos: 0, en: 0, truncated: false, session_id: session, index: 0 }
-                    .emit(&mut head[at..]);
+                    .emit(&mut tunnel[at..]);
                 at + 8
             }
             Tunnel::Erspan3(session) => {
-                self.sequence = self.sequence.wrapping_add(1);
-                let gre = wire::gre::Repr {
-                    protocol: 0x22eb,
-                    checksum: false,
-                    key: None,
-                    sequence: Some(self.sequence),
-                };
-                gre.emit(&mut head);
-                let at = gre.header_len();
+                let at = self.sequenced_gre(et::ERSPAN3, &mut tunnel);
                 let e = Type3Repr {
                     vlan: 0,
                     cos: 0,
@@ -188,12 +174,13 @@ impl Sender {
                     granularity: 0,
                     platform: None,
                 };
-                e.emit(&mut head[at..]);
+                e.emit(&mut tunnel[at..]);
                 at + e.header_len()
             }
         };
-        self.buf.extend_from_slice(&head[..n]);
-        self.buf.extend_from_slice(frame);
+        self.buf.extend_from_slice(&tunnel[..n]);
+        self.buf.extend_from_slice(head);
+        self.buf.extend_from_slice(body);
         let mut sent = self.socket.send(&self.buf);
         if sent.as_ref().is_err_and(|e| e.kind() == io::ErrorKind::ConnectionRefused) {
             // The refusal is the kernel reporting an ICMP error for an earlier datagram (the
@@ -203,10 +190,21 @@ impl Sender {
         match sent {
             Ok(sent) if sent == self.buf.len() => {
                 self.counts.frames += 1;
-                self.counts.bytes += frame.len() as u64;
+                self.counts.bytes += (head.len() + body.len()) as u64;
             }
             _ => self.counts.errors += 1,
         }
+    }
+}
+
+impl Sender {
+    /// Writes the GRE header that carries ERSPAN (`protocol`), with the next sequence number;
+    /// returns its length.
+    fn sequenced_gre(&mut self, protocol: u16, buf: &mut [u8]) -> usize {
+        self.sequence = self.sequence.wrapping_add(1);
+        let gre = wire::gre::Repr { protocol, checksum: false, key: None, sequence: Some(self.sequence) };
+        gre.emit(buf);
+        gre.header_len()
     }
 }
 
@@ -238,7 +236,7 @@ mod tests {
             let port = rx.local_addr().unwrap().port();
             let mut s =
                 Sender::open(Target::parse(&format!("{url}://127.0.0.1:{port}?vni={id}")).unwrap()).unwrap();
-            s.send(&inner, 0);
+            s.send(&[], &inner, 0);
             assert_eq!(s.counts.frames, 1);
             let mut buf = [0u8; 2048];
             let n = rx.recv(&mut buf).unwrap();

@@ -27,6 +27,8 @@ pub struct Tap {
     opened: std::time::Instant,
     /// Largest frame written: MTU plus the 14-byte Ethernet header (and a VLAN tag's 4).
     max_frame: usize,
+    /// A frame with a separate header, in one piece (a TAP takes one buffer per frame).
+    whole: Vec<u8>,
     /// What was written and dropped.
     pub counts: TapCounts,
 }
@@ -40,6 +42,7 @@ impl Tap {
             name: name.to_string(),
             opened: std::time::Instant::now(),
             max_frame,
+            whole: Vec::with_capacity(65_536),
             counts: TapCounts::default(),
         })
     }
@@ -49,9 +52,18 @@ impl Tap {
         &self.name
     }
 
-    /// Writes one Ethernet frame; a frame too big for the interface or refused by the kernel
-    /// is counted and dropped (the sink never blocks the packet path on an error).
-    pub fn send(&mut self, frame: &[u8]) {
+    /// Writes one Ethernet frame given as a header and a body (`head` may be empty: then the
+    /// body goes to the kernel without a copy); a frame too big for the interface or refused
+    /// by the kernel is counted and dropped (the sink never blocks the packet path on an error).
+    pub fn send(&mut self, head: &[u8], body: &[u8]) {
+        let frame = if head.is_empty() {
+            body
+        } else {
+            self.whole.clear();
+            self.whole.extend_from_slice(head);
+            self.whole.extend_from_slice(body);
+            &self.whole[..]
+        };
         if frame.len() > self.max_frame {
             self.counts.too_big += 1;
             return;

@@ -85,7 +85,7 @@ struct Job<'a> {
     /// Where the running summary goes, once a second (the daemon's pipelines).
     publish: Option<Publish>,
     last_publish: Instant,
-    /// An emitted frame in one piece, for the sinks.
+    /// An emitted frame in one piece, for `--balance`'s hash.
     whole: Vec<u8>,
     streams: FastMap<StreamKey, StreamEntry>,
     other_streams: (u64, u64),
@@ -213,10 +213,10 @@ enum Sink {
 }
 
 impl Sink {
-    fn send(&mut self, frame: &[u8], ts: u64) {
+    fn send(&mut self, head: &[u8], body: &[u8], ts: u64) {
         match self {
-            Sink::Tap(t) => t.send(frame),
-            Sink::Tunnel(s) => s.send(frame, ts),
+            Sink::Tap(t) => t.send(head, body),
+            Sink::Tunnel(s) => s.send(head, body, ts),
         }
     }
 
@@ -494,15 +494,21 @@ impl<'a> Job<'a> {
     fn write(&mut self, interface: u32, ts: u64, e: &Emission, data: &[u8]) -> Result<()> {
         let (head, body) = e.parts(data);
         if !self.sinks.is_empty() {
-            self.whole.clear();
-            self.whole.extend_from_slice(head);
-            self.whole.extend_from_slice(body);
             if self.args.balance {
-                let i = (decap::balance::symmetric_hash(&self.whole) % self.sinks.len() as u64) as usize;
-                self.sinks[i].send(&self.whole, ts);
+                // The hash reads the frame in one piece.
+                let frame = if head.is_empty() {
+                    body
+                } else {
+                    self.whole.clear();
+                    self.whole.extend_from_slice(head);
+                    self.whole.extend_from_slice(body);
+                    &self.whole[..]
+                };
+                let i = (decap::balance::symmetric_hash(frame) % self.sinks.len() as u64) as usize;
+                self.sinks[i].send(head, body, ts);
             } else {
                 for sink in &mut self.sinks {
-                    sink.send(&self.whole, ts);
+                    sink.send(head, body, ts);
                 }
             }
         }
