@@ -108,8 +108,42 @@ pub struct ActiveFlow {
     pub key: String,
     /// The smoothed rate (per second).
     pub value: f64,
-    /// Where the value was measured (for `max`, the data source with the largest value).
+    /// The data source where the flow's rate is largest.
     pub source: DataSource,
+    /// How many data sources saw the flow.
+    pub flow_n: usize,
+}
+
+/// Combines flows' rates at data sources into active flows: each key once, its value the
+/// largest rate at any data source (`Max`: no double counting along a path) or their sum,
+/// those of at least `min_value`, largest first, at most `max_flows`.
+pub fn combine<'a>(
+    rates: impl IntoIterator<Item = (DataSource, &'a str, f64)>,
+    max_flows: usize,
+    min_value: f64,
+    agg: AggMode,
+) -> Vec<ActiveFlow> {
+    // Per key: the combined flow and the largest single rate.
+    let mut merged: HashMap<&str, (ActiveFlow, f64)> = HashMap::default();
+    for (source, key, value) in rates {
+        let (f, best) = merged.entry(key).or_insert_with(|| {
+            (ActiveFlow { key: key.to_string(), value: 0.0, source, flow_n: 0 }, f64::NEG_INFINITY)
+        });
+        f.flow_n += 1;
+        if value > *best {
+            *best = value;
+            f.source = source;
+        }
+        f.value = match agg {
+            AggMode::Sum => f.value + value,
+            AggMode::Max => *best,
+        };
+    }
+    let mut v: Vec<ActiveFlow> =
+        merged.into_values().map(|(f, _)| f).filter(|f| f.value >= min_value).collect();
+    v.sort_by(|a, b| b.value.total_cmp(&a.value).then_with(|| a.key.cmp(&b.key)));
+    v.truncate(max_flows);
+    v
 }
 
 /// Limits of the engine.
@@ -293,25 +327,8 @@ impl Engine {
         records
     }
 
-    /// The `n` (the definition's `n` when `None`) largest flows of `name` at `source`, at
-    /// time `now`.
-    pub fn top(&self, name: &str, source: DataSource, n: Option<usize>, now: f64) -> Vec<ActiveFlow> {
-        let Some(flow) = self.flows.get(name) else { return Vec::new() };
-        let t = flow.definition.t;
-        let mut v: Vec<ActiveFlow> = flow
-            .tables
-            .get(&source)
-            .into_iter()
-            .flat_map(|m| m.iter())
-            .map(|(k, r)| ActiveFlow { key: k.to_string(), value: r.decayed(now, t), source })
-            .collect();
-        sort(&mut v);
-        v.truncate(n.unwrap_or(flow.definition.n));
-        v
-    }
-
     /// Active flows of `name` across the data sources of `agents` (all when empty), combined
-    /// by `agg`, at least `min_value`, largest first, at most `max_flows`.
+    /// by `agg`, at least `min_value`, largest first, at most `max_flows` (see [`combine`]).
     pub fn active_flows(
         &self,
         name: &str,
@@ -323,34 +340,13 @@ impl Engine {
     ) -> Vec<ActiveFlow> {
         let Some(flow) = self.flows.get(name) else { return Vec::new() };
         let t = flow.definition.t;
-        let mut merged: HashMap<&str, ActiveFlow> = HashMap::default();
-        for (source, table) in &flow.tables {
-            if !agents.is_empty() && !agents.contains(&source.agent) {
-                continue;
-            }
-            for (k, r) in table {
-                let value = r.decayed(now, t);
-                let e =
-                    merged.entry(k).or_insert(ActiveFlow { key: k.to_string(), value: 0.0, source: *source });
-                match agg {
-                    AggMode::Sum => e.value += value,
-                    AggMode::Max if value > e.value => {
-                        e.value = value;
-                        e.source = *source;
-                    }
-                    AggMode::Max => {}
-                }
-            }
-        }
-        let mut v: Vec<ActiveFlow> = merged.into_values().filter(|f| f.value >= min_value).collect();
-        sort(&mut v);
-        v.truncate(max_flows);
-        v
+        let rates = flow
+            .tables
+            .iter()
+            .filter(|(source, _)| agents.is_empty() || agents.contains(&source.agent))
+            .flat_map(|(source, table)| table.iter().map(move |(k, r)| (*source, &**k, r.decayed(now, t))));
+        combine(rates, max_flows, min_value, agg)
     }
-}
-
-fn sort(v: &mut [ActiveFlow]) {
-    v.sort_by(|a, b| b.value.total_cmp(&a.value).then_with(|| a.key.cmp(&b.key)));
 }
 
 /// Where flow log records made while counting go.
@@ -471,11 +467,12 @@ mod tests {
         for i in 0..3_000 {
             e.add(ds(1, 3), &Input::new(Decoded::new(&f, &s), f.len() as u32), 10, i as f64 / 100.0);
         }
-        let top = e.top("f", ds(1, 3), None, 30.0);
+        let top = e.active_flows("f", &[], 10, 0.0, AggMode::Max, 30.0);
         assert_eq!(top.len(), 1);
         assert!((top[0].value - 1000.0).abs() < 30.0, "{}", top[0].value);
         // With no more samples the rate decays by e every t seconds.
-        let later = e.top("f", ds(1, 3), None, 32.0)[0].value;
+        assert_eq!((top[0].source, top[0].flow_n), (ds(1, 3), 1));
+        let later = e.active_flows("f", &[], 10, 0.0, AggMode::Max, 32.0)[0].value;
         assert!((later / top[0].value - (-1.0f64).exp()).abs() < 0.01);
         assert!(e.housekeep(100.0, 0.001).is_empty());
         assert_eq!(e.entries("f"), 0, "decayed flows are dropped");

@@ -10,5 +10,5 @@ pub mod engine;
 pub mod table;
 
 pub use agents::{AgentId, AgentStats, Agents};
-pub use engine::{ActiveFlow, AggMode, DataSource, Engine, FlowRecord, Limits, Options};
+pub use engine::{combine, ActiveFlow, AggMode, DataSource, Engine, FlowRecord, Limits, Options};
 pub use table::{Counter, FlowRow, FlowTable, Totals};

@@ -478,32 +478,20 @@ impl Shared {
             return Err(Failure::missing("flow", name));
         }
         let per = self.flow_tables(name, agents, self.now());
-        let mut merged: HashMap<&str, ActiveFlowJson> = HashMap::new();
-        for (ds, table) in &per {
-            for (key, (value, _)) in table {
-                let e = merged.entry(key).or_insert_with(|| ActiveFlowJson {
-                    key: key.clone(),
-                    value: 0.0,
-                    agent: ds.agent.to_string(),
-                    data_source: ds.index.to_string(),
-                    flow_n: 0,
-                });
-                e.flow_n += 1;
-                if sum {
-                    e.value += value;
-                }
-                if *value >= e.value || e.flow_n == 1 {
-                    if !sum {
-                        e.value = *value;
-                    }
-                    e.agent = ds.agent.to_string();
-                    e.data_source = ds.index.to_string();
-                }
-            }
-        }
-        let mut v: Vec<ActiveFlowJson> = merged.into_values().filter(|f| f.value >= min_value).collect();
-        v.sort_by(|a, b| b.value.total_cmp(&a.value).then_with(|| a.key.cmp(&b.key)));
-        v.truncate(max_flows);
+        let rates = per
+            .iter()
+            .flat_map(|(ds, table)| table.iter().map(move |(key, (value, _))| (*ds, key.as_str(), *value)));
+        let agg = if sum { flows::AggMode::Sum } else { flows::AggMode::Max };
+        let v = flows::combine(rates, max_flows, min_value, agg)
+            .into_iter()
+            .map(|f| ActiveFlowJson {
+                key: f.key,
+                value: f.value,
+                agent: f.source.agent.to_string(),
+                data_source: f.source.index.to_string(),
+                flow_n: f.flow_n,
+            })
+            .collect();
         Ok(v)
     }
 
