@@ -10,8 +10,7 @@
 use crate::reader::Frame;
 use dissect::LinkType;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use std::io;
-use std::mem::MaybeUninit;
+use std::io::{self, Read};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -85,10 +84,18 @@ const V4_HEAD: usize = 14 + 20 + 8;
 /// The same with IPv6.
 const V6_HEAD: usize = 14 + 40 + 8;
 
+/// The socket of an endpoint.
+enum Receiver {
+    /// UDP, shared with other workers (`SO_REUSEPORT`).
+    Udp(std::net::UdpSocket),
+    /// A raw IP protocol socket.
+    Raw(Socket),
+}
+
 /// A listening endpoint.
 pub struct Listener {
     endpoint: Endpoint,
-    socket: Socket,
+    socket: Receiver,
     buf: Vec<u8>,
     received: u64,
 }
@@ -97,7 +104,6 @@ impl Listener {
     /// Opens the endpoint's socket with `receive_buffer` bytes of buffer (UDP sockets share
     /// their port with `SO_REUSEPORT`); reads time out after `timeout`.
     pub fn open(endpoint: Endpoint, receive_buffer: usize, timeout: Duration) -> io::Result<Listener> {
-        let domain = Domain::for_address(endpoint.addr);
         let socket = match endpoint.kind {
             Kind::Gre | Kind::IpIp => {
                 let proto = if endpoint.kind == Kind::Gre { 47 } else { 4 };
@@ -107,25 +113,17 @@ impl Listener {
                         "raw GRE and IP-in-IP endpoints are IPv4 only",
                     ));
                 }
-                let s = Socket::new(domain, Type::RAW, Some(Protocol::from(proto)))?;
+                let s = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(proto)))?;
                 s.bind(&SockAddr::from(endpoint.addr))?;
-                s
+                s.set_recv_buffer_size(receive_buffer)?;
+                s.set_read_timeout(Some(timeout))?;
+                Receiver::Raw(s)
             }
-            _ => {
-                let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
-                s.set_reuse_port(true)?;
-                if endpoint.addr.is_ipv6() {
-                    s.set_only_v6(false)?;
-                }
-                s.bind(&SockAddr::from(endpoint.addr))?;
-                s
-            }
+            _ => Receiver::Udp(crate::udp::shared_socket(endpoint.addr, receive_buffer, timeout)?),
         };
-        socket.set_recv_buffer_size(receive_buffer)?;
-        socket.set_read_timeout(Some(timeout))?;
         let mut endpoint = endpoint;
-        if let Some(bound) = socket.local_addr()?.as_socket() {
-            endpoint.addr.set_port(bound.port());
+        if let Receiver::Udp(u) = &socket {
+            endpoint.addr.set_port(u.local_addr()?.port());
         }
         Ok(Listener { endpoint, socket, buf: vec![0; 65_536 + V6_HEAD], received: 0 })
     }
@@ -150,8 +148,13 @@ impl Listener {
         } else {
             V4_HEAD
         };
-        let room = as_uninit(&mut self.buf[head..]);
-        let (n, from) = match self.socket.recv_from(room) {
+        let room = &mut self.buf[head..];
+        let got = match &self.socket {
+            Receiver::Udp(u) => u.recv_from(room).map(|(n, from)| (n, Some(from))),
+            // A raw socket's packet carries its addresses in its IP header.
+            Receiver::Raw(r) => (&mut &*r).read(room).map(|n| (n, None)),
+        };
+        let (n, from) = match got {
             Ok(r) => r,
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
                 return Ok(None)
@@ -163,7 +166,7 @@ impl Listener {
         let link = if raw {
             LinkType::IPV4
         } else {
-            let from = from.as_socket().unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
+            let from = from.unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
             // The protocol's own port, so the decoder reads the payload as what the endpoint
             // terminates whatever port it listens on.
             let port =
@@ -180,19 +183,6 @@ impl Listener {
             interface: 0,
             record: self.received,
         }))
-    }
-}
-
-/// `buf` as the uninitialised bytes socket2 reads into.
-fn as_uninit(buf: &mut [u8]) -> &mut [MaybeUninit<u8>] {
-    // Every initialised byte is a valid `MaybeUninit<u8>`; the slice keeps its length.
-    let len = buf.len();
-    let ptr = buf.as_mut_ptr().cast::<MaybeUninit<u8>>();
-    #[allow(unsafe_code)]
-    // SAFETY: `ptr` and `len` come from a live `&mut [u8]`, which this borrow replaces, and
-    // `MaybeUninit<u8>` has the layout of `u8`.
-    unsafe {
-        std::slice::from_raw_parts_mut(ptr, len)
     }
 }
 

@@ -1,7 +1,8 @@
-//! Sources and sinks of frames: capture files, and sFlow datagrams as a source of sampled
-//! frames; live interfaces, tunnel endpoints and the sFlow socket arrive with their issues.
-// The `unsafe` blocks: the memory map of an input file (`reader.rs`), the view of a receive
-// buffer as uninitialised bytes (`endpoint.rs`) and the AF_PACKET ring (`live.rs`).
+//! Sources and sinks of frames: capture files (read and written), sFlow datagrams as sampled
+//! frames, shared UDP sockets, tunnel endpoints, live interfaces (AF_PACKET rings), TAP
+//! interfaces and tunnel senders.
+// The `unsafe` blocks: the memory map of an input file (`reader.rs`) and the AF_PACKET ring
+// (`live.rs`).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
