@@ -229,10 +229,11 @@ pub struct SetArgs {
 }
 
 impl SetArgs {
-    /// The groups and maps these flags define.
+    /// The groups and maps these flags define, built as the daemon builds its declared ones.
     pub fn context(&self) -> anyhow::Result<query::Context> {
-        let mut ctx = query::Context::new();
+        let mut declared = server::spec::Declared::default();
         for (flag, entries) in [("--group", &self.groups), ("--map", &self.maps)] {
+            let sets = if flag == "--group" { &mut declared.groups } else { &mut declared.maps };
             for e in entries {
                 let parsed = e
                     .split_once(':')
@@ -240,15 +241,15 @@ impl SetArgs {
                 let Some((name, label, values)) = parsed else {
                     anyhow::bail!("{flag} {e}: expected NAME:LABEL=VALUE,VALUE...");
                 };
-                let values: Vec<&str> = values.split(',').map(str::trim).filter(|v| !v.is_empty()).collect();
-                if flag == "--group" {
-                    ctx.add_group(name, label, &values).map_err(|m| anyhow::anyhow!("{flag} {e}: {m}"))?;
-                } else {
-                    ctx.add_map(name, label, &values);
-                }
+                let values = values.split(',').map(str::trim).filter(|v| !v.is_empty()).map(String::from);
+                sets.entry(name.to_string())
+                    .or_default()
+                    .entry(label.to_string())
+                    .or_default()
+                    .extend(values);
             }
         }
-        Ok(ctx)
+        declared.context().map_err(|m| anyhow::anyhow!("{m}"))
     }
 }
 
