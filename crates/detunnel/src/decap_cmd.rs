@@ -204,6 +204,15 @@ pub fn run_pipeline(args: &DecapArgs, stop: Arc<AtomicBool>, publish: Option<Pub
     Ok(ExitCode::SUCCESS)
 }
 
+/// The summary's figures: streams (most frames first), seconds, reassembly counters and
+/// decoder anomalies.
+struct Figures<'a> {
+    streams: Vec<(&'a StreamKey, &'a StreamEntry)>,
+    secs: f64,
+    r: decap::ReassemblyCounters,
+    anomalies: Vec<(&'static str, u64)>,
+}
+
 /// Where stripped frames go besides files.
 enum Sink {
     /// A TAP interface.
@@ -720,13 +729,21 @@ impl<'a> Job<'a> {
         );
     }
 
-    /// The summary as one JSON object (`--stats json`, and the daemon's `/pipelines/json`).
-    fn summary_json(&self) -> String {
+    /// What both summaries report besides the plain counters.
+    fn figures(&self) -> Figures<'_> {
         let mut streams: Vec<(&StreamKey, &StreamEntry)> = self.streams.iter().collect();
         streams.sort_by(|a, b| b.1.frames.cmp(&a.1.frames).then(a.0.cmp(b.0)));
-        let secs = self.started.elapsed().as_secs_f64();
-        let r = self.reassembler.counters;
-        let anomalies: Vec<(&str, u64)> = self.dissector.counters().anomaly_counts().collect();
+        Figures {
+            streams,
+            secs: self.started.elapsed().as_secs_f64(),
+            r: self.reassembler.counters,
+            anomalies: self.dissector.counters().anomaly_counts().collect(),
+        }
+    }
+
+    /// The summary as one JSON object (`--stats json`, and the daemon's `/pipelines/json`).
+    fn summary_json(&self) -> String {
+        let Figures { streams, secs, r, anomalies } = self.figures();
         let mut s = format!(
             "{{\"frames_in\": {}, \"bytes_in\": {}, \"frames_out\": {}, \"bytes_out\": {}, \"seconds\": {secs:.3}, \"interrupted\": {}",
             self.frames_in, self.bytes_in, self.frames_out, self.bytes_out, self.interrupted
@@ -802,11 +819,7 @@ impl<'a> Job<'a> {
             eprintln!("{}", self.summary_json());
             return;
         }
-        let mut streams: Vec<(&StreamKey, &StreamEntry)> = self.streams.iter().collect();
-        streams.sort_by(|a, b| b.1.frames.cmp(&a.1.frames).then(a.0.cmp(b.0)));
-        let secs = self.started.elapsed().as_secs_f64();
-        let r = self.reassembler.counters;
-        let anomalies: Vec<(&str, u64)> = self.dissector.counters().anomaly_counts().collect();
+        let Figures { streams, secs, r, anomalies } = self.figures();
         let mut s = format!(
             "detunnel decap: {} frames in ({:.1} MB), {} out ({:.1} MB), {:.2} s\n",
             self.frames_in,
