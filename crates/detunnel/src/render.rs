@@ -10,16 +10,6 @@ fn push_name(out: &mut String, field: Field, n: u32) {
     }
 }
 
-/// Calls `f` with each field's suffixed name and value, outermost first.
-pub fn for_each_named(d: &Decoded<'_>, mut f: impl FnMut(Field, u32, dissect::Value)) {
-    let mut seen = [0u32; Field::COUNT];
-    d.for_each(&mut |field, value| {
-        let n = seen[field as usize];
-        seen[field as usize] += 1;
-        f(field, n, value);
-    });
-}
-
 /// The JSON object `detunnel inspect --json` prints for one frame (no trailing newline).
 pub fn json_line(out: &mut String, number: u64, orig_len: u32, d: &Decoded<'_>) {
     let _ = write!(
@@ -29,7 +19,7 @@ pub fn json_line(out: &mut String, number: u64, orig_len: u32, d: &Decoded<'_>) 
         d.stack.tokens()
     );
     let mut first = true;
-    for_each_named(d, |field, n, value| {
+    d.for_each_numbered(&mut |field, n, value| {
         if !first {
             out.push_str(", ");
         }
@@ -60,7 +50,7 @@ pub fn text_line(out: &mut String, number: u64, orig_len: u32, d: &Decoded<'_>) 
         let _ = write!(out, " cap {}", d.frame.len());
     }
     let _ = write!(out, " {}", d.stack.tokens());
-    for_each_named(d, |field, n, value| {
+    d.for_each_numbered(&mut |field, n, value| {
         out.push(' ');
         push_name(out, field, n);
         let _ = write!(out, "={value}");

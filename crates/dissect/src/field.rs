@@ -275,6 +275,16 @@ impl<'a> Decoded<'a> {
             layer_fields(self.frame, layers, i, emit);
         }
     }
+    /// Calls `emit` with every field of every layer, outermost first, and which occurrence of
+    /// that field it is (0 the outermost: the `N` of the depth suffix `name.N`).
+    pub fn for_each_numbered(&self, emit: &mut dyn FnMut(Field, u32, Value)) {
+        let mut seen = [0u32; Field::COUNT];
+        self.for_each(&mut |field, value| {
+            let n = seen[field as usize];
+            seen[field as usize] += 1;
+            emit(field, n, value);
+        });
+    }
     /// The `occurrence`-th value (0 = outermost) of `field`, if the frame has one.
     pub fn get(&self, field: Field, occurrence: usize) -> Option<Value> {
         let layers = self.stack.layers();

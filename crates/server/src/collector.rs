@@ -4,7 +4,7 @@
 //! queries merge the workers' states when they read them.
 use crate::sources::Sources;
 use capture::sflow::{agent_address, items, Item, SampledFrame};
-use dissect::{Decoded, Dissector, Field, LinkType, Proto, Stack};
+use dissect::{Decoded, Dissector, LinkType, Proto, Stack};
 use flows::{AgentId, Agents, DataSource, Engine};
 use foldhash::HashMap;
 use query::{Context, Input};
@@ -236,13 +236,9 @@ impl FlowKeys {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        let mut occurrences: HashMap<Field, usize> = HashMap::default();
-        decoded.for_each(&mut |field, _| {
-            let n = occurrences.entry(field).or_default();
-            names.push(if *n == 0 { field.name().to_string() } else { format!("{}.{n}", field.name()) });
-            *n += 1;
+        decoded.for_each_numbered(&mut |field, n, _| {
+            names.push(if n == 0 { field.name().to_string() } else { format!("{}.{n}", field.name()) });
         });
-        names.dedup();
         self.stacks.insert(sig, (names, now));
     }
 
