@@ -356,6 +356,12 @@ impl Decapsulator {
                 break;
             }
         }
+        if inner.proto == Proto::Eth && body == start + 1 {
+            // The carried Ethernet header is emitted as it is: no header to build.
+            let offset = (inner.offset as usize).min(cap_end);
+            let orig_len = wire_end.saturating_sub(inner.offset as usize) as u32;
+            return self.finish(Emission { head: None, body: offset..cap_end, orig_len, stream });
+        }
         let body_offset = match layers.get(body) {
             Some(l) => l.offset as usize,
             None => layers.last().map_or(0, Layer::end),

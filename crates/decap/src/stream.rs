@@ -78,49 +78,111 @@ impl StreamKind {
     }
 }
 
-/// The identity of a tunnel stream.
-#[derive(Debug, Clone, Copy, Eq, PartialOrd, Ord)]
+/// The identity of a tunnel stream. Compact and aligned: it is built, hashed and compared
+/// for every decapsulated frame.
+#[derive(Debug, Clone, Copy, Eq)]
 pub struct StreamKey {
-    /// The encapsulation.
-    pub kind: StreamKind,
-    /// Outer source address (unspecified when the tunnel has no IP underlay, e.g. MPLS).
-    pub source: IpAddr,
-    /// Outer destination address.
-    pub destination: IpAddr,
+    /// Outer source and destination addresses (IPv4 in the low 32 bits).
+    source: u128,
+    destination: u128,
     /// What the identifier is called (`key`, `session`, `vni`, `vsid`, `teid`, `label`), or
     /// empty when the tunnel has none.
     pub id_name: &'static str,
     /// The identifier.
     pub id: u32,
+    /// The encapsulation.
+    pub kind: StreamKind,
+    /// The addresses are IPv6 ones.
+    v6: bool,
 }
 
 impl PartialEq for StreamKey {
     fn eq(&self, o: &StreamKey) -> bool {
         // `id_name` follows from `kind`, so it is not compared.
-        self.id == o.id && self.kind == o.kind && self.source == o.source && self.destination == o.destination
+        self.source == o.source
+            && self.destination == o.destination
+            && self.id == o.id
+            && self.kind == o.kind
+            && self.v6 == o.v6
     }
 }
 
 impl Hash for StreamKey {
     fn hash<H: Hasher>(&self, h: &mut H) {
-        // Three words: cheap to hash on every frame.
-        fn bits(a: &IpAddr) -> u128 {
-            match a {
-                IpAddr::V4(v) => u128::from(u32::from(*v)),
-                IpAddr::V6(v) => u128::from(*v) ^ (1 << 127),
-            }
-        }
-        let (s, d) = (bits(&self.source), bits(&self.destination));
+        // Two words: cheap to hash on every frame.
+        let (s, d) = (self.source, self.destination);
         h.write_u64(
-            (s as u64) ^ ((s >> 64) as u64).rotate_left(17) ^ (u64::from(self.id) << 32) ^ self.kind as u64,
+            (s as u64)
+                ^ ((s >> 64) as u64).rotate_left(17)
+                ^ (u64::from(self.id) << 32)
+                ^ ((self.kind as u64) << 8 | u64::from(self.v6)),
         );
         h.write_u64((d as u64) ^ ((d >> 64) as u64).rotate_left(17));
     }
 }
 
+impl PartialOrd for StreamKey {
+    fn partial_cmp(&self, o: &StreamKey) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+impl Ord for StreamKey {
+    fn cmp(&self, o: &StreamKey) -> std::cmp::Ordering {
+        (self.kind, self.v6, self.source, self.destination, self.id).cmp(&(
+            o.kind,
+            o.v6,
+            o.source,
+            o.destination,
+            o.id,
+        ))
+    }
+}
+
+impl StreamKey {
+    /// The stream of `kind` between `source` and `destination` (both of one family; use
+    /// unspecified IPv4 addresses for a tunnel without an IP underlay) with identifier `id`,
+    /// called `id_name` (empty when the tunnel has none).
+    pub fn new(
+        kind: StreamKind,
+        source: IpAddr,
+        destination: IpAddr,
+        id_name: &'static str,
+        id: u32,
+    ) -> Self {
+        let v6 = source.is_ipv6() || destination.is_ipv6();
+        StreamKey { source: bits(source), destination: bits(destination), id_name, id, kind, v6 }
+    }
+
+    /// Outer source address (unspecified when the tunnel has no IP underlay, e.g. MPLS).
+    pub fn source(&self) -> IpAddr {
+        address(self.source, self.v6)
+    }
+
+    /// Outer destination address.
+    pub fn destination(&self) -> IpAddr {
+        address(self.destination, self.v6)
+    }
+}
+
+fn bits(a: IpAddr) -> u128 {
+    match a {
+        IpAddr::V4(v) => u128::from(u32::from(v)),
+        IpAddr::V6(v) => u128::from(v),
+    }
+}
+
+fn address(bits: u128, v6: bool) -> IpAddr {
+    if v6 {
+        IpAddr::from(std::net::Ipv6Addr::from(bits))
+    } else {
+        IpAddr::from(std::net::Ipv4Addr::from(bits as u32))
+    }
+}
+
 impl fmt::Display for StreamKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}>{}", self.kind.name(), self.source, self.destination)?;
+        write!(f, "{} {}>{}", self.kind.name(), self.source(), self.destination())?;
         if !self.id_name.is_empty() {
             write!(f, " {} {}", self.id_name, self.id)?;
         }
@@ -131,7 +193,7 @@ impl fmt::Display for StreamKey {
 impl StreamKey {
     /// A name safe to use as a file name (`erspan3_10.0.0.1-10.0.0.2_session_7`).
     pub fn file_name(&self) -> String {
-        let mut s = format!("{}_{}-{}", self.kind.name(), self.source, self.destination);
+        let mut s = format!("{}_{}-{}", self.kind.name(), self.source(), self.destination());
         if !self.id_name.is_empty() {
             s.push_str(&format!("_{}_{}", self.id_name, self.id));
         }
@@ -141,11 +203,8 @@ impl StreamKey {
     /// The stream of the tunnel whose layers are `run` (indexes into `layers`), with its
     /// underlay addresses taken from the nearest IP header before it.
     pub fn of_run(frame: &[u8], layers: &[Layer], run: std::ops::Range<usize>) -> StreamKey {
-        let (source, destination) = layers[..run.start]
-            .iter()
-            .rev()
-            .find_map(|l| ip_addresses(frame, l))
-            .unwrap_or((IpAddr::from([0u8; 4]), IpAddr::from([0u8; 4])));
+        let (source, destination, v6) =
+            layers[..run.start].iter().rev().find_map(|l| ip_addresses(frame, l)).unwrap_or((0, 0, false));
         let last = layers[run.end - 1];
         let first = layers[run.start];
         let b = last.bytes(frame);
@@ -219,26 +278,27 @@ impl StreamKey {
             _ => (StreamKind::Other, "", 0),
         };
         // The addresses of an IP-in-IP tunnel are its own header's.
-        let (source, destination) = if matches!(last.proto, Proto::Ipv4 | Proto::Ipv6) {
-            ip_addresses(frame, &last).unwrap_or((source, destination))
+        let (source, destination, v6) = if matches!(last.proto, Proto::Ipv4 | Proto::Ipv6) {
+            ip_addresses(frame, &last).unwrap_or((source, destination, v6))
         } else {
-            (source, destination)
+            (source, destination, v6)
         };
-        StreamKey { kind, source, destination, id_name, id }
+        StreamKey { source, destination, id_name, id, kind, v6 }
     }
 }
 
-/// The source and destination of an IP layer.
-fn ip_addresses(frame: &[u8], l: &Layer) -> Option<(IpAddr, IpAddr)> {
+/// The source and destination of an IP layer, as [`StreamKey`] holds them, and whether they
+/// are IPv6 addresses.
+fn ip_addresses(frame: &[u8], l: &Layer) -> Option<(u128, u128, bool)> {
     let b = l.bytes(frame);
     match l.proto {
         Proto::Ipv4 if b.len() >= 20 => {
-            let p = wire::ipv4::Packet::new_unchecked(b);
-            Some((IpAddr::from(p.src_addr().0), IpAddr::from(p.dst_addr().0)))
+            let word = |at: usize| u128::from(u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]));
+            Some((word(12), word(16), false))
         }
         Proto::Ipv6 if b.len() >= 40 => {
-            let p = wire::ipv6::Packet::new_unchecked(b);
-            Some((IpAddr::from(p.src_addr().0), IpAddr::from(p.dst_addr().0)))
+            let word = |at: usize| u128::from_be_bytes(b[at..at + 16].try_into().unwrap_or([0; 16]));
+            Some((word(8), word(24), true))
         }
         _ => None,
     }

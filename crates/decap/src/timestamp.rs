@@ -125,13 +125,13 @@ mod tests {
     }
 
     fn key() -> StreamKey {
-        StreamKey {
-            kind: crate::StreamKind::Erspan3,
-            source: IpAddr::from([10, 0, 0, 1]),
-            destination: IpAddr::from([10, 0, 0, 2]),
-            id_name: "session",
-            id: 7,
-        }
+        StreamKey::new(
+            crate::StreamKind::Erspan3,
+            IpAddr::from([10, 0, 0, 1]),
+            IpAddr::from([10, 0, 0, 2]),
+            "session",
+            7,
+        )
     }
 
     #[test]

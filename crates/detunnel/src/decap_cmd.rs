@@ -801,7 +801,7 @@ impl<'a> Job<'a> {
             }
             s.push_str(&format!(
                 "{{\"name\": \"{k}\", \"kind\": \"{}\", \"source\": \"{}\", \"destination\": \"{}\", \"id\": {}, \"frames\": {}, \"bytes\": {}}}",
-                k.kind.name(), k.source, k.destination, k.id, e.frames, e.bytes
+                k.kind.name(), k.source(), k.destination(), k.id, e.frames, e.bytes
             ));
         }
         s.push_str(&format!(
