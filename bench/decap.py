@@ -6,6 +6,9 @@ GENEVE; inner frames 64-1500 bytes) in a memory-backed folder, then runs, interl
 several times each, on the same file:
 
   cp IN OUT                        the floor for reading and writing these bytes
+  copy_records IN OUT              capture's reader and writer copying every record, decoding
+                                   nothing: the floor for a tool that reads frames (built here
+                                   from crates/capture/examples)
   tcpdump -r IN -w OUT             copies the file, decapsulating nothing
   detunnel decap -r IN -w OUT      strips every tunnel (single-threaded)
   tshark -r IN -T fields -e ip.src extracts one field (on a slice of the file, scaled)
@@ -14,6 +17,7 @@ and prints median wall times, peak memory (RSS) of each process, and the ratios 
 the others, all measured in this run: the machines are shared, so only ratios mean much.
 
 Usage: bench/decap.py [--frames N] [--runs N] [--dir DIR] [--detunnel PATH] [--tshark-frames N]
+                      [--copy-records PATH]
 """
 import argparse
 import os
@@ -42,7 +46,11 @@ def main():
     ap.add_argument("--detunnel", default="target/release/detunnel")
     ap.add_argument("--tshark-frames", type=int, default=200_000,
                     help="tshark runs on this many frames and its time is scaled to the whole file")
+    ap.add_argument("--copy-records", default="target/release/examples/copy_records")
     a = ap.parse_args()
+    if a.copy_records == ap.get_default("copy_records"):
+        subprocess.run(["cargo", "build", "-q", "--release", "-p", "capture", "--example", "copy_records"],
+                       check=True)
     for tool in ("tcpdump", "tshark", "editcap", "/usr/bin/time"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is not installed (apt-get install tcpdump tshark time)")
@@ -59,6 +67,7 @@ def main():
     scale = a.frames / min(a.tshark_frames, a.frames)
     cmds = {
         "cp": ["cp", src, out],
+        "copy_records": [a.copy_records, src, out],
         "tcpdump": ["tcpdump", "-r", src, "-w", out],
         "decap": [a.detunnel, "decap", "-q", "-r", src, "-w", out],
     }
@@ -85,6 +94,9 @@ def main():
     print(f"\ndecap / tcpdump  = {d / med['tcpdump']:.2f}   (target <= 1.00)")
     print(f"decap / cp       = {d / med['cp']:.2f}   (target <= 1.50)")
     print(f"decap / tshark   = {d / med['tshark (scaled)']:.3f}")
+    print(f"copy_records / cp = {med['copy_records'] / med['cp']:.2f}   (reading and writing records, no decoding)")
+    print(f"decap - copy_records = {(d - med['copy_records']) / a.frames * 1e9:.0f} ns per frame"
+          " (decoding, decapsulating, stream bookkeeping)")
     print(f"decap peak memory = {peaks['decap']:.1f} MiB   (target < 64)")
     shutil.rmtree(a.dir)
 
