@@ -33,13 +33,14 @@ pub struct Frame<'a> {
 /// Why a capture could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
-    /// The file could not be opened or read.
-    #[error("{file}: {source}")]
+    /// The file could not be opened or read. (The I/O error is part of the message, not a
+    /// `source`, so that error chains do not print it twice.)
+    #[error("{file}: {error}")]
     Io {
         /// File name.
         file: String,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is not a pcap or pcapng capture.
     #[error("{file}: not a pcap or pcapng file ({reason})")]
@@ -166,7 +167,7 @@ impl FileReader {
         if path == "-" {
             return FileReader::new("standard input", std::io::stdin());
         }
-        let f = File::open(path).map_err(|source| CaptureError::Io { file: path.to_string(), source })?;
+        let f = File::open(path).map_err(|error| CaptureError::Io { file: path.to_string(), error })?;
         if let Some(mapped) = MappedPcap::open(&f) {
             return Ok(FileReader {
                 name: path.to_string(),
