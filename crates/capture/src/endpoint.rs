@@ -138,6 +138,15 @@ impl Listener {
         !matches!(self.endpoint.kind, Kind::Gre | Kind::IpIp)
     }
 
+    /// Packets the kernel dropped on this listener's own socket (a full receive buffer);
+    /// `None` when the kernel's table cannot be read.
+    pub fn kernel_drops(&self) -> Option<u64> {
+        match &self.socket {
+            Receiver::Udp(u) => crate::udp::socket_drops(u, false),
+            Receiver::Raw(r) => crate::udp::socket_drops(r, true),
+        }
+    }
+
     /// Receives one packet as a frame (`None` when the read timed out).
     pub fn recv(&mut self) -> io::Result<Option<Frame<'_>>> {
         let raw = matches!(self.endpoint.kind, Kind::Gre | Kind::IpIp);

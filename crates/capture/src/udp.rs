@@ -4,6 +4,8 @@
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
 use std::time::Duration;
 
 /// A socket bound to `addr` that other sockets may share (`SO_REUSEPORT`), asking for
@@ -25,24 +27,43 @@ pub fn shared_socket(addr: SocketAddr, receive_buffer: usize, timeout: Duration)
 /// Datagrams the kernel dropped on every UDP socket bound to one of `ports` (the `drops`
 /// column of `/proc/net/udp` and `/proc/net/udp6`; 0 where they cannot be read).
 pub fn kernel_drops(ports: &[u16]) -> u64 {
-    ["/proc/net/udp", "/proc/net/udp6"]
-        .iter()
-        .filter_map(|p| std::fs::read_to_string(p).ok())
-        .map(|table| drops_in(&table, ports))
-        .sum()
+    let tables = read_tables(&["/proc/net/udp", "/proc/net/udp6"]);
+    tables.iter().flat_map(|t| rows(t)).filter(|r| ports.contains(&r.port)).map(|r| r.drops).sum()
 }
 
-/// Sums the drops of `ports`' rows in one `/proc/net/udp` table.
-fn drops_in(table: &str, ports: &[u16]) -> u64 {
-    table
-        .lines()
-        .skip(1)
-        .filter_map(|line| {
-            let cols: Vec<&str> = line.split_whitespace().collect();
-            let port = u16::from_str_radix(cols.get(1)?.rsplit(':').next()?, 16).ok()?;
-            ports.contains(&port).then(|| cols.last()?.parse::<u64>().ok()).flatten()
+/// Packets the kernel dropped on one socket (UDP, or raw when `raw`): its own row of
+/// `/proc/net/{udp,udp6}` or `/proc/net/{raw,raw6}`, found by its inode, so that sockets
+/// sharing a port are each counted once. `None` when the row cannot be read.
+pub fn socket_drops(socket: &impl AsRawFd, raw: bool) -> Option<u64> {
+    let inode = std::fs::metadata(format!("/proc/self/fd/{}", socket.as_raw_fd())).ok()?.ino();
+    let names: &[&str] =
+        if raw { &["/proc/net/raw", "/proc/net/raw6"] } else { &["/proc/net/udp", "/proc/net/udp6"] };
+    let tables = read_tables(names);
+    let found = tables.iter().flat_map(|t| rows(t)).find(|r| r.inode == inode);
+    found.map(|r| r.drops)
+}
+
+fn read_tables(names: &[&str]) -> Vec<String> {
+    names.iter().filter_map(|p| std::fs::read_to_string(p).ok()).collect()
+}
+
+/// One socket's row of a `/proc/net/udp`-style table.
+struct Row {
+    port: u16,
+    inode: u64,
+    drops: u64,
+}
+
+/// The rows of one `/proc/net/udp`-style table (the header line skipped).
+fn rows(table: &str) -> impl Iterator<Item = Row> + '_ {
+    table.lines().skip(1).filter_map(|line| {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        Some(Row {
+            port: u16::from_str_radix(cols.get(1)?.rsplit(':').next()?, 16).ok()?,
+            inode: cols.get(9)?.parse().ok()?,
+            drops: cols.last()?.parse().ok()?,
         })
-        .sum()
+    })
 }
 
 #[cfg(test)]
@@ -55,9 +76,12 @@ mod tests {
   1: 00000000:18C7 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 1 2 0000000000000000 17\n\
   2: 00000000:18C7 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 2 2 0000000000000000 3\n\
   3: 0100007F:0035 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 3 2 0000000000000000 9\n";
-        assert_eq!(drops_in(table, &[6343]), 20);
-        assert_eq!(drops_in(table, &[53, 6343]), 29);
-        assert_eq!(drops_in(table, &[1]), 0);
+        let drops =
+            |ports: &[u16]| rows(table).filter(|r| ports.contains(&r.port)).map(|r| r.drops).sum::<u64>();
+        assert_eq!(drops(&[6343]), 20);
+        assert_eq!(drops(&[53, 6343]), 29);
+        assert_eq!(drops(&[1]), 0);
+        assert_eq!(rows(table).find(|r| r.inode == 2).map(|r| r.drops), Some(3));
     }
 
     #[test]
@@ -66,5 +90,8 @@ mod tests {
         let addr = a.local_addr().unwrap();
         let b = shared_socket(addr, 1 << 20, Duration::from_millis(10)).unwrap();
         assert_eq!(b.local_addr().unwrap(), addr);
+        // Each socket finds its own row.
+        assert_eq!(socket_drops(&a, false), Some(0));
+        assert_eq!(socket_drops(&b, false), Some(0));
     }
 }

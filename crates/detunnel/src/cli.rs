@@ -279,8 +279,9 @@ pub struct DecapArgs {
     /// SIGINT or SIGTERM.
     #[arg(short = 'i', long = "interface", value_name = "IFACE")]
     pub interface: Vec<String>,
-    /// With `-i`: capture threads per interface, sharing it through a PACKET_FANOUT hash group
-    /// (both directions of a flow reach the same thread).
+    /// Receiving threads per source: with `-i`, per interface, sharing it through a
+    /// PACKET_FANOUT hash group (both directions of a flow reach the same thread); with a UDP
+    /// `--listen`, sockets sharing its port (SO_REUSEPORT: each sender reaches one of them).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub workers: u16,
     /// With `-i`: put the interface in promiscuous mode while capturing.

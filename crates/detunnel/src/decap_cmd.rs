@@ -60,7 +60,7 @@ struct Job<'a> {
     sinks: Vec<Sink>,
     /// Frames the kernel saw on the capture rings and dropped for a full ring.
     kernel: (u64, u64),
-    /// Datagrams the kernel dropped on the UDP endpoints' sockets (read as they close).
+    /// Packets the kernel dropped on the endpoints' own sockets (read as they close).
     socket_drops: Option<u64>,
     /// Live sources: name, frames and bytes received.
     sources: Vec<(String, u64, u64)>,
@@ -150,9 +150,18 @@ pub fn run_pipeline(args: &DecapArgs, stop: Arc<AtomicBool>, publish: Option<Pub
     }
     let mut live = Vec::new();
     for e in &args.listen {
-        let l = capture::endpoint::Listener::open(*e, 32 << 20, Duration::from_millis(200))
-            .with_context(|| format!("cannot listen on {e:?}"))?;
-        live.push(Live::Endpoint(l));
+        let open = |e: capture::endpoint::Endpoint| {
+            capture::endpoint::Listener::open(e, 32 << 20, Duration::from_millis(200))
+                .with_context(|| format!("cannot listen on {e:?}"))
+        };
+        let first = open(*e)?;
+        // A UDP endpoint gets a socket per worker on the same port (the kernel spreads the
+        // senders over them); a raw socket sees every packet, so one is enough.
+        let (more, bound) = (if first.is_udp() { args.workers - 1 } else { 0 }, first.endpoint());
+        live.push(Live::Endpoint(first));
+        for _ in 0..more {
+            live.push(Live::Endpoint(open(bound)?));
+        }
     }
     for (n, name) in args.interface.iter().enumerate() {
         // One fanout group per interface, unique to this process.
@@ -271,11 +280,23 @@ impl Live {
 /// Receives from every live source (a thread each) into the job until `stop`; then adds the
 /// rings' kernel drop counters to the job.
 fn listen(job: &mut Job<'_>, sources: Vec<Live>, stop: &AtomicBool) -> Result<(), CaptureError> {
-    job.sources = sources.iter().map(|s| (s.name(), 0, 0)).collect();
+    // Workers on one interface or endpoint count into one entry.
+    let mut slots = Vec::with_capacity(sources.len());
+    for s in &sources {
+        let name = s.name();
+        let slot = match job.sources.iter().position(|(n, _, _)| *n == name) {
+            Some(i) => i,
+            None => {
+                job.sources.push((name, 0, 0));
+                job.sources.len() - 1
+            }
+        };
+        slots.push(slot);
+    }
     let shared = std::sync::Mutex::new(job);
     let lock = || shared.lock().unwrap_or_else(|e| e.into_inner());
     std::thread::scope(|scope| {
-        for (i, mut source) in sources.into_iter().enumerate() {
+        for (mut source, i) in sources.into_iter().zip(slots) {
             let lock = &lock;
             scope.spawn(move || {
                 let feed = |f: &Frame<'_>| {
@@ -317,12 +338,12 @@ fn listen(job: &mut Job<'_>, sources: Vec<Live>, stop: &AtomicBool) -> Result<()
                             job.kernel.1 += s.drops;
                         }
                     }
-                    Live::Endpoint(l) if l.is_udp() => {
-                        let drops = capture::udp::kernel_drops(&[l.endpoint().addr.port()]);
-                        let mut job = lock();
-                        job.socket_drops = Some(job.socket_drops.unwrap_or(0) + drops);
+                    Live::Endpoint(l) => {
+                        if let Some(drops) = l.kernel_drops() {
+                            let mut job = lock();
+                            job.socket_drops = Some(job.socket_drops.unwrap_or(0) + drops);
+                        }
                     }
-                    Live::Endpoint(_) => {}
                 }
             });
         }

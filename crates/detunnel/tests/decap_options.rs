@@ -431,3 +431,49 @@ fn a_remote_tool_that_restarts_loses_only_what_came_while_it_was_gone() {
     assert_eq!(sink["frames"].as_u64().unwrap() + sink["errors"].as_u64().unwrap(), 15, "{summary}");
     assert!(sink["frames"].as_u64().unwrap() >= 10, "{summary}");
 }
+
+#[test]
+fn a_udp_endpoint_gets_a_socket_per_worker_and_loses_nothing() {
+    let tmp = TempDir::new("decap-workers");
+    let port = common::serve::free_port(true);
+    let out = tmp.join("workers.pcap");
+    let mut child = Running(
+        Some(
+            Command::new(detunnel())
+                .args(["decap", "--listen", &format!("vxlan://127.0.0.1:{port}"), "--workers", "3"])
+                .args(["--stats", "json", "-w", out.to_str().unwrap()])
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        ),
+        "-TERM",
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // Three sockets share the port, each in the kernel's table with its own row.
+    let table = std::fs::read_to_string("/proc/net/udp").unwrap();
+    let hex = format!(":{port:04X} ");
+    assert_eq!(table.lines().filter(|l| l.contains(&hex)).count(), 3, "{table}");
+    // Twenty senders (the kernel spreads them over the sockets by address), three frames each.
+    let senders: Vec<std::net::UdpSocket> =
+        (0..20).map(|_| std::net::UdpSocket::bind("127.0.0.1:0").unwrap()).collect();
+    for round in 0..3u8 {
+        for (i, s) in senders.iter().enumerate() {
+            let mut payload = build(&[Header::Vxlan { vni: 9 }]);
+            payload.extend(build(&inner(round * 20 + i as u8)));
+            s.send_to(&payload, ("127.0.0.1", port)).unwrap();
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let done = child.stop();
+    let summary = String::from_utf8_lossy(&done.stderr).to_string();
+    assert!(done.status.success(), "{summary}");
+    let mut got: Vec<u8> = read(&out).iter().map(|(_, f)| f[14 + 15]).collect();
+    got.sort();
+    assert_eq!(got, (0..60).collect::<Vec<u8>>(), "every frame once, whichever socket took it");
+    let line = summary.lines().find(|l| l.starts_with('{')).unwrap();
+    let json: serde_json::Value = serde_json::from_str(line).unwrap();
+    let sources = json["sources"].as_array().unwrap();
+    assert_eq!(sources.len(), 1, "the workers count into the endpoint's one entry: {summary}");
+    assert_eq!(sources[0]["frames"], 60, "{summary}");
+    assert_eq!(json["socket_drops"], 0, "{summary}");
+}
