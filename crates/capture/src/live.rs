@@ -10,6 +10,7 @@
 use crate::reader::Frame;
 use dissect::LinkType;
 use std::io;
+use std::marker::PhantomData;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::ptr;
 use std::sync::atomic::{fence, Ordering};
@@ -170,55 +171,22 @@ impl Ring {
         Ok(self.ready())
     }
 
-    /// Calls `f` with each frame of the next block, if it is ready, and hands the block back to
-    /// the kernel; returns how many frames it held (0 when it was not ready).
-    pub fn read_block(&mut self, mut f: impl FnMut(&Frame<'_>)) -> usize {
+    /// The next block of frames, if the kernel has handed it over; it goes back to the kernel
+    /// when the returned value is dropped.
+    pub fn next_block(&mut self) -> Option<Block<'_>> {
         if !self.ready() {
-            return 0;
+            return None;
         }
-        let block = self.block(self.current);
+        let base = self.block(self.current);
         fence(Ordering::Acquire);
         // SAFETY: the block belongs to user space until its status is set back; the header
-        // fields are read within the block (offsets come from the kernel and stay inside it).
+        // fields are read within the block.
         let (count, first) = unsafe {
-            let desc = block.cast::<libc::tpacket_block_desc>();
+            let desc = base.cast::<libc::tpacket_block_desc>();
             let h = (*desc).hdr.bh1;
             (h.num_pkts as usize, h.offset_to_first_pkt as usize)
         };
-        let mut at = first;
-        for _ in 0..count {
-            if at + std::mem::size_of::<libc::tpacket3_hdr>() > BLOCK_SIZE as usize {
-                break;
-            }
-            // SAFETY: `at` is inside the block (checked above); the kernel wrote a tpacket3_hdr
-            // there and the frame bytes at `tp_mac` for `tp_snaplen` bytes, inside the block.
-            let (hdr, data) = unsafe {
-                let hdr = ptr::read_unaligned(block.add(at).cast::<libc::tpacket3_hdr>());
-                let start = at + usize::from(hdr.tp_mac);
-                let len = (hdr.tp_snaplen as usize).min((BLOCK_SIZE as usize).saturating_sub(start));
-                (hdr, std::slice::from_raw_parts(block.add(start), len))
-            };
-            self.record += 1;
-            f(&Frame {
-                data,
-                orig_len: hdr.tp_len,
-                ts_nanos: u64::from(hdr.tp_sec) * 1_000_000_000 + u64::from(hdr.tp_nsec),
-                link: LinkType::ETHERNET,
-                interface: 0,
-                record: self.record,
-            });
-            if hdr.tp_next_offset == 0 {
-                break;
-            }
-            at += hdr.tp_next_offset as usize;
-        }
-        fence(Ordering::Release);
-        // SAFETY: hands the block back: the status word is written volatile after every read.
-        unsafe {
-            ptr::write_volatile(block.add(STATUS_AT).cast::<u32>(), libc::TP_STATUS_KERNEL);
-        }
-        self.current = (self.current + 1) % BLOCK_COUNT;
-        count
+        Some(Block { ring: self, base, count, first })
     }
 
     /// The kernel's counters since the last call.
@@ -236,6 +204,92 @@ impl Ring {
             )
         })?;
         Ok(RingStats { packets: u64::from(s.tp_packets), drops: u64::from(s.tp_drops) })
+    }
+}
+
+/// A block of frames the kernel handed to user space; handed back when dropped.
+pub struct Block<'r> {
+    ring: &'r mut Ring,
+    base: *mut u8,
+    count: usize,
+    first: usize,
+}
+
+impl Block<'_> {
+    /// The frames of the block, in order; they can be walked more than once while the block
+    /// is held.
+    pub fn frames(&self) -> Frames<'_> {
+        Frames {
+            base: self.base,
+            at: self.first,
+            left: self.count,
+            record: self.ring.record,
+            block: PhantomData,
+        }
+    }
+
+    /// Number of frames in the block.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// True when the block holds no frame.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}
+
+impl Drop for Block<'_> {
+    fn drop(&mut self) {
+        fence(Ordering::Release);
+        // SAFETY: hands the block back: the status word is written volatile after every read
+        // (no `Frames` can outlive the block).
+        unsafe {
+            ptr::write_volatile(self.base.add(STATUS_AT).cast::<u32>(), libc::TP_STATUS_KERNEL);
+        }
+        self.ring.current = (self.ring.current + 1) % BLOCK_COUNT;
+        self.ring.record += self.count as u64;
+    }
+}
+
+/// The frames of a [`Block`], borrowed from the ring's memory.
+pub struct Frames<'b> {
+    base: *const u8,
+    at: usize,
+    left: usize,
+    record: u64,
+    block: PhantomData<&'b [u8]>,
+}
+
+impl<'b> Iterator for Frames<'b> {
+    type Item = Frame<'b>;
+
+    fn next(&mut self) -> Option<Frame<'b>> {
+        if self.left == 0 || self.at + std::mem::size_of::<libc::tpacket3_hdr>() > BLOCK_SIZE as usize {
+            return None;
+        }
+        // SAFETY: `at` is inside the block (checked above), which user space holds while the
+        // `Block` this borrows from lives; the kernel wrote a tpacket3_hdr there and the frame
+        // bytes at `tp_mac` for `tp_snaplen` bytes, cut to the block's end.
+        let (hdr, data) = unsafe {
+            let hdr = ptr::read_unaligned(self.base.add(self.at).cast::<libc::tpacket3_hdr>());
+            let start = (self.at + usize::from(hdr.tp_mac)).min(BLOCK_SIZE as usize);
+            let len = (hdr.tp_snaplen as usize).min(BLOCK_SIZE as usize - start);
+            (hdr, std::slice::from_raw_parts(self.base.add(start), len))
+        };
+        self.left -= 1;
+        self.record += 1;
+        // The last frame, or a broken offset, ends the walk.
+        self.at =
+            if hdr.tp_next_offset == 0 { BLOCK_SIZE as usize } else { self.at + hdr.tp_next_offset as usize };
+        Some(Frame {
+            data,
+            orig_len: hdr.tp_len,
+            ts_nanos: u64::from(hdr.tp_sec) * 1_000_000_000 + u64::from(hdr.tp_nsec),
+            link: LinkType::ETHERNET,
+            interface: 0,
+            record: self.record,
+        })
     }
 }
 

@@ -37,6 +37,16 @@ pub struct ReassemblyCounters {
     pub refused: u64,
 }
 
+impl ReassemblyCounters {
+    /// Adds another reassembler's counts.
+    pub fn merge(&mut self, other: &ReassemblyCounters) {
+        self.fragments += other.fragments;
+        self.reassembled += other.reassembled;
+        self.expired += other.expired;
+        self.refused += other.refused;
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Key {
     src: [u8; 16],

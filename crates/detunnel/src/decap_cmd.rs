@@ -2,15 +2,14 @@
 //! stream's identity (one pcapng interface, or one file, per stream).
 use crate::cli::{DecapArgs, FormatArg, StatsArg, TimestampArg};
 use crate::fasthash::FastMap;
+use crate::lane::{Decision, Fate, Lane, LaneFigures};
 use anyhow::{bail, Context, Result};
 use capture::{CaptureError, FileReader, FileWriter, Format, Frame};
-use decap::reassembly::{Limits, Offer};
-use decap::{
-    Decapsulator, Dedup, Drop, Emission, ErspanClock, Options, Outcome, Reassembler, StreamKey, StreamKind,
-};
-use dissect::{Dissector, LinkType, Proto, Stack};
+use decap::reassembly::ReassemblyCounters;
+use decap::{Decapsulator, Dedup, Drop, Emission, ErspanClock, Options, StreamKey, StreamKind};
+use dissect::{Dissector, LinkType};
 use std::io::IsTerminal;
-use std::ops::ControlFlow;
+use std::ops::{ControlFlow, Range};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -47,14 +46,10 @@ impl StreamEntry {
 struct Job<'a> {
     args: &'a DecapArgs,
     format: Format,
-    dissector: Dissector,
-    stack: Stack,
-    decap: Decapsulator,
-    filter: crate::filter::Filter,
-    reassembler: Reassembler,
+    /// Each lane's decoder and reassembly counts, as it last reported them.
+    lanes: Vec<LaneFigures>,
     dedup: Option<Dedup>,
     clock: Option<ErspanClock>,
-    scratch: Vec<u8>,
     writer: Option<FileWriter>,
     /// TAPs and re-encapsulating senders.
     sinks: Vec<Sink>,
@@ -118,6 +113,18 @@ pub fn run(args: &DecapArgs) -> Result<ExitCode> {
     run_pipeline(args, stop, None)
 }
 
+/// What to emit, as the command line says.
+fn decap_options(args: &DecapArgs) -> Options {
+    Options {
+        strip: args.strip,
+        depth: args.depth,
+        strip_tags: args.strip_tags.clone().unwrap_or_default(),
+        only_tunnelled: args.only_tunnelled,
+        snaplen: args.snaplen.map(|s| s as usize),
+        synth_macs: args.synth_mac,
+    }
+}
+
 /// Receives the pipeline's JSON summary while it runs (once a second) and when it ends.
 pub type Publish = Box<dyn FnMut(String) + Send>;
 
@@ -173,8 +180,14 @@ pub fn run_pipeline(args: &DecapArgs, stop: Arc<AtomicBool>, publish: Option<Pub
             live.push(Live::Ring(ring, format!("interface {name}")));
         }
     }
-    let filter = crate::filter::Filter::new(args.filter.as_deref(), &args.sets)?;
-    let mut job = Job::new(args, format, writer, stop.clone(), filter);
+    let lane = || -> Result<Lane> {
+        let filter = crate::filter::Filter::new(args.filter.as_deref(), &args.sets)?;
+        let decap = Decapsulator::new(decap_options(args));
+        let erspan = args.timestamps == TimestampArg::Erspan;
+        Ok(Lane::new(Dissector::new(args.decoder.config()), decap, filter, erspan))
+    };
+    let lanes = (0..live.len().max(1)).map(|_| lane()).collect::<Result<Vec<Lane>>>()?;
+    let mut job = Job::new(args, format, writer, stop.clone(), lanes.len());
     job.live = !live.is_empty();
     job.publish = publish;
     signal_hook::flag::register(signal_hook::consts::SIGHUP, job.reopen.clone())
@@ -187,11 +200,17 @@ pub fn run_pipeline(args: &DecapArgs, stop: Arc<AtomicBool>, publish: Option<Pub
         job.sinks.push(Sink::Tunnel(sender));
     }
     let read = if !live.is_empty() {
-        listen(&mut job, live, &stop)
-    } else if readers.len() == 1 {
-        readers[0].for_each(|f| job.frame(f))
+        listen(&mut job, live, lanes, &stop)
     } else {
-        merge(&mut readers, |f| job.frame(f))
+        let mut lane = lanes.into_iter().next().context("no lane")?;
+        let read = if readers.len() == 1 {
+            readers[0].for_each(|f| job.frame(&mut lane, f))
+        } else {
+            merge(&mut readers, |f| job.frame(&mut lane, f))
+        };
+        lane.finish();
+        job.lanes[0] = lane.figures();
+        read
     };
     let finished = job.finish();
     job.summary();
@@ -277,9 +296,14 @@ impl Live {
     }
 }
 
-/// Receives from every live source (a thread each) into the job until `stop`; then adds the
-/// rings' kernel drop counters to the job.
-fn listen(job: &mut Job<'_>, sources: Vec<Live>, stop: &AtomicBool) -> Result<(), CaptureError> {
+/// Receives from every live source (a thread each, with its own lane) into the job until
+/// `stop`; then adds the rings' and sockets' kernel drop counters to the job.
+fn listen(
+    job: &mut Job<'_>,
+    sources: Vec<Live>,
+    lanes: Vec<Lane>,
+    stop: &AtomicBool,
+) -> Result<(), CaptureError> {
     // Workers on one interface or endpoint count into one entry.
     let mut slots = Vec::with_capacity(sources.len());
     for s in &sources {
@@ -296,32 +320,46 @@ fn listen(job: &mut Job<'_>, sources: Vec<Live>, stop: &AtomicBool) -> Result<()
     let shared = std::sync::Mutex::new(job);
     let lock = || shared.lock().unwrap_or_else(|e| e.into_inner());
     std::thread::scope(|scope| {
-        for (mut source, i) in sources.into_iter().zip(slots) {
+        for (n, ((mut source, i), mut lane)) in sources.into_iter().zip(slots).zip(lanes).enumerate() {
             let lock = &lock;
             scope.spawn(move || {
-                let feed = |f: &Frame<'_>| {
-                    let mut job = lock();
-                    job.count_source(i, f);
-                    if job.frame(f).is_break() {
-                        stop.store(true, Ordering::Relaxed);
-                    }
-                    job.tick();
-                };
+                // A ring block's decisions, made outside the lock (reused: no allocation per frame).
+                let mut decisions: Vec<Decision> = Vec::new();
+                let mut received = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     let got = match &mut source {
-                        Live::Endpoint(l) => l.recv().map(|f| f.map(|f| feed(&f))).map(|_| ()),
-                        // A whole block under one lock.
-                        Live::Ring(r, _) => r.wait(200).map(|ready| {
-                            if ready {
-                                let mut job = lock();
-                                r.read_block(|f| {
-                                    job.count_source(i, f);
-                                    if job.frame(f).is_break() {
-                                        stop.store(true, Ordering::Relaxed);
-                                    }
-                                });
-                                job.tick();
+                        Live::Endpoint(l) => l.recv().map(|f| {
+                            let Some(f) = f else {
+                                lock().lanes[n] = lane.figures();
+                                return;
+                            };
+                            lane.begin();
+                            let d = lane.decide(&f);
+                            let mut job = lock();
+                            job.count_source(i, &f);
+                            if job.deliver(&f, &d, &lane).is_break() {
+                                stop.store(true, Ordering::Relaxed);
                             }
+                            received += 1;
+                            if received % 64 == 0 {
+                                job.lanes[n] = lane.figures();
+                            }
+                        }),
+                        // A whole block decided in parallel, then written under one lock.
+                        Live::Ring(r, _) => r.wait(200).map(|_| {
+                            let Some(block) = r.next_block() else { return };
+                            lane.begin();
+                            decisions.clear();
+                            decisions.extend(block.frames().map(|f| lane.decide(&f)));
+                            let mut job = lock();
+                            for (f, d) in block.frames().zip(&decisions) {
+                                job.count_source(i, &f);
+                                if job.deliver(&f, d, &lane).is_break() {
+                                    stop.store(true, Ordering::Relaxed);
+                                    break;
+                                }
+                            }
+                            job.lanes[n] = lane.figures();
                         }),
                     };
                     if let Err(e) = got {
@@ -330,6 +368,8 @@ fn listen(job: &mut Job<'_>, sources: Vec<Live>, stop: &AtomicBool) -> Result<()
                     }
                     lock().tick();
                 }
+                lane.finish();
+                lock().lanes[n] = lane.figures();
                 match &source {
                     Live::Ring(r, _) => {
                         if let Ok(s) = r.stats() {
@@ -357,28 +397,15 @@ impl<'a> Job<'a> {
         format: Format,
         writer: Option<FileWriter>,
         stop: Arc<AtomicBool>,
-        filter: crate::filter::Filter,
+        lanes: usize,
     ) -> Job<'a> {
-        let options = Options {
-            strip: args.strip,
-            depth: args.depth,
-            strip_tags: args.strip_tags.clone().unwrap_or_default(),
-            only_tunnelled: args.only_tunnelled,
-            snaplen: args.snaplen.map(|s| s as usize),
-            synth_macs: args.synth_mac,
-        };
         let progress = (!args.quiet && std::io::stderr().is_terminal()).then(Instant::now);
         Job {
             args,
             format,
-            dissector: Dissector::new(args.decoder.config()),
-            stack: Stack::new(),
-            decap: Decapsulator::new(options),
-            filter,
-            reassembler: Reassembler::new(Limits::default()),
+            lanes: vec![LaneFigures::default(); lanes],
             dedup: args.dedup.map(Dedup::new),
             clock: (args.timestamps == TimestampArg::Erspan).then(ErspanClock::new),
-            scratch: Vec::with_capacity(65_536),
             writer,
             sinks: Vec::new(),
             kernel: (0, 0),
@@ -417,8 +444,15 @@ impl<'a> Job<'a> {
         }
     }
 
-    /// Handles one input frame.
-    fn frame(&mut self, f: &Frame<'_>) -> ControlFlow<()> {
+    /// Handles one frame of a capture file: decided by `lane`, then delivered.
+    fn frame(&mut self, lane: &mut Lane, f: &Frame<'_>) -> ControlFlow<()> {
+        lane.begin();
+        let d = lane.decide(f);
+        self.deliver(f, &d, lane)
+    }
+
+    /// Counts and writes frame `f` as `lane` decided it.
+    fn deliver(&mut self, f: &Frame<'_>, d: &Decision, lane: &Lane) -> ControlFlow<()> {
         if self.stop.load(Ordering::Relaxed) {
             // A signal is how a live capture ends; a file read stopped early is interrupted.
             self.interrupted = !self.live;
@@ -429,28 +463,15 @@ impl<'a> Job<'a> {
         if self.progress.is_some() && self.frames_in % 16_384 == 0 {
             self.show_progress(false);
         }
-        self.dissector.dissect(f.data, f.link, &mut self.stack);
-        let flow = match self.reassembler.offer(f.data, &self.stack, f.ts_nanos) {
-            Offer::Pass => self.emit(f.data, f.orig_len, f.ts_nanos, f.record),
-            Offer::Held => {
-                count(&mut self.in_by_kind, "outer_fragment");
-                self.drop(Drop::FragmentHeld, f.record)
-            }
-            Offer::Refused => {
-                count(&mut self.in_by_kind, "outer_fragment");
-                self.drop(Drop::FragmentRefused, f.record)
-            }
-            Offer::Complete(datagram) => {
-                if self.reassembled_frames.len() < MAX_LISTED_DROPS {
-                    self.reassembled_frames.push(f.record);
-                }
-                self.scratch.clear();
-                self.scratch.extend_from_slice(datagram);
-                let data = std::mem::take(&mut self.scratch);
-                self.dissector.dissect(&data, f.link, &mut self.stack);
-                let flow = self.emit(&data, data.len() as u32, f.ts_nanos, f.record);
-                self.scratch = data;
-                flow
+        if d.completed && self.reassembled_frames.len() < MAX_LISTED_DROPS {
+            self.reassembled_frames.push(f.record);
+        }
+        count(&mut self.in_by_kind, d.kind);
+        let flow = match &d.fate {
+            Fate::Dropped(why) => self.drop(*why, f.record),
+            Fate::Emitted { emission, datagram, erspan3 } => {
+                let data = lane.data(*datagram, f.data);
+                self.emit(data, emission, erspan3.clone(), f.ts_nanos, f.record)
             }
         };
         if self.error.is_some() {
@@ -467,16 +488,15 @@ impl<'a> Job<'a> {
         ControlFlow::Continue(())
     }
 
-    fn emit(&mut self, data: &[u8], orig_len: u32, ts: u64, record: u64) -> ControlFlow<()> {
-        let (outcome, outer) = self.decap.decapsulate(data, orig_len, &self.stack);
-        count(&mut self.in_by_kind, outer.map_or("untunnelled", |t| t.name()));
-        if !self.filter.accepts(&dissect::Decoded::new(data, &self.stack), orig_len) {
-            return self.drop(Drop::Filtered, record);
-        }
-        let e = match outcome {
-            Outcome::Dropped(why) => return self.drop(why, record),
-            Outcome::Emitted(e) => e,
-        };
+    /// Writes emission `e` of `data` (which holds the ERSPAN III header at `erspan3`).
+    fn emit(
+        &mut self,
+        data: &[u8],
+        e: &Emission,
+        erspan3: Option<Range<usize>>,
+        ts: u64,
+        record: u64,
+    ) -> ControlFlow<()> {
         let (head, body) = e.parts(data);
         if let Some(d) = &mut self.dedup {
             if d.is_duplicate_parts(head, body, ts) {
@@ -485,17 +505,16 @@ impl<'a> Job<'a> {
         }
         let ts = match (&mut self.clock, e.stream) {
             (Some(clock), Some(key)) if key.kind == StreamKind::Erspan3 => {
-                let header =
-                    self.stack.layers().iter().find(|l| l.proto == Proto::Erspan3).map(|l| l.bytes(data));
+                let header = erspan3.and_then(|r| data.get(r));
                 header.and_then(|h| clock.time(key, ts, h)).unwrap_or(ts)
             }
             _ => ts,
         };
         let written = match e.stream {
             Some(key) => self
-                .stream_interface(key, &e, data, ts)
-                .and_then(|interface| self.write(interface, ts, &e, data)),
-            None => self.write_untunnelled_split(ts, &e, data).and_then(|()| self.write(0, ts, &e, data)),
+                .stream_interface(key, e, data, ts)
+                .and_then(|interface| self.write(interface, ts, e, data)),
+            None => self.write_untunnelled_split(ts, e, data).and_then(|()| self.write(0, ts, e, data)),
         };
         if let Err(err) = written {
             if !self.live {
@@ -704,9 +723,8 @@ impl<'a> Job<'a> {
         Ok(())
     }
 
-    /// Flushes and closes every output, and ends reassembly.
+    /// Flushes and closes every output.
     fn finish(&mut self) -> Result<()> {
-        self.reassembler.finish();
         self.show_progress(true);
         let mut result = match self.error.take() {
             Some(e) => Err(e),
@@ -754,11 +772,16 @@ impl<'a> Job<'a> {
     fn figures(&self) -> Figures<'_> {
         let mut streams: Vec<(&StreamKey, &StreamEntry)> = self.streams.iter().collect();
         streams.sort_by(|a, b| b.1.frames.cmp(&a.1.frames).then(a.0.cmp(b.0)));
+        let (mut decoder, mut reassembly) = (dissect::Counters::default(), ReassemblyCounters::default());
+        for lane in &self.lanes {
+            decoder.merge(&lane.decoder);
+            reassembly.merge(&lane.reassembly);
+        }
         Figures {
             streams,
             secs: self.started.elapsed().as_secs_f64(),
-            r: self.reassembler.counters,
-            anomalies: self.dissector.counters().anomaly_counts().collect(),
+            r: reassembly,
+            anomalies: decoder.anomaly_counts().collect(),
         }
     }
 

@@ -7,25 +7,21 @@ use query::{Compiled, Context, Definition, Evaluator, Input};
 /// A compiled `--filter`, or none (everything passes).
 pub struct Filter {
     compiled: Option<(Compiled, Context, Evaluator)>,
-    /// Frames the filter rejected.
-    pub rejected: u64,
 }
 
 impl Filter {
     /// Compiles `expr` with the groups and maps of `sets`.
     pub fn new(expr: Option<&str>, sets: &SetArgs) -> anyhow::Result<Filter> {
-        let Some(expr) = expr else { return Ok(Filter { compiled: None, rejected: 0 }) };
+        let Some(expr) = expr else { return Ok(Filter { compiled: None }) };
         let ctx = sets.context()?;
         let def = Definition { filter: Some(expr.to_string()), ..Definition::default() };
         let compiled = def.compile(&ctx)?;
-        Ok(Filter { compiled: Some((compiled, ctx, Evaluator::new())), rejected: 0 })
+        Ok(Filter { compiled: Some((compiled, ctx, Evaluator::new())) })
     }
 
-    /// True when the frame passes (counting it when it does not).
+    /// True when the frame passes.
     pub fn accepts(&mut self, decoded: &Decoded<'_>, frame_len: u32) -> bool {
         let Some((c, ctx, eval)) = &mut self.compiled else { return true };
-        let ok = c.accepts(eval, &Input::new(*decoded, frame_len), ctx);
-        self.rejected += u64::from(!ok);
-        ok
+        c.accepts(eval, &Input::new(*decoded, frame_len), ctx)
     }
 }

@@ -6,6 +6,7 @@ mod filter;
 mod flows_cmd;
 mod generate;
 mod inspect;
+mod lane;
 mod render;
 mod rotate;
 mod serve;
