@@ -17,3 +17,15 @@ pub mod writer;
 
 pub use reader::{CaptureError, FileReader, Frame};
 pub use writer::{FileWriter, Format};
+
+/// A frame given as a header and a body (how sinks take decapsulated frames) in one piece:
+/// the body itself when there is no header, else both copied into `scratch`.
+pub fn joined<'a>(head: &'a [u8], body: &'a [u8], scratch: &'a mut Vec<u8>) -> &'a [u8] {
+    if head.is_empty() {
+        return body;
+    }
+    scratch.clear();
+    scratch.extend_from_slice(head);
+    scratch.extend_from_slice(body);
+    scratch
+}

@@ -56,14 +56,7 @@ impl Tap {
     /// body goes to the kernel without a copy); a frame too big for the interface or refused
     /// by the kernel is counted and dropped (the sink never blocks the packet path on an error).
     pub fn send(&mut self, head: &[u8], body: &[u8]) {
-        let frame = if head.is_empty() {
-            body
-        } else {
-            self.whole.clear();
-            self.whole.extend_from_slice(head);
-            self.whole.extend_from_slice(body);
-            &self.whole[..]
-        };
+        let frame = crate::joined(head, body, &mut self.whole);
         if frame.len() > self.max_frame {
             self.counts.too_big += 1;
             return;

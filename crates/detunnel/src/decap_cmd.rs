@@ -545,14 +545,7 @@ impl<'a> Job<'a> {
         if !self.sinks.is_empty() {
             if self.args.balance {
                 // The hash reads the frame in one piece.
-                let frame = if head.is_empty() {
-                    body
-                } else {
-                    self.whole.clear();
-                    self.whole.extend_from_slice(head);
-                    self.whole.extend_from_slice(body);
-                    &self.whole[..]
-                };
+                let frame = capture::joined(head, body, &mut self.whole);
                 let i = (decap::balance::symmetric_hash(frame) % self.sinks.len() as u64) as usize;
                 self.sinks[i].send(head, body, ts);
             } else {
