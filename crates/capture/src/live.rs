@@ -227,16 +227,6 @@ impl Block<'_> {
             block: PhantomData,
         }
     }
-
-    /// Number of frames in the block.
-    pub fn len(&self) -> usize {
-        self.count
-    }
-
-    /// True when the block holds no frame.
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
 }
 
 impl Drop for Block<'_> {
