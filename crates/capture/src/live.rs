@@ -155,10 +155,11 @@ impl Ring {
         status & libc::TP_STATUS_USER != 0
     }
 
-    /// Waits up to `timeout_ms` for the next block; true when it is ready to read.
-    pub fn wait(&self, timeout_ms: i32) -> io::Result<bool> {
+    /// Waits up to `timeout_ms` for the next block (a signal may end the wait early); then
+    /// [`Ring::next_block`] says whether it came.
+    pub fn wait(&self, timeout_ms: i32) -> io::Result<()> {
         if self.ready() {
-            return Ok(true);
+            return Ok(());
         }
         let mut pfd =
             libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLIN | libc::POLLERR, revents: 0 };
@@ -166,9 +167,11 @@ impl Ring {
         let r = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
         if r < 0 {
             let e = io::Error::last_os_error();
-            return if e.kind() == io::ErrorKind::Interrupted { Ok(false) } else { Err(e) };
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
         }
-        Ok(self.ready())
+        Ok(())
     }
 
     /// The next block of frames, if the kernel has handed it over; it goes back to the kernel

@@ -346,7 +346,7 @@ fn listen(
                             }
                         }),
                         // A whole block decided in parallel, then written under one lock.
-                        Live::Ring(r, _) => r.wait(200).map(|_| {
+                        Live::Ring(r, _) => r.wait(200).map(|()| {
                             let Some(block) = r.next_block() else { return };
                             lane.begin();
                             decisions.clear();
