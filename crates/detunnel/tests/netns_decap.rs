@@ -438,3 +438,50 @@ fn capture_survives_its_interface_going_down_and_up() {
         .collect();
     assert_eq!(got, (0..20).collect::<Vec<u8>>(), "{summary}");
 }
+
+#[test]
+fn outer_fragments_made_by_the_kernel_are_reassembled_by_the_workers() {
+    if !root() || !have_tool("ip") || !have_tool("python3") {
+        return;
+    }
+    // A VXLAN device not tied to the veth takes 4000-byte frames over its 1500-byte underlay:
+    // the kernel sends each VXLAN datagram as IPv4 fragments (VXLAN does not set DF), as a
+    // mirror session that outgrew the path MTU does.
+    let peers = Peers::new("g");
+    let vx9 = ["link", "add", "vx9", "mtu", "4000", "type", "vxlan", "id", "43", "remote", "192.0.2.2"];
+    ip(&[&["-n", peers.a.as_str()][..], &vx9, &["local", "192.0.2.1", "dstport", "4789"]].concat());
+    ip(&["-n", &peers.a, "link", "set", "vx9", "up"]);
+    let tmp = TempDir::new("netns-frag");
+    let out = tmp.join("out.pcap");
+    let child = command_in(Some(&peers.b), detunnel())
+        .args(["decap", "-i", "vb", "--workers", "2", "--stats", "json", "-w"])
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut decap = Running(Some(child), "-TERM");
+    std::thread::sleep(Duration::from_secs(1));
+    // 30 Ethernet frames of 2,514 bytes (EtherType 0x88b5, payload byte i) into vx9.
+    let script = "import socket,time\ns=socket.socket(socket.AF_PACKET,socket.SOCK_RAW)\n\
+                  s.bind(('vx9',0))\n\
+                  for i in range(30):\n    s.send(bytes.fromhex('020000000002020000000001'+'88b5')+bytes([i])*2500)\n    time.sleep(0.01)\n";
+    assert!(command_in(Some(&peers.a), "python3").args(["-c", script]).status().unwrap().success());
+    std::thread::sleep(Duration::from_millis(500));
+    let done = decap.stop();
+    let summary = String::from_utf8_lossy(&done.stderr).to_string();
+    assert!(done.status.success(), "{summary}");
+    let mut got: Vec<u8> = frames(&out)
+        .iter()
+        .filter(|f| f.len() == 2514 && f[12..14] == [0x88, 0xb5] && f[14..].iter().all(|b| *b == f[14]))
+        .map(|f| f[14])
+        .collect();
+    got.sort();
+    assert_eq!(got, (0..30).collect::<Vec<u8>>(), "every frame whole, once: {summary}");
+    let line = summary.lines().find(|l| l.starts_with('{')).unwrap();
+    let json: serde_json::Value = serde_json::from_str(line).unwrap();
+    let r = &json["reassembly"];
+    assert_eq!(r["reassembled"], 30, "{summary}");
+    assert_eq!(r["fragments"], 60, "two fragments a datagram: {summary}");
+    assert_eq!((r["expired"].as_u64(), r["refused"].as_u64()), (Some(0), Some(0)), "{summary}");
+}
