@@ -126,6 +126,7 @@ def main():
                 print(f"{name:10} {label:>9} {got:9,} {lost:8,} {per:13.2f}", flush=True)
     finally:
         teardown()
+        shutil.rmtree(args.dir, ignore_errors=True)
     print()
     base = {r[0]: r[3] for r in results["tcpdump"]}
     for name, rows in results.items():
