@@ -4,7 +4,7 @@
 //! `erspan3://HOST?session=S` (with the frame's time as a 100-µs timestamp) over a raw IP
 //! protocol 47 socket (root or CAP_NET_RAW), the kernel adding the IP header.
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use std::io;
+use std::io::{self, IoSlice};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use wire::erspan::{Type2Repr, Type3Repr};
 use wire::ethernet::ethertype as et;
@@ -100,7 +100,6 @@ pub struct SendCounts {
 pub struct Sender {
     target: Target,
     socket: Socket,
-    buf: Vec<u8>,
     sequence: u32,
     /// What was sent and dropped.
     pub counts: SendCounts,
@@ -116,13 +115,7 @@ impl Sender {
         };
         socket.connect(&SockAddr::from(target.addr))?;
         socket.set_nonblocking(true)?;
-        Ok(Sender {
-            target,
-            socket,
-            buf: Vec::with_capacity(65_536),
-            sequence: 0,
-            counts: SendCounts::default(),
-        })
+        Ok(Sender { target, socket, sequence: 0, counts: SendCounts::default() })
     }
 
     /// The target.
@@ -131,9 +124,9 @@ impl Sender {
     }
 
     /// Sends an Ethernet frame captured at `ts_nanos`, given as a header (possibly empty) and a
-    /// body, inside the tunnel: the tunnel header and the frame are put together once.
+    /// body, inside the tunnel: the tunnel header, the frame's header and its body go to the
+    /// kernel as one datagram without being copied together first.
     pub fn send(&mut self, head: &[u8], body: &[u8], ts_nanos: u64) {
-        self.buf.clear();
         let mut tunnel = [0u8; 24];
         let n = match self.target.tunnel {
             Tunnel::Vxlan(vni) => {
@@ -178,17 +171,15 @@ impl Sender {
                 at + e.header_len()
             }
         };
-        self.buf.extend_from_slice(&tunnel[..n]);
-        self.buf.extend_from_slice(head);
-        self.buf.extend_from_slice(body);
-        let mut sent = self.socket.send(&self.buf);
+        let parts = [IoSlice::new(&tunnel[..n]), IoSlice::new(head), IoSlice::new(body)];
+        let mut sent = self.socket.send_vectored(&parts);
         if sent.as_ref().is_err_and(|e| e.kind() == io::ErrorKind::ConnectionRefused) {
             // The refusal is the kernel reporting an ICMP error for an earlier datagram (the
             // tool was away); this one has not been sent yet.
-            sent = self.socket.send(&self.buf);
+            sent = self.socket.send_vectored(&parts);
         }
         match sent {
-            Ok(sent) if sent == self.buf.len() => {
+            Ok(sent) if sent == n + head.len() + body.len() => {
                 self.counts.frames += 1;
                 self.counts.bytes += (head.len() + body.len()) as u64;
             }

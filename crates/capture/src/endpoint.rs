@@ -41,6 +41,21 @@ impl Kind {
         ("gre", Kind::Gre, 0),
         ("ipip", Kind::IpIp, 0),
     ];
+
+    /// The URL scheme (`vxlan`, `gre`, ...).
+    pub fn scheme(self) -> &'static str {
+        Kind::SCHEMES.iter().find(|(_, k, _)| *k == self).map_or("", |s| s.0)
+    }
+
+    /// The protocol's standard UDP port (0 for raw sockets).
+    pub fn port(self) -> u16 {
+        Kind::SCHEMES.iter().find(|(_, k, _)| *k == self).map_or(0, |s| s.2)
+    }
+
+    /// True for the raw IP protocol sockets (GRE and IP-in-IP), false for UDP.
+    pub fn is_raw(self) -> bool {
+        matches!(self, Kind::Gre | Kind::IpIp)
+    }
 }
 
 /// A parsed `--listen` URL.
@@ -95,6 +110,9 @@ enum Receiver {
 /// A listening endpoint.
 pub struct Listener {
     endpoint: Endpoint,
+    /// The destination written in front of UDP payloads: the address bound and the protocol's
+    /// own port, so the decoder reads the payload as what the endpoint terminates.
+    to: SocketAddr,
     socket: Receiver,
     buf: Vec<u8>,
     received: u64,
@@ -105,7 +123,7 @@ impl Listener {
     /// their port with `SO_REUSEPORT`); reads time out after `timeout`.
     pub fn open(endpoint: Endpoint, receive_buffer: usize, timeout: Duration) -> io::Result<Listener> {
         let socket = match endpoint.kind {
-            Kind::Gre | Kind::IpIp => {
+            kind if kind.is_raw() => {
                 let proto = if endpoint.kind == Kind::Gre { 47 } else { 4 };
                 if endpoint.addr.is_ipv6() {
                     return Err(io::Error::new(
@@ -125,7 +143,8 @@ impl Listener {
         if let Receiver::Udp(u) = &socket {
             endpoint.addr.set_port(u.local_addr()?.port());
         }
-        Ok(Listener { endpoint, socket, buf: vec![0; 65_536 + V6_HEAD], received: 0 })
+        let to = SocketAddr::new(endpoint.addr.ip(), endpoint.kind.port());
+        Ok(Listener { endpoint, to, socket, buf: vec![0; 65_536 + V6_HEAD], received: 0 })
     }
 
     /// The endpoint (with the port actually bound).
@@ -135,7 +154,7 @@ impl Listener {
 
     /// True for UDP endpoints (false for raw GRE and IP-in-IP sockets).
     pub fn is_udp(&self) -> bool {
-        !matches!(self.endpoint.kind, Kind::Gre | Kind::IpIp)
+        !self.endpoint.kind.is_raw()
     }
 
     /// Packets the kernel dropped on this listener's own socket (a full receive buffer);
@@ -149,7 +168,7 @@ impl Listener {
 
     /// Receives one packet as a frame (`None` when the read timed out).
     pub fn recv(&mut self) -> io::Result<Option<Frame<'_>>> {
-        let raw = matches!(self.endpoint.kind, Kind::Gre | Kind::IpIp);
+        let raw = self.endpoint.kind.is_raw();
         let head = if raw {
             0
         } else if self.endpoint.addr.is_ipv6() {
@@ -176,11 +195,7 @@ impl Listener {
             LinkType::IPV4
         } else {
             let from = from.unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
-            // The protocol's own port, so the decoder reads the payload as what the endpoint
-            // terminates whatever port it listens on.
-            let port =
-                Kind::SCHEMES.iter().find(|(_, k, _)| *k == self.endpoint.kind).map_or(0, |(_, _, p)| *p);
-            write_head(&mut self.buf[..head], from, SocketAddr::new(self.endpoint.addr.ip(), port), n);
+            write_head(&mut self.buf[..head], from, self.to, n);
             LinkType::ETHERNET
         };
         let data = &self.buf[..head + n];
@@ -195,60 +210,43 @@ impl Listener {
     }
 }
 
-/// Writes the Ethernet, IP and UDP headers of a `payload`-byte datagram from `from` to `to`.
+/// Writes the Ethernet, IP and UDP headers of a `payload`-byte datagram from `from` to `to`
+/// (in the family of `from`; `to` is mapped into it).
 fn write_head(head: &mut [u8], from: SocketAddr, to: SocketAddr, payload: usize) {
-    let udp_len = (8 + payload) as u16;
-    head[..6].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x02]);
-    head[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x01]);
-    let udp_at = match (from.ip(), to.ip()) {
+    use wire::ethernet::{ethertype, Repr as Ethernet};
+    use wire::ipv4::protocol::UDP;
+    use wire::MacAddr;
+    let udp = wire::udp::Repr { src_port: from.port(), dst_port: to.port(), payload_len: payload };
+    let udp_len = 8 + payload;
+    let (ethertype, ip_len) = match (from.ip(), to.ip()) {
         (IpAddr::V6(s), d) => {
-            head[12..14].copy_from_slice(&0x86ddu16.to_be_bytes());
             let d = match d {
                 IpAddr::V6(d) => d,
                 IpAddr::V4(d) => d.to_ipv6_mapped(),
             };
-            let ip = &mut head[14..54];
-            ip[..4].copy_from_slice(&[0x60, 0, 0, 0]);
-            ip[4..6].copy_from_slice(&udp_len.to_be_bytes());
-            ip[6] = 17;
-            ip[7] = 64;
-            ip[8..24].copy_from_slice(&s.octets());
-            ip[24..40].copy_from_slice(&d.octets());
-            54
+            let ip =
+                wire::ipv6::Repr::new(wire::Ipv6Addr(s.octets()), wire::Ipv6Addr(d.octets()), UDP, udp_len);
+            ip.emit(&mut head[14..]);
+            (ethertype::IPV6, ip.header_len())
         }
         (IpAddr::V4(s), d) => {
-            head[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
             let d = match d {
                 IpAddr::V4(d) => d,
                 IpAddr::V6(d) => d.to_ipv4_mapped().unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
             };
-            let ip = &mut head[14..34];
-            ip.fill(0);
-            ip[0] = 0x45;
-            ip[2..4].copy_from_slice(&(20 + udp_len).to_be_bytes());
-            ip[8] = 64;
-            ip[9] = 17;
-            ip[12..16].copy_from_slice(&s.octets());
-            ip[16..20].copy_from_slice(&d.octets());
-            let sum = checksum(&ip[..20]);
-            ip[10..12].copy_from_slice(&sum.to_be_bytes());
-            34
+            let ip =
+                wire::ipv4::Repr::new(wire::Ipv4Addr(s.octets()), wire::Ipv4Addr(d.octets()), UDP, udp_len);
+            ip.emit(&mut head[14..]);
+            (ethertype::IPV4, ip.header_len())
         }
     };
-    let udp = &mut head[udp_at..udp_at + 8];
-    udp[..2].copy_from_slice(&from.port().to_be_bytes());
-    udp[2..4].copy_from_slice(&to.port().to_be_bytes());
-    udp[4..6].copy_from_slice(&udp_len.to_be_bytes());
-    udp[6..8].fill(0);
-}
-
-/// The IPv4 header checksum.
-fn checksum(h: &[u8]) -> u16 {
-    let mut sum: u32 = h.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], c[1]]))).sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
+    let eth = Ethernet {
+        source: MacAddr([0x02, 0, 0, 0, 0, 0x01]),
+        destination: MacAddr([0x02, 0, 0, 0, 0, 0x02]),
+        ethertype,
+    };
+    eth.emit(head);
+    udp.emit(&mut head[14 + ip_len..]);
 }
 
 #[cfg(test)]

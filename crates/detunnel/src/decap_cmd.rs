@@ -285,11 +285,7 @@ impl Live {
         match self {
             Live::Endpoint(l) => {
                 let e = l.endpoint();
-                let scheme = capture::endpoint::Kind::SCHEMES
-                    .iter()
-                    .find(|(_, k, _)| *k == e.kind)
-                    .map_or("", |s| s.0);
-                format!("{scheme}://{}", e.addr)
+                format!("{}://{}", e.kind.scheme(), e.addr)
             }
             Live::Ring(_, name) => name.clone(),
         }
