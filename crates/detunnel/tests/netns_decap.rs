@@ -40,23 +40,7 @@ impl Peers {
         ip(&["-n", &p.b, "addr", "add", "192.0.2.2/24", "dev", "vb"]);
         ip(&["-n", &p.a, "link", "set", "va", "up"]);
         ip(&["-n", &p.b, "link", "set", "vb", "up"]);
-        ip(&[
-            "-n",
-            &p.a,
-            "link",
-            "add",
-            "vx0",
-            "type",
-            "vxlan",
-            "id",
-            "42",
-            "remote",
-            "192.0.2.2",
-            "dstport",
-            "4789",
-            "dev",
-            "va",
-        ]);
+        add_vxlan(&p.a, "vx0", "42", "192.0.2.2", &["dev", "va"]);
         ip(&["-n", &p.a, "addr", "add", "10.42.0.1/24", "dev", "vx0"]);
         ip(&["-n", &p.a, "link", "set", "vx0", "up"]);
         // A fixed neighbour: no ARP, so every inner frame is one the test sends.
@@ -67,26 +51,18 @@ impl Peers {
         ip(&["-n", &p.c, "addr", "add", "198.51.100.2/24", "dev", "vc2"]);
         ip(&["-n", &p.b, "link", "set", "vc", "up"]);
         ip(&["-n", &p.c, "link", "set", "vc2", "up"]);
-        ip(&[
-            "-n",
-            &p.c,
-            "link",
-            "add",
-            "vx1",
-            "type",
-            "vxlan",
-            "id",
-            "77",
-            "remote",
-            "198.51.100.1",
-            "dstport",
-            "4789",
-            "dev",
-            "vc2",
-        ]);
+        add_vxlan(&p.c, "vx1", "77", "198.51.100.1", &["dev", "vc2"]);
         ip(&["-n", &p.c, "link", "set", "vx1", "up"]);
         p
     }
+}
+
+/// Adds kernel VXLAN device `name` (VNI `vni`, UDP 4789) toward `remote` in namespace `ns`,
+/// with further `ip link add … type vxlan` arguments.
+fn add_vxlan(ns: &str, name: &str, vni: &str, remote: &str, more: &[&str]) {
+    let args =
+        ["-n", ns, "link", "add", name, "type", "vxlan", "id", vni, "remote", remote, "dstport", "4789"];
+    ip(&[&args[..], more].concat());
 }
 
 impl Drop for Peers {
@@ -448,9 +424,8 @@ fn outer_fragments_made_by_the_kernel_are_reassembled_by_the_workers() {
     // the kernel sends each VXLAN datagram as IPv4 fragments (VXLAN does not set DF), as a
     // mirror session that outgrew the path MTU does.
     let peers = Peers::new("g");
-    let vx9 = ["link", "add", "vx9", "mtu", "4000", "type", "vxlan", "id", "43", "remote", "192.0.2.2"];
-    ip(&[&["-n", peers.a.as_str()][..], &vx9, &["local", "192.0.2.1", "dstport", "4789"]].concat());
-    ip(&["-n", &peers.a, "link", "set", "vx9", "up"]);
+    add_vxlan(&peers.a, "vx9", "43", "192.0.2.2", &["local", "192.0.2.1"]);
+    ip(&["-n", &peers.a, "link", "set", "vx9", "mtu", "4000", "up"]);
     let tmp = TempDir::new("netns-frag");
     let out = tmp.join("out.pcap");
     let child = command_in(Some(&peers.b), detunnel())
