@@ -1,14 +1,15 @@
 //! Sources and sinks of frames: capture files (read and written), sFlow datagrams as sampled
 //! frames, shared UDP sockets, tunnel endpoints, live interfaces (AF_PACKET rings), TAP
 //! interfaces and tunnel senders.
-// The `unsafe` blocks: the memory map of an input file (`reader.rs`) and the AF_PACKET ring
-// (`live.rs`).
+// The `unsafe` blocks: the memory map of an input file (`reader.rs`), the AF_PACKET ring
+// (`live.rs`) and the process's resource limits (`process.rs`).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod encap;
 pub mod endpoint;
 pub mod live;
+pub mod process;
 pub mod reader;
 pub mod sflow;
 pub mod tap;

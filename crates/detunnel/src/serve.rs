@@ -48,12 +48,24 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
         max_events: l.events,
         max_flow_records: l.flow_records,
         max_body: config.http.max_body,
+        max_definition_memory: l.definition_memory.saturating_mul(1 << 20),
         ..ServerOptions::default()
     };
-    let shared =
-        Arc::new(Shared::new(workers, &decoder.config(), limits, config.declared(), options).map_err(
-            |e| anyhow::anyhow!("{}: {e}", args.config.as_deref().unwrap_or("built-in configuration")),
-        )?);
+    let connection_limits = config.http.connection_limits()?;
+    let access = config.http.access(http);
+    if let Some(w) = access.warning() {
+        eprintln!("detunnel serve: warning: {w}");
+    }
+    let shared = Arc::new(
+        Shared::new(workers, &decoder.config(), limits, config.declared(), options)
+            .map_err(|e| {
+                anyhow::anyhow!("{}: {e}", args.config.as_deref().unwrap_or("built-in configuration"))
+            })?
+            .with_access(access),
+    );
+    quiet_panics();
+    // The API's connection cap needs room below the limit of open files.
+    capture::process::raise_open_files();
     let stop = Arc::new(AtomicBool::new(false));
     let mut threads: Vec<JoinHandle<()>> = Vec::new();
     for addr in &listen {
@@ -108,7 +120,15 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
             .await
             .with_context(|| format!("cannot serve the REST API on {http}"))?;
         eprintln!("detunnel serve: REST API on http://{http}/");
-        axum::serve(listener, server::router(shared.clone())).with_graceful_shutdown(signalled()).await?;
+        server::listener::serve(
+            listener,
+            server::router(shared.clone()),
+            connection_limits,
+            shared.connections.clone(),
+            signalled(),
+            Duration::from_millis(300),
+        )
+        .await;
         anyhow::Ok(())
     });
     stop.store(true, Ordering::Relaxed);
@@ -122,6 +142,15 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
         t.datagrams, t.unreadable, t.malformed, t.sampled_headers, t.file_frames
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// A panic (a bug, never a client's doing) is logged in one line without a backtrace: the
+/// API answers the request 500 and goes on.
+fn quiet_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        eprintln!("detunnel serve: internal error in {}: {info}", thread.name().unwrap_or("a thread"));
+    }));
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -101,12 +101,85 @@ pub struct Http {
     /// Largest request body, bytes.
     #[serde(default = "default_body")]
     pub max_body: usize,
+    /// Further names clients may use in the Host header (`*` for any).
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// The token writes need (`Authorization: Bearer TOKEN`).
+    pub token: Option<String>,
+    /// Allow writes without a token although the API listens beyond loopback.
+    #[serde(default)]
+    pub open_writes: bool,
+    /// Origins that get CORS headers (`*` for any).
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
+    /// Most connections open at once.
+    #[serde(default = "default_connections")]
+    pub max_connections: usize,
+    /// Seconds a client may take to send a request's headers.
+    #[serde(default = "default_header_timeout")]
+    pub header_timeout: f64,
+    /// Seconds a connection may stay open with no request.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout: f64,
 }
 
 impl Default for Http {
     fn default() -> Http {
-        Http { listen: default_http(), readonly: false, max_body: default_body() }
+        Http {
+            listen: default_http(),
+            readonly: false,
+            max_body: default_body(),
+            hosts: Vec::new(),
+            token: None,
+            open_writes: false,
+            cors_origins: Vec::new(),
+            max_connections: default_connections(),
+            header_timeout: default_header_timeout(),
+            idle_timeout: default_idle_timeout(),
+        }
     }
+}
+
+impl Http {
+    /// The connection bounds, or what is wrong with them.
+    pub fn connection_limits(&self) -> Result<server::listener::ConnectionLimits> {
+        let seconds = |v: f64, name: &str| {
+            if v.is_finite() && v > 0.0 && v <= 86_400.0 {
+                Ok(std::time::Duration::from_secs_f64(v))
+            } else {
+                Err(anyhow!("http.{name} must be a number of seconds from 0 to 86400, not {v}"))
+            }
+        };
+        if self.max_connections == 0 {
+            return Err(anyhow!("http.max_connections must be at least 1"));
+        }
+        Ok(server::listener::ConnectionLimits {
+            max_connections: self.max_connections,
+            header_timeout: seconds(self.header_timeout, "header_timeout")?,
+            idle_timeout: seconds(self.idle_timeout, "idle_timeout")?,
+        })
+    }
+
+    /// The access rules, for the API listening on `listen`.
+    pub fn access(&self, listen: SocketAddr) -> server::access::Access {
+        server::access::Access {
+            listen,
+            hosts: self.hosts.clone(),
+            token: self.token.clone().filter(|t| !t.is_empty()),
+            open_writes: self.open_writes,
+            cors_origins: self.cors_origins.clone(),
+        }
+    }
+}
+
+fn default_connections() -> usize {
+    512
+}
+fn default_header_timeout() -> f64 {
+    10.0
+}
+fn default_idle_timeout() -> f64 {
+    60.0
 }
 
 fn default_http() -> SocketAddr {
@@ -184,6 +257,9 @@ pub struct Limits {
     /// Flow records kept for `/flows/json`.
     #[serde(default = "default_log")]
     pub flow_records: usize,
+    /// Memory all flow definitions may hold together (compiled filters), MiB.
+    #[serde(default = "default_definition_memory")]
+    pub definition_memory: usize,
 }
 
 impl Default for Limits {
@@ -196,8 +272,13 @@ impl Default for Limits {
             thresholds: default_hundred(),
             events: default_log(),
             flow_records: default_log(),
+            definition_memory: default_definition_memory(),
         }
     }
+}
+
+fn default_definition_memory() -> usize {
+    64
 }
 
 fn default_entries() -> usize {

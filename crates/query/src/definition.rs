@@ -74,6 +74,7 @@ pub struct Compiled {
 
 /// Parses a value: `frames`, `bytes`, or `count:`, `avg:`, `rate:` and a key.
 pub fn parse_value(src: &str) -> Result<Value, QueryError> {
+    crate::limits::check_length("value", src)?;
     let s = src.trim();
     let lead = src.len() - src.trim_start().len();
     match s {
@@ -113,7 +114,8 @@ impl Definition {
             }
             _ => None,
         };
-        Ok(Compiled {
+        crate::limits::check_length("fs", &self.fs)?;
+        let compiled = Compiled {
             keys,
             value,
             values,
@@ -121,7 +123,87 @@ impl Definition {
             n: self.n.clamp(5, 20),
             t: self.t.clamp(0.2, 600.0),
             fs: self.fs.clone(),
-        })
+        };
+        let memory = compiled.memory();
+        if memory > crate::limits::MAX_DEFINITION_BYTES {
+            return Err(QueryError::new(
+                "definition",
+                self.filter.as_deref().unwrap_or(&self.keys),
+                0,
+                format!(
+                    "the definition compiles to {} KiB; the limit is {} KiB",
+                    memory >> 10,
+                    crate::limits::MAX_DEFINITION_BYTES >> 10
+                ),
+            ));
+        }
+        Ok(compiled)
+    }
+}
+
+/// An estimate of the heap memory a key holds (its node, text and nested keys).
+fn key_memory(k: &Key) -> usize {
+    let node = std::mem::size_of::<Key>();
+    match k {
+        Key::Name { name, .. } => node + name.len(),
+        Key::Literal(s) => node + s.len(),
+        Key::Func(f) => {
+            node + std::mem::size_of::<Func>()
+                + match f.as_ref() {
+                    Func::Prefix { key, delim, .. } | Func::Suffix { key, delim, .. } => {
+                        key_memory(key) + delim.len()
+                    }
+                    Func::First { key, delim, tokens } | Func::Last { key, delim, tokens } => {
+                        key_memory(key) + delim.len() + tokens.iter().map(|t| t.len() + 24).sum::<usize>()
+                    }
+                    Func::Mask { key, .. }
+                    | Func::Bits { key, .. }
+                    | Func::Range { key, .. }
+                    | Func::Map { key, .. } => key_memory(key),
+                    Func::Null { key, default } => key_memory(key) + default.len(),
+                    Func::Or { keys } => keys.iter().map(key_memory).sum(),
+                    Func::Concat { sep, keys } => sep.len() + keys.iter().map(key_memory).sum::<usize>(),
+                    Func::Eq { a, b } => key_memory(a) + key_memory(b),
+                    Func::If { key, value, then, otherwise } => {
+                        key_memory(key) + value.len() + key_memory(then) + key_memory(otherwise)
+                    }
+                    Func::Group { key, groups } => {
+                        key_memory(key) + groups.iter().map(|g| g.len() + 24).sum::<usize>()
+                    }
+                }
+        }
+    }
+}
+
+/// An estimate of the heap memory a filter holds, its regular expressions included.
+fn filter_memory(f: &Filter) -> usize {
+    use crate::filter::Alternative;
+    let node = std::mem::size_of::<Filter>();
+    match f {
+        Filter::And(all) | Filter::Or(all) => node + all.iter().map(filter_memory).sum::<usize>(),
+        Filter::Not(f) => node + filter_memory(f),
+        Filter::Const(_) => node,
+        Filter::Compare(c) => {
+            node + key_memory(&c.key)
+                + c.alternatives
+                    .iter()
+                    .map(|a| {
+                        std::mem::size_of::<Alternative>()
+                            + match a {
+                                Alternative::Text(t) => t.len(),
+                                Alternative::Regex(p) => p.memory(),
+                                Alternative::Null | Alternative::Typed(_) => 0,
+                            }
+                    })
+                    .sum::<usize>()
+        }
+    }
+}
+
+fn value_memory(v: &Value) -> usize {
+    match v {
+        Value::Frames | Value::Bytes => 0,
+        Value::Count(k) | Value::Avg(k) | Value::Rate(k) => key_memory(k),
     }
 }
 
@@ -167,9 +249,7 @@ fn check_names(k: &Key, ctx: &Context, part: &'static str, src: &str) -> Result<
 
 fn check_filter(f: &Filter, ctx: &Context, src: &str) -> Result<(), QueryError> {
     match f {
-        Filter::And(a, b) | Filter::Or(a, b) => {
-            check_filter(a, ctx, src).and_then(|()| check_filter(b, ctx, src))
-        }
+        Filter::And(all) | Filter::Or(all) => all.iter().try_for_each(|f| check_filter(f, ctx, src)),
         Filter::Not(a) => check_filter(a, ctx, src),
         Filter::Const(_) => Ok(()),
         Filter::Compare(c) => check_names(&c.key, ctx, "filter", src),
@@ -177,6 +257,18 @@ fn check_filter(f: &Filter, ctx: &Context, src: &str) -> Result<(), QueryError> 
 }
 
 impl Compiled {
+    /// An estimate of the heap memory the compiled definition holds (its regular expressions
+    /// with one thread's matching cache each, its keys and text): what
+    /// [`crate::limits::MAX_DEFINITION_BYTES`] bounds, and what a server adds up to bound all
+    /// of its definitions.
+    pub fn memory(&self) -> usize {
+        self.keys.iter().map(key_memory).sum::<usize>()
+            + value_memory(&self.value)
+            + self.values.iter().map(value_memory).sum::<usize>()
+            + self.filter.as_ref().map_or(0, filter_memory)
+            + self.fs.len()
+    }
+
     /// True when the frame passes the filter (or there is none).
     pub fn accepts(&self, eval: &mut Evaluator, input: &Input<'_>, ctx: &Context) -> bool {
         self.filter.as_ref().is_none_or(|f| eval.matches(f, input, ctx))

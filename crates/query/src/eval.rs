@@ -358,8 +358,8 @@ impl Evaluator {
         match filter {
             Filter::Const(b) => *b,
             Filter::Not(f) => !self.matches(f, input, ctx),
-            Filter::And(a, b) => self.matches(a, input, ctx) && self.matches(b, input, ctx),
-            Filter::Or(a, b) => self.matches(a, input, ctx) || self.matches(b, input, ctx),
+            Filter::And(all) => all.iter().all(|f| self.matches(f, input, ctx)),
+            Filter::Or(any) => any.iter().any(|f| self.matches(f, input, ctx)),
             Filter::Compare(c) => {
                 // A plain field: compare typed values; format only for text and patterns.
                 if let Key::Name { source: Source::Field(f, n), .. } = c.key {

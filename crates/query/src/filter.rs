@@ -4,15 +4,16 @@
 //! Precedence: `!` binds tightest, then `&`, then `|` (so `a=1|b=2&c=3` is
 //! `a=1|(b=2&c=3)`); sFlow-RT leaves this undocumented, so write the parentheses.
 use crate::error::QueryError;
-use crate::key::{parse_key, Key};
+use crate::key::{parse_key_nested, Key};
+use crate::limits;
 
-/// A compiled filter.
+/// A compiled filter. `&` and `|` chains are flat lists, so a long chain costs no depth.
 #[derive(Debug, Clone)]
 pub enum Filter {
-    /// Both.
-    And(Box<Filter>, Box<Filter>),
-    /// Either.
-    Or(Box<Filter>, Box<Filter>),
+    /// Every one.
+    And(Vec<Filter>),
+    /// Any one.
+    Or(Vec<Filter>),
     /// Not.
     Not(Box<Filter>),
     /// A constant.
@@ -45,7 +46,52 @@ pub enum Alternative {
     /// text of a `Text` alternative on a plain field, parsed once).
     Typed(dissect::Value),
     /// A regular expression that must match the whole value.
-    Regex(regex::Regex),
+    Regex(Pattern),
+}
+
+/// A compiled regular expression and the heap memory it holds.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    regex: regex_automata::meta::Regex,
+}
+
+impl Pattern {
+    /// Compiles `text` to match whole values, refusing what compiles to more than
+    /// [`limits::MAX_REGEX_BYTES`].
+    fn new(text: &str) -> Result<Pattern, String> {
+        use regex_automata::meta::Regex;
+        let config = Regex::config()
+            .nfa_size_limit(Some(limits::MAX_REGEX_BYTES))
+            .onepass_size_limit(Some(limits::MAX_REGEX_BYTES))
+            .dfa_size_limit(Some(limits::MAX_REGEX_BYTES))
+            .hybrid_cache_capacity(limits::REGEX_CACHE_BYTES);
+        let regex = Regex::builder().configure(config).build(&format!("^(?:{text})$")).map_err(|e| {
+            if e.size_limit().is_some() {
+                format!(
+                    "the regular expression compiles to more than {} KiB (the limit); use fewer or smaller repetitions",
+                    limits::MAX_REGEX_BYTES >> 10
+                )
+            } else {
+                format!("not a regular expression: {}", e.to_string().lines().last().unwrap_or(""))
+            }
+        })?;
+        if regex.memory_usage() > limits::MAX_REGEX_BYTES {
+            return Err(format!(
+                "the regular expression compiles to {} KiB, more than the limit of {} KiB",
+                regex.memory_usage() >> 10,
+                limits::MAX_REGEX_BYTES >> 10
+            ));
+        }
+        Ok(Pattern { regex })
+    }
+    /// True when the whole of `s` matches.
+    pub fn is_match(&self, s: &str) -> bool {
+        self.regex.is_match(s)
+    }
+    /// Heap memory of the compiled expression, with the matching cache one thread may grow.
+    pub fn memory(&self) -> usize {
+        self.regex.memory_usage() + limits::REGEX_CACHE_BYTES
+    }
 }
 
 const PART: &str = "filter";
@@ -53,11 +99,16 @@ const PART: &str = "filter";
 struct Parser<'a> {
     src: &'a str,
     pos: usize,
+    /// Parentheses and `!` open around the current position.
+    depth: usize,
+    /// Comparisons and constants so far.
+    terms: usize,
 }
 
-/// Parses a filter expression.
+/// Parses a filter expression, within [`limits`]: nesting, comparisons, length.
 pub fn parse_filter(src: &str) -> Result<Filter, QueryError> {
-    let mut p = Parser { src, pos: 0 };
+    limits::check_length(PART, src)?;
+    let mut p = Parser { src, pos: 0, depth: 0, terms: 0 };
     p.skip_space();
     if p.pos == src.len() {
         return Err(QueryError::new(PART, src, 0, "the filter is empty"));
@@ -89,41 +140,55 @@ impl Parser<'_> {
         QueryError::new(PART, self.src, at, message)
     }
     fn or(&mut self) -> Result<Filter, QueryError> {
-        let mut left = self.and()?;
+        let mut terms = vec![self.and()?];
         loop {
             self.skip_space();
             if self.peek() != Some('|') {
-                return Ok(left);
+                return Ok(if terms.len() == 1 { terms.remove(0) } else { Filter::Or(terms) });
             }
             self.pos += 1;
-            let right = self.and()?;
-            left = Filter::Or(Box::new(left), Box::new(right));
+            terms.push(self.and()?);
         }
     }
     fn and(&mut self) -> Result<Filter, QueryError> {
-        let mut left = self.unary()?;
+        let mut terms = vec![self.unary()?];
         loop {
             self.skip_space();
             if self.peek() != Some('&') {
-                return Ok(left);
+                return Ok(if terms.len() == 1 { terms.remove(0) } else { Filter::And(terms) });
             }
             self.pos += 1;
-            let right = self.unary()?;
-            left = Filter::And(Box::new(left), Box::new(right));
+            terms.push(self.unary()?);
         }
+    }
+    /// Enters a `(` or `!` at `at`, refusing nesting beyond the limit.
+    fn enter(&mut self, at: usize) -> Result<(), QueryError> {
+        self.depth += 1;
+        if self.depth > limits::MAX_NESTING {
+            return Err(self.error(
+                at,
+                format!("the filter nests deeper than {} levels (the limit)", limits::MAX_NESTING),
+            ));
+        }
+        Ok(())
     }
     fn unary(&mut self) -> Result<Filter, QueryError> {
         self.skip_space();
         match self.peek() {
             None => Err(self.error(self.pos, "expected a comparison such as `ipsource=10.0.0.1`")),
             Some('!') => {
+                self.enter(self.pos)?;
                 self.pos += 1;
-                Ok(Filter::Not(Box::new(self.unary()?)))
+                let f = Filter::Not(Box::new(self.unary()?));
+                self.depth -= 1;
+                Ok(f)
             }
             Some('(') => {
                 let open = self.pos;
+                self.enter(open)?;
                 self.pos += 1;
                 let f = self.or()?;
+                self.depth -= 1;
                 self.skip_space();
                 if self.peek() != Some(')') {
                     return Err(self.error(open, "`(` is not closed by `)`"));
@@ -131,7 +196,19 @@ impl Parser<'_> {
                 self.pos += 1;
                 Ok(f)
             }
-            Some(_) => self.comparison(),
+            Some(_) => {
+                self.terms += 1;
+                if self.terms > limits::MAX_COMPARISONS {
+                    return Err(self.error(
+                        self.pos,
+                        format!(
+                            "the filter has more than {} comparisons (the limit)",
+                            limits::MAX_COMPARISONS
+                        ),
+                    ));
+                }
+                self.comparison()
+            }
         }
     }
     fn comparison(&mut self) -> Result<Filter, QueryError> {
@@ -153,7 +230,7 @@ impl Parser<'_> {
             );
         };
         let (lhs, lhs_at) = unquote(&rest[..lhs_end]);
-        let key = parse_key(PART, self.src, lhs, start + lhs_at)?;
+        let key = parse_key_nested(PART, self.src, lhs, start + lhs_at, self.depth)?;
         let rhs_start = start + lhs_end + op_len;
         let rhs_len = rhs_extent(&self.src[rhs_start..]);
         self.pos = rhs_start + rhs_len;
@@ -163,13 +240,7 @@ impl Parser<'_> {
             alternatives.push(if !quoted && text == "null" {
                 Alternative::Null
             } else if regex {
-                let re = regex::Regex::new(&format!("^(?:{text})$")).map_err(|e| {
-                    self.error(
-                        at,
-                        format!("not a regular expression: {}", e.to_string().lines().last().unwrap_or("")),
-                    )
-                })?;
-                Alternative::Regex(re)
+                Alternative::Regex(Pattern::new(&text).map_err(|m| self.error(at, m))?)
             } else if let (Key::Name { source: crate::names::Source::Field(..), .. }, Some(v)) =
                 (&key, typed(&text))
             {

@@ -2,6 +2,7 @@
 //! (`prefix:stack:.:5`, `group:ipsource:ddos`, ...), nested with `[...]`, with `\` escaping
 //! a `:` or `,` inside an argument.
 use crate::error::QueryError;
+use crate::limits;
 use crate::names::{self, Source};
 
 /// A key expression.
@@ -132,6 +133,7 @@ fn split_top(
 
 /// Splits a comma-separated list of keys (`\,` escapes a comma) and parses each.
 pub fn parse_keys(part: &'static str, src: &str) -> Result<Vec<Key>, QueryError> {
+    limits::check_length(part, src)?;
     if src.trim().is_empty() {
         return Ok(Vec::new());
     }
@@ -178,6 +180,27 @@ fn split_keys(src: &str) -> Vec<(String, usize)> {
 
 /// Parses one key expression written at `at` in `src`.
 pub fn parse_key(part: &'static str, src: &str, text: &str, at: usize) -> Result<Key, QueryError> {
+    limits::check_length(part, src)?;
+    parse_key_nested(part, src, text, at, 0)
+}
+
+/// Parses a key expression that sits inside `depth` brackets (or filter parentheses),
+/// refusing nesting beyond [`limits::MAX_NESTING`].
+pub(crate) fn parse_key_nested(
+    part: &'static str,
+    src: &str,
+    text: &str,
+    at: usize,
+    depth: usize,
+) -> Result<Key, QueryError> {
+    if depth > limits::MAX_NESTING {
+        return Err(QueryError::new(
+            part,
+            src,
+            at,
+            format!("the key nests deeper than {} levels (the limit)", limits::MAX_NESTING),
+        ));
+    }
     let lead = text.len() - text.trim_start().len();
     let text_trim = text.trim();
     let at = at + lead;
@@ -188,7 +211,7 @@ pub fn parse_key(part: &'static str, src: &str, text: &str, at: usize) -> Result
     if tokens.len() == 1 {
         let t = &tokens[0];
         if t.bracketed {
-            return parse_bracketed(part, src, t);
+            return parse_bracketed(part, src, t, depth);
         }
         return match names::resolve(&t.text) {
             Ok(source) => Ok(Key::Name { name: t.text.clone(), source }),
@@ -205,7 +228,7 @@ pub fn parse_key(part: &'static str, src: &str, text: &str, at: usize) -> Result
         ));
     }
     let args = &tokens[1..];
-    let key = |i: usize| arg_key(part, src, &args[i]);
+    let key = |i: usize| arg_key(part, src, &args[i], depth);
     let lit = |i: usize| args[i].text.clone();
     let need = |min: usize, max: Option<usize>, shape: &str| -> Result<(), QueryError> {
         if args.len() < min || max.is_some_and(|m| args.len() > m) {
@@ -306,18 +329,18 @@ pub fn parse_key(part: &'static str, src: &str, text: &str, at: usize) -> Result
     Ok(Key::Func(Box::new(func)))
 }
 
-fn parse_bracketed(part: &'static str, src: &str, t: &Token) -> Result<Key, QueryError> {
+fn parse_bracketed(part: &'static str, src: &str, t: &Token, depth: usize) -> Result<Key, QueryError> {
     let inner = t.text.trim();
     if !inner.ends_with(']') {
         return Err(QueryError::new(part, src, t.at, "text after `]`"));
     }
-    parse_key(part, src, &inner[1..inner.len() - 1], t.at + 1)
+    parse_key_nested(part, src, &inner[1..inner.len() - 1], t.at + 1, depth + 1)
 }
 
 /// An argument in key position: a bracketed expression, a key name, or else a literal.
-fn arg_key(part: &'static str, src: &str, t: &Token) -> Result<Key, QueryError> {
+fn arg_key(part: &'static str, src: &str, t: &Token, depth: usize) -> Result<Key, QueryError> {
     if t.bracketed {
-        return parse_bracketed(part, src, t);
+        return parse_bracketed(part, src, t, depth);
     }
     match names::resolve(&t.text) {
         Ok(source) => Ok(Key::Name { name: t.text.clone(), source }),

@@ -14,6 +14,7 @@ pub mod error;
 pub mod eval;
 pub mod filter;
 pub mod key;
+pub mod limits;
 pub mod names;
 
 pub use context::Context;

@@ -59,6 +59,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/pipelines/json", get(|State(s): AppState| async move { Json(lock(&s.pipelines).clone()) }))
         .fallback(|| async { Failure { status: 404, message: "no such path".into() } })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn_with_state(shared.clone(), crate::access::guard))
         .layer(middleware::from_fn_with_state(shared.clone(), count_requests))
         .with_state(shared)
 }
@@ -85,6 +86,27 @@ fn param<T: std::str::FromStr>(p: &HashMap<String, String>, name: &str, default:
         Some(v) => {
             v.parse().map_err(|_| Failure::bad(format!("parameter {name}=`{v}` is not a valid number")))
         }
+    }
+}
+
+/// A query parameter that is a finite number of at least 0 (a time, a value).
+fn finite(p: &HashMap<String, String>, name: &str, default: f64) -> Result<f64, Failure> {
+    let v: f64 = param(p, name, default)?;
+    if !v.is_finite() || v < 0.0 {
+        return Err(Failure::bad(format!(
+            "parameter {name}=`{}` must be a finite number of at least 0",
+            p.get(name).map_or("", String::as_str)
+        )));
+    }
+    Ok(v)
+}
+
+/// A long-poll's starting record: `-1` (the newest), else the records after this ID.
+fn start_id(p: &HashMap<String, String>, name: &str) -> Result<Option<u64>, Failure> {
+    match param::<i64>(p, name, 0)? {
+        -1 => Ok(None),
+        n if n >= 0 => Ok(Some(n as u64)),
+        n => Err(Failure::bad(format!("parameter {name}=`{n}` must be -1 (the newest) or an ID"))),
     }
 }
 
@@ -232,6 +254,9 @@ async fn active_flows(
     let agents = AgentFilter::parse(&agent)?;
     let max_flows: usize = param(&p, "maxFlows", 100)?;
     let min_value: f64 = param(&p, "minValue", 0.0)?;
+    if min_value.is_nan() {
+        return Err(Failure::bad("parameter minValue must be a number"));
+    }
     let sum = match p.get("aggMode").map(String::as_str) {
         None | Some("max") => false,
         Some("sum") => true,
@@ -298,9 +323,9 @@ async fn long_poll<T>(
 }
 
 async fn flow_log(State(s): AppState, Query(p): Params) -> Result<Response, Failure> {
-    let after: u64 = param(&p, "flowID", 0)?;
+    let after = start_id(&p, "flowID")?;
     let max: usize = param(&p, "maxFlows", 100)?;
-    let timeout: f64 = param(&p, "timeout", 0.0)?;
+    let timeout = finite(&p, "timeout", 0.0)?;
     let name = p.get("name").cloned();
     let changes = s.subscribe(false);
     let v = long_poll(changes, timeout, || s.logged_flows(after, max, name.as_deref())).await;
@@ -308,9 +333,9 @@ async fn flow_log(State(s): AppState, Query(p): Params) -> Result<Response, Fail
 }
 
 async fn events(State(s): AppState, Query(p): Params) -> Result<Response, Failure> {
-    let after: u64 = param(&p, "eventID", 0)?;
+    let after = start_id(&p, "eventID")?;
     let max: usize = param(&p, "maxEvents", 100)?;
-    let timeout: f64 = param(&p, "timeout", 0.0)?;
+    let timeout = finite(&p, "timeout", 0.0)?;
     let id = p.get("thresholdID").cloned();
     let changes = s.subscribe(true);
     let v = long_poll(changes, timeout, || s.events(after, max, id.as_deref())).await;

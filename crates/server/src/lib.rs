@@ -7,8 +7,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod access;
 pub mod api;
 pub mod collector;
+pub mod listener;
 pub mod prometheus;
 pub mod ring;
 pub mod sources;

@@ -201,6 +201,21 @@ pub fn own(s: &Shared) -> String {
         "HTTP answers with a 4xx status.",
         &one(s.http.client_errors.load(Ordering::Relaxed)),
     );
+    family(
+        &mut out,
+        "detunnel_http_definitions_refused_total",
+        c,
+        "Flow definitions refused: they do not compile or exceed a limit.",
+        &one(s.http.definitions_refused.load(Ordering::Relaxed)),
+    );
+    family(
+        &mut out,
+        "detunnel_flow_definition_bytes",
+        "gauge",
+        "Memory the flow definitions hold (compiled filters, regular expressions).",
+        &one(s.definition_memory() as u64),
+    );
+    connections(&mut out, &s.connections);
     pipelines(&mut out, s);
     family(
         &mut out,
@@ -210,6 +225,45 @@ pub fn own(s: &Shared) -> String {
         &one(resident_bytes()),
     );
     out
+}
+
+/// The API listener's connections: open, accepted, and closed by each bound.
+fn connections(out: &mut String, c: &crate::listener::ConnectionStats) {
+    let one = |v: &std::sync::atomic::AtomicU64| vec![(String::new(), v.load(Ordering::Relaxed) as f64)];
+    family(out, "detunnel_http_connections", "gauge", "HTTP connections open.", &one(&c.open));
+    family(
+        out,
+        "detunnel_http_connections_total",
+        "counter",
+        "HTTP connections accepted.",
+        &one(&c.accepted),
+    );
+    let closed = vec![
+        ("{reason=\"evicted\"}".to_string(), c.evicted.load(Ordering::Relaxed) as f64),
+        ("{reason=\"header_timeout\"}".to_string(), c.header_timeouts.load(Ordering::Relaxed) as f64),
+        ("{reason=\"idle\"}".to_string(), c.idle_closed.load(Ordering::Relaxed) as f64),
+    ];
+    family(
+        out,
+        "detunnel_http_connections_closed_total",
+        "counter",
+        "HTTP connections closed by a bound: evicted at the connection cap, headers too slow, idle.",
+        &closed,
+    );
+    family(
+        out,
+        "detunnel_http_accept_errors_total",
+        "counter",
+        "Failed accepts (out of file descriptors).",
+        &one(&c.accept_errors),
+    );
+    family(
+        out,
+        "detunnel_http_handler_panics_total",
+        "counter",
+        "Requests whose handler failed (answered 500).",
+        &one(&c.handler_panics),
+    );
 }
 
 /// The broker pipelines' counters: per pipeline frames in, out and lost, per sink and per

@@ -2,7 +2,9 @@
 //! thread per datagram and by queries only while they copy what they need), what users have
 //! declared, and the event and flow logs. Queries merge the workers' tables: a flow's rate is
 //! the sum of its rates on every worker (smoothed rates add up exactly).
+use crate::access::Access;
 use crate::collector::{Totals, Worker, WorkerLimits};
+use crate::listener::ConnectionStats;
 use crate::ring::Ring;
 use crate::sources::COUNTER_METRICS;
 use crate::spec::{check_name, Declared, FlowSpec, GroupSpec, MapSpec, ThresholdSpec};
@@ -10,8 +12,8 @@ use flows::{DataSource, FlowRecord};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
-use std::sync::atomic::AtomicU64;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
 
@@ -34,6 +36,9 @@ pub struct ServerOptions {
     pub max_body: usize,
     /// Flows whose smoothed rate falls below this are dropped.
     pub rate_floor: f64,
+    /// Most memory all flow definitions together may hold (their compiled filters' regular
+    /// expressions above all), bytes.
+    pub max_definition_memory: usize,
 }
 
 impl Default for ServerOptions {
@@ -47,6 +52,7 @@ impl Default for ServerOptions {
             max_armed: 100_000,
             max_body: 64 * 1024,
             rate_floor: 1e-3,
+            max_definition_memory: 64 << 20,
         }
     }
 }
@@ -233,6 +239,8 @@ pub struct HttpStats {
     pub total: AtomicU64,
     /// Answers with a 4xx status.
     pub client_errors: AtomicU64,
+    /// Flow definitions refused (they do not compile, or exceed a limit).
+    pub definitions_refused: AtomicU64,
 }
 
 /// The shared state.
@@ -254,6 +262,12 @@ pub struct Shared {
     pub udp_ports: Mutex<Vec<u16>>,
     /// The broker pipelines' latest summaries, by name (`/pipelines/json`).
     pub pipelines: Mutex<BTreeMap<String, serde_json::Value>>,
+    /// Who may use the API.
+    pub access: Access,
+    /// The API listener's counters.
+    pub connections: Arc<ConnectionStats>,
+    /// The memory each flow definition holds, by name.
+    definition_memory: Mutex<BTreeMap<String, usize>>,
 }
 
 /// Thresholds' hysteresis: when each (threshold, data source, flow) was last above its value.
@@ -291,15 +305,27 @@ impl Shared {
                 options.max_flows
             ));
         }
+        let mut compiled = Vec::new();
+        let mut definition_memory = BTreeMap::new();
+        for (name, f) in &declared.flows {
+            let (d, o) = f.definition();
+            let c = d.compile(&ctx).map_err(|e| format!("flow {name}: {e}"))?;
+            definition_memory.insert(name.clone(), c.memory());
+            compiled.push((name.clone(), c, o));
+        }
+        let total: usize = definition_memory.values().sum();
+        if total > options.max_definition_memory {
+            return Err(format!(
+                "the flow definitions hold {} KiB; the limit is {} KiB (limits.definition_memory)",
+                total >> 10,
+                options.max_definition_memory >> 10
+            ));
+        }
         let workers: Vec<Mutex<Worker>> = (0..workers.max(1))
             .map(|_| {
                 let mut w = Worker::new(decoder.clone(), ctx.clone(), limits);
-                for (name, f) in &declared.flows {
-                    let (d, o) = f.definition();
-                    // Checked above.
-                    if let Ok(c) = d.compile(&ctx) {
-                        w.engine.set_flow(name, c, o);
-                    }
+                for (name, c, o) in &compiled {
+                    w.engine.set_flow(name, c.clone(), *o);
                 }
                 Mutex::new(w)
             })
@@ -319,7 +345,20 @@ impl Shared {
             http: HttpStats::default(),
             udp_ports: Mutex::new(Vec::new()),
             pipelines: Mutex::new(BTreeMap::new()),
+            access: Access::default(),
+            connections: Arc::new(ConnectionStats::default()),
+            definition_memory: Mutex::new(definition_memory),
         })
+    }
+
+    /// The same state with these access rules.
+    pub fn with_access(self, access: Access) -> Shared {
+        Shared { access, ..self }
+    }
+
+    /// The memory all flow definitions hold together, bytes.
+    pub fn definition_memory(&self) -> usize {
+        lock(&self.definition_memory).values().sum()
     }
 
     /// Seconds since the server started: the clock of the flow engines.
@@ -368,7 +407,23 @@ impl Shared {
         }
         let ctx = declared.context().map_err(Failure::bad)?;
         let (d, o) = spec.definition();
-        let compiled = d.compile(&ctx).map_err(|e| Failure::bad(e.to_string()))?;
+        let refused = |f: Failure| {
+            self.http.definitions_refused.fetch_add(1, Ordering::Relaxed);
+            f
+        };
+        let compiled = d.compile(&ctx).map_err(|e| refused(Failure::bad(e.to_string())))?;
+        let memory = compiled.memory();
+        let mut held = lock(&self.definition_memory);
+        let others: usize = held.iter().filter(|(n, _)| *n != name).map(|(_, m)| m).sum();
+        if others + memory > self.options.max_definition_memory {
+            return Err(refused(Failure::bad(format!(
+                "flow {name} would hold {} KiB, and the flows defined already {} KiB; the limit of all is {} KiB (limits.definition_memory)",
+                memory >> 10,
+                others >> 10,
+                self.options.max_definition_memory >> 10
+            ))));
+        }
+        held.insert(name.to_string(), memory);
         for w in &self.workers {
             lock(w).engine.set_flow(name, compiled.clone(), o);
         }
@@ -383,6 +438,7 @@ impl Shared {
         if declared.flows.remove(name).is_none() {
             return Err(Failure::missing("flow", name));
         }
+        lock(&self.definition_memory).remove(name);
         for w in &self.workers {
             lock(w).engine.remove_flow(name);
         }
@@ -733,18 +789,21 @@ impl Shared {
         (out, lost)
     }
 
-    /// Events after `after` (newest first), of `threshold` when given.
-    pub fn events(&self, after: u64, max: usize, threshold: Option<&str>) -> Vec<Event> {
+    /// Events after `after` (newest first; `None`: the newest one), of `threshold` when given.
+    pub fn events(&self, after: Option<u64>, max: usize, threshold: Option<&str>) -> Vec<Event> {
         let r = lock(&self.events);
+        let (after, max) = after.map_or((0, max.min(1)), |a| (a, max));
         r.after(after, max, |e| threshold.is_none_or(|t| e.threshold_id == t))
             .into_iter()
             .map(|(id, e)| Event { event_id: id, ..e.clone() })
             .collect()
     }
 
-    /// Flow records after `after` (newest first), of flow `name` when given.
-    pub fn logged_flows(&self, after: u64, max: usize, name: Option<&str>) -> Vec<LoggedFlow> {
+    /// Flow records after `after` (newest first; `None`: the newest one), of flow `name` when
+    /// given.
+    pub fn logged_flows(&self, after: Option<u64>, max: usize, name: Option<&str>) -> Vec<LoggedFlow> {
         let r = lock(&self.flow_log);
+        let (after, max) = after.map_or((0, max.min(1)), |a| (a, max));
         r.after(after, max, |f| name.is_none_or(|n| f.name == n))
             .into_iter()
             .map(|(id, f)| LoggedFlow { flow_id: id, ..f.clone() })

@@ -53,11 +53,24 @@ impl Serve {
         args: &[&str],
         sflow: Option<SocketAddr>,
     ) -> Serve {
+        let http = SocketAddr::from(([127, 0, 0, 1], free_port(false)));
+        Serve::start_on(netns, tag, config, args, sflow, http)
+    }
+
+    /// Like [`Serve::start_in`], with the REST API on `http` (clients use 127.0.0.1 and its
+    /// port when it is a wildcard address).
+    pub fn start_on(
+        netns: Option<&str>,
+        tag: &str,
+        config: &str,
+        args: &[&str],
+        sflow: Option<SocketAddr>,
+        http: SocketAddr,
+    ) -> Serve {
         let dir = TempDir::new(tag);
         let cfg = dir.join("detunnel.toml");
         std::fs::write(&cfg, config).unwrap();
         let sflow = sflow.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], free_port(true))));
-        let http = SocketAddr::from(([127, 0, 0, 1], free_port(false)));
         let log = std::fs::File::create(dir.join("serve.log")).unwrap();
         let child = command_in(netns, detunnel())
             .args(["serve", "-c"])
@@ -68,9 +81,11 @@ impl Serve {
             .stderr(log)
             .spawn()
             .unwrap();
+        let client =
+            if http.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], http.port())) } else { http };
         let s = Serve {
             child: Some(child),
-            url: format!("http://{http}"),
+            url: format!("http://{client}"),
             sflow,
             netns: netns.map(String::from),
             dir,
@@ -99,6 +114,55 @@ impl Serve {
         let text = String::from_utf8_lossy(&out.stdout).to_string();
         let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
         (code.trim().parse().unwrap_or(0), body.to_string())
+    }
+
+    /// Where the REST API answers.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.url.trim_start_matches("http://").parse().unwrap()
+    }
+
+    /// Sends `request` (a whole HTTP request as written) on a fresh connection; returns the
+    /// status and the whole response (headers and body).
+    pub fn raw(&self, request: &str) -> (u16, String) {
+        use std::io::{Read, Write};
+        let mut c = std::net::TcpStream::connect(self.http_addr()).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        c.write_all(request.as_bytes()).unwrap();
+        let mut out = Vec::new();
+        let _ = c.read_to_end(&mut out);
+        let text = String::from_utf8_lossy(&out).to_string();
+        let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        (status, text)
+    }
+
+    /// Sends `method path` with extra headers (`Name: value`); returns the status and the
+    /// response's headers and body.
+    pub fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        headers: &[&str],
+    ) -> (u16, String) {
+        let mut cmd = command_in(self.netns.as_deref(), "curl");
+        cmd.args(["-s", "-i", "-m", "60", "-o", "-", "-w", "\n%{http_code}", "-X", method]);
+        for h in headers {
+            cmd.args(["-H", h]);
+        }
+        if let Some(b) = body {
+            cmd.args(["-H", "Content-Type: application/json", "--data-binary", b]);
+        }
+        let out = cmd.arg(format!("{}{path}", self.url)).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (code.trim().parse().unwrap_or(0), body.to_string())
+    }
+
+    /// The server's resident memory, bytes (from /proc).
+    pub fn resident_bytes(&self) -> u64 {
+        let pid = self.child.as_ref().map_or(0, |c| c.id());
+        let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).unwrap_or_default();
+        statm.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()).unwrap_or(0) * 4096
     }
 
     /// GETs `path`, expecting 200 and JSON.
