@@ -2,7 +2,8 @@
 //! which tags to remove, and the Ethernet header to synthesize for inner IP packets.
 use crate::stream::StreamKey;
 use dissect::{Layer, Proto, Stack, Tunnel};
-use wire::ethernet::ethertype as et;
+use wire::ethernet::{self, ethertype as et};
+use wire::MacAddr;
 
 /// A set of tunnel kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,11 +125,14 @@ pub enum Drop {
     FragmentRefused,
     /// The `--filter` rejected the frame.
     Filtered,
+    /// The decoder read nothing of the frame: it is empty, shorter than its link header, or
+    /// of a link type that is not read.
+    Undecoded,
 }
 
 impl Drop {
     /// Every reason.
-    pub const ALL: [Drop; 7] = [
+    pub const ALL: [Drop; 8] = [
         Drop::Filtered,
         Drop::NotTunnelled,
         Drop::NoInnerFrame,
@@ -136,6 +140,7 @@ impl Drop {
         Drop::Duplicate,
         Drop::FragmentHeld,
         Drop::FragmentRefused,
+        Drop::Undecoded,
     ];
     /// The name used in summaries.
     pub fn name(self) -> &'static str {
@@ -147,6 +152,7 @@ impl Drop {
             Drop::FragmentHeld => "fragment_held",
             Drop::FragmentRefused => "fragment_refused",
             Drop::Filtered => "filtered",
+            Drop::Undecoded => "undecoded",
         }
     }
 }
@@ -317,9 +323,11 @@ impl Decapsulator {
                 _ => (0, None),
             },
         };
-        let unchanged = stripped.is_none()
-            && self.options.strip_tags.is_empty()
-            && layers.first().is_none_or(|l| l.proto == Proto::Eth);
+        // A frame the decoder read nothing of (empty, or of a link type it does not read)
+        // cannot become an Ethernet frame.
+        let Some(&inner) = layers.get(start) else { return Outcome::Dropped(Drop::Undecoded) };
+        let unchanged =
+            stripped.is_none() && self.options.strip_tags.is_empty() && layers[0].proto == Proto::Eth;
         if unchanged {
             return self.finish(Emission { head: None, body: 0..frame.len(), orig_len, stream: None });
         }
@@ -327,28 +335,30 @@ impl Decapsulator {
         let wire_end =
             declared_end(frame, &layers[..start]).map_or(orig_len as usize, |e| e.min(orig_len as usize));
         let cap_end = wire_end.min(frame.len());
-        let inner = layers[start];
-        let (dst, src, mut ethertype, mut body) = if inner.proto == Proto::Eth {
-            let b = inner.bytes(frame);
-            (arr6(&b[0..6]), arr6(&b[6..12]), u16::from_be_bytes([b[12], b[13]]), start + 1)
+        let (mut header, mut body) = if inner.proto == Proto::Eth {
+            let Ok(eth) = ethernet::Packet::new_checked(inner.bytes(frame)) else {
+                return Outcome::Dropped(Drop::NoInnerFrame);
+            };
+            (ethernet::Repr::parse(&eth), start + 1)
         } else {
-            let Some(t) = synthesized_type(inner.proto) else {
+            let Some(ethertype) = synthesized_type(inner.proto) else {
                 return Outcome::Dropped(Drop::UnsupportedInner);
             };
-            let (src, dst) = self.synth_macs(frame, layers);
-            (dst, src, t, start)
+            let (source, destination) = self.synth_macs(frame, layers);
+            (ethernet::Repr { source, destination, ethertype }, start)
         };
         // Remove the requested tags that follow the Ethernet header.
         let tags = &self.options.strip_tags;
         while let Some(l) = layers.get(body) {
             if l.proto.is_tag() && tags.iter().any(|t| t.proto() == l.proto) {
-                let b = l.bytes(frame);
-                ethertype = u16::from_be_bytes([b[b.len() - 2], b[b.len() - 1]]);
+                // A tag ends with the type of what follows it.
+                let Some(next) = l.bytes(frame).rchunks(2).next().filter(|t| t.len() == 2) else { break };
+                header.ethertype = u16::from_be_bytes([next[0], next[1]]);
                 body += 1;
             } else if l.proto == Proto::Mpls && tags.contains(&Tag::Mpls) {
                 match layers.get(body + 1).map(|n| n.proto) {
-                    Some(Proto::Ipv4) => ethertype = et::IPV4,
-                    Some(Proto::Ipv6) => ethertype = et::IPV6,
+                    Some(Proto::Ipv4) => header.ethertype = et::IPV4,
+                    Some(Proto::Ipv6) => header.ethertype = et::IPV6,
                     _ => break,
                 }
                 body += 1;
@@ -366,12 +376,10 @@ impl Decapsulator {
             Some(l) => l.offset as usize,
             None => layers.last().map_or(0, Layer::end),
         };
-        let mut head = [0u8; 14];
-        head[0..6].copy_from_slice(&dst);
-        head[6..12].copy_from_slice(&src);
-        head[12..14].copy_from_slice(&ethertype.to_be_bytes());
+        let mut head = [0u8; ethernet::HEADER_LEN];
+        header.emit(&mut head);
         let body = body_offset.min(cap_end)..cap_end;
-        let orig_len = (14 + wire_end.saturating_sub(body_offset)) as u32;
+        let orig_len = (ethernet::HEADER_LEN + wire_end.saturating_sub(body_offset)) as u32;
         self.finish(Emission { head: Some(head), body, orig_len, stream })
     }
 
@@ -384,24 +392,20 @@ impl Decapsulator {
         Outcome::Emitted(e)
     }
 
-    fn synth_macs(&self, frame: &[u8], layers: &[Layer]) -> ([u8; 6], [u8; 6]) {
-        if let Some(m) = self.options.synth_macs {
-            return m;
+    /// Source and destination of a synthesized Ethernet header.
+    fn synth_macs(&self, frame: &[u8], layers: &[Layer]) -> (MacAddr, MacAddr) {
+        if let Some((s, d)) = self.options.synth_macs {
+            return (MacAddr(s), MacAddr(d));
         }
-        match layers.first() {
-            Some(l) if l.proto == Proto::Eth => {
-                let b = l.bytes(frame);
-                (arr6(&b[6..12]), arr6(&b[0..6]))
-            }
-            _ => (SYNTH_SOURCE, SYNTH_DESTINATION),
+        let outer = layers
+            .first()
+            .filter(|l| l.proto == Proto::Eth)
+            .and_then(|l| ethernet::Packet::new_checked(l.bytes(frame)).ok());
+        match outer {
+            Some(eth) => (eth.source(), eth.destination()),
+            None => (MacAddr(SYNTH_SOURCE), MacAddr(SYNTH_DESTINATION)),
         }
     }
-}
-
-fn arr6(b: &[u8]) -> [u8; 6] {
-    let mut a = [0u8; 6];
-    a.copy_from_slice(&b[..6]);
-    a
 }
 
 /// The EtherType announcing a packet that a tunnel carried without an Ethernet header.

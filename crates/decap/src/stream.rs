@@ -205,8 +205,18 @@ impl StreamKey {
     pub fn of_run(frame: &[u8], layers: &[Layer], run: std::ops::Range<usize>) -> StreamKey {
         let (source, destination, v6) =
             layers[..run.start].iter().rev().find_map(|l| ip_addresses(frame, l)).unwrap_or((0, 0, false));
-        let last = layers[run.end - 1];
-        let first = layers[run.start];
+        let other = StreamKey { source, destination, id_name: "", id: 0, kind: StreamKind::Other, v6 };
+        // The decoder checked each header's length; bytes that are not the frame it decoded
+        // name no stream.
+        let whole = |l: &Layer| l.bytes(frame).len() == usize::from(l.len);
+        let (Some(&first), Some(&last)) =
+            (layers.get(run.start), run.end.checked_sub(1).and_then(|i| layers.get(i)))
+        else {
+            return other;
+        };
+        if !whole(&first) || !whole(&last) {
+            return other;
+        }
         let b = last.bytes(frame);
         let (kind, id_name, id) = match last.proto {
             Proto::Erspan1 => (StreamKind::Erspan1, "", 0),
@@ -247,9 +257,11 @@ impl StreamKey {
                     .iter()
                     .rev()
                     .find(|l| l.proto == Proto::Mpls)
-                    .map(|l| {
+                    .and_then(|l| {
+                        // The bottom label is the stack's last entry.
                         let m = l.bytes(frame);
-                        wire::mpls::Packet::new_unchecked(&m[m.len() - 4..]).label()
+                        let bottom = m.get(m.len().checked_sub(4)?..)?;
+                        wire::mpls::Packet::new_checked(bottom).ok().map(|p| p.label())
                     })
                     .unwrap_or(0);
                 (StreamKind::MplsPw, "label", label)
@@ -272,7 +284,8 @@ impl StreamKey {
                 let label = layers
                     .get(run.end)
                     .filter(|l| l.proto == Proto::Mpls)
-                    .map_or(0, |l| wire::mpls::Packet::new_unchecked(l.bytes(frame)).label());
+                    .and_then(|l| wire::mpls::Packet::new_checked(l.bytes(frame)).ok())
+                    .map_or(0, |p| p.label());
                 (StreamKind::MplsUdp, "label", label)
             }
             _ => (StreamKind::Other, "", 0),

@@ -1,7 +1,9 @@
 //! Hostile input: every frame of every capture (and of every synthetic encapsulation)
 //! truncated at every length and with random byte flips — at least 200,000 mutated frames —
-//! decodes without a panic and without a layer reaching past the captured bytes; 1,000
-//! nested GRE layers stop at the depth bound with a counted anomaly.
+//! decodes without a panic and without a layer reaching past the captured bytes, and goes
+//! through every path of decapsulation (every option, every link type, reassembly, stream
+//! keys, duplicates, the balance hash, the ERSPAN clock) without a panic; 1,000 nested GRE
+//! layers stop at the depth bound with a counted anomaly.
 mod common;
 
 use capture::FileReader;
@@ -117,6 +119,136 @@ fn mutated_frames_never_panic_or_overread() {
     }
     println!("{mutated} mutated frames decoded, {} with anomalies", d.counters().frames_with_anomalies);
     assert!(mutated >= 200_000);
+}
+
+/// Every decapsulation path over one decoded frame.
+struct DecapPaths {
+    decaps: Vec<decap::Decapsulator>,
+    reassembler: decap::Reassembler,
+    dedup: decap::Dedup,
+    clock: decap::ErspanClock,
+    out: Vec<u8>,
+    emitted: u64,
+}
+
+impl DecapPaths {
+    fn new() -> DecapPaths {
+        use decap::{Options, Tag, TunnelSet};
+        let all_tags = vec![Tag::Vlan, Tag::VnTag, Tag::ETag, Tag::Mpls];
+        let options = [
+            Options::default(),
+            Options { strip_tags: all_tags.clone(), ..Options::default() },
+            Options { strip_tags: all_tags, depth: Some(1), snaplen: Some(20), ..Options::default() },
+            Options { depth: Some(0), only_tunnelled: true, ..Options::default() },
+            Options {
+                strip: TunnelSet::parse("vxlan,gtp,pw,ipip").unwrap(),
+                synth_macs: Some(([2; 6], [4; 6])),
+                snaplen: Some(0),
+                ..Options::default()
+            },
+        ];
+        DecapPaths {
+            decaps: options.into_iter().map(decap::Decapsulator::new).collect(),
+            reassembler: decap::Reassembler::new(decap::reassembly::Limits::default()),
+            dedup: decap::Dedup::new(10),
+            clock: decap::ErspanClock::new(),
+            out: Vec::new(),
+            emitted: 0,
+        }
+    }
+
+    fn run(&mut self, d: &mut Dissector, stack: &mut Stack, frame: &[u8], link: LinkType, ts: u64) {
+        d.dissect(frame, link, stack);
+        let offered = match self.reassembler.offer(frame, stack, ts) {
+            decap::reassembly::Offer::Complete(datagram) => Some(datagram.to_vec()),
+            _ => None,
+        };
+        self.decapsulate(frame, stack, ts);
+        if let Some(datagram) = offered {
+            d.dissect(&datagram, link, stack);
+            self.decapsulate(&datagram, stack, ts);
+        }
+    }
+
+    fn decapsulate(&mut self, frame: &[u8], stack: &Stack, ts: u64) {
+        for (i, dc) in self.decaps.iter().enumerate() {
+            for orig_len in [frame.len() as u32, 0, u32::MAX] {
+                let (outcome, _) = dc.decapsulate(frame, orig_len, stack);
+                let decap::Outcome::Emitted(e) = outcome else { continue };
+                let (head, body) = e.parts(frame);
+                assert_eq!(head.len() + body.len(), e.len());
+                self.emitted += 1;
+                e.write_into(frame, &mut self.out);
+                decap::balance::symmetric_hash(&self.out);
+                self.dedup.is_duplicate_parts(head, body, ts + i as u64);
+                if let Some(key) = e.stream {
+                    let _ = (key.to_string(), key.file_name(), key.source(), key.destination());
+                    if key.kind == decap::StreamKind::Erspan3 {
+                        let header = stack.layers().iter().find(|l| l.proto == dissect::Proto::Erspan3);
+                        if let Some(h) = header {
+                            self.clock.time(key, ts, h.bytes(frame));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Link types decap may be given: every one the decoder reads and one it does not.
+const LINKS: &[LinkType] = &[
+    LinkType::ETHERNET,
+    LinkType::RAW,
+    LinkType::IPV4,
+    LinkType::IPV6,
+    LinkType::LINUX_SLL,
+    LinkType::LINUX_SLL2,
+    LinkType::NULL,
+    LinkType::PPP,
+    LinkType::MPLS,
+    LinkType(147),
+];
+
+#[test]
+fn mutated_frames_never_panic_any_decap_path() {
+    let mut frames = base_frames();
+    frames.push((Vec::new(), LinkType::ETHERNET));
+    frames.push((vec![0x08], LinkType::ETHERNET));
+    let mut d = Dissector::default();
+    let mut stack = Stack::new();
+    let mut paths = DecapPaths::new();
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut mutated = 0usize;
+    let mut ts = 1_700_000_000_000_000_000u64;
+    for (frame, link) in &frames {
+        for len in 0..=frame.len().min(128) {
+            for l in std::iter::once(link).chain(LINKS) {
+                paths.run(&mut d, &mut stack, &frame[..len], *l, ts);
+                mutated += 1;
+            }
+        }
+    }
+    let mut buf = Vec::new();
+    while mutated < 200_000 {
+        for (frame, link) in &frames {
+            if frame.is_empty() {
+                continue;
+            }
+            buf.clear();
+            buf.extend_from_slice(&frame[..frame.len().min(256)]);
+            for _ in 0..1 + rng.next() % 4 {
+                let at = (rng.next() as usize) % buf.len();
+                buf[at] ^= 1 << (rng.next() % 8);
+            }
+            let cut = buf.len() - (rng.next() as usize % (buf.len().min(16) + 1)).min(buf.len());
+            let l = if rng.next() % 4 == 0 { LINKS[rng.next() as usize % LINKS.len()] } else { *link };
+            ts += rng.next() % 2_000_000_000;
+            paths.run(&mut d, &mut stack, &buf[..cut], l, ts);
+            mutated += 1;
+        }
+    }
+    println!("{mutated} mutated frames through decap, {} emissions", paths.emitted);
+    assert!(paths.emitted > 100_000);
 }
 
 #[test]
