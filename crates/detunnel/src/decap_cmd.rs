@@ -797,6 +797,9 @@ impl<'a> Job<'a> {
                 c.rebuilt, c.reanchored, c.untracked
             ));
         }
+        if let Some(d) = &self.dedup {
+            s.push_str(&format!(", \"dedup_unverified\": {}", d.unverified));
+        }
         s.push_str(&format!(", \"decoder_anomalies\": {}", json_counts(&anomalies)));
         if !self.args.interface.is_empty() {
             s.push_str(&format!(
@@ -879,6 +882,12 @@ impl<'a> Job<'a> {
             s.push_str(&format!(
                 "  erspan timestamps: {} rebuilt, {} re-anchored\n",
                 c.rebuilt, c.reanchored
+            ));
+        }
+        if let Some(d) = self.dedup.as_ref().filter(|d| d.unverified > 0) {
+            s.push_str(&format!(
+                "  duplicates: {} repeats let through (the first copy had left the 16 MiB comparison ring)\n",
+                d.unverified
             ));
         }
         if !anomalies.is_empty() {
