@@ -21,14 +21,14 @@ fn main() {
 fn copy(input: &str, output: &str) -> Result<(), Box<dyn std::error::Error>> {
     let mut reader = FileReader::open(input)?;
     let mut writer = None;
-    let mut failed = None;
+    let mut failed: Option<Box<dyn std::error::Error>> = None;
     reader.for_each(|f| {
         let w = match &mut writer {
             Some(w) => w,
             None => match FileWriter::create(output, Format::from_path(output), f.link, "copy") {
                 Ok(w) => writer.insert(w),
                 Err(e) => {
-                    failed = Some(e);
+                    failed = Some(e.into());
                     return ControlFlow::Break(());
                 }
             },
@@ -36,13 +36,13 @@ fn copy(input: &str, output: &str) -> Result<(), Box<dyn std::error::Error>> {
         match w.write(0, f.ts_nanos, f.orig_len, f.data) {
             Ok(()) => ControlFlow::Continue(()),
             Err(e) => {
-                failed = Some(e);
+                failed = Some(e.into());
                 ControlFlow::Break(())
             }
         }
     })?;
     if let Some(e) = failed {
-        return Err(e.into());
+        return Err(e);
     }
     if let Some(w) = writer {
         w.finish()?;

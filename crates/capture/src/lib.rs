@@ -11,13 +11,15 @@ pub mod endpoint;
 pub mod live;
 pub mod process;
 pub mod reader;
+pub mod rotating;
 pub mod sflow;
 pub mod tap;
 pub mod udp;
 pub mod writer;
 
 pub use reader::{CaptureError, FileReader, Frame};
-pub use writer::{FileWriter, Format};
+pub use rotating::{RotatingWriter, Rotation};
+pub use writer::{FileWriter, Format, WriteError};
 
 /// A frame given as a header and a body (how sinks take decapsulated frames) in one piece:
 /// the body itself when there is no header, else both copied into `scratch`.

@@ -2,7 +2,7 @@
 //! pcapng output can hold several interfaces; detunnel gives each tunnel stream its own.
 use dissect::LinkType;
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 
 /// Output file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,24 +26,77 @@ impl Format {
 
 const PCAP_MAGIC_NANOS: u32 = 0xa1b2_3c4d;
 const SNAPLEN: u32 = 262_144;
+/// Bytes gathered before they are written out.
+const BUFFER: usize = 1 << 20;
+/// The frame length of a record that holds no frame.
+const NOT_A_FRAME: u32 = u32::MAX;
 
-/// A capture file being written. Call [`FileWriter::finish`] to flush it; dropping it also
-/// flushes, but cannot report an error.
+/// A write that failed: the file, what went wrong, and the frames that did not reach it.
+#[derive(Debug, thiserror::Error)]
+#[error("writing {path}: {error}; {lost} frames did not reach it")]
+pub struct WriteError {
+    /// The file (or `-`).
+    pub path: String,
+    /// What the system said.
+    pub error: io::Error,
+    /// Frames given to the writer that are not in the file.
+    pub lost: u64,
+    /// Their bytes.
+    pub lost_bytes: u64,
+}
+
+/// Where the bytes go: a file (which a failed write can cut back to its last whole record)
+/// or any other byte sink.
+enum Out {
+    File(File),
+    Other(Box<dyn Write + Send>),
+}
+
+impl Out {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        match self {
+            Out::File(f) => f.write(b),
+            Out::Other(w) => w.write(b),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Out::File(f) => f.flush(),
+            Out::Other(w) => w.flush(),
+        }
+    }
+}
+
+/// A capture file being written. Records are gathered in a buffer and written out a
+/// megabyte at a time; when a write fails (a full disk), the file is cut back to its last
+/// whole record, the frames that did not reach it are counted as lost, and the writer refuses
+/// further frames. Call [`FileWriter::finish`] to write out the rest; dropping it also tries,
+/// but cannot report an error.
 pub struct FileWriter {
-    out: BufWriter<Box<dyn Write + Send>>,
+    out: Out,
+    path: String,
     format: Format,
     interfaces: u32,
     link: LinkType,
+    buf: Vec<u8>,
+    /// Where each record in `buf` ends, and the length of its frame (`NOT_A_FRAME` for a
+    /// header block).
+    ends: Vec<(u32, u32)>,
+    /// Bytes known to be in the file.
+    committed: u64,
+    /// Frames given to the writer, and frames known to be in the file.
     frames: u64,
+    frames_written: u64,
+    failed: bool,
 }
 
 impl FileWriter {
     /// Creates `path` (`-` for standard output) holding frames of link type `link`. For pcap
     /// that is the file's link type; for pcapng it is the first interface, named `name`.
     pub fn create(path: &str, format: Format, link: LinkType, name: &str) -> io::Result<FileWriter> {
-        let sink: Box<dyn Write + Send> =
-            if path == "-" { Box::new(io::stdout()) } else { Box::new(File::create(path)?) };
-        FileWriter::new(sink, format, link, name)
+        let out =
+            if path == "-" { Out::Other(Box::new(io::stdout())) } else { Out::File(File::create(path)?) };
+        FileWriter::with_out(out, path, format, link, name)
     }
 
     /// Writes to any byte sink.
@@ -53,12 +106,22 @@ impl FileWriter {
         link: LinkType,
         name: &str,
     ) -> io::Result<FileWriter> {
+        FileWriter::with_out(Out::Other(sink), "output", format, link, name)
+    }
+
+    fn with_out(out: Out, path: &str, format: Format, link: LinkType, name: &str) -> io::Result<FileWriter> {
         let mut w = FileWriter {
-            out: BufWriter::with_capacity(1 << 20, sink),
+            out,
+            path: path.to_string(),
             format,
             interfaces: 0,
             link,
+            buf: Vec::with_capacity(BUFFER + 65_536),
+            ends: Vec::with_capacity(4096),
+            committed: 0,
             frames: 0,
+            frames_written: 0,
+            failed: false,
         };
         match format {
             Format::Pcap => {
@@ -68,7 +131,8 @@ impl FileWriter {
                 h[6..8].copy_from_slice(&4u16.to_le_bytes());
                 h[16..20].copy_from_slice(&SNAPLEN.to_le_bytes());
                 h[20..24].copy_from_slice(&link.0.to_le_bytes());
-                w.out.write_all(&h)?;
+                w.buf.extend_from_slice(&h);
+                w.end_record(NOT_A_FRAME);
                 w.interfaces = 1;
             }
             Format::Pcapng => {
@@ -81,11 +145,17 @@ impl FileWriter {
                 shb.extend_from_slice(&0u16.to_le_bytes());
                 shb.extend_from_slice(&(-1i64).to_le_bytes());
                 shb.extend_from_slice(&28u32.to_le_bytes());
-                w.out.write_all(&shb)?;
-                w.add_interface(name, link)?;
+                w.buf.extend_from_slice(&shb);
+                w.end_record(NOT_A_FRAME);
+                w.add_interface(name, link).map_err(|e| e.error)?;
             }
         }
         Ok(w)
+    }
+
+    /// The file's name (`-` for standard output).
+    pub fn path(&self) -> &str {
+        &self.path
     }
 
     /// The format being written.
@@ -93,24 +163,35 @@ impl FileWriter {
         self.format
     }
 
-    /// Frames written so far.
+    /// Frames given to the writer so far.
     pub fn frames(&self) -> u64 {
         self.frames
     }
 
+    /// Frames known to be in the file (written out, not just gathered).
+    pub fn frames_written(&self) -> u64 {
+        self.frames_written
+    }
+
+    /// Bytes given to the writer so far (headers and records).
+    pub fn bytes(&self) -> u64 {
+        self.committed + self.buf.len() as u64
+    }
+
     /// Declares another interface (pcapng only) and returns its ID; in a pcap file every frame
     /// shares interface 0.
-    pub fn add_interface(&mut self, name: &str, link: LinkType) -> io::Result<u32> {
+    pub fn add_interface(&mut self, name: &str, link: LinkType) -> Result<u32, WriteError> {
         if self.format == Format::Pcap {
             return Ok(0);
         }
+        self.refuse_if_failed()?;
         let name = name.as_bytes();
         let name_len = name.len().min(0xfff0);
         let padded = name_len.div_ceil(4) * 4;
         // Options: if_name, if_tsresol = 9 (nanoseconds), end of options.
         let opts_len = 4 + padded + 4 + 4 + 4;
         let total = 20 + opts_len;
-        let mut b = Vec::with_capacity(total);
+        let b = &mut self.buf;
         b.extend_from_slice(&1u32.to_le_bytes());
         b.extend_from_slice(&(total as u32).to_le_bytes());
         b.extend_from_slice(&(link.0 as u16).to_le_bytes());
@@ -125,14 +206,20 @@ impl FileWriter {
         b.extend_from_slice(&[9, 0, 0, 0]);
         b.extend_from_slice(&0u32.to_le_bytes());
         b.extend_from_slice(&(total as u32).to_le_bytes());
-        self.out.write_all(&b)?;
+        self.end_record(NOT_A_FRAME);
         self.interfaces += 1;
         Ok(self.interfaces - 1)
     }
 
     /// Writes one frame captured at `ts_nanos` (since the Unix epoch) on `interface`.
     #[inline]
-    pub fn write(&mut self, interface: u32, ts_nanos: u64, orig_len: u32, data: &[u8]) -> io::Result<()> {
+    pub fn write(
+        &mut self,
+        interface: u32,
+        ts_nanos: u64,
+        orig_len: u32,
+        data: &[u8],
+    ) -> Result<(), WriteError> {
         self.write_parts(interface, ts_nanos, orig_len, &[], data)
     }
 
@@ -145,19 +232,25 @@ impl FileWriter {
         orig_len: u32,
         head: &[u8],
         body: &[u8],
-    ) -> io::Result<()> {
+    ) -> Result<(), WriteError> {
+        self.frames += 1;
+        if self.failed {
+            return Err(self.refused(1, (head.len() + body.len()) as u64));
+        }
         let caplen = (head.len() + body.len()) as u32;
         let orig_len = orig_len.max(caplen);
         match self.format {
             Format::Pcap => {
+                // Classic pcap holds 32-bit seconds: a later time cannot be written.
+                let secs = u32::try_from(ts_nanos / 1_000_000_000).unwrap_or(u32::MAX);
                 let mut h = [0u8; 16];
-                h[0..4].copy_from_slice(&((ts_nanos / 1_000_000_000) as u32).to_le_bytes());
+                h[0..4].copy_from_slice(&secs.to_le_bytes());
                 h[4..8].copy_from_slice(&((ts_nanos % 1_000_000_000) as u32).to_le_bytes());
                 h[8..12].copy_from_slice(&caplen.to_le_bytes());
                 h[12..16].copy_from_slice(&orig_len.to_le_bytes());
-                self.out.write_all(&h)?;
-                self.out.write_all(head)?;
-                self.out.write_all(body)?;
+                self.buf.extend_from_slice(&h);
+                self.buf.extend_from_slice(head);
+                self.buf.extend_from_slice(body);
             }
             Format::Pcapng => {
                 let len = caplen as usize;
@@ -171,14 +264,17 @@ impl FileWriter {
                 h[16..20].copy_from_slice(&(ts_nanos as u32).to_le_bytes());
                 h[20..24].copy_from_slice(&caplen.to_le_bytes());
                 h[24..28].copy_from_slice(&orig_len.to_le_bytes());
-                self.out.write_all(&h)?;
-                self.out.write_all(head)?;
-                self.out.write_all(body)?;
-                self.out.write_all(&[0u8; 3][..padded - len])?;
-                self.out.write_all(&total.to_le_bytes())?;
+                self.buf.extend_from_slice(&h);
+                self.buf.extend_from_slice(head);
+                self.buf.extend_from_slice(body);
+                self.buf.extend_from_slice(&[0u8; 3][..padded - len]);
+                self.buf.extend_from_slice(&total.to_le_bytes());
             }
         }
-        self.frames += 1;
+        self.end_record(caplen);
+        if self.buf.len() >= BUFFER {
+            self.write_out()?;
+        }
         Ok(())
     }
 
@@ -187,14 +283,91 @@ impl FileWriter {
         self.link
     }
 
-    /// Flushes everything written to the file or pipe.
-    pub fn finish(mut self) -> io::Result<()> {
-        self.out.flush()
+    /// Writes out everything gathered and closes the file.
+    pub fn finish(mut self) -> Result<(), WriteError> {
+        self.flush()
     }
 
-    /// Flushes what was written so far, keeping the writer open.
-    pub fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
+    /// Writes out what was gathered so far, keeping the writer open.
+    pub fn flush(&mut self) -> Result<(), WriteError> {
+        self.refuse_if_failed()?;
+        self.write_out()?;
+        self.out.flush().map_err(|error| self.fail(error, 0, 0))
+    }
+
+    fn end_record(&mut self, frame_len: u32) {
+        self.ends.push((self.buf.len() as u32, frame_len));
+    }
+
+    fn refuse_if_failed(&self) -> Result<(), WriteError> {
+        if self.failed {
+            return Err(self.refused(0, 0));
+        }
+        Ok(())
+    }
+
+    fn refused(&self, lost: u64, lost_bytes: u64) -> WriteError {
+        let error = io::Error::other("an earlier write failed");
+        WriteError { path: self.path.clone(), error, lost, lost_bytes }
+    }
+
+    fn fail(&mut self, error: io::Error, lost: u64, lost_bytes: u64) -> WriteError {
+        self.failed = true;
+        WriteError { path: self.path.clone(), error, lost, lost_bytes }
+    }
+
+    /// Writes the buffer out. When the system refuses part of it, the file is cut back to
+    /// the last whole record and the frames after it are lost.
+    fn write_out(&mut self) -> Result<(), WriteError> {
+        let mut done = 0;
+        let mut error = None;
+        while done < self.buf.len() {
+            match self.out.write(&self.buf[done..]) {
+                Ok(0) => {
+                    error = Some(io::Error::from(io::ErrorKind::WriteZero));
+                    break;
+                }
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+            }
+        }
+        let frames = |ends: &[(u32, u32)]| {
+            let f = ends.iter().filter(|(_, len)| *len != NOT_A_FRAME);
+            (f.clone().count() as u64, f.map(|(_, len)| u64::from(*len)).sum::<u64>())
+        };
+        let (frames_buffered, bytes_buffered) = frames(&self.ends);
+        let Some(e) = error else {
+            self.committed += done as u64;
+            self.frames_written += frames_buffered;
+            self.buf.clear();
+            self.ends.clear();
+            return Ok(());
+        };
+        let whole = self.ends.partition_point(|(end, _)| *end as usize <= done);
+        let keep = whole.checked_sub(1).map_or(0, |i| self.ends[i].0 as u64);
+        let (kept_frames, kept_bytes) = frames(&self.ends[..whole]);
+        if let Out::File(f) = &mut self.out {
+            // A record cut in the middle would make the file unreadable past it.
+            let _ = f.set_len(self.committed + keep);
+        }
+        self.committed += keep;
+        self.frames_written += kept_frames;
+        self.buf.clear();
+        self.ends.clear();
+        Err(self.fail(e, frames_buffered - kept_frames, bytes_buffered - kept_bytes))
+    }
+}
+
+impl Drop for FileWriter {
+    fn drop(&mut self) {
+        if !self.failed {
+            let _ = self.write_out();
+            let _ = self.out.flush();
+        }
     }
 }
 

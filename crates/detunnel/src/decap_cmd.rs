@@ -4,7 +4,7 @@ use crate::cli::{DecapArgs, FormatArg, StatsArg, TimestampArg};
 use crate::fasthash::FastMap;
 use crate::lane::{Decision, Fate, Lane, LaneFigures};
 use anyhow::{bail, Context, Result};
-use capture::{CaptureError, FileReader, FileWriter, Format, Frame};
+use capture::{CaptureError, FileReader, FileWriter, Format, Frame, RotatingWriter};
 use decap::reassembly::ReassemblyCounters;
 use decap::{Decapsulator, Dedup, Drop, Emission, ErspanClock, Options, StreamKey, StreamKind};
 use dissect::{Dissector, LinkType};
@@ -50,7 +50,7 @@ struct Job<'a> {
     lanes: Vec<LaneFigures>,
     dedup: Option<Dedup>,
     clock: Option<ErspanClock>,
-    writer: Option<FileWriter>,
+    writer: Option<RotatingWriter>,
     /// TAPs and re-encapsulating senders.
     sinks: Vec<Sink>,
     /// Frames the kernel saw on the capture rings and dropped for a full ring.
@@ -59,24 +59,13 @@ struct Job<'a> {
     socket_drops: Option<u64>,
     /// Live sources: name, frames and bytes received.
     sources: Vec<(String, u64, u64)>,
-    /// Rotation: the current output file's number, bytes and first timestamp.
-    file_index: u32,
-    file_bytes: u64,
-    file_start: Option<u64>,
-    /// Set by SIGHUP: reopen the output file under the same name (after logrotate moved it).
-    reopen: Arc<AtomicBool>,
     /// Live sources: an output error is counted and the output reopened, not fatal.
     live: bool,
-    /// The output failed; a frame after `retry_at` opens a fresh file.
-    broken: bool,
-    retry_at: Instant,
-    /// Frames not written because the output failed (live only).
-    write_errors: u64,
+    /// An output error was reported (live sources report the first only).
+    write_failed: bool,
     /// Live: the output is flushed this often, so it can be read while it grows and a full
     /// disk shows at once.
     last_flush: Instant,
-    /// Frames written to the output since it was last flushed (lost if the flush fails).
-    unflushed: u64,
     /// Where the running summary goes, once a second (the daemon's pipelines).
     publish: Option<Publish>,
     last_publish: Instant,
@@ -87,8 +76,10 @@ struct Job<'a> {
     untunnelled_split: Option<FileWriter>,
     frames_in: u64,
     bytes_in: u64,
-    frames_out: u64,
-    bytes_out: u64,
+    /// Frames emitted (some may then be lost to a failing output: see `frames_out`).
+    emitted: u64,
+    /// Bytes of the frames emitted.
+    bytes_emitted: u64,
     in_by_kind: Vec<(&'static str, u64)>,
     out_by_kind: Vec<(&'static str, u64)>,
     drops: [u64; Drop::ALL.len()],
@@ -139,15 +130,15 @@ pub fn run_pipeline(args: &DecapArgs, stop: Arc<AtomicBool>, publish: Option<Pub
     if let Some(dir) = &args.split_streams {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create the folder {dir}"))?;
     }
-    if (args.rotate_size.is_some() || args.rotate_seconds.is_some()) && args.write.as_deref() == Some("-") {
-        bail!("-C and -G rotate files; they cannot write to standard output");
-    }
+    let rotation = capture::Rotation {
+        size_bytes: args.rotate_size.map(|mb| mb.saturating_mul(1_000_000)),
+        seconds: args.rotate_seconds,
+        retry: !args.listen.is_empty() || !args.interface.is_empty(),
+    };
     let writer = match &args.write {
-        // A name with the time in it is opened at the first frame.
-        Some(w) if w.contains('%') => None,
         Some(w) => Some(
-            FileWriter::create(w, format, LinkType::ETHERNET, "untunnelled")
-                .with_context(|| format!("cannot create {w}"))?,
+            RotatingWriter::create(w, format, rotation)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {}", e.path, e.error))?,
         ),
         None => None,
     };
@@ -190,8 +181,10 @@ pub fn run_pipeline(args: &DecapArgs, stop: Arc<AtomicBool>, publish: Option<Pub
     let mut job = Job::new(args, format, writer, stop.clone(), lanes.len());
     job.live = !live.is_empty();
     job.publish = publish;
-    signal_hook::flag::register(signal_hook::consts::SIGHUP, job.reopen.clone())
-        .context("cannot handle SIGHUP")?;
+    if let Some(w) = &job.writer {
+        signal_hook::flag::register(signal_hook::consts::SIGHUP, w.reopen_flag())
+            .context("cannot handle SIGHUP")?;
+    }
     for name in &args.tap {
         job.sinks.push(Sink::Tap(capture::tap::Tap::open(name)?));
     }
@@ -391,7 +384,7 @@ impl<'a> Job<'a> {
     fn new(
         args: &'a DecapArgs,
         format: Format,
-        writer: Option<FileWriter>,
+        writer: Option<RotatingWriter>,
         stop: Arc<AtomicBool>,
         lanes: usize,
     ) -> Job<'a> {
@@ -407,16 +400,9 @@ impl<'a> Job<'a> {
             kernel: (0, 0),
             socket_drops: None,
             sources: Vec::new(),
-            file_index: 0,
-            file_bytes: 0,
-            file_start: None,
-            reopen: Arc::new(AtomicBool::new(false)),
             live: false,
-            broken: false,
-            retry_at: Instant::now(),
-            write_errors: 0,
+            write_failed: false,
             last_flush: Instant::now(),
-            unflushed: 0,
             publish: None,
             last_publish: Instant::now(),
             whole: Vec::with_capacity(65_536),
@@ -425,8 +411,8 @@ impl<'a> Job<'a> {
             untunnelled_split: None,
             frames_in: 0,
             bytes_in: 0,
-            frames_out: 0,
-            bytes_out: 0,
+            emitted: 0,
+            bytes_emitted: 0,
             in_by_kind: Vec::new(),
             out_by_kind: Vec::new(),
             drops: [0; Drop::ALL.len()],
@@ -512,28 +498,43 @@ impl<'a> Job<'a> {
                 .and_then(|interface| self.write(interface, ts, e, data)),
             None => self.write_untunnelled_split(ts, e, data).and_then(|()| self.write(0, ts, e, data)),
         };
+        // The frame is emitted whatever became of the write: the output counts what it lost.
+        self.emitted += 1;
+        self.bytes_emitted += e.len() as u64;
+        count(&mut self.out_by_kind, e.stream.map_or("untunnelled", |k| k.kind.name()));
         if let Err(err) = written {
             if !self.live {
                 self.error = Some(err);
                 return ControlFlow::Break(());
             }
-            // Live: count it, and start a fresh file with the next frame.
-            if self.write_errors == 0 {
-                eprintln!("detunnel: {err:#}; counting lost frames and reopening the output");
-            }
-            self.write_errors += 1;
-            // Try a fresh file once a second, not at every frame.
-            let now = Instant::now();
-            if !self.broken || now >= self.retry_at {
-                self.broken = true;
-                self.retry_at = now + Duration::from_secs(1);
-            }
-            return ControlFlow::Continue(());
+            // Live: the output counts the lost frames, and opens a fresh file a second later.
+            self.report_write_failure(&err);
         }
-        self.frames_out += 1;
-        self.bytes_out += e.len() as u64;
-        count(&mut self.out_by_kind, e.stream.map_or("untunnelled", |k| k.kind.name()));
         ControlFlow::Continue(())
+    }
+
+    /// Says once that the output is failing (live sources go on, counting what is lost).
+    fn report_write_failure(&mut self, err: &dyn std::fmt::Display) {
+        if !self.write_failed {
+            self.write_failed = true;
+            eprintln!("detunnel: {err:#}; counting lost frames and opening a fresh file in a second");
+        }
+    }
+
+    /// Frames emitted that reached the output (all of them but those a failing file lost).
+    fn frames_out(&self) -> u64 {
+        self.emitted - self.write_errors().min(self.emitted)
+    }
+
+    /// Bytes of the frames out.
+    fn bytes_out(&self) -> u64 {
+        let lost = self.writer.as_ref().map_or(0, RotatingWriter::lost_bytes);
+        self.bytes_emitted - lost.min(self.bytes_emitted)
+    }
+
+    /// Frames lost to failed writes of the output file.
+    fn write_errors(&self) -> u64 {
+        self.writer.as_ref().map_or(0, |w| w.frames().1)
     }
 
     fn write(&mut self, interface: u32, ts: u64, e: &Emission, data: &[u8]) -> Result<()> {
@@ -550,19 +551,8 @@ impl<'a> Job<'a> {
                 }
             }
         }
-        let Some(base) = self.args.write.as_deref() else { return Ok(()) };
-        if self.broken && Instant::now() < self.retry_at {
-            bail!("the output {base} is failing");
-        }
-        let len = (head.len() + body.len()) as u64;
-        if self.rotation_due(ts, len) {
-            self.rotate(base, ts)?;
-        }
         let Some(w) = &mut self.writer else { return Ok(()) };
-        w.write_parts(interface, ts, e.orig_len, head, body).with_context(|| format!("writing {base}"))?;
-        self.file_bytes += len + 16;
-        self.file_start.get_or_insert(ts);
-        self.unflushed += 1;
+        w.write(interface, ts, e.orig_len, head, body)?;
         Ok(())
     }
 
@@ -589,72 +579,10 @@ impl<'a> Job<'a> {
             return;
         }
         self.last_flush = now;
-        let Some(w) = &mut self.writer else { return };
-        let unflushed = std::mem::take(&mut self.unflushed);
-        if let Err(e) = w.flush() {
-            if self.write_errors == 0 {
-                eprintln!("detunnel: writing the output: {e}; counting lost frames and reopening the output");
-            }
-            self.write_errors += unflushed;
-            self.frames_out -= unflushed.min(self.frames_out);
-            // The file's end is unknown now: start a fresh one.
-            self.writer = None;
-            self.broken = true;
-            self.retry_at = Instant::now() + Duration::from_secs(1);
+        let flushed = self.writer.as_mut().map_or(Ok(()), RotatingWriter::flush);
+        if let Err(e) = flushed {
+            self.report_write_failure(&e);
         }
-    }
-
-    /// True when the frame at `ts` of `len` bytes goes to a new output file: none is open, the
-    /// last one failed, SIGHUP asked for it, or `-C` or `-G` says so.
-    fn rotation_due(&mut self, ts: u64, len: u64) -> bool {
-        // Standard output cannot be reopened: SIGHUP is for files.
-        let reopen = self.reopen.load(Ordering::Relaxed) && self.args.write.as_deref() != Some("-");
-        if self.writer.is_none() || self.broken || reopen {
-            return true;
-        }
-        let by_size = self
-            .args
-            .rotate_size
-            .is_some_and(|mb| self.file_bytes > 0 && self.file_bytes + len > mb * 1_000_000);
-        let by_time = self
-            .args
-            .rotate_seconds
-            .is_some_and(|s| self.file_start.is_some_and(|t0| ts >= t0 + s * 1_000_000_000));
-        by_size || by_time
-    }
-
-    /// Closes the output file and opens the next (the same name after SIGHUP), declaring every
-    /// stream's interface again.
-    fn rotate(&mut self, base: &str, ts: u64) -> Result<()> {
-        let reopen = self.reopen.swap(false, Ordering::Relaxed);
-        let had = match self.writer.take() {
-            Some(w) => {
-                w.finish().with_context(|| format!("closing {base}"))?;
-                true
-            }
-            None => self.file_start.is_some() || self.broken,
-        };
-        if had && !reopen {
-            self.file_index += 1;
-        }
-        let path = crate::rotate::file_name(base, self.file_index, ts, self.args.rotate_size.is_some());
-        let mut w = FileWriter::create(&path, self.format, LinkType::ETHERNET, "untunnelled")
-            .with_context(|| format!("cannot create {path}"))?;
-        let mut streams: Vec<(u32, String)> = self
-            .streams
-            .iter()
-            .filter(|(_, e)| e.interface > 0)
-            .map(|(k, e)| (e.interface, k.to_string()))
-            .collect();
-        streams.sort();
-        for (_, name) in streams {
-            w.add_interface(&name, LinkType::ETHERNET).context("writing the output")?;
-        }
-        self.writer = Some(w);
-        self.file_bytes = 0;
-        self.file_start = None;
-        self.broken = false;
-        Ok(())
     }
 
     /// The output interface of `key` (declaring it on first sight), after counting the frame
@@ -671,11 +599,7 @@ impl<'a> Job<'a> {
         }
         let name = key.to_string();
         let interface = match &mut self.writer {
-            Some(w) => w.add_interface(&name, LinkType::ETHERNET).context("writing the output")?,
-            // No file open now (rotation pending): the ID the next file will give it.
-            None if self.args.write.is_some() && self.format == Format::Pcapng => {
-                self.streams.len() as u32 + 1
-            }
+            Some(w) => w.add_interface(&name)?,
             None => 0,
         };
         let split = match &self.args.split_streams {
@@ -719,9 +643,9 @@ impl<'a> Job<'a> {
             Some(e) => Err(e),
             None => Ok(()),
         };
-        if let Some(w) = self.writer.take() {
+        if let Some(w) = &mut self.writer {
             if let Err(e) = w.finish() {
-                result = result.and(Err(anyhow::Error::new(e).context("writing the output")));
+                result = result.and(Err(e.into()));
             }
         }
         // Stream files are written in the loop below only once; flush them all.
@@ -751,7 +675,7 @@ impl<'a> Job<'a> {
         eprint!(
             "\r\x1b[2Kdecap: {} frames in, {} out, {:.1} MB read, {:.0} MB/s",
             self.frames_in,
-            self.frames_out,
+            self.frames_out(),
             self.bytes_in as f64 / 1e6,
             self.bytes_in as f64 / 1e6 / secs
         );
@@ -779,7 +703,7 @@ impl<'a> Job<'a> {
         let Figures { streams, secs, r, anomalies } = self.figures();
         let mut s = format!(
             "{{\"frames_in\": {}, \"bytes_in\": {}, \"frames_out\": {}, \"bytes_out\": {}, \"seconds\": {secs:.3}, \"interrupted\": {}",
-            self.frames_in, self.bytes_in, self.frames_out, self.bytes_out, self.interrupted
+            self.frames_in, self.bytes_in, self.frames_out(), self.bytes_out(), self.interrupted
         );
         s.push_str(&format!(", \"in_by_encapsulation\": {}", json_counts(&self.in_by_kind)));
         s.push_str(&format!(", \"out_by_stream_kind\": {}", json_counts(&self.out_by_kind)));
@@ -810,7 +734,8 @@ impl<'a> Job<'a> {
         if let Some(drops) = self.socket_drops {
             s.push_str(&format!(", \"socket_drops\": {drops}"));
         }
-        s.push_str(&format!(", \"files\": {}, \"write_errors\": {}", self.file_index + 1, self.write_errors));
+        let files = self.writer.as_ref().map_or(0, RotatingWriter::files);
+        s.push_str(&format!(", \"files\": {files}, \"write_errors\": {}", self.write_errors()));
         if !self.sources.is_empty() {
             s.push_str(", \"sources\": [");
             for (i, (name, frames, bytes)) in self.sources.iter().enumerate() {
@@ -860,8 +785,8 @@ impl<'a> Job<'a> {
             "detunnel decap: {} frames in ({:.1} MB), {} out ({:.1} MB), {:.2} s\n",
             self.frames_in,
             self.bytes_in as f64 / 1e6,
-            self.frames_out,
-            self.bytes_out as f64 / 1e6,
+            self.frames_out(),
+            self.bytes_out() as f64 / 1e6,
             secs
         );
         s.push_str(&format!("  in by encapsulation: {}\n", text_counts(&self.in_by_kind)));
@@ -904,11 +829,11 @@ impl<'a> Job<'a> {
                 "  endpoint sockets: {drops} datagrams dropped by the kernel (buffers full)\n"
             ));
         }
-        if self.write_errors > 0 || self.file_index > 0 {
+        let files = self.writer.as_ref().map_or(0, RotatingWriter::files);
+        if self.write_errors() > 0 || files > 1 {
             s.push_str(&format!(
-                "  output: {} files, {} frames lost to write errors\n",
-                self.file_index + 1,
-                self.write_errors
+                "  output: {files} files, {} frames lost to write errors\n",
+                self.write_errors()
             ));
         }
         for sink in &self.sinks {

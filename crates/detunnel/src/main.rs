@@ -8,7 +8,6 @@ mod generate;
 mod inspect;
 mod lane;
 mod render;
-mod rotate;
 mod serve;
 mod serve_config;
 

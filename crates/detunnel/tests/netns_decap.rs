@@ -314,6 +314,69 @@ fn a_full_disk_costs_frames_not_the_process() {
     assert_eq!(counters, (600..650).collect::<Vec<_>>(), "{summary}");
 }
 
+/// A small tmpfs mounted for a test, unmounted on drop.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(path: std::path::PathBuf, size: &str) -> SmallDisk {
+        std::fs::create_dir_all(&path).unwrap();
+        let options = format!("size={size}");
+        let mounted =
+            Command::new("mount").args(["-t", "tmpfs", "-o", &options, "tmpfs"]).arg(&path).status();
+        assert!(mounted.unwrap().success());
+        SmallDisk(path)
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_while_rotating_reports_what_reached_the_files() {
+    if !root() {
+        return;
+    }
+    let tmp = TempDir::new("decap-full-rotating");
+    let input = tmp.join("in.pcap");
+    let made = Command::new(detunnel())
+        .args(["generate", "-c", "4000", "--size", "900-1400", "--encap", "vxlan,gre", "-w"])
+        .arg(&input)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let disk = SmallDisk::mount(tmp.join("disk"), "2m");
+    let out = disk.0.join("x.pcap");
+    let run = Command::new(detunnel())
+        .args(["decap", "-C", "1", "--stats", "json", "-r"])
+        .arg(&input)
+        .arg("-w")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr).to_string();
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    let line = stderr.lines().find(|l| l.starts_with('{')).unwrap_or_else(|| panic!("{stderr}"));
+    let json: serde_json::Value = serde_json::from_str(line).unwrap();
+    let mut files: Vec<_> = std::fs::read_dir(&disk.0).unwrap().map(|e| e.unwrap().path()).collect();
+    // x.pcap, x.1.pcap, x.2.pcap, ...: in the order they were written.
+    files.sort_by_key(|p| p.to_string_lossy().split('.').rev().nth(1).and_then(|n| n.parse::<u32>().ok()));
+    assert!(files.len() >= 2, "{files:?}");
+    // Every file is whole (the last one cut back to its last whole record), and the summary
+    // counts exactly what is in them.
+    let in_files: usize = files.iter().map(|f| frames(f).len()).sum();
+    assert_eq!(json["frames_out"].as_u64().unwrap() as usize, in_files, "{stderr}");
+    assert!(json["write_errors"].as_u64().unwrap() > 0, "{stderr}");
+    assert_eq!(json["files"].as_u64().unwrap() as usize, files.len(), "{stderr}");
+    // The error names the file that failed: the last one.
+    let last = files.last().unwrap().file_name().unwrap().to_string_lossy().to_string();
+    let error = stderr.lines().find(|l| l.starts_with("detunnel: ")).unwrap_or("");
+    assert!(error.contains(&format!("writing {}", disk.0.join(&last).display())), "{last}: {stderr}");
+    assert!(error.contains("No space left on device"), "{stderr}");
+}
+
 #[test]
 fn a_deleted_tap_comes_back() {
     if !root() || !have_tool("ip") || !have_tool("tcpdump") || !have_tool("python3") {
