@@ -8,7 +8,7 @@
 //! (the destination is the address bound, 0.0.0.0 when bound to all, and the protocol's
 //! standard port), so tunnel streams keep their endpoints; a raw socket's packet starts with its IPv4 header already.
 use crate::reader::Frame;
-use dissect::LinkType;
+use dissect::{Anomaly, LinkType, Proto, Stack};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io::{self, Read};
 use std::net::{IpAddr, SocketAddr};
@@ -55,6 +55,40 @@ impl Kind {
     /// True for the raw IP protocol sockets (GRE and IP-in-IP), false for UDP.
     pub fn is_raw(self) -> bool {
         matches!(self, Kind::Gre | Kind::IpIp)
+    }
+
+    /// True when a packet this endpoint received, decoded as `stack`, is the tunnel it
+    /// terminates, carrying a frame: a well-formed tunnel header where the endpoint puts it,
+    /// and something inside. Random bytes, VXLAN without the I flag or with reserved bits set
+    /// (which the kernel's own VXLAN device drops too) and other protocols are not.
+    pub fn terminates(self, stack: &Stack) -> bool {
+        use dissect::stack::FLAG_IP_IN_IP;
+        let layers = stack.layers();
+        // Behind the synthesized Ethernet, IP and UDP headers; behind a raw socket's IP header.
+        let (at, expected) = match self {
+            Kind::Vxlan => (3, Proto::Vxlan),
+            Kind::Geneve => (3, Proto::Geneve),
+            Kind::Gpe => (3, Proto::VxlanGpe),
+            Kind::UdpGre => (3, Proto::Gre),
+            Kind::Gre => (1, Proto::Gre),
+            Kind::IpIp => {
+                let tunnel = layers.first().is_some_and(|l| l.flags & FLAG_IP_IN_IP != 0);
+                return tunnel && layers.len() > 1;
+            }
+        };
+        let bad_header = stack.anomalies().iter().any(|a| {
+            matches!(
+                a,
+                Anomaly::VxlanNoVni
+                    | Anomaly::VxlanReservedBits
+                    | Anomaly::GeneveBadVersion
+                    | Anomaly::GeneveBadOption
+                    | Anomaly::GpeUnknownNextProtocol
+                    | Anomaly::GreBadVersion
+                    | Anomaly::GreReservedBits
+            )
+        });
+        layers.get(at).is_some_and(|l| l.proto == expected) && layers.len() > at + 1 && !bad_header
     }
 }
 
@@ -137,7 +171,11 @@ impl Listener {
                 s.set_read_timeout(Some(timeout))?;
                 Receiver::Raw(s)
             }
-            _ => Receiver::Udp(crate::udp::shared_socket(endpoint.addr, receive_buffer, timeout)?),
+            _ => {
+                // The first socket of an endpoint checks no other process shares its port.
+                crate::udp::check_not_taken(endpoint.addr)?;
+                Receiver::Udp(crate::udp::shared_socket(endpoint.addr, receive_buffer, timeout)?)
+            }
         };
         let mut endpoint = endpoint;
         if let Receiver::Udp(u) = &socket {
@@ -263,6 +301,30 @@ mod tests {
         assert!(Endpoint::parse("gre://192.0.2.1:47").unwrap_err().contains("no port"));
         assert!(Endpoint::parse("vxlam://0.0.0.0").unwrap_err().contains("known: vxlan"));
         assert!(Endpoint::parse("0.0.0.0:4789").is_err());
+    }
+
+    #[test]
+    fn only_the_tunnel_an_endpoint_terminates_is_accepted() {
+        let mut l =
+            Listener::open(Endpoint::parse("vxlan://127.0.0.1:0").unwrap(), 1 << 20, Duration::from_secs(2))
+                .unwrap();
+        let port = l.endpoint().addr.port();
+        let inner = [[0xffu8; 6].as_slice(), &[2, 0, 0, 0, 0, 9], &[0x08, 0x06], &[0u8; 28]].concat();
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut d = Dissector::default();
+        let mut stack = Stack::new();
+        for (flags, accepted) in [(0x08u8, true), (0x00, false), (0x0c, false)] {
+            let payload = [&[flags, 0, 0, 0, 0, 0, 42, 0][..], &inner].concat();
+            s.send_to(&payload, ("127.0.0.1", port)).unwrap();
+            let f = l.recv().unwrap().unwrap();
+            d.dissect(f.data, f.link, &mut stack);
+            assert_eq!(Kind::Vxlan.terminates(&stack), accepted, "flags {flags:#x}");
+        }
+        s.send_to(b"random bytes that are no tunnel at all", ("127.0.0.1", port)).unwrap();
+        let f = l.recv().unwrap().unwrap();
+        d.dissect(f.data, f.link, &mut stack);
+        assert!(!Kind::Vxlan.terminates(&stack));
+        assert!(!Kind::Geneve.terminates(&stack));
     }
 
     #[test]

@@ -7,6 +7,8 @@ use pcap_parser::{PcapBlockOwned, PcapError};
 use std::fs::File;
 use std::io::Read;
 use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// Initial read buffer; grown up to [`MAX_BLOCK`] for larger records.
 const INITIAL_BUFFER: usize = 1 << 18;
@@ -159,15 +161,65 @@ pub struct FileReader {
     interfaces: Vec<Interface>,
     record: u64,
     offset: u64,
+    /// Set to end the reading early (after the frame at hand).
+    stop: Arc<AtomicBool>,
+}
+
+/// A byte stream that may block (standard input, a pipe, a FIFO), read so that a stop
+/// request ends a blocked read within [`STOP_POLL_MS`]: it waits for data in short polls
+/// and, once `stop` is set, reads as the end of the input.
+struct Stoppable<R> {
+    inner: R,
+    fd: std::os::fd::RawFd,
+    stop: Arc<AtomicBool>,
+}
+
+/// How often a blocked read looks at its stop flag, in milliseconds.
+pub const STOP_POLL_MS: i32 = 100;
+
+impl<R: Read> Read for Stoppable<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                return Ok(0);
+            }
+            let mut p = libc::pollfd { fd: self.fd, events: libc::POLLIN, revents: 0 };
+            // SAFETY: poll reads and writes only the one pollfd passed.
+            #[allow(unsafe_code)]
+            let ready = unsafe { libc::poll(&mut p, 1, STOP_POLL_MS) };
+            if ready > 0 {
+                // Readable, at its end, or an error that the read itself reports.
+                return self.inner.read(buf);
+            }
+            // A timeout, or a signal (perhaps the one that asks to stop): look again.
+        }
+    }
 }
 
 impl FileReader {
     /// Opens `path`, or standard input when `path` is `-`.
     pub fn open(path: &str) -> Result<FileReader, CaptureError> {
+        FileReader::open_until(path, Arc::new(AtomicBool::new(false)))
+    }
+
+    /// Opens `path` (`-` for standard input) to read until it ends or `stop` is set: a read
+    /// blocked on a quiet pipe or FIFO notices `stop` within [`STOP_POLL_MS`], and the
+    /// reader then ends cleanly after the last whole record.
+    pub fn open_until(path: &str, stop: Arc<AtomicBool>) -> Result<FileReader, CaptureError> {
+        use std::os::fd::AsRawFd;
         if path == "-" {
-            return FileReader::new("standard input", std::io::stdin());
+            let stdin = std::io::stdin();
+            let fd = stdin.as_raw_fd();
+            let mut r =
+                FileReader::new("standard input", Stoppable { inner: stdin, fd, stop: stop.clone() })?;
+            r.stop = stop;
+            return Ok(r);
         }
         let f = File::open(path).map_err(|error| CaptureError::Io { file: path.to_string(), error })?;
+        let meta = f.metadata().map_err(|error| CaptureError::Io { file: path.to_string(), error })?;
+        if meta.is_dir() {
+            return Err(CaptureError::NotCapture { file: path.to_string(), reason: "it is a folder".into() });
+        }
         if let Some(mapped) = MappedPcap::open(&f) {
             return Ok(FileReader {
                 name: path.to_string(),
@@ -177,9 +229,13 @@ impl FileReader {
                 interfaces: Vec::new(),
                 record: 0,
                 offset: PCAP_HEADER_LEN as u64,
+                stop,
             });
         }
-        FileReader::new(path, f)
+        let fd = f.as_raw_fd();
+        let mut r = FileReader::new(path, Stoppable { inner: f, fd, stop: stop.clone() })?;
+        r.stop = stop;
+        Ok(r)
     }
 
     /// Reads a capture from any byte stream; `name` names it in errors.
@@ -191,7 +247,10 @@ impl FileReader {
                     PcapError::Eof => "the file is empty".to_string(),
                     PcapError::ReadError => "read error".to_string(),
                     PcapError::HeaderNotRecognized => "unknown magic number".to_string(),
-                    other => format!("{other:?}"),
+                    PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind) => {
+                        format!("malformed header ({})", kind.description())
+                    }
+                    _ => "the file ends inside its header".to_string(),
                 },
             })?;
         Ok(FileReader {
@@ -202,7 +261,13 @@ impl FileReader {
             interfaces: Vec::new(),
             record: 0,
             offset: 0,
+            stop: Arc::new(AtomicBool::new(false)),
         })
+    }
+
+    /// True when the reading ended early because the stop flag was set.
+    pub fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
     }
 
     /// The name used in errors.
@@ -215,15 +280,25 @@ impl FileReader {
         self.record
     }
 
-    /// Calls `f` with every frame in order until the file ends or `f` breaks. A corrupt or
-    /// truncated record ends the walk with an error naming it; the frames before it have
-    /// already been handed to `f`.
-    pub fn for_each<F>(&mut self, f: F) -> Result<(), CaptureError>
+    /// Calls `f` with every frame in order until the file ends, `f` breaks, or the stop flag
+    /// is set (a stream's frames already read are still handed over; a read that would wait
+    /// ends the walk). A corrupt or truncated record ends the walk with an error naming it;
+    /// the frames before it have already been handed to `f`.
+    pub fn for_each<F>(&mut self, mut f: F) -> Result<(), CaptureError>
     where
         F: FnMut(&Frame<'_>) -> ControlFlow<()>,
     {
         match &mut self.source {
-            Source::Mapped(m) => for_each_mapped(m, &self.name, &mut self.record, &mut self.offset, f),
+            Source::Mapped(m) => {
+                let stop = &self.stop;
+                let f = |frame: &Frame<'_>| {
+                    if stop.load(Ordering::Relaxed) {
+                        return ControlFlow::Break(());
+                    }
+                    f(frame)
+                };
+                for_each_mapped(m, &self.name, &mut self.record, &mut self.offset, f)
+            }
             Source::Stream(_) => self.for_each_streamed(f),
         }
     }
@@ -261,7 +336,17 @@ impl FileReader {
                             None
                         }
                         PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
-                            let ts_per_sec = idb.ts_resolution().unwrap_or(1_000_000).max(1);
+                            let Some(ts_per_sec) = ts_per_sec(idb.if_tsresol) else {
+                                return Err(corrupt(
+                                    &self.name,
+                                    self.record,
+                                    self.offset,
+                                    format!(
+                                        "interface declares the time resolution 0x{:02x}, which no clock has",
+                                        idb.if_tsresol
+                                    ),
+                                ));
+                            };
                             self.interfaces.push(Interface {
                                 link: LinkType(idb.linktype.0 as u32),
                                 ts_per_sec,
@@ -279,11 +364,14 @@ impl FileReader {
                                 ));
                             };
                             let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
-                            let secs = raw / ifc.ts_per_sec;
-                            let frac = raw % ifc.ts_per_sec;
-                            let nanos =
-                                (u128::from(frac) * 1_000_000_000 / u128::from(ifc.ts_per_sec)) as u64;
-                            let ts = (secs as i64 + ifc.ts_offset).max(0) as u64 * 1_000_000_000 + nanos;
+                            let Some(ts) = nanos_since_epoch(raw, ifc) else {
+                                return Err(corrupt(
+                                    &self.name,
+                                    self.record,
+                                    self.offset,
+                                    "the packet's time is past the year 2554, beyond what detunnel can hold",
+                                ));
+                            };
                             let caplen = (epb.caplen as usize).min(epb.data.len());
                             Some(Frame {
                                 data: &epb.data[..caplen],
@@ -328,6 +416,12 @@ impl FileReader {
                     }
                 }
                 Err(PcapError::Eof) => return Ok(()),
+                // A stop ends the input after the last whole record.
+                Err(PcapError::Incomplete(_) | PcapError::UnexpectedEof)
+                    if self.stop.load(Ordering::Relaxed) =>
+                {
+                    return Ok(())
+                }
                 Err(PcapError::Incomplete(_)) => {
                     if reader.reader_exhausted() {
                         return Err(corrupt(
@@ -363,10 +457,39 @@ impl FileReader {
                         return Err(corrupt(&self.name, self.record, self.offset, "read error"));
                     }
                 }
-                Err(e) => return Err(corrupt(&self.name, self.record, self.offset, format!("{e:?}"))),
+                Err(PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind)) => {
+                    let why = format!("malformed block ({})", kind.description());
+                    return Err(corrupt(&self.name, self.record, self.offset, why));
+                }
+                Err(PcapError::ReadError) => {
+                    return Err(corrupt(&self.name, self.record, self.offset, "read error"));
+                }
+                Err(PcapError::HeaderNotRecognized) => {
+                    return Err(corrupt(&self.name, self.record, self.offset, "unknown block type"));
+                }
             }
         }
     }
+}
+
+/// Timestamp units per second that a pcapng `if_tsresol` value declares: a power of 10, or of
+/// 2 when its high bit is set; `None` for a unit finer than one per 2^-63 s or 10^-19 s.
+fn ts_per_sec(tsresol: u8) -> Option<u64> {
+    let exponent = u32::from(tsresol & 0x7f);
+    if tsresol & 0x80 != 0 {
+        1u64.checked_shl(exponent).filter(|_| exponent < 64)
+    } else {
+        10u64.checked_pow(exponent)
+    }
+}
+
+/// A pcapng timestamp of `raw` units of `ifc` in nanoseconds since the Unix epoch (before the
+/// epoch reads as the epoch); `None` when it does not fit.
+fn nanos_since_epoch(raw: u64, ifc: &Interface) -> Option<u64> {
+    let secs = i128::from(raw / ifc.ts_per_sec) + i128::from(ifc.ts_offset);
+    let frac = u128::from(raw % ifc.ts_per_sec);
+    let nanos = (frac * 1_000_000_000 / u128::from(ifc.ts_per_sec)) as i128;
+    u64::try_from((secs.max(0) * 1_000_000_000 + nanos).max(0)).ok()
 }
 
 /// Walks the records of a mapped classic pcap file in place.
@@ -472,6 +595,56 @@ mod tests {
         assert_eq!(n, 1);
         let msg = err.to_string();
         assert!(msg.contains("record 2 at byte offset 43"), "{msg}");
+    }
+
+    /// A pcapng file with one interface of time resolution `tsresol` and one packet at `raw`.
+    fn pcapng(tsresol: u8, raw: u64) -> Vec<u8> {
+        let mut v = Vec::new();
+        let block = |v: &mut Vec<u8>, kind: u32, body: &[u8]| {
+            let len = (12 + body.len()) as u32;
+            v.extend_from_slice(&kind.to_le_bytes());
+            v.extend_from_slice(&len.to_le_bytes());
+            v.extend_from_slice(body);
+            v.extend_from_slice(&len.to_le_bytes());
+        };
+        block(
+            &mut v,
+            0x0a0d_0d0a,
+            &[0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+        );
+        // Link type 1, snaplen 0; option if_tsresol (9), length 1; end of options.
+        block(&mut v, 1, &[1, 0, 0, 0, 0, 0, 0, 0, 9, 0, 1, 0, tsresol, 0, 0, 0, 0, 0, 0, 0]);
+        let mut epb = vec![0u8; 20];
+        epb[4..8].copy_from_slice(&((raw >> 32) as u32).to_le_bytes());
+        epb[8..12].copy_from_slice(&(raw as u32).to_le_bytes());
+        epb[12..16].copy_from_slice(&4u32.to_le_bytes());
+        epb[16..20].copy_from_slice(&4u32.to_le_bytes());
+        epb.extend_from_slice(&[1, 2, 3, 4]);
+        block(&mut v, 6, &epb);
+        v
+    }
+
+    fn first_time(data: Vec<u8>) -> Result<u64, CaptureError> {
+        let mut r = FileReader::new("mem", std::io::Cursor::new(data))?;
+        let mut ts = None;
+        r.for_each(|f| {
+            ts = Some(f.ts_nanos);
+            ControlFlow::Break(())
+        })?;
+        Ok(ts.unwrap())
+    }
+
+    #[test]
+    fn pcapng_times_in_every_resolution() {
+        // 1.5 s in microseconds, nanoseconds, and 2^-20 s (the high bit: a power of two).
+        assert_eq!(first_time(pcapng(6, 1_500_000)).unwrap(), 1_500_000_000);
+        assert_eq!(first_time(pcapng(9, 1_500_000_000)).unwrap(), 1_500_000_000);
+        assert_eq!(first_time(pcapng(0x80 | 20, 3 << 19)).unwrap(), 1_500_000_000);
+        // Seconds: a raw time past what nanoseconds hold is an error, not a wrapped time.
+        let e = first_time(pcapng(0, u64::MAX / 2)).unwrap_err().to_string();
+        assert!(e.contains("record 1") && e.contains("past the year 2554"), "{e}");
+        let e = first_time(pcapng(0x80 | 64, 1)).unwrap_err().to_string();
+        assert!(e.contains("time resolution 0xc0"), "{e}");
     }
 
     #[test]

@@ -8,6 +8,67 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::time::Duration;
 
+/// Refuses `addr` when a UDP socket of another process is bound to it (the same port, and
+/// the same address or a wildcard on either side): with `SO_REUSEPORT` both would bind and the
+/// kernel would silently split the senders between them. Sockets of this process may share
+/// the port (one per worker). The error names the other process.
+pub fn check_not_taken(addr: SocketAddr) -> io::Result<()> {
+    if addr.port() == 0 {
+        return Ok(());
+    }
+    let tables = read_tables(&["/proc/net/udp", "/proc/net/udp6"]);
+    let mut inodes: Vec<u64> = tables
+        .iter()
+        .flat_map(|t| rows(t))
+        .filter(|r| r.port == addr.port() && r.address.is_none_or(|a| overlaps(a, addr.ip())))
+        .map(|r| r.inode)
+        .collect();
+    // Our own sockets may share it.
+    let own = socket_inodes("/proc/self/fd");
+    inodes.retain(|i| *i != 0 && !own.contains(i));
+    if inodes.is_empty() {
+        return Ok(());
+    }
+    let holder = process_holding(&inodes).unwrap_or_else(|| "another process".to_string());
+    Err(io::Error::new(
+        io::ErrorKind::AddrInUse,
+        format!("udp {addr} is already taken by {holder}; two receivers on one port would each get a share of the senders"),
+    ))
+}
+
+/// True when two local addresses take the same datagrams: equal, or either a wildcard.
+fn overlaps(a: std::net::IpAddr, b: std::net::IpAddr) -> bool {
+    let v4 = |ip: std::net::IpAddr| match ip {
+        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
+        v4 => v4,
+    };
+    a.is_unspecified() || b.is_unspecified() || v4(a) == v4(b)
+}
+
+/// The socket inodes among the descriptors listed in `fd_dir`.
+fn socket_inodes(fd_dir: &str) -> Vec<u64> {
+    let Ok(entries) = std::fs::read_dir(fd_dir) else { return Vec::new() };
+    entries
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter_map(|l| l.to_str()?.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok())
+        .collect()
+}
+
+/// `pid N (name)` of a process holding one of the sockets `inodes`.
+fn process_holding(inodes: &[u64]) -> Option<String> {
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let pid = entry.file_name().to_string_lossy().to_string();
+        if !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        if socket_inodes(&format!("/proc/{pid}/fd")).iter().any(|i| inodes.contains(i)) {
+            let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            return Some(format!("pid {pid} ({})", name.trim()));
+        }
+    }
+    None
+}
+
 /// A socket bound to `addr` that other sockets may share (`SO_REUSEPORT`), asking for
 /// `receive_buffer` bytes of buffer (the kernel caps it at `net.core.rmem_max`), whose reads
 /// time out after `timeout` so its thread can notice a shutdown.
@@ -49,17 +110,34 @@ fn read_tables(names: &[&str]) -> Vec<String> {
 
 /// One socket's row of a `/proc/net/udp`-style table.
 struct Row {
+    /// The local address (`None` when it does not parse).
+    address: Option<std::net::IpAddr>,
     port: u16,
     inode: u64,
     drops: u64,
+}
+
+/// A local address as `/proc/net/udp{,6}` writes it: hex, 32-bit words in host order.
+fn proc_address(hex: &str) -> Option<std::net::IpAddr> {
+    let words: Vec<u32> = (0..hex.len() / 8)
+        .map(|i| u32::from_str_radix(hex.get(i * 8..i * 8 + 8)?, 16).ok())
+        .collect::<Option<_>>()?;
+    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_ne_bytes()).collect();
+    match bytes.len() {
+        4 => Some(std::net::IpAddr::from(<[u8; 4]>::try_from(bytes).ok()?)),
+        16 => Some(std::net::IpAddr::from(<[u8; 16]>::try_from(bytes).ok()?)),
+        _ => None,
+    }
 }
 
 /// The rows of one `/proc/net/udp`-style table (the header line skipped).
 fn rows(table: &str) -> impl Iterator<Item = Row> + '_ {
     table.lines().skip(1).filter_map(|line| {
         let cols: Vec<&str> = line.split_whitespace().collect();
+        let (address, port) = cols.get(1)?.rsplit_once(':')?;
         Some(Row {
-            port: u16::from_str_radix(cols.get(1)?.rsplit(':').next()?, 16).ok()?,
+            address: proc_address(address),
+            port: u16::from_str_radix(port, 16).ok()?,
             inode: cols.get(9)?.parse().ok()?,
             drops: cols.last()?.parse().ok()?,
         })
@@ -82,6 +160,37 @@ mod tests {
         assert_eq!(drops(&[53, 6343]), 29);
         assert_eq!(drops(&[1]), 0);
         assert_eq!(rows(table).find(|r| r.inode == 2).map(|r| r.drops), Some(3));
+        let local = rows(table).find(|r| r.inode == 3).and_then(|r| r.address);
+        assert_eq!(local, Some("127.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn a_port_another_process_holds_is_refused_naming_it() {
+        let mine = shared_socket("127.0.0.1:0".parse().unwrap(), 1 << 16, Duration::from_millis(10)).unwrap();
+        let addr = mine.local_addr().unwrap();
+        // This process's own sockets may share the port.
+        check_not_taken(addr).unwrap();
+        // Another process's socket on it (python, holding it for a moment) may not.
+        let script = format!(
+            "import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEPORT,1)\ns.bind(('0.0.0.0',{}))\nprint('bound',flush=True)\ntime.sleep(5)",
+            addr.port()
+        );
+        let Ok(mut other) = std::process::Command::new("python3")
+            .args(["-c", &script])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+        else {
+            eprintln!("SKIP: python3 is not installed");
+            return;
+        };
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(other.stdout.take().unwrap()), &mut line)
+            .unwrap();
+        let e = check_not_taken(addr).unwrap_err().to_string();
+        let _ = other.kill();
+        let _ = other.wait();
+        assert!(e.contains(&format!("udp {addr} is already taken by pid {} (python3)", other.id())), "{e}");
+        drop(mine);
     }
 
     #[test]

@@ -128,11 +128,14 @@ pub enum Drop {
     /// The decoder read nothing of the frame: it is empty, shorter than its link header, or
     /// of a link type that is not read.
     Undecoded,
+    /// A packet sent to a tunnel endpoint that is not the tunnel it terminates (random
+    /// bytes, VXLAN without the I flag, another protocol).
+    NotEndpointTunnel,
 }
 
 impl Drop {
     /// Every reason.
-    pub const ALL: [Drop; 8] = [
+    pub const ALL: [Drop; 9] = [
         Drop::Filtered,
         Drop::NotTunnelled,
         Drop::NoInnerFrame,
@@ -141,6 +144,7 @@ impl Drop {
         Drop::FragmentHeld,
         Drop::FragmentRefused,
         Drop::Undecoded,
+        Drop::NotEndpointTunnel,
     ];
     /// The name used in summaries.
     pub fn name(self) -> &'static str {
@@ -153,6 +157,7 @@ impl Drop {
             Drop::FragmentRefused => "fragment_refused",
             Drop::Filtered => "filtered",
             Drop::Undecoded => "undecoded",
+            Drop::NotEndpointTunnel => "not_endpoint_tunnel",
         }
     }
 }

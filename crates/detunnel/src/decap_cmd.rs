@@ -94,14 +94,7 @@ struct Job<'a> {
 
 /// Runs the command.
 pub fn run(args: &DecapArgs) -> Result<ExitCode> {
-    let stop = Arc::new(AtomicBool::new(false));
-    // SIGINT and SIGTERM ask for a clean stop; a second one ends the process at once.
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register_conditional_shutdown(signal, 130, stop.clone())
-            .and_then(|_| signal_hook::flag::register(signal, stop.clone()))
-            .context("cannot handle SIGINT and SIGTERM")?;
-    }
-    run_pipeline(args, stop, None)
+    run_pipeline(args, crate::stop::on_signals()?, None)
 }
 
 /// What to emit, as the command line says.
@@ -144,7 +137,12 @@ pub fn run_pipeline(args: &DecapArgs, stop: Arc<AtomicBool>, publish: Option<Pub
     };
     let mut readers = Vec::new();
     for r in &args.read {
-        readers.push(FileReader::open(r)?);
+        match FileReader::open_until(r, stop.clone()) {
+            Ok(reader) => readers.push(reader),
+            // Stopped before the input said what it is: nothing was read, nothing written.
+            Err(_) if stop.load(Ordering::Relaxed) => return Ok(ExitCode::from(130)),
+            Err(e) => return Err(e.into()),
+        }
     }
     let mut live = Vec::new();
     for e in &args.listen {
@@ -177,7 +175,18 @@ pub fn run_pipeline(args: &DecapArgs, stop: Arc<AtomicBool>, publish: Option<Pub
         let erspan = args.timestamps == TimestampArg::Erspan;
         Ok(Lane::new(Dissector::new(args.decoder.config()), decap, filter, erspan))
     };
-    let lanes = (0..live.len().max(1)).map(|_| lane()).collect::<Result<Vec<Lane>>>()?;
+    // A lane per live source (an endpoint's drops what is not its tunnel), or one for files.
+    let lanes = if live.is_empty() {
+        vec![lane()?]
+    } else {
+        let lane_of = |s: &Live| -> Result<Lane> {
+            Ok(match s {
+                Live::Endpoint(l) => lane()?.for_endpoint(l.endpoint().kind),
+                Live::Ring(..) => lane()?,
+            })
+        };
+        live.iter().map(lane_of).collect::<Result<Vec<Lane>>>()?
+    };
     let mut job = Job::new(args, format, writer, stop.clone(), lanes.len());
     job.live = !live.is_empty();
     job.publish = publish;
@@ -205,6 +214,10 @@ pub fn run_pipeline(args: &DecapArgs, stop: Arc<AtomicBool>, publish: Option<Pub
         job.lanes[0] = lane.figures();
         read
     };
+    if !job.live && stop.load(Ordering::Relaxed) {
+        // A signal ended the input (perhaps while it was quiet): the run was interrupted.
+        job.interrupted = true;
+    }
     let finished = job.finish();
     job.summary();
     let last = job.summary_json();
@@ -435,9 +448,9 @@ impl<'a> Job<'a> {
 
     /// Counts and writes frame `f` as `lane` decided it.
     fn deliver(&mut self, f: &Frame<'_>, d: &Decision, lane: &Lane) -> ControlFlow<()> {
-        if self.stop.load(Ordering::Relaxed) {
-            // A signal is how a live capture ends; a file read stopped early is interrupted.
-            self.interrupted = !self.live;
+        // A signal is how a live capture ends (a file's reader ends itself on it, after the
+        // frames it has read).
+        if self.live && self.stop.load(Ordering::Relaxed) {
             return ControlFlow::Break(());
         }
         self.frames_in += 1;

@@ -9,6 +9,7 @@ use query::{Definition, Input};
 use std::io::Write;
 use std::ops::ControlFlow;
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 
 /// Runs the command.
 pub fn run(args: &FlowsArgs) -> Result<ExitCode> {
@@ -21,7 +22,12 @@ pub fn run(args: &FlowsArgs) -> Result<ExitCode> {
         ..Definition::default()
     };
     let compiled = def.compile(&ctx)?;
-    let mut reader = FileReader::open(&args.read)?;
+    let stop = crate::stop::on_signals()?;
+    let mut reader = match FileReader::open_until(&args.read, stop.clone()) {
+        Ok(r) => r,
+        Err(_) if stop.load(Ordering::Relaxed) => return Ok(ExitCode::from(130)),
+        Err(e) => return Err(e.into()),
+    };
     let mut counter = Counter::new(compiled, ctx, args.max_flows);
     let mut dissector = Dissector::new(args.decoder.config());
     let mut sampled = Dissector::new(args.decoder.config());
@@ -140,6 +146,10 @@ pub fn run(args: &FlowsArgs) -> Result<ExitCode> {
                 String::new()
             }
         );
+    }
+    if stop.load(Ordering::Relaxed) {
+        eprintln!("detunnel: interrupted; the totals above are of the frames read until then");
+        return Ok(ExitCode::from(130));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -8,10 +8,16 @@ use std::collections::BTreeMap;
 use std::io::{BufWriter, ErrorKind, Write};
 use std::ops::ControlFlow;
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 
 /// Runs the command; the summary goes to standard error.
 pub fn run(args: &InspectArgs) -> Result<ExitCode> {
-    let reader = FileReader::open(&args.read)?;
+    let stop = crate::stop::on_signals()?;
+    let reader = match FileReader::open_until(&args.read, stop.clone()) {
+        Ok(r) => r,
+        Err(_) if stop.load(Ordering::Relaxed) => return Ok(ExitCode::from(130)),
+        Err(e) => return Err(e.into()),
+    };
     run_on(reader, args)
 }
 
@@ -46,6 +52,7 @@ pub fn demo() -> Result<ExitCode> {
     run_on(reader, &args)
 }
 
+/// Prints the frames of `reader` until it ends or a signal stops it (exit status 130 then).
 fn run_on(mut reader: FileReader, args: &InspectArgs) -> Result<ExitCode> {
     let mut filter = crate::filter::Filter::new(args.filter.as_deref(), &args.sets)?;
     let mut dissector = Dissector::new(args.decoder.config());
@@ -92,6 +99,9 @@ fn run_on(mut reader: FileReader, args: &InspectArgs) -> Result<ExitCode> {
         summary(&dissector, &stacks, unsupported, reader.records());
     }
     read?;
+    if reader.stopped() {
+        return Ok(ExitCode::from(130));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

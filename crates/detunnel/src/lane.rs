@@ -53,6 +53,8 @@ pub struct Lane {
     filter: Filter,
     reassembler: Reassembler,
     want_erspan3: bool,
+    /// The tunnel endpoint this lane receives from: what it does not terminate is dropped.
+    endpoint: Option<capture::endpoint::Kind>,
     /// Datagrams completed by reassembly in the current batch; `used` of them are live.
     datagrams: Vec<Vec<u8>>,
     used: usize,
@@ -68,9 +70,16 @@ impl Lane {
             filter,
             reassembler: Reassembler::new(Limits::default()),
             want_erspan3,
+            endpoint: None,
             datagrams: Vec::new(),
             used: 0,
         }
+    }
+
+    /// The lane of tunnel endpoint `kind`: packets that are not that tunnel are dropped.
+    pub fn for_endpoint(mut self, kind: capture::endpoint::Kind) -> Lane {
+        self.endpoint = Some(kind);
+        self
     }
 
     /// Starts a batch of decisions: the reassembled datagrams of the previous one are done.
@@ -82,6 +91,10 @@ impl Lane {
     pub fn decide(&mut self, f: &Frame<'_>) -> Decision {
         self.dissector.dissect(f.data, f.link, &mut self.stack);
         let fragment = |why| Decision { kind: "outer_fragment", completed: false, fate: Fate::Dropped(why) };
+        if self.endpoint.is_some_and(|k| !k.terminates(&self.stack)) {
+            let fate = Fate::Dropped(Drop::NotEndpointTunnel);
+            return Decision { kind: "untunnelled", completed: false, fate };
+        }
         match self.reassembler.offer(f.data, &self.stack, f.ts_nanos) {
             Offer::Pass => self.judge(f.data, f.orig_len, None),
             Offer::Held => fragment(Drop::FragmentHeld),

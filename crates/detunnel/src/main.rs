@@ -10,6 +10,7 @@ mod lane;
 mod render;
 mod serve;
 mod serve_config;
+mod stop;
 
 use clap::Parser;
 use std::process::ExitCode;

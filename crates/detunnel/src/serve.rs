@@ -69,6 +69,7 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
     let stop = Arc::new(AtomicBool::new(false));
     let mut threads: Vec<JoinHandle<()>> = Vec::new();
     for addr in &listen {
+        capture::udp::check_not_taken(*addr).context("cannot receive sFlow")?;
         for i in 0..workers {
             let socket = capture::udp::shared_socket(*addr, config.sflow.receive_buffer, POLL)
                 .with_context(|| format!("cannot receive sFlow on {addr}"))?;
@@ -108,7 +109,7 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
         })?);
     }
     if let Some(path) = &args.read {
-        let reader = FileReader::open(path)?;
+        let reader = FileReader::open_until(path, stop.clone())?;
         let (shared, stop, realtime) = (shared.clone(), stop.clone(), args.realtime);
         threads.push(std::thread::Builder::new().name("read".into()).spawn(move || {
             read_file(&shared, reader, realtime, &stop);
@@ -174,8 +175,7 @@ fn receive(shared: &Shared, index: usize, socket: &UdpSocket, stop: &AtomicBool)
     while !stop.load(Ordering::Relaxed) {
         match socket.recv(&mut buf) {
             Ok(n) => {
-                let now = shared.now();
-                lock(shared.worker(index)).datagram(&buf[..n], now);
+                shared.datagram(index, &buf[..n], shared.now());
             }
             Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
             Err(e) => {
@@ -205,8 +205,7 @@ fn read_file(shared: &Shared, mut reader: FileReader, realtime: bool, stop: &Ato
                 std::thread::sleep(wait.min(POLL));
             }
         }
-        let now = shared.now();
-        lock(shared.worker(0)).frame(f.data, f.link, f.orig_len, f.interface, now);
+        shared.frame(f.data, f.link, f.orig_len, f.interface, shared.now());
         ControlFlow::Continue(())
     });
     match result {

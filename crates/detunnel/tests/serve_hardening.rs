@@ -206,3 +206,49 @@ fn numbers_that_are_not_numbers_are_400_without_backtraces() {
     let log = s.stop();
     assert!(!log.contains("panicked") && !log.contains("backtrace"), "{log}");
 }
+
+#[test]
+fn one_port_one_collector_and_one_agent_counted_once() {
+    if !have_tool("curl") {
+        return;
+    }
+    let s = Serve::start("harden-port", "", &["--workers", "2"], None);
+    // A second collector on the same port is refused, naming the first.
+    let second = std::process::Command::new(common::detunnel())
+        .args([
+            "serve",
+            "--sflow",
+            &s.sflow.to_string(),
+            "--http",
+            &format!("127.0.0.1:{}", free_port(false)),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("udp {} is already taken by pid", s.sflow)), "{stderr}");
+    assert!(stderr.contains("(detunnel)"), "{stderr}");
+    // One agent's datagrams from eight source ports (the kernel spreads them over both
+    // workers' sockets): one sub-agent, 48 data sources, each listed once, nothing lost.
+    let agent = craft::sflow::Agent { address: std::net::IpAddr::from([192, 0, 2, 77]), sub_agent: 0 };
+    let mut g = craft::mix::Generator::new(craft::mix::Mix::default());
+    let datagrams = craft::sflow::stream(&mut g, agent, 480, 4, 100);
+    let senders: Vec<_> = (0..8).map(|_| std::net::UdpSocket::bind("127.0.0.1:0").unwrap()).collect();
+    for (i, d) in datagrams.iter().enumerate() {
+        senders[i % 8].send_to(d, s.sflow).unwrap();
+        if i % 32 == 31 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let agents = s.json("/agents/json");
+    let a = &agents["192.0.2.77"];
+    assert_eq!(a["sFlowDatagramsReceived"], 480, "{agents}");
+    assert_eq!((a["subAgents"].as_u64(), a["dataSources"].as_u64()), (Some(1), Some(48)), "{agents}");
+    assert_eq!(a["sFlowDatagramsLost"], 0, "{agents}");
+    let sampling = s.json("/sampling/json");
+    let sources: Vec<_> = sampling.as_array().unwrap().iter().map(|r| r["dataSource"].clone()).collect();
+    let distinct: std::collections::BTreeSet<String> = sources.iter().map(|v| v.to_string()).collect();
+    assert_eq!((sources.len(), distinct.len()), (48, 48), "{sampling}");
+    s.stop();
+}

@@ -166,24 +166,31 @@ impl Worker {
         }
     }
 
-    /// Reads one captured frame at `now`: an sFlow datagram inside it is read as one; any other
-    /// frame counts as a sample of rate 1 from agent [`FILE_AGENT`], its data source the
+    /// Reads one captured frame at `now`: a frame that holds an sFlow datagram is left to the
+    /// caller, which gets the datagram's offset (to hand it to the worker of its agent); any
+    /// other frame counts as a sample of rate 1 from agent [`FILE_AGENT`], its data source the
     /// capture's interface number (0 for pcap).
-    pub fn frame(&mut self, data: &[u8], link: LinkType, orig_len: u32, interface: u32, now: f64) {
+    pub fn frame(
+        &mut self,
+        data: &[u8],
+        link: LinkType,
+        orig_len: u32,
+        interface: u32,
+        now: f64,
+    ) -> Option<usize> {
         self.totals.file_frames += 1;
         if !link.is_supported() {
             self.totals.unsupported_link += 1;
-            return;
+            return None;
         }
         self.dissector.dissect(data, link, &mut self.stack);
         if let Some(l) = self.stack.layers().iter().find(|l| l.proto == Proto::Sflow) {
-            let payload = &data[(l.offset as usize).min(data.len())..];
-            self.datagram(payload, now);
-            return;
+            return Some((l.offset as usize).min(data.len()));
         }
         let input = Input::new(Decoded::new(data, &self.stack), orig_len);
         self.engine.add(DataSource { agent: FILE_AGENT, index: interface }, &input, 1, now);
         self.keys.observe(&input.decoded, now);
+        None
     }
 }
 
@@ -215,6 +222,8 @@ pub const MAX_STACKS: usize = 1024;
 pub struct FlowKeys {
     stacks: HashMap<u64, (Vec<String>, f64)>,
     hasher: foldhash::fast::FixedState,
+    /// Frames of new stacks not remembered because [`MAX_STACKS`] were.
+    pub refused: u64,
 }
 
 impl FlowKeys {
@@ -230,6 +239,7 @@ impl FlowKeys {
             return;
         }
         if self.stacks.len() >= MAX_STACKS {
+            self.refused += 1;
             return;
         }
         let mut names: Vec<String> = ["stack", "bytes", "agent", "inputifindex", "outputifindex"]

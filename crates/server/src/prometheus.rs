@@ -215,6 +215,19 @@ pub fn own(s: &Shared) -> String {
         "Memory the flow definitions hold (compiled filters, regular expressions).",
         &one(s.definition_memory() as u64),
     );
+    let (agents, sources, stacks) = s.refused();
+    let refused = vec![
+        ("{limit=\"agents\"}".to_string(), agents as f64),
+        ("{limit=\"data_sources\"}".to_string(), sources as f64),
+        ("{limit=\"flow_key_stacks\"}".to_string(), stacks as f64),
+    ];
+    family(
+        &mut out,
+        "detunnel_limit_refused_total",
+        c,
+        "What a limit turned away: datagrams of agents past limits.agents, samples of data sources past limits.data_sources, frames of protocol stacks past the 1,024 /flowkeys remembers.",
+        &refused,
+    );
     connections(&mut out, &s.connections);
     pipelines(&mut out, s);
     family(

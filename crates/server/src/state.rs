@@ -278,6 +278,13 @@ struct Armed {
     refused: u64,
 }
 
+/// The worker, of `workers`, that counts the datagrams of `agent`.
+fn agent_worker(agent: &wire::sflow::Address, workers: usize) -> usize {
+    use std::hash::BuildHasher;
+    let h = foldhash::fast::FixedState::with_seed(0x5eed).hash_one(agent);
+    (h % workers.max(1) as u64) as usize
+}
+
 /// Locks `m`, recovering the data if a thread panicked while holding it.
 pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -376,9 +383,31 @@ impl Shared {
         self.workers.len()
     }
 
-    /// Worker `i` (its receiving thread locks it per datagram).
+    /// Worker `i`.
     pub fn worker(&self, i: usize) -> &Mutex<Worker> {
         &self.workers[i % self.workers.len()]
+    }
+
+    /// Reads an sFlow datagram received at `now` on the socket of worker `received_by`. Each
+    /// agent's datagrams are counted by one worker, chosen by its address, whichever socket
+    /// the kernel gave them to (an agent that changes its source port moves between sockets):
+    /// its sequence numbers, sub-agents and data sources are then tracked in one place.
+    pub fn datagram(&self, received_by: usize, data: &[u8], now: f64) {
+        let owner = match wire::sflow::Datagram::parse(data) {
+            Ok(dg) => agent_worker(&dg.agent, self.workers.len()),
+            // Not readable: counted by the worker of the socket that got it.
+            Err(_) => received_by,
+        };
+        lock(self.worker(owner)).datagram(data, now);
+    }
+
+    /// Reads a frame of a capture (`serve --read`): sFlow datagrams in it as received ones,
+    /// other frames as samples of rate 1 (see [`Worker::frame`]).
+    pub fn frame(&self, data: &[u8], link: dissect::LinkType, orig_len: u32, interface: u32, now: f64) {
+        let sflow = lock(self.worker(0)).frame(data, link, orig_len, interface, now);
+        if let Some(at) = sflow {
+            self.datagram(0, &data[at..], now);
+        }
     }
 
     /// A copy of what is declared.
@@ -693,6 +722,14 @@ impl Shared {
             t.unsupported_link += x.unsupported_link;
         }
         t
+    }
+
+    /// What the workers' limits turned away: new agents, data sources and flow key stacks.
+    pub fn refused(&self) -> (u64, u64, u64) {
+        self.workers.iter().fold((0, 0, 0), |(a, d, k), w| {
+            let w = lock(w);
+            (a + w.agents.refused, d + w.sources.refused, k + w.keys.refused)
+        })
     }
 
     /// Per agent address (sub-agents summed): its counters as `/agents/json` shows them.
