@@ -1,0 +1,82 @@
+//! The decoder and every path of decapsulation: the first byte picks the link type, the
+//! second the options (tags to strip, depth, kinds, snaplen, synthesized addresses), the
+//! rest is the frame. Outer reassembly, the duplicate window, the balance hash, stream
+//! names and the ERSPAN clock all see it.
+#![no_main]
+use decap::{Decapsulator, Options, Outcome, Tag, TunnelSet};
+use dissect::{Dissector, Proto, Stack};
+use libfuzzer_sys::fuzz_target;
+use std::cell::RefCell;
+
+struct State {
+    dissector: Dissector,
+    stack: Stack,
+    reassembler: decap::Reassembler,
+    dedup: decap::Dedup,
+    clock: decap::ErspanClock,
+    out: Vec<u8>,
+    ts: u64,
+}
+
+thread_local! {
+    static STATE: RefCell<State> = RefCell::new(State {
+        dissector: Dissector::default(),
+        stack: Stack::new(),
+        reassembler: decap::Reassembler::new(decap::reassembly::Limits::default()),
+        dedup: decap::Dedup::new(10),
+        clock: decap::ErspanClock::new(),
+        out: Vec::new(),
+        ts: 1_700_000_000_000_000_000,
+    });
+}
+
+fn options(choice: u8) -> Options {
+    let tags = [Tag::Vlan, Tag::VnTag, Tag::ETag, Tag::Mpls];
+    Options {
+        strip_tags: tags.iter().enumerate().filter(|(i, _)| choice & (1 << i) != 0).map(|(_, t)| *t).collect(),
+        depth: (choice & 0x10 != 0).then_some(usize::from(choice >> 6)),
+        strip: if choice & 0x20 != 0 { TunnelSet::parse("vxlan,gre,gtp,pw").unwrap() } else { TunnelSet::ALL },
+        only_tunnelled: choice & 0x40 != 0,
+        snaplen: (choice & 0x80 != 0).then_some(usize::from(choice & 0x3f)),
+        synth_macs: (choice & 0x08 != 0).then_some(([2; 6], [4; 6])),
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let [link, choice, frame @ ..] = data else { return };
+    let link = detunnel_fuzz::LINKS[usize::from(*link) % detunnel_fuzz::LINKS.len()];
+    let decap = Decapsulator::new(options(*choice));
+    STATE.with(|s| {
+        let s = &mut *s.borrow_mut();
+        s.ts += u64::from(*choice) * 1_000_000;
+        s.dissector.dissect(frame, link, &mut s.stack);
+        let datagram = match s.reassembler.offer(frame, &s.stack, s.ts) {
+            decap::reassembly::Offer::Complete(d) => Some(d.to_vec()),
+            _ => None,
+        };
+        let run = |bytes: &[u8], stack: &Stack, s: &mut State| {
+            for orig_len in [bytes.len() as u32, 0, u32::MAX] {
+                let (outcome, _) = decap.decapsulate(bytes, orig_len, stack);
+                let Outcome::Emitted(e) = outcome else { continue };
+                let (head, body) = e.parts(bytes);
+                assert_eq!(head.len() + body.len(), e.len());
+                e.write_into(bytes, &mut s.out);
+                decap::balance::symmetric_hash(&s.out);
+                s.dedup.is_duplicate_parts(head, body, s.ts);
+                if let Some(key) = e.stream {
+                    let _ = (key.to_string(), key.file_name());
+                    if let Some(h) = stack.layers().iter().find(|l| l.proto == Proto::Erspan3) {
+                        s.clock.time(key, s.ts, h.bytes(bytes));
+                    }
+                }
+            }
+        };
+        let stack = s.stack.clone();
+        run(frame, &stack, s);
+        if let Some(d) = datagram {
+            let mut stack = Stack::new();
+            s.dissector.dissect(&d, link, &mut stack);
+            run(&d, &stack, s);
+        }
+    });
+});
