@@ -4,28 +4,17 @@
 use dissect::LinkType;
 use std::net::IpAddr;
 use wire::sflow::{
-    counter_format, flow_format, header_protocol, sample_format, Address, CountersSample, Datagram,
-    DiscardSample, ExtendedGateway, ExtendedRouter, ExtendedSwitch, FlowSample, IfCounters, Interface,
-    Records, SampledHeader,
+    counter_format, header_protocol, sample_format, Address, CountersSample, Datagram, DiscardSample,
+    Extended, FlowSample, IfCounters, Interface, Provenance, SampledHeader,
 };
 
-/// One sampled packet, as carried in a flow (or discard) sample.
+/// One sampled packet, as carried in a flow (or discard) sample: a frame with its provenance.
 #[derive(Debug, Clone, Copy)]
 pub struct SampledFrame<'a> {
-    /// The agent that sent the datagram.
-    pub agent: IpAddr,
-    /// The data source index of the sample (an ifIndex for interface sources).
-    pub source_index: u32,
-    /// The sample's input interface.
-    pub input: Interface,
-    /// The sample's output interface.
-    pub output: Interface,
-    /// 1 in this many packets was sampled.
-    pub sampling_rate: u32,
+    /// The agent, data source, interfaces, sampling rate and extended records.
+    pub provenance: Provenance,
     /// The drop reason when the packet came in a discard sample (it was dropped).
     pub discard_reason: Option<u32>,
-    /// What the sample's extended switch, router and gateway records say.
-    pub extended: query::Extended,
     /// Length of the original packet.
     pub frame_length: u32,
     /// How to decode `header`.
@@ -80,6 +69,13 @@ pub struct DatagramCounts {
     pub other_headers: u64,
 }
 
+impl SampledFrame<'_> {
+    /// The agent's address.
+    pub fn agent(&self) -> IpAddr {
+        agent_address(self.provenance.agent)
+    }
+}
+
 /// An sFlow address (an agent's, a next hop's) as an `IpAddr` (0.0.0.0 for an unknown type).
 pub fn agent_address(a: Address) -> IpAddr {
     match a {
@@ -92,11 +88,10 @@ pub fn agent_address(a: Address) -> IpAddr {
 /// Calls `f` with every item of the parsed datagram `dg`; returns what it held, or the error
 /// that stopped reading it (the items before the fault have been given to `f`).
 pub fn items(dg: &Datagram<'_>, mut f: impl FnMut(&Item<'_>)) -> Result<DatagramCounts, wire::Error> {
-    let agent = agent_address(dg.agent);
     let mut counts = DatagramCounts::default();
     for sample in dg.samples() {
         let sample = sample?;
-        let (records, frame) = match (sample.enterprise, sample.format) {
+        let (records, provenance, discard_reason) = match (sample.enterprise, sample.format) {
             (0, sample_format::FLOW | sample_format::FLOW_EXPANDED) => {
                 counts.flow_samples += 1;
                 let fs = FlowSample::parse(sample.data, sample.format == sample_format::FLOW_EXPANDED)?;
@@ -107,28 +102,28 @@ pub fn items(dg: &Datagram<'_>, mut f: impl FnMut(&Item<'_>)) -> Result<Datagram
                     sample_pool: fs.sample_pool,
                     drops: fs.drops,
                 }));
-                let frame = FrameInfo {
+                let provenance = Provenance {
+                    agent: dg.agent,
                     source_index: fs.source_id_index,
                     input: fs.input,
                     output: fs.output,
                     sampling_rate: fs.sampling_rate.max(1),
-                    discard_reason: None,
-                    extended: extended(fs.records.clone())?,
+                    extended: Extended::from_records(fs.records.clone())?,
                 };
-                (fs.records, frame)
+                (fs.records, provenance, None)
             }
             (0, sample_format::DISCARD) => {
                 counts.discard_samples += 1;
                 let ds = DiscardSample::parse(sample.data)?;
-                let frame = FrameInfo {
+                let provenance = Provenance {
+                    agent: dg.agent,
                     source_index: ds.source_id_index,
                     input: Interface::Index(ds.input),
                     output: Interface::Index(ds.output),
                     sampling_rate: 1,
-                    discard_reason: Some(ds.reason),
-                    extended: extended(ds.records.clone())?,
+                    extended: Extended::from_records(ds.records.clone())?,
                 };
-                (ds.records, frame)
+                (ds.records, provenance, Some(ds.reason))
             }
             (0, sample_format::COUNTERS | sample_format::COUNTERS_EXPANDED) => {
                 counts.counter_samples += 1;
@@ -166,13 +161,8 @@ pub fn items(dg: &Datagram<'_>, mut f: impl FnMut(&Item<'_>)) -> Result<Datagram
                 }
             };
             f(&Item::Frame(SampledFrame {
-                agent,
-                source_index: frame.source_index,
-                input: frame.input,
-                output: frame.output,
-                sampling_rate: frame.sampling_rate,
-                discard_reason: frame.discard_reason,
-                extended: frame.extended,
+                provenance,
+                discard_reason,
                 frame_length: h.frame_length,
                 link,
                 header: h.header,
@@ -180,51 +170,4 @@ pub fn items(dg: &Datagram<'_>, mut f: impl FnMut(&Item<'_>)) -> Result<Datagram
         }
     }
     Ok(counts)
-}
-
-/// What a sample says of the frames it carries.
-struct FrameInfo {
-    source_index: u32,
-    input: Interface,
-    output: Interface,
-    sampling_rate: u32,
-    discard_reason: Option<u32>,
-    extended: query::Extended,
-}
-
-/// What a sample's extended switch (1001), router (1002) and gateway (1003) records say.
-fn extended(records: Records<'_>) -> Result<query::Extended, wire::Error> {
-    let mut e = query::Extended::default();
-    for record in records {
-        let record = record?;
-        match (record.enterprise, record.format) {
-            (0, flow_format::EXTENDED_SWITCH) => {
-                let s = ExtendedSwitch::parse(record.data)?;
-                e.switch = Some([s.src_vlan, s.src_priority, s.dst_vlan, s.dst_priority]);
-            }
-            (0, flow_format::EXTENDED_ROUTER) => {
-                let r = ExtendedRouter::parse(record.data)?;
-                e.router = Some((agent_address(r.next_hop), r.src_mask_len, r.dst_mask_len));
-            }
-            (0, flow_format::EXTENDED_GATEWAY) => {
-                let g = ExtendedGateway::parse(record.data)?;
-                // The path's first AS (the destination's peer) and last (the destination),
-                // read without collecting the path.
-                let mut path = g.path_segments().flat_map(|(_, numbers)| numbers);
-                let first = path.next();
-                let last = path.last().or(first);
-                e.gateway = Some(query::Gateway {
-                    next_hop: agent_address(g.next_hop),
-                    as_number: g.as_number,
-                    src_as: g.src_as,
-                    src_peer_as: g.src_peer_as,
-                    dst_as: last,
-                    dst_peer_as: first,
-                    local_pref: g.local_pref,
-                });
-            }
-            _ => {}
-        }
-    }
-    Ok(e)
 }

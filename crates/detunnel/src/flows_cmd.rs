@@ -4,7 +4,8 @@ use crate::cli::FlowsArgs;
 use anyhow::Result;
 use capture::FileReader;
 use dissect::{Decoded, Dissector, Proto, Stack};
-use flows::{AgentId, Agents, Counter};
+use flows::Counter;
+use pipeline::sflow::{Sampled, SflowReader};
 use query::{Definition, Input};
 use std::io::Write;
 use std::ops::ControlFlow;
@@ -30,11 +31,8 @@ pub fn run(args: &FlowsArgs) -> Result<ExitCode> {
     };
     let mut counter = Counter::new(compiled, ctx, args.max_flows);
     let mut dissector = Dissector::new(args.decoder.config());
-    let mut sampled = Dissector::new(args.decoder.config());
     let mut stack = Stack::new();
-    let mut inner = Stack::new();
-    let mut sflow = SflowTotals::default();
-    let mut agents = Agents::new(MAX_AGENTS);
+    let mut sflow = SflowReader::new(args.decoder.config(), MAX_AGENTS);
     reader.for_each(|f| {
         dissector.dissect(f.data, f.link, &mut stack);
         if !args.sflow {
@@ -44,43 +42,12 @@ pub fn run(args: &FlowsArgs) -> Result<ExitCode> {
         let Some(l) = stack.layers().iter().find(|l| l.proto == Proto::Sflow) else {
             return ControlFlow::Continue(());
         };
-        sflow.datagrams += 1;
-        let Ok(dg) = wire::sflow::Datagram::parse(&f.data[l.offset as usize..]) else {
-            sflow.malformed += 1;
-            return ControlFlow::Continue(());
-        };
-        let id = AgentId { address: capture::sflow::agent_address(dg.agent), sub_agent: dg.sub_agent_id };
-        let stats = agents.datagram(id, dg.sequence, dg.uptime_ms);
-        let result = capture::sflow::items(&dg, |item| {
+        sflow.datagram(&f.data[l.offset as usize..], |item| {
             // Discarded packets are not traffic; `detunnel flows` counts packet samples.
-            let capture::sflow::Item::Frame(s) = item else { return };
-            if s.discard_reason.is_some() {
-                return;
+            if let Sampled::Frame { input, weight, discarded: false, .. } = item {
+                counter.add_weighted(input, weight);
             }
-            sampled.dissect(s.header, s.link, &mut inner);
-            let sample = server::collector::sample_of(s);
-            let input = Input {
-                decoded: Decoded::new(s.header, &inner),
-                frame_len: s.frame_length,
-                sample: Some(&sample),
-            };
-            counter.add_weighted(&input, u64::from(s.sampling_rate));
         });
-        match result {
-            Ok(c) => {
-                sflow.skipped += c.skipped + c.other_headers + c.discard_samples;
-                if let Some(a) = stats {
-                    a.flow_samples += c.flow_samples;
-                    a.counter_samples += c.counter_samples;
-                }
-            }
-            Err(_) => {
-                sflow.malformed += 1;
-                if let Some(a) = stats {
-                    a.malformed += 1;
-                }
-            }
-        }
         ControlFlow::Continue(())
     })?;
     let rows = counter.top(args.top);
@@ -107,11 +74,14 @@ pub fn run(args: &FlowsArgs) -> Result<ExitCode> {
     }
     std::io::stdout().write_all(out.as_bytes())?;
     if !args.quiet && args.sflow {
+        let t = sflow.totals;
         eprintln!(
             "{} sFlow datagrams: {} malformed; {} records or headers of other formats skipped",
-            sflow.datagrams, sflow.malformed, sflow.skipped
+            t.datagrams,
+            t.malformed + t.unreadable,
+            t.skipped + t.discard_samples
         );
-        for (id, a) in agents.list() {
+        for (id, a) in sflow.agents.list() {
             eprintln!(
                 "  agent {}/{}: {} datagrams, {} flow samples, {} counter samples; {} lost, {} duplicate, \
                  {} out of order, {} restarts, {} malformed",
@@ -127,8 +97,9 @@ pub fn run(args: &FlowsArgs) -> Result<ExitCode> {
                 a.malformed
             );
         }
-        if agents.refused > 0 {
-            eprintln!("  {} datagrams from agents past the first {MAX_AGENTS} not itemised", agents.refused);
+        if sflow.agents.refused > 0 {
+            let refused = sflow.agents.refused;
+            eprintln!("  {refused} datagrams from agents past the first {MAX_AGENTS} not itemised");
         }
     }
     if !args.quiet {
@@ -156,14 +127,6 @@ pub fn run(args: &FlowsArgs) -> Result<ExitCode> {
 
 /// Agents itemised in the `--sflow` summary.
 const MAX_AGENTS: usize = 10_000;
-
-/// sFlow datagrams read by `--sflow`.
-#[derive(Default)]
-struct SflowTotals {
-    datagrams: u64,
-    malformed: u64,
-    skipped: u64,
-}
 
 /// A number as JSON and people write it: integral values without a fraction.
 fn number(v: f64) -> String {

@@ -7,6 +7,7 @@ use crate::names::{MetaKey, Source};
 use dissect::Decoded;
 use std::fmt::Write;
 use std::net::IpAddr;
+use wire::sflow::{Extended, Interface, Provenance};
 
 /// One frame as the language sees it: its decoded headers and its length on the wire.
 #[derive(Clone, Copy)]
@@ -15,8 +16,8 @@ pub struct Input<'a> {
     pub decoded: Decoded<'a>,
     /// Frame length (the `bytes` key and value).
     pub frame_len: u32,
-    /// The sFlow sample the frame came in, if it did.
-    pub sample: Option<&'a Sample>,
+    /// Where the frame was sampled, when it came in an sFlow sample.
+    pub sample: Option<&'a Provenance>,
 }
 
 impl<'a> Input<'a> {
@@ -26,88 +27,31 @@ impl<'a> Input<'a> {
     }
 }
 
-/// Where a sampled frame came from: the sFlow agent and the sample's interfaces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Sample {
-    /// The agent's address.
-    pub agent: IpAddr,
-    /// The input interface.
-    pub input: Interface,
-    /// The output interface.
-    pub output: Interface,
-    /// 1 in this many packets was sampled.
-    pub sampling_rate: u32,
-    /// What the sample's extended switch, router and gateway records say.
-    pub extended: Extended,
-}
-
-/// The routing and switching facts of a flow sample's extended records (sFlow-RT's
-/// `vlansource`, `ipnexthoprouter`, `bgpas`, ... keys).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Extended {
-    /// Extended switch: source and destination VLAN and priority.
-    pub switch: Option<[u32; 4]>,
-    /// Extended router: next hop, source and destination prefix lengths.
-    pub router: Option<(IpAddr, u32, u32)>,
-    /// Extended gateway.
-    pub gateway: Option<Gateway>,
-}
-
-/// The scalar facts of an extended gateway record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Gateway {
-    /// BGP next hop.
-    pub next_hop: IpAddr,
-    /// The router's AS.
-    pub as_number: u32,
-    /// The source's AS.
-    pub src_as: u32,
-    /// The source's peer AS.
-    pub src_peer_as: u32,
-    /// The destination's AS (the last of the AS path), if the path has one.
-    pub dst_as: Option<u32>,
-    /// The destination's peer AS (the first of the AS path), if the path has one.
-    pub dst_peer_as: Option<u32>,
-    /// Local preference.
-    pub local_pref: u32,
-}
-
-/// An interface as sFlow reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Interface {
-    /// An ifIndex; 0 is unknown and 0x3fffffff internal.
-    Index(u32),
-    /// The packet was discarded.
-    Discard,
-    /// Several output interfaces.
-    Multiple,
-}
-
-impl Interface {
-    fn write(self, out: &mut String) {
-        match self {
-            Interface::Index(0) => out.push_str("unknown"),
-            Interface::Index(0x3fff_ffff) => out.push_str("internal"),
-            Interface::Index(n) => push_number(out, u64::from(n)),
-            Interface::Discard => out.push_str("discard"),
-            Interface::Multiple => out.push_str("multiple"),
-        }
+/// Appends an interface as sFlow-RT names it: its ifIndex, `unknown`, `internal`, `discard`
+/// or `multiple`.
+fn write_interface(i: Interface, out: &mut String) {
+    match i {
+        Interface::Index(0) => out.push_str("unknown"),
+        Interface::Index(0x3fff_ffff) => out.push_str("internal"),
+        Interface::Index(n) => push_number(out, u64::from(n)),
+        Interface::Discard(_) => out.push_str("discard"),
+        Interface::Multiple(_) => out.push_str("multiple"),
     }
 }
 
 /// Appends an extended-record key of `e`; false when the sample had no such record.
 fn write_extended(key: MetaKey, e: &Extended, out: &mut String) -> bool {
     let number = |n: Option<u32>, out: &mut String| n.map(|n| push_number(out, u64::from(n))).is_some();
-    let sw = |i: usize| e.switch.map(|s| s[i]);
+    let sw = e.switch;
     let gw = e.gateway;
     match key {
-        MetaKey::VlanSource => number(sw(0), out),
-        MetaKey::PrioritySource => number(sw(1), out),
-        MetaKey::VlanDestination => number(sw(2), out),
-        MetaKey::PriorityDestination => number(sw(3), out),
-        MetaKey::IpNextHopRouter => e.router.map(|r| write!(out, "{}", r.0)).is_some(),
-        MetaKey::IpSourceMaskBits => number(e.router.map(|r| r.1), out),
-        MetaKey::IpDestinationMaskBits => number(e.router.map(|r| r.2), out),
+        MetaKey::VlanSource => number(sw.map(|s| s.src_vlan), out),
+        MetaKey::PrioritySource => number(sw.map(|s| s.src_priority), out),
+        MetaKey::VlanDestination => number(sw.map(|s| s.dst_vlan), out),
+        MetaKey::PriorityDestination => number(sw.map(|s| s.dst_priority), out),
+        MetaKey::IpNextHopRouter => e.router.map(|r| write!(out, "{}", r.next_hop)).is_some(),
+        MetaKey::IpSourceMaskBits => number(e.router.map(|r| r.src_mask_len), out),
+        MetaKey::IpDestinationMaskBits => number(e.router.map(|r| r.dst_mask_len), out),
         MetaKey::BgpNextHop => gw.map(|g| write!(out, "{}", g.next_hop)).is_some(),
         MetaKey::BgpAs => number(gw.map(|g| g.as_number), out),
         MetaKey::BgpSourceAs => number(gw.map(|g| g.src_as), out),
@@ -206,8 +150,8 @@ impl Evaluator {
                             MetaKey::Agent => {
                                 let _ = write!(out, "{}", s.agent);
                             }
-                            MetaKey::InputIfIndex => s.input.write(out),
-                            MetaKey::OutputIfIndex => s.output.write(out),
+                            MetaKey::InputIfIndex => write_interface(s.input, out),
+                            MetaKey::OutputIfIndex => write_interface(s.output, out),
                             other => return write_extended(other, &s.extended, out),
                         }
                         true

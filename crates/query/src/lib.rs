@@ -20,6 +20,6 @@ pub mod names;
 pub use context::Context;
 pub use definition::{parse_value, Compiled, Definition, Value};
 pub use error::QueryError;
-pub use eval::{Evaluator, Extended, Gateway, Input, Interface, Sample};
+pub use eval::{Evaluator, Input};
 pub use filter::{parse_filter, Filter};
 pub use key::{parse_keys, Key};

@@ -35,7 +35,7 @@ fn main() {
             clock += 1e-5;
             w.datagram(black_box(&datagrams[i % datagrams.len()]), clock);
         }
-        w.totals.sampled_headers
+        w.totals().sampled_headers
     });
     let baseline = median_ns(7, n, |n| {
         let mut records = 0u64;

@@ -3,10 +3,10 @@
 //! the agents, their data sources and the flow keys seen say. Each worker owns its state;
 //! queries merge the workers' states when they read them.
 use crate::sources::Sources;
-use capture::sflow::{agent_address, items, Item, SampledFrame};
 use dissect::{Decoded, Dissector, LinkType, Proto, Stack};
-use flows::{AgentId, Agents, DataSource, Engine};
+use flows::{Agents, DataSource, Engine};
 use foldhash::HashMap;
+use pipeline::sflow::{Sampled, SflowReader};
 use query::{Context, Input};
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::IpAddr;
@@ -72,97 +72,85 @@ pub struct AgentSeen {
     pub uptime_ms: u32,
 }
 
-/// One worker: decoder, flow engine and the agents' and data sources' state.
+/// One worker: the sFlow reader (decoder and agent state), flow engine and the data sources'
+/// state.
 pub struct Worker {
+    reader: SflowReader,
     dissector: Dissector,
     stack: Stack,
     /// Flow definitions and their tables.
     pub engine: Engine,
-    /// Per agent and sub-agent datagram statistics.
-    pub agents: Agents,
     /// Per agent address: bytes and when it was heard from.
     pub seen: HashMap<IpAddr, AgentSeen>,
     /// Per data source sampling and interface counters.
     pub sources: Sources,
     /// The flow keys decoded headers have had.
     pub keys: FlowKeys,
-    /// What was received.
-    pub totals: Totals,
+    /// Frames read from capture files, and those of a link type not decoded.
+    file_frames: (u64, u64),
 }
 
 impl Worker {
     /// A worker decoding with `config`, with the groups and maps of `context`.
     pub fn new(config: dissect::Config, context: Context, limits: WorkerLimits) -> Worker {
         Worker {
+            reader: SflowReader::new(config.clone(), limits.max_agents),
             dissector: Dissector::new(config),
             stack: Stack::new(),
             engine: Engine::new(context, limits.flows),
-            agents: Agents::new(limits.max_agents),
             seen: HashMap::default(),
             sources: Sources::new(limits.max_sources),
             keys: FlowKeys::default(),
-            totals: Totals::default(),
+            file_frames: (0, 0),
+        }
+    }
+
+    /// Per agent and sub-agent datagram statistics.
+    pub fn agents(&self) -> &Agents {
+        &self.reader.agents
+    }
+
+    /// What was received.
+    pub fn totals(&self) -> Totals {
+        let t = self.reader.totals;
+        Totals {
+            datagrams: t.datagrams,
+            bytes: t.bytes,
+            unreadable: t.unreadable,
+            malformed: t.malformed,
+            flow_samples: t.flow_samples,
+            counter_samples: t.counter_samples,
+            discard_samples: t.discard_samples,
+            sampled_headers: t.sampled_headers,
+            skipped: t.skipped,
+            file_frames: self.file_frames.0,
+            unsupported_link: self.file_frames.1,
         }
     }
 
     /// Reads one sFlow datagram received at `now` (server seconds).
     pub fn datagram(&mut self, data: &[u8], now: f64) {
-        self.totals.datagrams += 1;
-        self.totals.bytes += data.len() as u64;
-        let Ok(dg) = wire::sflow::Datagram::parse(data) else {
-            self.totals.unreadable += 1;
-            return;
-        };
-        let agent = agent_address(dg.agent);
-        let result = items(&dg, |item| match item {
-            Item::Frame(s) => {
-                self.dissector.dissect(s.header, s.link, &mut self.stack);
-                let sample = sample_of(s);
-                let input = Input {
-                    decoded: Decoded::new(s.header, &self.stack),
-                    frame_len: s.frame_length,
-                    sample: Some(&sample),
-                };
-                let source = DataSource { agent, index: s.source_index };
-                if s.discard_reason.is_some() {
-                    self.engine.add_dropped(source, &input, 1, now);
+        let (engine, keys, sources) = (&mut self.engine, &mut self.keys, &mut self.sources);
+        let agent = self.reader.datagram(data, |item| match item {
+            Sampled::Frame { input, source, weight, discarded } => {
+                if discarded {
+                    engine.add_dropped(source, input, 1, now);
                 } else {
-                    self.engine.add(source, &input, u64::from(s.sampling_rate), now);
+                    engine.add(source, input, weight, now);
                 }
-                self.keys.observe(&input.decoded, now);
-                self.totals.sampled_headers += 1;
+                keys.observe(&input.decoded, now);
             }
-            Item::Sampling(info) => self.sources.sampling(agent, info, now),
-            Item::Interface { source_index, counters } => {
-                self.sources.counters(agent, *source_index, counters, now)
+            Sampled::Sampling { agent, info } => sources.sampling(agent, info, now),
+            Sampled::Counters { agent, source_index, counters } => {
+                sources.counters(agent, source_index, counters, now)
             }
         });
-        let id = AgentId { address: agent, sub_agent: dg.sub_agent_id };
-        let stats = self.agents.datagram(id, dg.sequence, dg.uptime_ms);
-        if stats.is_some() {
-            let seen =
-                self.seen.entry(agent).or_insert(AgentSeen { bytes: 0, first: now, last: now, uptime_ms: 0 });
+        if let Some(heard) = agent {
+            let new = AgentSeen { bytes: 0, first: now, last: now, uptime_ms: 0 };
+            let seen = self.seen.entry(heard.agent).or_insert(new);
             seen.bytes += data.len() as u64;
             seen.last = now;
-            seen.uptime_ms = dg.uptime_ms;
-        }
-        match result {
-            Ok(c) => {
-                self.totals.flow_samples += c.flow_samples;
-                self.totals.counter_samples += c.counter_samples;
-                self.totals.discard_samples += c.discard_samples;
-                self.totals.skipped += c.skipped + c.other_headers;
-                if let Some(a) = stats {
-                    a.flow_samples += c.flow_samples;
-                    a.counter_samples += c.counter_samples;
-                }
-            }
-            Err(_) => {
-                self.totals.malformed += 1;
-                if let Some(a) = stats {
-                    a.malformed += 1;
-                }
-            }
+            seen.uptime_ms = heard.uptime_ms;
         }
     }
 
@@ -178,9 +166,9 @@ impl Worker {
         interface: u32,
         now: f64,
     ) -> Option<usize> {
-        self.totals.file_frames += 1;
+        self.file_frames.0 += 1;
         if !link.is_supported() {
-            self.totals.unsupported_link += 1;
+            self.file_frames.1 += 1;
             return None;
         }
         self.dissector.dissect(data, link, &mut self.stack);
@@ -191,25 +179,6 @@ impl Worker {
         self.engine.add(DataSource { agent: FILE_AGENT, index: interface }, &input, 1, now);
         self.keys.observe(&input.decoded, now);
         None
-    }
-}
-
-/// The flow language's view of a sample's metadata.
-pub fn sample_of(s: &SampledFrame<'_>) -> query::Sample {
-    query::Sample {
-        agent: s.agent,
-        input: interface(s.input),
-        output: interface(s.output),
-        sampling_rate: s.sampling_rate,
-        extended: s.extended,
-    }
-}
-
-fn interface(i: wire::sflow::Interface) -> query::Interface {
-    match i {
-        wire::sflow::Interface::Index(n) => query::Interface::Index(n),
-        wire::sflow::Interface::Discard(_) => query::Interface::Discard,
-        wire::sflow::Interface::Multiple(_) => query::Interface::Multiple,
     }
 }
 

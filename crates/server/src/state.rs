@@ -708,7 +708,7 @@ impl Shared {
         let mut t = Totals::default();
         for w in &self.workers {
             let w = lock(w);
-            let x = &w.totals;
+            let x = &w.totals();
             t.datagrams += x.datagrams;
             t.bytes += x.bytes;
             t.unreadable += x.unreadable;
@@ -728,7 +728,7 @@ impl Shared {
     pub fn refused(&self) -> (u64, u64, u64) {
         self.workers.iter().fold((0, 0, 0), |(a, d, k), w| {
             let w = lock(w);
-            (a + w.agents.refused, d + w.sources.refused, k + w.keys.refused)
+            (a + w.agents().refused, d + w.sources.refused, k + w.keys.refused)
         })
     }
 
@@ -738,7 +738,7 @@ impl Shared {
         let mut out: BTreeMap<IpAddr, AgentJson> = BTreeMap::new();
         for w in &self.workers {
             let w = lock(w);
-            for (id, s) in w.agents.list() {
+            for (id, s) in w.agents().list() {
                 if !agents.covers(id.address) {
                     continue;
                 }

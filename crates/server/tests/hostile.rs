@@ -130,17 +130,17 @@ fn a_hundred_thousand_mutated_datagrams() {
             peak_growth = peak_growth.max(live_bytes().saturating_sub(before));
         }
     }
-    let t = w.totals;
+    let t = w.totals();
     assert_eq!(t.datagrams, offered);
-    let per_agent_malformed: u64 = w.agents.list().iter().map(|(_, s)| s.malformed).sum();
+    let per_agent_malformed: u64 = w.agents().list().iter().map(|(_, s)| s.malformed).sum();
     println!(
         "{offered} datagrams: {} unreadable, {} malformed ({per_agent_malformed} against an agent, {} agents, {} refused), {} headers counted, peak growth {} KiB",
-        t.unreadable, t.malformed, w.agents.list().len(), w.agents.refused, t.sampled_headers, peak_growth >> 10
+        t.unreadable, t.malformed, w.agents().list().len(), w.agents().refused, t.sampled_headers, peak_growth >> 10
     );
     assert!(t.unreadable > 1000 && t.malformed > 1000, "mutations should break many: {t:?}");
     assert!(t.sampled_headers > 10_000, "{t:?}");
     assert!(per_agent_malformed <= t.malformed && per_agent_malformed + 100 > t.malformed / 2, "{t:?}");
-    assert!(w.agents.list().len() <= 1000);
+    assert!(w.agents().list().len() <= 1000);
     // Tables, agents and data sources are bounded: well under 64 MiB however many arrive.
     assert!(peak_growth < 64 << 20, "{peak_growth}");
 }

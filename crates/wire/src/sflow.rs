@@ -513,6 +513,88 @@ impl<'a> ExtendedGateway<'a> {
     }
 }
 
+/// The scalar facts of an extended gateway record: what the flow language reads of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gateway {
+    /// BGP next hop.
+    pub next_hop: Address,
+    /// The router's AS.
+    pub as_number: u32,
+    /// The source's AS.
+    pub src_as: u32,
+    /// The source's peer AS.
+    pub src_peer_as: u32,
+    /// The destination's AS (the last of the AS path), if the path has one.
+    pub dst_as: Option<u32>,
+    /// The destination's peer AS (the first of the AS path), if the path has one.
+    pub dst_peer_as: Option<u32>,
+    /// Local preference.
+    pub local_pref: u32,
+}
+
+/// What a flow sample's extended switch (1001), router (1002) and gateway (1003) records say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Extended {
+    /// Extended switch: VLANs and priorities.
+    pub switch: Option<ExtendedSwitch>,
+    /// Extended router: next hop and prefix lengths.
+    pub router: Option<ExtendedRouter>,
+    /// Extended gateway.
+    pub gateway: Option<Gateway>,
+}
+
+impl Extended {
+    /// Reads the extended records among a sample's `records`.
+    pub fn from_records(records: Records<'_>) -> Result<Extended> {
+        let mut e = Extended::default();
+        for record in records {
+            let record = record?;
+            match (record.enterprise, record.format) {
+                (0, flow_format::EXTENDED_SWITCH) => e.switch = Some(ExtendedSwitch::parse(record.data)?),
+                (0, flow_format::EXTENDED_ROUTER) => e.router = Some(ExtendedRouter::parse(record.data)?),
+                (0, flow_format::EXTENDED_GATEWAY) => {
+                    let g = ExtendedGateway::parse(record.data)?;
+                    // The path's first AS (the destination's peer) and last (the destination),
+                    // read without collecting the path.
+                    let mut path = g.path_segments().flat_map(|(_, numbers)| numbers);
+                    let first = path.next();
+                    let last = path.last().or(first);
+                    e.gateway = Some(Gateway {
+                        next_hop: g.next_hop,
+                        as_number: g.as_number,
+                        src_as: g.src_as,
+                        src_peer_as: g.src_peer_as,
+                        dst_as: last,
+                        dst_peer_as: first,
+                        local_pref: g.local_pref,
+                    });
+                }
+                _ => {}
+            }
+        }
+        Ok(e)
+    }
+}
+
+/// Where a sampled packet came from: the agent, the sample's data source and interfaces, its
+/// sampling rate and what its extended records say (the flow language's `agent`,
+/// `inputifindex`, `vlansource`, `bgpas`, ... keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Provenance {
+    /// The agent that sent the datagram.
+    pub agent: Address,
+    /// The sample's data source index (an ifIndex for interface sources).
+    pub source_index: u32,
+    /// The input interface.
+    pub input: Interface,
+    /// The output interface.
+    pub output: Interface,
+    /// 1 in this many packets was sampled.
+    pub sampling_rate: u32,
+    /// The extended records' facts.
+    pub extended: Extended,
+}
+
 /// Ethernet interface counters (counter record 2, the dot3Stats of RFC 2358).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EthernetCounters {
