@@ -23,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
     let mut key = String::new();
     for frame in FRAMES.with(|f| f.clone()) {
         dissector.dissect(&frame, dissect::LinkType::ETHERNET, &mut stack);
-        let input = Input::new(dissect::Decoded::new(&frame, &stack), frame.len() as u32);
+        let input = Input::new(stack.decoded(&frame).unwrap(), frame.len() as u32);
         if compiled.accepts(&mut eval, &input, &ctx) {
             compiled.flow_key(&mut eval, &input, &ctx, &mut key);
         }

@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
         let (w, now) = &mut *w.borrow_mut();
         *now += 0.01;
         w.datagram(data, *now);
-        if w.totals.datagrams % 1000 == 0 {
+        if w.totals().datagrams % 1000 == 0 {
             let _ = w.engine.housekeep(*now, 1e-3);
         }
     });

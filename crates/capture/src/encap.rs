@@ -202,7 +202,7 @@ impl Sender {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dissect::{Decoded, Dissector, Field, LinkType, Stack, Value};
+    use dissect::{Dissector, Field, LinkType, Stack, Value};
 
     #[test]
     fn urls() {
@@ -244,7 +244,7 @@ mod tests {
             frame.extend_from_slice(&buf[..n]);
             let mut stack = Stack::new();
             Dissector::default().dissect(&frame, LinkType::IPV4, &mut stack);
-            let d = Decoded::new(&frame, &stack);
+            let d = stack.decoded(&frame).unwrap();
             assert_eq!(d.get(field, 0), Some(Value::Uint(id)), "{url}");
             assert_eq!(&buf[n - inner.len()..n], &inner[..]);
         }

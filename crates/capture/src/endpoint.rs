@@ -343,7 +343,7 @@ mod tests {
         let mut text = String::new();
         stack.write_tokens(&mut text).unwrap();
         assert_eq!(text, "eth.ip.udp.vxlan.eth.arp");
-        let d = dissect::Decoded::new(f.data, &stack);
+        let d = stack.decoded(f.data).unwrap();
         assert_eq!(d.get(dissect::Field::VxlanVni, 0), Some(dissect::Value::Uint(42)));
         assert_eq!(d.get(dissect::Field::IpSource, 0).unwrap().to_string(), "127.0.0.1");
     }

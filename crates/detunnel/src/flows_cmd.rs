@@ -3,7 +3,7 @@
 use crate::cli::FlowsArgs;
 use anyhow::Result;
 use capture::FileReader;
-use dissect::{Decoded, Dissector, Proto, Stack};
+use dissect::{Dissector, Proto, Stack};
 use flows::Counter;
 use pipeline::sflow::{Sampled, SflowReader};
 use query::{Definition, Input};
@@ -34,12 +34,12 @@ pub fn run(args: &FlowsArgs) -> Result<ExitCode> {
     let mut stack = Stack::new();
     let mut sflow = SflowReader::new(args.decoder.config(), MAX_AGENTS);
     reader.for_each(|f| {
-        dissector.dissect(f.data, f.link, &mut stack);
+        let decoded = dissector.dissect(f.data, f.link, &mut stack);
         if !args.sflow {
-            counter.add(&Input::new(Decoded::new(f.data, &stack), f.orig_len));
+            counter.add(&Input::new(decoded, f.orig_len));
             return ControlFlow::Continue(());
         }
-        let Some(l) = stack.layers().iter().find(|l| l.proto == Proto::Sflow) else {
+        let Some(l) = decoded.stack().layers().iter().find(|l| l.proto == Proto::Sflow) else {
             return ControlFlow::Continue(());
         };
         sflow.datagram(&f.data[l.offset as usize..], |item| {

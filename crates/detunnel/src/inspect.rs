@@ -3,7 +3,7 @@ use crate::cli::InspectArgs;
 use crate::render;
 use anyhow::Result;
 use capture::FileReader;
-use dissect::{Decoded, Dissector, Stack};
+use dissect::{Dissector, Stack};
 use std::collections::BTreeMap;
 use std::io::{BufWriter, ErrorKind, Write};
 use std::ops::ControlFlow;
@@ -67,8 +67,7 @@ fn run_on(mut reader: FileReader, args: &InspectArgs) -> Result<ExitCode> {
         if !frame.link.is_supported() {
             unsupported += 1;
         }
-        dissector.dissect(frame.data, frame.link, &mut stack);
-        let d = Decoded::new(frame.data, &stack);
+        let d = dissector.dissect(frame.data, frame.link, &mut stack);
         if !filter.accepts(&d, frame.orig_len) {
             return ControlFlow::Continue(());
         }

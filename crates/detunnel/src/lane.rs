@@ -6,7 +6,7 @@ use crate::filter::Filter;
 use capture::Frame;
 use decap::reassembly::{Limits, Offer, ReassemblyCounters};
 use decap::{Decapsulator, Drop, Emission, Outcome, Reassembler};
-use dissect::{Decoded, Dissector, Proto, Stack};
+use dissect::{Dissector, Proto, Stack};
 use std::ops::Range;
 
 /// What a lane decided for one frame.
@@ -135,7 +135,9 @@ impl Lane {
     fn judge(&mut self, data: &[u8], orig_len: u32, datagram: Option<usize>) -> Decision {
         let (outcome, outer) = self.decap.decapsulate(data, orig_len, &self.stack);
         let kind = outer.map_or("untunnelled", |t| t.name());
-        let fate = if !self.filter.accepts(&Decoded::new(data, &self.stack), orig_len) {
+        // The stack holds `data`'s layers: decoded just before, as frame or datagram.
+        let accepted = self.stack.decoded(data).is_some_and(|d| self.filter.accepts(&d, orig_len));
+        let fate = if !accepted {
             Fate::Dropped(Drop::Filtered)
         } else {
             match outcome {

@@ -15,8 +15,8 @@ pub fn json_line(out: &mut String, number: u64, orig_len: u32, d: &Decoded<'_>) 
     let _ = write!(
         out,
         "{{\"frame\": {number}, \"len\": {orig_len}, \"caplen\": {}, \"stack\": \"{}\", \"fields\": {{",
-        d.frame.len(),
-        d.stack.tokens()
+        d.frame().len(),
+        d.stack().tokens()
     );
     let mut first = true;
     d.for_each_numbered(&mut |field, n, value| {
@@ -34,7 +34,7 @@ pub fn json_line(out: &mut String, number: u64, orig_len: u32, d: &Decoded<'_>) 
         }
     });
     out.push_str("}, \"anomalies\": [");
-    for (i, a) in d.stack.anomalies().iter().enumerate() {
+    for (i, a) in d.stack().anomalies().iter().enumerate() {
         if i > 0 {
             out.push_str(", ");
         }
@@ -46,16 +46,16 @@ pub fn json_line(out: &mut String, number: u64, orig_len: u32, d: &Decoded<'_>) 
 /// The text line `detunnel inspect` prints for one frame (no trailing newline).
 pub fn text_line(out: &mut String, number: u64, orig_len: u32, d: &Decoded<'_>) {
     let _ = write!(out, "{number} len {orig_len}");
-    if (orig_len as usize) != d.frame.len() {
-        let _ = write!(out, " cap {}", d.frame.len());
+    if (orig_len as usize) != d.frame().len() {
+        let _ = write!(out, " cap {}", d.frame().len());
     }
-    let _ = write!(out, " {}", d.stack.tokens());
+    let _ = write!(out, " {}", d.stack().tokens());
     d.for_each_numbered(&mut |field, n, value| {
         out.push(' ');
         push_name(out, field, n);
         let _ = write!(out, "={value}");
     });
-    for a in d.stack.anomalies() {
+    for a in d.stack().anomalies() {
         let _ = write!(out, " !{}", a.name());
     }
 }

@@ -8,7 +8,7 @@ mod common;
 
 use capture::FileReader;
 use craft::{build, Header};
-use dissect::{Anomaly, Decoded, Dissector, LinkType, Stack};
+use dissect::{Anomaly, Dissector, LinkType, Stack};
 use std::ops::ControlFlow;
 
 /// A small deterministic generator (xorshift64*), so failures reproduce.
@@ -35,7 +35,7 @@ fn check(d: &mut Dissector, stack: &mut Stack, frame: &[u8], link: LinkType) {
         );
     }
     let mut n = 0;
-    Decoded::new(frame, stack).for_each(&mut |_, _| n += 1);
+    stack.decoded(frame).unwrap().for_each(&mut |_, _| n += 1);
 }
 
 fn base_frames() -> Vec<(Vec<u8>, LinkType)> {

@@ -257,16 +257,18 @@ impl fmt::Display for Value {
 /// A decoded frame: its bytes and its stack, from which fields are read.
 #[derive(Clone, Copy)]
 pub struct Decoded<'a> {
-    /// The captured bytes.
-    pub frame: &'a [u8],
-    /// The layers.
-    pub stack: &'a Stack,
+    pub(crate) frame: &'a [u8],
+    pub(crate) stack: &'a Stack,
 }
 
 impl<'a> Decoded<'a> {
-    /// Pairs a frame with its stack.
-    pub fn new(frame: &'a [u8], stack: &'a Stack) -> Decoded<'a> {
-        Decoded { frame, stack }
+    /// The captured bytes.
+    pub fn frame(&self) -> &'a [u8] {
+        self.frame
+    }
+    /// The layers decoded from them.
+    pub fn stack(&self) -> &'a Stack {
+        self.stack
     }
     /// Calls `emit` with every field of every layer, outermost first.
     pub fn for_each(&self, emit: &mut dyn FnMut(Field, Value)) {

@@ -1,5 +1,6 @@
 //! The decoded form of one frame: its layers, outermost first, in a fixed-capacity array.
 use crate::anomaly::Anomaly;
+use crate::field::Decoded;
 use crate::proto::{Proto, Tunnel};
 use core::fmt;
 
@@ -69,6 +70,9 @@ pub struct Stack {
     anomaly_len: usize,
     tunnels: usize,
     truncated: bool,
+    /// The address and length of the frame decoded into it, so that it is only ever read
+    /// together with those bytes.
+    frame: (usize, usize),
 }
 
 impl Default for Stack {
@@ -87,14 +91,21 @@ impl Stack {
             anomaly_len: 0,
             tunnels: 0,
             truncated: false,
+            frame: (0, 0),
         }
     }
-    /// Empties the stack for reuse.
-    pub fn clear(&mut self) {
+    /// Empties the stack for decoding `frame` into it.
+    pub(crate) fn start(&mut self, frame: &[u8]) {
         self.len = 0;
         self.anomaly_len = 0;
         self.tunnels = 0;
         self.truncated = false;
+        self.frame = (frame.as_ptr() as usize, frame.len());
+    }
+    /// The stack with the frame it was decoded from; `None` for any other bytes (a stack can
+    /// only be read with the frame whose layers it holds).
+    pub fn decoded<'a>(&'a self, frame: &'a [u8]) -> Option<Decoded<'a>> {
+        (self.frame == (frame.as_ptr() as usize, frame.len())).then_some(Decoded { frame, stack: self })
     }
     /// The layers, outermost first.
     pub fn layers(&self) -> &[Layer] {

@@ -3,6 +3,7 @@
 //! special case beyond the depth bound. Nothing here allocates or reads past the captured
 //! bytes.
 use crate::anomaly::{Anomaly, Counters, Guess};
+use crate::field::Decoded;
 use crate::proto::Proto;
 use crate::stack::{Layer, Stack, FLAG_FRAGMENT, FLAG_GUESSED, FLAG_IP_IN_IP, FLAG_MPLS_IN_UDP, FLAG_NVGRE};
 
@@ -159,8 +160,8 @@ impl Dissector {
     /// Decodes `frame` (captured bytes) of link type `link` into `stack`, which is cleared
     /// first. Never reads past `frame`; a frame that ends early is decoded as far as its
     /// bytes go and marked truncated.
-    pub fn dissect(&mut self, frame: &[u8], link: LinkType, stack: &mut Stack) {
-        stack.clear();
+    pub fn dissect<'a>(&mut self, frame: &'a [u8], link: LinkType, stack: &'a mut Stack) -> Decoded<'a> {
+        stack.start(frame);
         self.counters.frames += 1;
         let first = match link.0 {
             1 => Some(Next::Ethernet),
@@ -231,6 +232,7 @@ impl Dissector {
         if !stack.anomalies().is_empty() {
             self.counters.frames_with_anomalies += 1;
         }
+        Decoded { frame, stack }
     }
 
     fn note(&mut self, stack: &mut Stack, a: Anomaly) {

@@ -2,7 +2,7 @@
 //! every encapsulation the generator builds.
 use craft::mix::{Encap, Generator, Mix};
 use dissect::field::{carries, layer_fields};
-use dissect::{Decoded, Dissector, Field, LinkType, Stack};
+use dissect::{Dissector, Field, LinkType, Stack};
 
 #[test]
 fn carries_matches_what_layers_emit() {
@@ -26,7 +26,7 @@ fn carries_matches_what_layers_emit() {
                 });
             }
             // And every field found by a full walk is found by the shortcut.
-            let decoded = Decoded::new(&frame, &stack);
+            let decoded = stack.decoded(&frame).unwrap();
             let mut counts = [0usize; Field::COUNT];
             decoded.for_each(&mut |f, v| {
                 assert_eq!(decoded.get(f, counts[f as usize]), Some(v), "{}", f.name());

@@ -1,7 +1,7 @@
 //! Proves the decode path allocates nothing per frame: a counting allocator watches this
 //! thread while frames of every encapsulation are decoded and their fields read.
 use craft::counting::{allocations_in, Counting};
-use dissect::{Decoded, Dissector, Field, LinkType, Stack};
+use dissect::{Dissector, Field, LinkType, Stack};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -16,7 +16,7 @@ fn decoding_allocates_nothing() {
         for _ in 0..100 {
             for f in &frames {
                 d.dissect(f, LinkType::ETHERNET, &mut stack);
-                let decoded = Decoded::new(f, &stack);
+                let decoded = stack.decoded(f).unwrap();
                 decoded.for_each(&mut |_, v| {
                     if let dissect::Value::Uint(n) = v {
                         sum = sum.wrapping_add(n);

@@ -426,7 +426,7 @@ fn evict_smallest(flow: &mut Flow, now: f64) {
 mod tests {
     use super::*;
     use craft::{build, Header};
-    use dissect::{Decoded, Dissector, LinkType, Stack};
+    use dissect::{Dissector, LinkType, Stack};
     use query::Definition;
 
     fn engine_with(keys: &str, value: &str, t: f64, options: Options) -> Engine {
@@ -465,7 +465,7 @@ mod tests {
         let (f, s) = frame(1);
         // 100 samples a second, each standing for 10 frames: 1,000 frames per second.
         for i in 0..3_000 {
-            e.add(ds(1, 3), &Input::new(Decoded::new(&f, &s), f.len() as u32), 10, i as f64 / 100.0);
+            e.add(ds(1, 3), &Input::new(s.decoded(&f).unwrap(), f.len() as u32), 10, i as f64 / 100.0);
         }
         let top = e.active_flows("f", &[], 10, 0.0, AggMode::Max, 30.0);
         assert_eq!(top.len(), 1);
@@ -483,7 +483,7 @@ mod tests {
         let log = Options { log: true, active_timeout: 10.0, ..Options::default() };
         let mut e = engine_with("ipsource.1", "frames", 2.0, log);
         let (f, s) = frame(1);
-        let input = Input::new(Decoded::new(&f, &s), 100);
+        let input = Input::new(s.decoded(&f).unwrap(), 100);
         // Samples every second from 0 to 14: one record at the active timeout, one at the end.
         let mut records = Vec::new();
         for i in 0..15 {
@@ -501,8 +501,8 @@ mod tests {
         let mut e = engine_with("ipsource.1", "frames", 2.0, start);
         for i in 0..5u8 {
             let (f, s) = frame(i);
-            e.add(ds(1, 1), &Input::new(Decoded::new(&f, &s), 100), 1, 0.0);
-            e.add(ds(1, 1), &Input::new(Decoded::new(&f, &s), 100), 1, 0.5);
+            e.add(ds(1, 1), &Input::new(s.decoded(&f).unwrap(), 100), 1, 0.0);
+            e.add(ds(1, 1), &Input::new(s.decoded(&f).unwrap(), 100), 1, 0.5);
         }
         assert_eq!(e.housekeep(1.0, 1e-9).len(), 3);
         assert_eq!(e.records_lost, 2);
@@ -512,7 +512,7 @@ mod tests {
     fn dropped_definitions_count_discard_samples_only() {
         let mut e = engine_with("ipsource.1", "frames", 1.0, Options { dropped: true, ..Options::default() });
         let (f, s) = frame(1);
-        let input = Input::new(Decoded::new(&f, &s), 100);
+        let input = Input::new(s.decoded(&f).unwrap(), 100);
         e.add(ds(1, 1), &input, 1, 0.0);
         assert_eq!(e.entries("f"), 0);
         e.add_dropped(ds(1, 1), &input, 1, 0.0);
@@ -524,8 +524,8 @@ mod tests {
         let mut e = engine("ipsource.1", "bytes", 1.0);
         let (a, sa) = frame(1);
         let (b, sb) = frame(2);
-        let ia = Input::new(Decoded::new(&a, &sa), 100);
-        let ib = Input::new(Decoded::new(&b, &sb), 100);
+        let ia = Input::new(sa.decoded(&a).unwrap(), 100);
+        let ib = Input::new(sb.decoded(&b).unwrap(), 100);
         // Flow 1 seen at two switches (one path), flow 2 at one.
         e.add(ds(1, 1), &ia, 1, 0.0);
         e.add(ds(2, 7), &ia, 1, 0.0);
@@ -548,7 +548,7 @@ mod tests {
         let mut e = engine("ipsource.1", "frames", 2.0);
         for i in 0..200u8 {
             let (f, s) = frame(i);
-            e.add(ds(1, 1), &Input::new(Decoded::new(&f, &s), 60), u64::from(i) + 1, 0.0);
+            e.add(ds(1, 1), &Input::new(s.decoded(&f).unwrap(), 60), u64::from(i) + 1, 0.0);
         }
         let all = e.active_flows("f", &[], 1000, 0.0, AggMode::Max, 0.0);
         assert!(all.len() <= 50, "{}", all.len());

@@ -218,7 +218,7 @@ impl Counter {
 mod tests {
     use super::*;
     use craft::{build, Header};
-    use dissect::{Decoded, Dissector, LinkType, Stack};
+    use dissect::{Dissector, LinkType, Stack};
     use query::Definition;
 
     fn count(keys: &str, value: &str, filter: Option<&str>, frames: &[Vec<u8>]) -> (Vec<FlowRow>, Totals) {
@@ -233,7 +233,7 @@ mod tests {
         let mut stack = Stack::new();
         for f in frames {
             d.dissect(f, LinkType::ETHERNET, &mut stack);
-            c.add(&Input::new(Decoded::new(f, &stack), f.len() as u32));
+            c.add(&Input::new(stack.decoded(f).unwrap(), f.len() as u32));
         }
         (c.top(10), c.totals)
     }

@@ -5,7 +5,7 @@
 //! interface counters are handed on too. The collector, `detunnel flows --sflow` and pipelines
 //! all read sFlow through it.
 use capture::sflow::{agent_address, items, Item, SamplingInfo};
-use dissect::{Decoded, Dissector, Stack};
+use dissect::{Dissector, Stack};
 use flows::{AgentId, AgentStats, Agents, DataSource};
 use query::Input;
 use std::net::IpAddr;
@@ -108,9 +108,8 @@ impl SflowReader {
         let mut headers = 0;
         let result = items(&dg, |item| match item {
             Item::Frame(s) => {
-                dissector.dissect(s.header, s.link, stack);
                 let input = Input {
-                    decoded: Decoded::new(s.header, stack),
+                    decoded: dissector.dissect(s.header, s.link, stack),
                     frame_len: s.frame_length,
                     sample: Some(&s.provenance),
                 };

@@ -3,7 +3,7 @@
 //! (the baseline, measured in the same run).
 use craft::mix::{Encap, Generator, Mix};
 use craft::timing::{iterations, median_ns};
-use dissect::{Decoded, Dissector, LinkType, Stack};
+use dissect::{Dissector, LinkType, Stack};
 use query::{Context, Definition, Evaluator, Input};
 use std::hint::black_box;
 
@@ -40,7 +40,7 @@ fn main() {
         let mut hits = 0u64;
         for _ in 0..it {
             for (f, s) in frames.iter().zip(&stacks) {
-                let input = Input::new(Decoded::new(f, s), f.len() as u32);
+                let input = Input::new(s.decoded(f).unwrap(), f.len() as u32);
                 if compiled.accepts(&mut eval, &input, &ctx)
                     && compiled.flow_key(&mut eval, &input, &ctx, &mut key)
                 {

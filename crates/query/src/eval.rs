@@ -137,7 +137,7 @@ impl Evaluator {
                     None => false,
                 },
                 Source::Stack => {
-                    let _ = input.decoded.stack.write_tokens(out);
+                    let _ = input.decoded.stack().write_tokens(out);
                     true
                 }
                 Source::Bytes => {

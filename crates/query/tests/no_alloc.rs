@@ -2,7 +2,7 @@
 //! buffers have grown: a counting allocator watches this thread.
 use craft::counting::{allocations_in, Counting};
 use craft::mix::{Encap, Generator, Mix};
-use dissect::{Decoded, Dissector, LinkType, Stack};
+use dissect::{Dissector, LinkType, Stack};
 use query::{Context, Definition, Evaluator, Input};
 
 #[global_allocator]
@@ -41,7 +41,7 @@ fn evaluation_allocates_nothing_per_frame() {
     let run = |eval: &mut Evaluator, key: &mut String| {
         let mut n = 0;
         for (f, s) in frames.iter().zip(&stacks) {
-            let input = Input::new(Decoded::new(f, s), f.len() as u32);
+            let input = Input::new(s.decoded(f).unwrap(), f.len() as u32);
             if c.accepts(eval, &input, &ctx) && c.flow_key(eval, &input, &ctx, key) {
                 n += key.len();
             }

@@ -1,7 +1,7 @@
 //! Every example of SFLOW-RT.md §1 (keys, key functions, filters, values), on frames built
 //! to match and not to match.
 use craft::{build, Header};
-use dissect::{Decoded, Dissector, LinkType, Stack};
+use dissect::{Dissector, LinkType, Stack};
 use query::{Context, Definition, Evaluator, Input};
 
 struct Frame {
@@ -76,7 +76,7 @@ fn key(keys: &str, f: &Frame) -> Option<String> {
     let def = Definition { keys: keys.into(), ..Definition::default() };
     let c = def.compile(&ctx).unwrap_or_else(|e| panic!("{e}"));
     let mut out = String::new();
-    let input = Input::new(Decoded::new(&f.bytes, &f.stack), f.bytes.len() as u32);
+    let input = Input::new(f.stack.decoded(&f.bytes).unwrap(), f.bytes.len() as u32);
     c.flow_key(&mut Evaluator::new(), &input, &ctx, &mut out).then_some(out)
 }
 
@@ -85,7 +85,7 @@ fn filter(filter: &str, f: &Frame) -> bool {
     let ctx = context();
     let def = Definition { filter: Some(filter.into()), ..Definition::default() };
     let c = def.compile(&ctx).unwrap_or_else(|e| panic!("{e}"));
-    let input = Input::new(Decoded::new(&f.bytes, &f.stack), f.bytes.len() as u32);
+    let input = Input::new(f.stack.decoded(&f.bytes).unwrap(), f.bytes.len() as u32);
     c.accepts(&mut Evaluator::new(), &input, &ctx)
 }
 

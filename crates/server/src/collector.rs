@@ -171,11 +171,11 @@ impl Worker {
             self.file_frames.1 += 1;
             return None;
         }
-        self.dissector.dissect(data, link, &mut self.stack);
-        if let Some(l) = self.stack.layers().iter().find(|l| l.proto == Proto::Sflow) {
+        let decoded = self.dissector.dissect(data, link, &mut self.stack);
+        if let Some(l) = decoded.stack().layers().iter().find(|l| l.proto == Proto::Sflow) {
             return Some((l.offset as usize).min(data.len()));
         }
-        let input = Input::new(Decoded::new(data, &self.stack), orig_len);
+        let input = Input::new(decoded, orig_len);
         self.engine.add(DataSource { agent: FILE_AGENT, index: interface }, &input, 1, now);
         self.keys.observe(&input.decoded, now);
         None
@@ -199,7 +199,7 @@ impl FlowKeys {
     /// Notes the keys of `decoded`, seen at `now`.
     pub fn observe(&mut self, decoded: &Decoded<'_>, now: f64) {
         let mut h = self.hasher.build_hasher();
-        for l in decoded.stack.layers() {
+        for l in decoded.stack().layers() {
             l.proto.hash(&mut h);
         }
         let sig = h.finish();
