@@ -49,19 +49,21 @@ fuzz_target!(|data: &[u8]| {
     STATE.with(|s| {
         let s = &mut *s.borrow_mut();
         s.ts += u64::from(*choice) * 1_000_000;
-        s.dissector.dissect(frame, link, &mut s.stack);
-        let datagram = match s.reassembler.offer(frame, &s.stack, s.ts) {
+        let mut stack = std::mem::take(&mut s.stack);
+        let decoded = s.dissector.dissect(frame, link, &mut stack);
+        let datagram = match s.reassembler.offer(decoded, s.ts) {
             decap::reassembly::Offer::Complete(d) => Some(d.to_vec()),
             _ => None,
         };
-        let run = |bytes: &[u8], stack: &Stack, s: &mut State| {
+        let run = |decoded: dissect::Decoded<'_>, s: &mut State| {
+            let (bytes, stack) = (decoded.frame(), decoded.stack());
             for orig_len in [bytes.len() as u32, 0, u32::MAX] {
-                let (outcome, _) = decap.decapsulate(bytes, orig_len, stack);
+                let (outcome, _) = decap.decapsulate(decoded, orig_len);
                 let Outcome::Emitted(e) = outcome else { continue };
                 let (head, body) = e.parts(bytes);
                 assert_eq!(head.len() + body.len(), e.len());
                 e.write_into(bytes, &mut s.out);
-                decap::balance::symmetric_hash(&s.out);
+                decap::balance::conversation_hash(decoded, e.first_layer);
                 s.dedup.is_duplicate_parts(head, body, s.ts);
                 if let Some(key) = e.stream {
                     let _ = (key.to_string(), key.file_name());
@@ -71,12 +73,12 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
         };
-        let stack = s.stack.clone();
-        run(frame, &stack, s);
+        run(decoded, s);
         if let Some(d) = datagram {
-            let mut stack = Stack::new();
-            s.dissector.dissect(&d, link, &mut stack);
-            run(&d, &stack, s);
+            let mut inner = Stack::new();
+            let decoded = s.dissector.dissect(&d, link, &mut inner);
+            run(decoded, s);
         }
+        s.stack = stack;
     });
 });

@@ -1,46 +1,66 @@
 //! Spreading frames over several sinks so that both directions of a conversation reach the
-//! same one: a hash of the frame's flow that does not change when source and destination
-//! swap (addresses and ports are ordered before hashing).
+//! same one: a hash of the emitted frame's conversation, read from the decoded layers, that
+//! does not change when source and destination swap (addresses and ports are ordered before
+//! hashing).
+use dissect::{Decoded, Layer, Proto};
 
-/// A symmetric hash of an Ethernet frame's conversation: IPv4 or IPv6 addresses, protocol and
-/// TCP/UDP/SCTP ports when present (after any VLAN tags), else the MAC addresses.
-pub fn symmetric_hash(frame: &[u8]) -> u64 {
-    let mut at = 12;
-    let mut ethertype = be16(frame, at);
-    while matches!(ethertype, Some(0x8100 | 0x88a8 | 0x9100)) {
-        at += 4;
-        ethertype = be16(frame, at);
-    }
-    let l3 = at + 2;
-    let (a, b, proto, l4) = match ethertype {
-        Some(0x0800) if frame.len() >= l3 + 20 => {
-            let ihl = usize::from(frame[l3] & 0x0f) * 4;
-            let fragment = be16(frame, l3 + 6).unwrap_or(0) & 0x1fff != 0;
-            (
-                &frame[l3 + 12..l3 + 16],
-                &frame[l3 + 16..l3 + 20],
-                frame[l3 + 9],
-                (!fragment).then_some(l3 + ihl),
-            )
-        }
-        Some(0x86dd) if frame.len() >= l3 + 40 => {
-            (&frame[l3 + 8..l3 + 24], &frame[l3 + 24..l3 + 40], frame[l3 + 6], Some(l3 + 40))
-        }
-        _ if frame.len() >= 12 => return mix(ordered(&frame[0..6], &frame[6..12]), 0),
-        _ => return 0,
+/// A symmetric hash of the conversation of the frame a decapsulation emits, whose first layer
+/// is `first_layer` of `decoded`: the first IPv4 or IPv6 header from there (past tags), its
+/// protocol and the TCP, UDP or SCTP ports after it (not for a later fragment); else the
+/// Ethernet addresses of the emitted frame; 0 when it has neither.
+pub fn conversation_hash(decoded: Decoded<'_>, first_layer: usize) -> u64 {
+    let (frame, layers) = (decoded.frame(), decoded.stack().layers());
+    let emitted = layers.get(first_layer..).unwrap_or(&[]);
+    let Some((i, ip)) =
+        emitted.iter().enumerate().find(|(_, l)| matches!(l.proto, Proto::Ipv4 | Proto::Ipv6))
+    else {
+        return ethernet_hash(frame, emitted.first());
     };
-    let mut h = mix(ordered(a, b), u64::from(proto));
-    if let (Some(p), true) = (l4, matches!(proto, 6 | 17 | 132)) {
-        if let (Some(sp), Some(dp)) = (be16(frame, p), be16(frame, p + 2)) {
-            let (lo, hi) = if sp <= dp { (sp, dp) } else { (dp, sp) };
-            h = mix(h, (u64::from(lo) << 16) | u64::from(hi));
-        }
+    let b = ip.bytes(frame);
+    let (mut h, protocol, whole) = match ip.proto {
+        Proto::Ipv4 => match wire::ipv4::Packet::new_checked(b) {
+            Ok(p) => (
+                mix(ordered(&p.src_addr().0, &p.dst_addr().0), u64::from(p.protocol())),
+                p.protocol(),
+                p.frag_offset() == 0,
+            ),
+            Err(_) => return ethernet_hash(frame, emitted.first()),
+        },
+        _ => match wire::ipv6::Packet::new_checked(b) {
+            Ok(p) => (
+                mix(ordered(&p.src_addr().0, &p.dst_addr().0), u64::from(p.next_header())),
+                p.next_header(),
+                true,
+            ),
+            Err(_) => return ethernet_hash(frame, emitted.first()),
+        },
+    };
+    let transport = emitted.get(i + 1).filter(|_| whole);
+    if let Some((sp, dp)) = transport.and_then(|l| ports(frame, l, protocol)) {
+        let (lo, hi) = if sp <= dp { (sp, dp) } else { (dp, sp) };
+        h = mix(h, (u64::from(lo) << 16) | u64::from(hi));
     }
     h
 }
 
-fn be16(b: &[u8], at: usize) -> Option<u16> {
-    b.get(at..at + 2).map(|s| u16::from_be_bytes([s[0], s[1]]))
+/// The ports of a TCP, UDP or SCTP layer.
+fn ports(frame: &[u8], l: &Layer, protocol: u8) -> Option<(u16, u16)> {
+    let b = l.bytes(frame);
+    match (l.proto, protocol) {
+        (Proto::Tcp, 6) => wire::tcp::Packet::new_checked(b).ok().map(|p| (p.src_port(), p.dst_port())),
+        (Proto::Udp, 17) => wire::udp::Packet::new_checked(b).ok().map(|p| (p.src_port(), p.dst_port())),
+        // SCTP's common header starts with the two ports, as UDP's does.
+        (Proto::Sctp, 132) => wire::udp::Packet::new_checked(b).ok().map(|p| (p.src_port(), p.dst_port())),
+        _ => None,
+    }
+}
+
+/// The hash of an Ethernet layer's two addresses, in either order.
+fn ethernet_hash(frame: &[u8], l: Option<&Layer>) -> u64 {
+    let eth = l
+        .filter(|l| l.proto == Proto::Eth)
+        .and_then(|l| wire::ethernet::Packet::new_checked(l.bytes(frame)).ok());
+    eth.map_or(0, |e| mix(ordered(&e.source().0, &e.destination().0), 0))
 }
 
 /// A hash of two byte strings that is the same in either order.
@@ -60,30 +80,45 @@ fn mix(h: u64, v: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use craft::{build, Header};
+    use dissect::{Dissector, LinkType, Stack};
 
+    /// A TCP frame inside VXLAN between `src` and `dst`.
     fn frame(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
-        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
-        f.extend_from_slice(&[0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6, 0, 0]);
-        f.extend_from_slice(&src);
-        f.extend_from_slice(&dst);
-        f.extend_from_slice(&sport.to_be_bytes());
-        f.extend_from_slice(&dport.to_be_bytes());
-        f.extend_from_slice(&[0; 16]);
-        f
+        build(&[
+            Header::eth(),
+            Header::ipv4([192, 0, 2, 1], [192, 0, 2, 2]),
+            Header::Udp { src: 5000, dst: 4789 },
+            Header::Vxlan { vni: 7 },
+            Header::eth(),
+            Header::ipv4(src, dst),
+            Header::Tcp { src: sport, dst: dport, flags: 0x10 },
+        ])
+    }
+
+    fn hash(f: &[u8]) -> u64 {
+        let mut stack = Stack::new();
+        let d = Dissector::default().dissect(f, LinkType::ETHERNET, &mut stack);
+        // The emitted frame starts at the inner Ethernet header (layer 4).
+        conversation_hash(d, 4)
     }
 
     #[test]
     fn both_directions_hash_alike_and_conversations_differ() {
         let a = frame([10, 0, 0, 1], [10, 0, 0, 2], 40000, 443);
         let b = frame([10, 0, 0, 2], [10, 0, 0, 1], 443, 40000);
-        assert_eq!(symmetric_hash(&a), symmetric_hash(&b));
+        assert_eq!(hash(&a), hash(&b));
         let c = frame([10, 0, 0, 1], [10, 0, 0, 2], 40001, 443);
-        assert_ne!(symmetric_hash(&a), symmetric_hash(&c));
+        assert_ne!(hash(&a), hash(&c));
         // 1,000 conversations spread over 2 sinks about evenly.
         let ones = (0..1000u16)
-            .filter(|i| symmetric_hash(&frame([10, 0, 0, 1], [10, 0, 0, 2], 30000 + i, 80)) % 2 == 1)
+            .filter(|i| hash(&frame([10, 0, 0, 1], [10, 0, 0, 2], 30000 + i, 80)) % 2 == 1)
             .count();
         assert!((400..600).contains(&ones), "{ones}");
-        assert_eq!(symmetric_hash(&[]), 0);
+        let mut stack = Stack::new();
+        assert_eq!(
+            conversation_hash(Dissector::default().dissect(&[], LinkType::ETHERNET, &mut stack), 0),
+            0
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! Building the emitted frame: which tunnels to strip, where the inner frame starts and ends,
 //! which tags to remove, and the Ethernet header to synthesize for inner IP packets.
 use crate::stream::StreamKey;
-use dissect::{Layer, Proto, Stack, Tunnel};
+use dissect::{Decoded, Layer, Proto, Tunnel};
 use wire::ethernet::{self, ethertype as et};
 use wire::MacAddr;
 
@@ -175,6 +175,9 @@ pub struct Emission {
     pub orig_len: u32,
     /// The outermost stripped tunnel's stream, if any tunnel was stripped.
     pub stream: Option<StreamKey>,
+    /// The index of the emitted frame's first layer in the decoded stack (an Ethernet header
+    /// kept, or the packet a synthesized one announces).
+    pub first_layer: usize,
 }
 
 impl Emission {
@@ -275,34 +278,35 @@ impl Decapsulator {
         &self.options
     }
 
-    /// Decides what to emit for `frame` (captured bytes, `orig_len` on the wire) decoded as
-    /// `stack`, and names the frame's outermost tunnel kind. Copies nothing.
-    pub fn decapsulate(&self, frame: &[u8], orig_len: u32, stack: &Stack) -> (Outcome, Option<Tunnel>) {
-        let layers = stack.layers();
+    /// Decides what to emit for a decoded frame (`orig_len` bytes on the wire), reading only
+    /// the layers the decoder checked, and names the frame's outermost tunnel kind. Copies
+    /// nothing.
+    pub fn decapsulate(&self, decoded: Decoded<'_>, orig_len: u32) -> (Outcome, Option<Tunnel>) {
+        let layers = decoded.stack().layers();
         let mut runs = Runs { layers, i: 0 };
         let first = runs.next();
         let outer = first.map(|r| run_kind(layers, r));
-        (self.decide(frame, orig_len, layers, first, runs), outer)
+        (self.decide(decoded, orig_len, first, runs), outer)
+    }
+
+    /// The kind of a decoded frame's outermost tunnel (GRE carrying ERSPAN is `erspan`).
+    pub fn outermost_tunnel(stack: &dissect::Stack) -> Option<Tunnel> {
+        let layers = stack.layers();
+        Runs { layers, i: 0 }.next().map(|r| run_kind(layers, r))
     }
 
     /// Like [`Decapsulator::decapsulate`], with the emitted frame copied into `out`.
-    pub fn decapsulate_into(&self, frame: &[u8], orig_len: u32, stack: &Stack, out: &mut Vec<u8>) -> Outcome {
-        let (o, _) = self.decapsulate(frame, orig_len, stack);
+    pub fn decapsulate_into(&self, decoded: Decoded<'_>, orig_len: u32, out: &mut Vec<u8>) -> Outcome {
+        let (o, _) = self.decapsulate(decoded, orig_len);
         match &o {
-            Outcome::Emitted(e) => e.write_into(frame, out),
+            Outcome::Emitted(e) => e.write_into(decoded.frame(), out),
             Outcome::Dropped(_) => out.clear(),
         }
         o
     }
 
-    fn decide(
-        &self,
-        frame: &[u8],
-        orig_len: u32,
-        layers: &[Layer],
-        first: Option<Run>,
-        rest: Runs<'_>,
-    ) -> Outcome {
+    fn decide(&self, decoded: Decoded<'_>, orig_len: u32, first: Option<Run>, rest: Runs<'_>) -> Outcome {
+        let (frame, layers) = (decoded.frame(), decoded.stack().layers());
         let mut stripped: Option<(Run, Run)> = None;
         for (i, run) in first.into_iter().chain(rest).enumerate() {
             if self.options.depth.is_some_and(|d| i >= d)
@@ -320,7 +324,7 @@ impl Decapsulator {
                 if last.inner >= layers.len() {
                     return Outcome::Dropped(Drop::NoInnerFrame);
                 }
-                (last.inner, Some(StreamKey::of_run(frame, layers, first.start..first.inner)))
+                (last.inner, Some(StreamKey::of_run(decoded, first.start..first.inner)))
             }
             // Nothing stripped: the frame is emitted from its link layer on.
             None => match layers.first().map(|l| l.proto) {
@@ -334,7 +338,8 @@ impl Decapsulator {
         let unchanged =
             stripped.is_none() && self.options.strip_tags.is_empty() && layers[0].proto == Proto::Eth;
         if unchanged {
-            return self.finish(Emission { head: None, body: 0..frame.len(), orig_len, stream: None });
+            let whole = Emission { head: None, body: 0..frame.len(), orig_len, stream: None, first_layer: 0 };
+            return self.finish(whole);
         }
         // Where the carried frame ends: the outer headers' declared lengths, then the capture.
         let wire_end =
@@ -356,9 +361,8 @@ impl Decapsulator {
         let tags = &self.options.strip_tags;
         while let Some(l) = layers.get(body) {
             if l.proto.is_tag() && tags.iter().any(|t| t.proto() == l.proto) {
-                // A tag ends with the type of what follows it.
-                let Some(next) = l.bytes(frame).rchunks(2).next().filter(|t| t.len() == 2) else { break };
-                header.ethertype = u16::from_be_bytes([next[0], next[1]]);
+                let Some(next) = tag_next_type(l.proto, l.bytes(frame)) else { break };
+                header.ethertype = next;
                 body += 1;
             } else if l.proto == Proto::Mpls && tags.contains(&Tag::Mpls) {
                 match layers.get(body + 1).map(|n| n.proto) {
@@ -375,7 +379,8 @@ impl Decapsulator {
             // The carried Ethernet header is emitted as it is: no header to build.
             let offset = (inner.offset as usize).min(cap_end);
             let orig_len = wire_end.saturating_sub(inner.offset as usize) as u32;
-            return self.finish(Emission { head: None, body: offset..cap_end, orig_len, stream });
+            let e = Emission { head: None, body: offset..cap_end, orig_len, stream, first_layer: start };
+            return self.finish(e);
         }
         let body_offset = match layers.get(body) {
             Some(l) => l.offset as usize,
@@ -385,7 +390,7 @@ impl Decapsulator {
         header.emit(&mut head);
         let body = body_offset.min(cap_end)..cap_end;
         let orig_len = (ethernet::HEADER_LEN + wire_end.saturating_sub(body_offset)) as u32;
-        self.finish(Emission { head: Some(head), body, orig_len, stream })
+        self.finish(Emission { head: Some(head), body, orig_len, stream, first_layer: start })
     }
 
     fn finish(&self, mut e: Emission) -> Outcome {
@@ -413,6 +418,16 @@ impl Decapsulator {
     }
 }
 
+/// The EtherType that a tag (VLAN, VN-Tag, E-Tag) announces after itself.
+fn tag_next_type(proto: Proto, tag: &[u8]) -> Option<u16> {
+    match proto {
+        Proto::Vlan => wire::vlan::Packet::new_checked(tag).ok().map(|t| t.ethertype()),
+        Proto::VnTag => wire::vntag::Packet::new_checked(tag).ok().map(|t| t.ethertype()),
+        Proto::ETag => wire::etag::Packet::new_checked(tag).ok().map(|t| t.ethertype()),
+        _ => None,
+    }
+}
+
 /// The EtherType announcing a packet that a tunnel carried without an Ethernet header.
 fn synthesized_type(p: Proto) -> Option<u16> {
     Some(match p {
@@ -434,18 +449,18 @@ fn declared_end(frame: &[u8], outer: &[Layer]) -> Option<usize> {
         let b = l.bytes(frame);
         let o = l.offset as usize;
         let e = match l.proto {
-            Proto::Ipv4 if b.len() >= 20 => {
-                let t = usize::from(wire::ipv4::Packet::new_unchecked(b).total_len());
+            Proto::Ipv4 => wire::ipv4::Packet::new_checked(b).ok().and_then(|p| {
+                let t = usize::from(p.total_len());
                 (t != 0).then_some(o + t)
-            }
-            Proto::Ipv6 if b.len() >= 40 => {
-                let t = usize::from(wire::ipv6::Packet::new_unchecked(b).payload_len());
-                (t != 0).then_some(o + 40 + t)
-            }
-            Proto::Udp if b.len() >= 8 => {
-                let t = usize::from(wire::udp::Packet::new_unchecked(b).length());
-                (t >= 8).then_some(o + t)
-            }
+            }),
+            Proto::Ipv6 => wire::ipv6::Packet::new_checked(b).ok().and_then(|p| {
+                let t = usize::from(p.payload_len());
+                (t != 0).then_some(o + wire::ipv6::HEADER_LEN + t)
+            }),
+            Proto::Udp => wire::udp::Packet::new_checked(b).ok().and_then(|p| {
+                let t = usize::from(p.length());
+                (t >= wire::udp::HEADER_LEN).then_some(o + t)
+            }),
             // The original frame inside FabricPath ends with its own FCS, which is not emitted.
             Proto::FabricPath => Some(frame.len().saturating_sub(wire::fabricpath::FCS_LEN)),
             _ => None,
@@ -461,7 +476,7 @@ fn declared_end(frame: &[u8], outer: &[Layer]) -> Option<usize> {
 mod tests {
     use super::*;
     use craft::{build, Header};
-    use dissect::{Dissector, LinkType};
+    use dissect::{Dissector, LinkType, Stack};
 
     fn inner() -> Vec<Header> {
         vec![
@@ -478,9 +493,9 @@ mod tests {
     fn run(options: Options, frame: &[u8]) -> (Outcome, Vec<u8>) {
         let mut d = Dissector::default();
         let mut stack = Stack::new();
-        d.dissect(frame, LinkType::ETHERNET, &mut stack);
+        let decoded = d.dissect(frame, LinkType::ETHERNET, &mut stack);
         let mut out = Vec::new();
-        let o = Decapsulator::new(options).decapsulate_into(frame, frame.len() as u32, &stack, &mut out);
+        let o = Decapsulator::new(options).decapsulate_into(decoded, frame.len() as u32, &mut out);
         (o, out)
     }
 

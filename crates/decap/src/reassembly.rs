@@ -3,7 +3,7 @@
 //! is stripped. Memory is bounded (datagrams in flight, bytes held) and incomplete datagrams
 //! expire; everything reassembled, expired or refused is counted.
 use dissect::stack::FLAG_FRAGMENT;
-use dissect::{Proto, Stack};
+use dissect::{Decoded, Proto};
 use std::collections::HashMap;
 
 /// Limits of the reassembler.
@@ -105,7 +105,8 @@ impl Reassembler {
     }
 
     /// Offers a decoded frame captured at `ts`.
-    pub fn offer(&mut self, frame: &[u8], stack: &Stack, ts: u64) -> Offer<'_> {
+    pub fn offer(&mut self, decoded: Decoded<'_>, ts: u64) -> Offer<'_> {
+        let (frame, stack) = (decoded.frame(), decoded.stack());
         let Some(ip) = stack.layers().iter().find(|l| matches!(l.proto, Proto::Ipv4 | Proto::Ipv6)) else {
             return Offer::Pass;
         };
@@ -155,11 +156,23 @@ impl Reassembler {
         }
         if f.offset == 0 {
             p.prefix.clear();
-            p.prefix.extend_from_slice(&frame[..f.header_end]);
+            p.prefix.extend_from_slice(frame.get(..f.header_end).unwrap_or(&[]));
             if f.ipv6 {
                 // Drop the fragment header: its predecessor now names what followed it.
                 p.prefix.truncate(f.frag_header_at);
-                p.prefix[f.next_field_at] = f.next_header;
+                match f.named_by {
+                    Some(ext) => {
+                        if let Some(e) = p.prefix.get_mut(ext..) {
+                            wire::ipv6::set_ext_next_header(e, f.next_header);
+                        }
+                    }
+                    None => {
+                        let ip = p.prefix.get_mut(at..).and_then(|b| wire::ipv6::Packet::new_checked(b).ok());
+                        if let Some(mut ip) = ip {
+                            ip.set_next_header(f.next_header);
+                        }
+                    }
+                }
             }
             p.ip_at = at;
             p.ipv6 = f.ipv6;
@@ -212,8 +225,10 @@ struct Fragment<'a> {
     /// End of the IP header (IPv6: after the fragment header) in the frame.
     header_end: usize,
     ipv6: bool,
+    /// IPv6: where the fragment header starts, and which header names it (`None`: the fixed
+    /// header; else the offset of the extension header before it), both in the frame.
     frag_header_at: usize,
-    next_field_at: usize,
+    named_by: Option<usize>,
     next_header: u8,
 }
 
@@ -235,45 +250,39 @@ fn parse_fragment(frame: &[u8], at: usize, ipv6: bool) -> Option<Fragment<'_>> {
             header_end: at + hl,
             ipv6: false,
             frag_header_at: 0,
-            next_field_at: 0,
+            named_by: None,
             next_header: 0,
         });
     }
     let p = wire::ipv6::Packet::new_checked(ip).ok()?;
-    let end = 40 + usize::from(p.payload_len());
+    let end = wire::ipv6::HEADER_LEN + usize::from(p.payload_len());
     // Walk the extension headers to the fragment header.
     let mut nh = p.next_header();
-    let mut next_field = 6;
-    let mut pos = 40;
-    while nh != wire::ipv4::protocol::IPV6_FRAG {
+    let mut named_by = None;
+    let mut pos = wire::ipv6::HEADER_LEN;
+    loop {
         if !wire::ipv6::is_extension_header(nh) {
             return None;
         }
         let e = wire::ipv6::ExtHeader::parse(nh, ip.get(pos..)?).ok()?;
-        next_field = pos;
+        if let Some(f) = e.fragment {
+            let key = Key { src: p.src_addr().0, dst: p.dst_addr().0, id: f.ident, proto: e.next_header };
+            return Some(Fragment {
+                key,
+                offset: u32::from(f.offset) * 8,
+                last: !f.more,
+                payload: ip.get(pos + e.len..end)?,
+                header_end: at + pos + e.len,
+                ipv6: true,
+                frag_header_at: at + pos,
+                named_by: named_by.map(|n| at + n),
+                next_header: e.next_header,
+            });
+        }
+        named_by = Some(pos);
         nh = e.next_header;
         pos += e.len;
     }
-    let fh = ip.get(pos..pos + 8)?;
-    let word = u16::from_be_bytes([fh[2], fh[3]]);
-    let payload = ip.get(pos + 8..end)?;
-    let key = Key {
-        src: p.src_addr().0,
-        dst: p.dst_addr().0,
-        id: u32::from_be_bytes([fh[4], fh[5], fh[6], fh[7]]),
-        proto: fh[0],
-    };
-    Some(Fragment {
-        key,
-        offset: u32::from(word >> 3) * 8,
-        last: word & 1 == 0,
-        payload,
-        header_end: at + pos + 8,
-        ipv6: true,
-        frag_header_at: at + pos,
-        next_field_at: at + next_field,
-        next_header: fh[0],
-    })
 }
 
 fn complete(p: &mut Pending) -> bool {
@@ -306,20 +315,17 @@ fn build(out: &mut Vec<u8>, p: Pending) {
         out[at..at + d.len()].copy_from_slice(d);
     }
     let payload_len = out.len() - payload_start;
-    let ip = p.ip_at;
+    let Some(ip) = out.get_mut(p.ip_at..) else { return };
     if p.ipv6 {
-        let len = (payload_start - ip - 40 + payload_len) as u16;
-        out[ip + 4..ip + 6].copy_from_slice(&len.to_be_bytes());
-    } else {
-        let hl = usize::from(out[ip] & 0x0f) * 4;
-        let total = (hl + payload_len).min(65_535) as u16;
-        out[ip + 2..ip + 4].copy_from_slice(&total.to_be_bytes());
-        out[ip + 6] &= 0x40;
-        out[ip + 7] = 0;
-        out[ip + 10] = 0;
-        out[ip + 11] = 0;
-        let c = wire::checksum(&out[ip..ip + hl]);
-        out[ip + 10..ip + 12].copy_from_slice(&c.to_be_bytes());
+        let headers = payload_start - p.ip_at - wire::ipv6::HEADER_LEN;
+        if let Ok(mut h) = wire::ipv6::Packet::new_checked(ip) {
+            h.set_payload_len((headers + payload_len).min(65_535) as u16);
+        }
+    } else if let Ok(mut h) = wire::ipv4::Packet::new_checked(ip) {
+        let total = (h.header_len() + payload_len).min(65_535) as u16;
+        h.set_total_len(total);
+        h.clear_fragment();
+        h.fill_checksum();
     }
 }
 
@@ -327,6 +333,7 @@ fn build(out: &mut Vec<u8>, p: Pending) {
 mod tests {
     use super::*;
     use craft::{build as craft_build, Header};
+    use dissect::Stack;
     use dissect::{Dissector, LinkType};
 
     /// A VXLAN frame cut into IPv4 fragments of at most `mtu` payload bytes.
@@ -354,8 +361,7 @@ mod tests {
         let mut r = Reassembler::new(Limits::default());
         let mut done = None;
         for f in &frags {
-            d.dissect(f, LinkType::ETHERNET, &mut stack);
-            if let Offer::Complete(b) = r.offer(f, &stack, 1) {
+            if let Offer::Complete(b) = r.offer(d.dissect(f, LinkType::ETHERNET, &mut stack), 1) {
                 done = Some(b.to_vec());
             }
         }
@@ -390,8 +396,7 @@ mod tests {
         let mut r = Reassembler::new(Limits::default());
         let mut done = None;
         for f in &parts {
-            d.dissect(f, LinkType::ETHERNET, &mut stack);
-            if let Offer::Complete(b) = r.offer(f, &stack, 1) {
+            if let Offer::Complete(b) = r.offer(d.dissect(f, LinkType::ETHERNET, &mut stack), 1) {
                 done = Some(b.to_vec());
             }
         }
@@ -405,15 +410,14 @@ mod tests {
         let mut d = Dissector::default();
         let mut stack = Stack::new();
         let mut r = Reassembler::new(Limits { max_datagrams: 1, max_bytes: 1 << 20, timeout_nanos: 1_000 });
-        d.dissect(&frags[0], LinkType::ETHERNET, &mut stack);
-        assert_eq!(r.offer(&frags[0], &stack, 0), Offer::Held);
+        assert_eq!(r.offer(d.dissect(&frags[0], LinkType::ETHERNET, &mut stack), 0), Offer::Held);
         // Another datagram while the first is in flight is over the limit.
         let mut other = frags[1].clone();
         other[19] ^= 1;
         d.dissect(&other, LinkType::ETHERNET, &mut stack);
-        assert_eq!(r.offer(&other, &stack, 10), Offer::Refused);
+        assert_eq!(r.offer(stack.decoded(&other).unwrap(), 10), Offer::Refused);
         // Once the first has expired there is room again.
-        assert!(matches!(r.offer(&other, &stack, 5_000), Offer::Held));
+        assert!(matches!(r.offer(stack.decoded(&other).unwrap(), 5_000), Offer::Held));
         r.finish();
         assert_eq!(r.counters.expired, 2);
         assert_eq!(r.counters.refused, 1);

@@ -1,6 +1,6 @@
 //! Tunnel streams: one tunnel between two endpoints with one identifier (GRE key, ERSPAN
 //! session, VNI, VSID, TEID), named the way an engineer writes it.
-use dissect::{Layer, Proto};
+use dissect::{Decoded, Layer, Proto};
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
@@ -200,67 +200,63 @@ impl StreamKey {
         s.replace(':', ".")
     }
 
-    /// The stream of the tunnel whose layers are `run` (indexes into `layers`), with its
-    /// underlay addresses taken from the nearest IP header before it.
-    pub fn of_run(frame: &[u8], layers: &[Layer], run: std::ops::Range<usize>) -> StreamKey {
+    /// The stream of the tunnel whose layers are `run` (indexes into the decoded stack), with
+    /// its underlay addresses taken from the nearest IP header before it. Every identifier is
+    /// read through its protocol's checked view of the layer the decoder found.
+    pub fn of_run(decoded: Decoded<'_>, run: std::ops::Range<usize>) -> StreamKey {
+        let (frame, layers) = (decoded.frame(), decoded.stack().layers());
+        let before = layers.get(..run.start).unwrap_or(&[]);
         let (source, destination, v6) =
-            layers[..run.start].iter().rev().find_map(|l| ip_addresses(frame, l)).unwrap_or((0, 0, false));
-        let other = StreamKey { source, destination, id_name: "", id: 0, kind: StreamKind::Other, v6 };
-        // The decoder checked each header's length; bytes that are not the frame it decoded
-        // name no stream.
-        let whole = |l: &Layer| l.bytes(frame).len() == usize::from(l.len);
+            before.iter().rev().find_map(|l| ip_addresses(frame, l)).unwrap_or((0, 0, false));
         let (Some(&first), Some(&last)) =
             (layers.get(run.start), run.end.checked_sub(1).and_then(|i| layers.get(i)))
         else {
-            return other;
+            return StreamKey { source, destination, id_name: "", id: 0, kind: StreamKind::Other, v6 };
         };
-        if !whole(&first) || !whole(&last) {
-            return other;
-        }
         let b = last.bytes(frame);
+        let session =
+            |b: &[u8]| wire::erspan::Packet::new_checked(b).map_or(0, |p| u32::from(p.session_id()));
         let (kind, id_name, id) = match last.proto {
             Proto::Erspan1 => (StreamKind::Erspan1, "", 0),
-            Proto::Erspan2 => (
-                StreamKind::Erspan2,
-                "session",
-                u32::from(wire::erspan::Packet::new_unchecked(b).session_id()),
-            ),
-            Proto::Erspan3 => (
-                StreamKind::Erspan3,
-                "session",
-                u32::from(wire::erspan::Packet::new_unchecked(b).session_id()),
-            ),
-            Proto::Gre => {
-                let p = wire::gre::Packet::new_unchecked(b);
+            Proto::Erspan2 => (StreamKind::Erspan2, "session", session(b)),
+            Proto::Erspan3 => (StreamKind::Erspan3, "session", session(b)),
+            Proto::Gre => match wire::gre::Packet::new_checked(b) {
                 // GRE-TEB with a key may be NVGRE, but the key names the stream either way.
-                match p.key() {
+                Ok(p) => match p.key() {
                     Some(k) if p.version() == 1 => (StreamKind::Pptp, "call", u32::from(k as u16)),
                     Some(k) => (StreamKind::Gre, "key", k),
                     None => (StreamKind::Gre, "", 0),
-                }
-            }
-            Proto::Vxlan => (StreamKind::Vxlan, "vni", wire::vxlan::Packet::new_unchecked(b).vni()),
-            Proto::VxlanGpe => (StreamKind::Gpe, "vni", wire::vxlan_gpe::Packet::new_unchecked(b).vni()),
-            Proto::Geneve => (StreamKind::Geneve, "vni", wire::geneve::Packet::new_unchecked(b).vni()),
-            Proto::Nsh => match first.proto {
-                Proto::VxlanGpe => {
-                    (StreamKind::Gpe, "vni", wire::vxlan_gpe::Packet::new_unchecked(first.bytes(frame)).vni())
-                }
-                _ => (StreamKind::Nsh, "spi", wire::nsh::Packet::new_unchecked(b).spi()),
+                },
+                Err(_) => (StreamKind::Gre, "", 0),
             },
-            Proto::GtpU => (StreamKind::Gtp, "teid", wire::gtpu::Packet::new_unchecked(b).teid()),
-            Proto::L2tpv3 => {
-                (StreamKind::L2tpv3, "session", wire::l2tpv3::Packet::new_unchecked(b).session_id())
+            Proto::Vxlan => {
+                (StreamKind::Vxlan, "vni", wire::vxlan::Packet::new_checked(b).map_or(0, |p| p.vni()))
             }
+            Proto::VxlanGpe => (StreamKind::Gpe, "vni", gpe_vni(b)),
+            Proto::Geneve => {
+                (StreamKind::Geneve, "vni", wire::geneve::Packet::new_checked(b).map_or(0, |p| p.vni()))
+            }
+            Proto::Nsh => match first.proto {
+                Proto::VxlanGpe => (StreamKind::Gpe, "vni", gpe_vni(first.bytes(frame))),
+                _ => (StreamKind::Nsh, "spi", wire::nsh::Packet::new_checked(b).map_or(0, |p| p.spi())),
+            },
+            Proto::GtpU => {
+                (StreamKind::Gtp, "teid", wire::gtpu::Packet::new_checked(b).map_or(0, |p| p.teid()))
+            }
+            Proto::L2tpv3 => (
+                StreamKind::L2tpv3,
+                "session",
+                wire::l2tpv3::Packet::new_checked(b).map_or(0, |p| p.session_id()),
+            ),
             Proto::PwControlWord => {
-                let label = layers[..run.start]
+                let label = before
                     .iter()
                     .rev()
                     .find(|l| l.proto == Proto::Mpls)
                     .and_then(|l| {
                         // The bottom label is the stack's last entry.
                         let m = l.bytes(frame);
-                        let bottom = m.get(m.len().checked_sub(4)?..)?;
+                        let bottom = m.get(m.len().checked_sub(wire::mpls::HEADER_LEN)?..)?;
                         wire::mpls::Packet::new_checked(bottom).ok().map(|p| p.label())
                     })
                     .unwrap_or(0);
@@ -268,16 +264,18 @@ impl StreamKey {
             }
             Proto::Teredo => (StreamKind::Teredo, "", 0),
             Proto::Ayiya => (StreamKind::Ayiya, "", 0),
-            Proto::Pbb => (StreamKind::Pbb, "isid", wire::pbb::Packet::new_unchecked(b).isid()),
+            Proto::Pbb => {
+                (StreamKind::Pbb, "isid", wire::pbb::Packet::new_checked(b).map_or(0, |p| p.isid()))
+            }
             Proto::Trill => (
                 StreamKind::Trill,
                 "egress",
-                u32::from(wire::trill::Packet::new_unchecked(b).egress_nickname()),
+                wire::trill::Packet::new_checked(b).map_or(0, |p| u32::from(p.egress_nickname())),
             ),
             Proto::FabricPath => (
                 StreamKind::FabricPath,
                 "switch",
-                u32::from(wire::fabricpath::Packet::new_unchecked(b).dst_switch_id()),
+                wire::fabricpath::Packet::new_checked(b).map_or(0, |p| u32::from(p.dst_switch_id())),
             ),
             Proto::Ipv4 | Proto::Ipv6 => (StreamKind::IpIp, "", 0),
             Proto::Udp => {
@@ -300,18 +298,24 @@ impl StreamKey {
     }
 }
 
+/// The VNI of a VXLAN-GPE header (0 when it does not read as one).
+fn gpe_vni(b: &[u8]) -> u32 {
+    wire::vxlan_gpe::Packet::new_checked(b).map_or(0, |p| p.vni())
+}
+
 /// The source and destination of an IP layer, as [`StreamKey`] holds them, and whether they
 /// are IPv6 addresses.
 fn ip_addresses(frame: &[u8], l: &Layer) -> Option<(u128, u128, bool)> {
     let b = l.bytes(frame);
     match l.proto {
-        Proto::Ipv4 if b.len() >= 20 => {
-            let word = |at: usize| u128::from(u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]));
-            Some((word(12), word(16), false))
+        Proto::Ipv4 => {
+            let p = wire::ipv4::Packet::new_checked(b).ok()?;
+            let word = |a: wire::Ipv4Addr| u128::from(u32::from_be_bytes(a.0));
+            Some((word(p.src_addr()), word(p.dst_addr()), false))
         }
-        Proto::Ipv6 if b.len() >= 40 => {
-            let word = |at: usize| u128::from_be_bytes(b[at..at + 16].try_into().unwrap_or([0; 16]));
-            Some((word(8), word(24), true))
+        Proto::Ipv6 => {
+            let p = wire::ipv6::Packet::new_checked(b).ok()?;
+            Some((u128::from_be_bytes(p.src_addr().0), u128::from_be_bytes(p.dst_addr().0), true))
         }
         _ => None,
     }

@@ -69,8 +69,6 @@ struct Job<'a> {
     /// Where the running summary goes, once a second (the daemon's pipelines).
     publish: Option<Publish>,
     last_publish: Instant,
-    /// An emitted frame in one piece, for `--balance`'s hash.
-    whole: Vec<u8>,
     streams: FastMap<StreamKey, StreamEntry>,
     other_streams: (u64, u64),
     untunnelled_split: Option<FileWriter>,
@@ -173,7 +171,7 @@ pub fn run_pipeline(args: &DecapArgs, stop: Arc<AtomicBool>, publish: Option<Pub
         let filter = crate::filter::Filter::new(args.filter.as_deref(), &args.sets)?;
         let decap = Decapsulator::new(decap_options(args));
         let erspan = args.timestamps == TimestampArg::Erspan;
-        Ok(Lane::new(Dissector::new(args.decoder.config()), decap, filter, erspan))
+        Ok(Lane::new(Dissector::new(args.decoder.config()), decap, filter, erspan).balancing(args.balance))
     };
     // A lane per live source (an endpoint's drops what is not its tunnel), or one for files.
     let lanes = if live.is_empty() {
@@ -418,7 +416,6 @@ impl<'a> Job<'a> {
             last_flush: Instant::now(),
             publish: None,
             last_publish: Instant::now(),
-            whole: Vec::with_capacity(65_536),
             streams: FastMap::default(),
             other_streams: (0, 0),
             untunnelled_split: None,
@@ -464,9 +461,9 @@ impl<'a> Job<'a> {
         count(&mut self.in_by_kind, d.kind);
         let flow = match &d.fate {
             Fate::Dropped(why) => self.drop(*why, f.record),
-            Fate::Emitted { emission, datagram, erspan3 } => {
+            Fate::Emitted { emission, datagram, erspan3, balance } => {
                 let data = lane.data(*datagram, f.data);
-                self.emit(data, emission, erspan3.clone(), f.ts_nanos, f.record)
+                self.emit(data, emission, erspan3.clone(), *balance, f.ts_nanos, f.record)
             }
         };
         if self.error.is_some() {
@@ -489,6 +486,7 @@ impl<'a> Job<'a> {
         data: &[u8],
         e: &Emission,
         erspan3: Option<Range<usize>>,
+        balance: Option<u64>,
         ts: u64,
         record: u64,
     ) -> ControlFlow<()> {
@@ -508,8 +506,10 @@ impl<'a> Job<'a> {
         let written = match e.stream {
             Some(key) => self
                 .stream_interface(key, e, data, ts)
-                .and_then(|interface| self.write(interface, ts, e, data)),
-            None => self.write_untunnelled_split(ts, e, data).and_then(|()| self.write(0, ts, e, data)),
+                .and_then(|interface| self.write(interface, ts, e, data, balance)),
+            None => {
+                self.write_untunnelled_split(ts, e, data).and_then(|()| self.write(0, ts, e, data, balance))
+            }
         };
         // The frame is emitted whatever became of the write: the output counts what it lost.
         self.emitted += 1;
@@ -550,13 +550,18 @@ impl<'a> Job<'a> {
         self.writer.as_ref().map_or(0, |w| w.frames().1)
     }
 
-    fn write(&mut self, interface: u32, ts: u64, e: &Emission, data: &[u8]) -> Result<()> {
+    fn write(
+        &mut self,
+        interface: u32,
+        ts: u64,
+        e: &Emission,
+        data: &[u8],
+        balance: Option<u64>,
+    ) -> Result<()> {
         let (head, body) = e.parts(data);
         if !self.sinks.is_empty() {
-            if self.args.balance {
-                // The hash reads the frame in one piece.
-                let frame = capture::joined(head, body, &mut self.whole);
-                let i = (decap::balance::symmetric_hash(frame) % self.sinks.len() as u64) as usize;
+            if let Some(hash) = balance {
+                let i = (hash % self.sinks.len() as u64) as usize;
                 self.sinks[i].send(head, body, ts);
             } else {
                 for sink in &mut self.sinks {

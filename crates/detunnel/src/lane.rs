@@ -33,6 +33,8 @@ pub enum Fate {
         datagram: Option<usize>,
         /// Where the ERSPAN III header lies (asked for by `--timestamps erspan`).
         erspan3: Option<Range<usize>>,
+        /// The symmetric hash of the emitted frame's conversation (asked for by `--balance`).
+        balance: Option<u64>,
     },
 }
 
@@ -55,6 +57,8 @@ pub struct Lane {
     want_erspan3: bool,
     /// The tunnel endpoint this lane receives from: what it does not terminate is dropped.
     endpoint: Option<capture::endpoint::Kind>,
+    /// Decisions carry the conversation hash that `--balance` spreads frames by.
+    balance: bool,
     /// Datagrams completed by reassembly in the current batch; `used` of them are live.
     datagrams: Vec<Vec<u8>>,
     used: usize,
@@ -71,9 +75,16 @@ impl Lane {
             reassembler: Reassembler::new(Limits::default()),
             want_erspan3,
             endpoint: None,
+            balance: false,
             datagrams: Vec::new(),
             used: 0,
         }
+    }
+
+    /// A lane whose decisions carry the conversation hash `--balance` needs.
+    pub fn balancing(mut self, on: bool) -> Lane {
+        self.balance = on;
+        self
     }
 
     /// The lane of tunnel endpoint `kind`: packets that are not that tunnel are dropped.
@@ -89,13 +100,13 @@ impl Lane {
 
     /// Decides `f`'s fate.
     pub fn decide(&mut self, f: &Frame<'_>) -> Decision {
-        self.dissector.dissect(f.data, f.link, &mut self.stack);
+        let decoded = self.dissector.dissect(f.data, f.link, &mut self.stack);
         let fragment = |why| Decision { kind: "outer_fragment", completed: false, fate: Fate::Dropped(why) };
-        if self.endpoint.is_some_and(|k| !k.terminates(&self.stack)) {
+        if self.endpoint.is_some_and(|k| !k.terminates(decoded.stack())) {
             let fate = Fate::Dropped(Drop::NotEndpointTunnel);
             return Decision { kind: "untunnelled", completed: false, fate };
         }
-        match self.reassembler.offer(f.data, &self.stack, f.ts_nanos) {
+        match self.reassembler.offer(decoded, f.ts_nanos) {
             Offer::Pass => self.judge(f.data, f.orig_len, None),
             Offer::Held => fragment(Drop::FragmentHeld),
             Offer::Refused => fragment(Drop::FragmentRefused),
@@ -131,25 +142,27 @@ impl Lane {
         LaneFigures { decoder: self.dissector.counters().clone(), reassembly: self.reassembler.counters }
     }
 
-    /// Decapsulates and filters the decoded `data`.
+    /// Filters, then decapsulates, the decoded `data`.
     fn judge(&mut self, data: &[u8], orig_len: u32, datagram: Option<usize>) -> Decision {
-        let (outcome, outer) = self.decap.decapsulate(data, orig_len, &self.stack);
-        let kind = outer.map_or("untunnelled", |t| t.name());
+        let kind = Decapsulator::outermost_tunnel(&self.stack).map_or("untunnelled", |t| t.name());
         // The stack holds `data`'s layers: decoded just before, as frame or datagram.
-        let accepted = self.stack.decoded(data).is_some_and(|d| self.filter.accepts(&d, orig_len));
-        let fate = if !accepted {
-            Fate::Dropped(Drop::Filtered)
-        } else {
-            match outcome {
-                Outcome::Dropped(why) => Fate::Dropped(why),
-                Outcome::Emitted(emission) => {
-                    let erspan3 = self
-                        .want_erspan3
-                        .then(|| self.stack.layers().iter().find(|l| l.proto == Proto::Erspan3))
-                        .flatten()
-                        .map(|l| l.offset as usize..l.end());
-                    Fate::Emitted { emission, datagram, erspan3 }
-                }
+        let Some(decoded) = self.stack.decoded(data) else {
+            return Decision { kind, completed: false, fate: Fate::Dropped(Drop::Undecoded) };
+        };
+        if !self.filter.accepts(&decoded, orig_len) {
+            return Decision { kind, completed: false, fate: Fate::Dropped(Drop::Filtered) };
+        }
+        let fate = match self.decap.decapsulate(decoded, orig_len).0 {
+            Outcome::Dropped(why) => Fate::Dropped(why),
+            Outcome::Emitted(emission) => {
+                let erspan3 = self
+                    .want_erspan3
+                    .then(|| self.stack.layers().iter().find(|l| l.proto == Proto::Erspan3))
+                    .flatten()
+                    .map(|l| l.offset as usize..l.end());
+                let balance =
+                    self.balance.then(|| decap::balance::conversation_hash(decoded, emission.first_layer));
+                Fate::Emitted { emission, datagram, erspan3, balance }
             }
         };
         Decision { kind, completed: false, fate }

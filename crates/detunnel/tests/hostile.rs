@@ -158,28 +158,29 @@ impl DecapPaths {
     }
 
     fn run(&mut self, d: &mut Dissector, stack: &mut Stack, frame: &[u8], link: LinkType, ts: u64) {
-        d.dissect(frame, link, stack);
-        let offered = match self.reassembler.offer(frame, stack, ts) {
+        let decoded = d.dissect(frame, link, stack);
+        let offered = match self.reassembler.offer(decoded, ts) {
             decap::reassembly::Offer::Complete(datagram) => Some(datagram.to_vec()),
             _ => None,
         };
-        self.decapsulate(frame, stack, ts);
+        self.decapsulate(decoded, ts);
         if let Some(datagram) = offered {
-            d.dissect(&datagram, link, stack);
-            self.decapsulate(&datagram, stack, ts);
+            let decoded = d.dissect(&datagram, link, stack);
+            self.decapsulate(decoded, ts);
         }
     }
 
-    fn decapsulate(&mut self, frame: &[u8], stack: &Stack, ts: u64) {
+    fn decapsulate(&mut self, decoded: dissect::Decoded<'_>, ts: u64) {
+        let (frame, stack) = (decoded.frame(), decoded.stack());
         for (i, dc) in self.decaps.iter().enumerate() {
             for orig_len in [frame.len() as u32, 0, u32::MAX] {
-                let (outcome, _) = dc.decapsulate(frame, orig_len, stack);
+                let (outcome, _) = dc.decapsulate(decoded, orig_len);
                 let decap::Outcome::Emitted(e) = outcome else { continue };
                 let (head, body) = e.parts(frame);
                 assert_eq!(head.len() + body.len(), e.len());
                 self.emitted += 1;
                 e.write_into(frame, &mut self.out);
-                decap::balance::symmetric_hash(&self.out);
+                decap::balance::conversation_hash(decoded, e.first_layer);
                 self.dedup.is_duplicate_parts(head, body, ts + i as u64);
                 if let Some(key) = e.stream {
                     let _ = (key.to_string(), key.file_name(), key.source(), key.destination());

@@ -639,7 +639,7 @@ impl Dissector {
             };
             len += e.len;
             nh = e.next_header;
-            if let Some((offset, _more)) = e.fragment {
+            if let Some(wire::ipv6::Fragment { offset, .. }) = e.fragment {
                 flags |= FLAG_FRAGMENT;
                 if offset != 0 {
                     let step = Step { flags, ..Step::new(Proto::Ipv6, len, None) };

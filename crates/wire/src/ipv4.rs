@@ -133,6 +133,25 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 }
 
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
+    /// Sets the total length.
+    pub fn set_total_len(&mut self, len: u16) {
+        put16(self.data_mut(), field::LENGTH.start, len);
+    }
+    /// Makes the packet whole: no more fragments, offset 0 (the don't-fragment bit is kept).
+    pub fn clear_fragment(&mut self) {
+        let dont_frag = u16::from(self.dont_frag()) << 14;
+        put16(self.data_mut(), field::FLG_OFF.start, dont_frag);
+    }
+    /// Computes the header checksum and writes it.
+    pub fn fill_checksum(&mut self) {
+        let hl = self.header_len();
+        put16(self.data_mut(), field::CHECKSUM.start, 0);
+        let c = checksum(&self.data()[..hl]);
+        put16(self.data_mut(), field::CHECKSUM.start, c);
+    }
+}
+
 impl<T: AsRef<[u8]>> fmt::Display for Packet<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "ip {} > {} proto {} ttl {}", self.src_addr(), self.dst_addr(), self.protocol(), self.ttl())

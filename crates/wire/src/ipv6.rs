@@ -63,6 +63,25 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 }
 
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
+    /// Sets the payload length (extension headers included).
+    pub fn set_payload_len(&mut self, len: u16) {
+        put16(self.data_mut(), field::LENGTH.start, len);
+    }
+    /// Sets the next header.
+    pub fn set_next_header(&mut self, next: u8) {
+        self.data_mut()[field::NXT_HDR] = next;
+    }
+}
+
+/// Sets the next-header value of the extension header at the start of `ext` (its first
+/// byte, in every kind).
+pub fn set_ext_next_header(ext: &mut [u8], next: u8) {
+    if let Some(b) = ext.first_mut() {
+        *b = next;
+    }
+}
+
 impl<T: AsRef<[u8]>> fmt::Display for Packet<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "ip6 {} > {} next {}", self.src_addr(), self.dst_addr(), self.next_header())
@@ -84,8 +103,19 @@ pub struct ExtHeader {
     pub next_header: u8,
     /// Length of this extension header in bytes.
     pub len: usize,
-    /// For a fragment header: offset in 8-byte units and the more-fragments bit.
-    pub fragment: Option<(u16, bool)>,
+    /// For a fragment header: what it says of the fragment.
+    pub fragment: Option<Fragment>,
+}
+
+/// What an IPv6 fragment header says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fragment {
+    /// Offset of the fragment's data in 8-byte units.
+    pub offset: u16,
+    /// More fragments follow.
+    pub more: bool,
+    /// The identification shared by a datagram's fragments.
+    pub ident: u32,
 }
 
 impl ExtHeader {
@@ -100,7 +130,7 @@ impl ExtHeader {
         need(data, len)?;
         let fragment = (kind == protocol::IPV6_FRAG).then(|| {
             let w = be16(data, 2);
-            (w >> 3, w & 1 != 0)
+            Fragment { offset: w >> 3, more: w & 1 != 0, ident: crate::be32(data, 4) }
         });
         Ok(ExtHeader { next_header: data[0], len, fragment })
     }
@@ -191,6 +221,6 @@ mod tests {
         assert_eq!(e, ExtHeader { next_header: 47, len: 8, fragment: None });
         let frag = [17u8, 0, 0x00, 0x09, 0, 0, 0, 1];
         let e = ExtHeader::parse(protocol::IPV6_FRAG, &frag).unwrap();
-        assert_eq!(e.fragment, Some((1, true)));
+        assert_eq!(e.fragment.map(|f| (f.offset, f.more)), Some((1, true)));
     }
 }
