@@ -289,6 +289,13 @@ impl Decapsulator {
         (self.decide(decoded, orig_len, first, runs), outer)
     }
 
+    /// The stream of a decoded frame's outermost tunnel, if it has one (whether or not it
+    /// is to be stripped).
+    pub fn outermost_stream(decoded: Decoded<'_>) -> Option<StreamKey> {
+        let first = Runs { layers: decoded.stack().layers(), i: 0 }.next()?;
+        Some(StreamKey::of_run(decoded, first.start..first.inner))
+    }
+
     /// The kind of a decoded frame's outermost tunnel (GRE carrying ERSPAN is `erspan`).
     pub fn outermost_tunnel(stack: &dissect::Stack) -> Option<Tunnel> {
         let layers = stack.layers();

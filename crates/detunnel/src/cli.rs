@@ -231,9 +231,9 @@ pub struct SetArgs {
 impl SetArgs {
     /// The groups and maps these flags define, built as the daemon builds its declared ones.
     pub fn context(&self) -> anyhow::Result<query::Context> {
-        let mut declared = server::spec::Declared::default();
+        let (mut groups, mut maps) = (query::context::Sets::new(), query::context::Sets::new());
         for (flag, entries) in [("--group", &self.groups), ("--map", &self.maps)] {
-            let sets = if flag == "--group" { &mut declared.groups } else { &mut declared.maps };
+            let sets = if flag == "--group" { &mut groups } else { &mut maps };
             for e in entries {
                 let parsed = e
                     .split_once(':')
@@ -249,17 +249,8 @@ impl SetArgs {
                     .extend(values);
             }
         }
-        declared.context().map_err(|m| anyhow::anyhow!("{m}"))
+        query::Context::from_sets(&groups, &maps).map_err(|m| anyhow::anyhow!("{m}"))
     }
-}
-
-/// `detunnel decap`'s flags on their own: a pipeline of the configuration file.
-#[derive(Debug, Parser)]
-#[command(name = "decap")]
-pub struct DecapOnly {
-    /// The flags.
-    #[command(flatten)]
-    pub args: DecapArgs,
 }
 
 /// Flags of `detunnel decap`.

@@ -54,7 +54,7 @@ pub fn demo() -> Result<ExitCode> {
 
 /// Prints the frames of `reader` until it ends or a signal stops it (exit status 130 then).
 fn run_on(mut reader: FileReader, args: &InspectArgs) -> Result<ExitCode> {
-    let mut filter = crate::filter::Filter::new(args.filter.as_deref(), &args.sets)?;
+    let mut filter = pipeline::filter::Filter::new(args.filter.as_deref(), &args.sets.context()?)?;
     let mut dissector = Dissector::new(args.decoder.config());
     let mut stack = Stack::new();
     let stdout = std::io::stdout();

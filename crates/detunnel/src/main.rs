@@ -1,12 +1,9 @@
 //! The `detunnel` command: parses the command line and runs the subcommand.
 mod cli;
 mod decap_cmd;
-mod fasthash;
-mod filter;
 mod flows_cmd;
 mod generate;
 mod inspect;
-mod lane;
 mod render;
 mod serve;
 mod serve_config;

@@ -90,23 +90,26 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
             }
         })?);
     }
-    for (name, pipeline) in &config.pipelines {
-        let decap_args = pipeline.decap_args(name)?;
-        eprintln!("detunnel serve: pipeline {name}: decap {}", pipeline.args.join(" "));
-        let (shared, stop, name) = (shared.clone(), stop.clone(), name.clone());
-        threads.push(std::thread::Builder::new().name(format!("pipeline-{name}")).spawn(move || {
-            let publish: crate::decap_cmd::Publish = {
-                let (shared, name) = (shared.clone(), name.clone());
-                Box::new(move |json: String| {
-                    let value = serde_json::from_str(&json).unwrap_or(serde_json::Value::Null);
-                    lock(&shared.pipelines).insert(name.clone(), value);
-                })
-            };
-            if let Err(e) = crate::decap_cmd::run_pipeline(&decap_args, stop, Some(publish)) {
-                eprintln!("detunnel serve: pipeline {name}: {e:#}");
-                lock(&shared.pipelines).insert(name, serde_json::json!({ "error": format!("{e:#}") }));
-            }
-        })?);
+    // Every pipeline's sources and sinks are opened before any runs: one that cannot work
+    // stops the daemon at start, named.
+    let mut opened = Vec::new();
+    for (name, config) in config.pipelines()? {
+        let sources: Vec<String> = config.sources.iter().map(ToString::to_string).collect();
+        let publish: pipeline::job::Publish = {
+            let (shared, name) = (shared.clone(), name.clone());
+            Box::new(move |s: &pipeline::Summary| {
+                lock(&shared.pipelines).insert(name.clone(), s.clone());
+            })
+        };
+        let flows = Box::new(server::engine_sink::EngineSink(shared.clone()));
+        let hooks = pipeline::Hooks { publish: Some(publish), flows: Some(flows), progress: false };
+        let p = pipeline::Pipeline::open(&config, stop.clone(), hooks)
+            .map_err(|e| anyhow::anyhow!("pipeline `{name}`: {e}"))?;
+        opened.push((name, sources, p));
+    }
+    for (name, sources, p) in opened {
+        eprintln!("detunnel serve: pipeline {name}: {}", sources.join(", "));
+        threads.push(start_pipeline(&shared, name, p)?);
     }
     if let Some(path) = &args.read {
         let reader = FileReader::open_until(path, stop.clone())?;
@@ -143,6 +146,18 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
         t.datagrams, t.unreadable, t.malformed, t.sampled_headers, t.file_frames
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs an opened broker pipeline on its own thread until the daemon stops; a failure is
+/// logged and shown in its summary.
+fn start_pipeline(shared: &Arc<Shared>, name: String, p: pipeline::Pipeline) -> Result<JoinHandle<()>> {
+    let shared = shared.clone();
+    Ok(std::thread::Builder::new().name(format!("pipeline-{name}")).spawn(move || {
+        if let Some(e) = p.run().error {
+            eprintln!("detunnel serve: pipeline {name}: {e}");
+            lock(&shared.pipelines).entry(name).or_default().error = Some(e.to_string());
+        }
+    })?)
 }
 
 /// A panic (a bug, never a client's doing) is logged in one line without a backtrace: the

@@ -38,26 +38,7 @@ pub struct Config {
     pub maps: BTreeMap<String, MapSpec>,
     /// Broker pipelines run inside the daemon, by name.
     #[serde(default)]
-    pub pipelines: BTreeMap<String, Pipeline>,
-}
-
-/// `[pipelines.NAME]`: a live broker pipeline, written as `detunnel decap`'s flags.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Pipeline {
-    /// The flags, as on the command line, e.g. `["--listen", "vxlan://0.0.0.0:4789", "--tap", "mon0"]`.
-    pub args: Vec<String>,
-}
-
-impl Pipeline {
-    /// The flags parsed, or the error that names what is wrong.
-    pub fn decap_args(&self, name: &str) -> Result<crate::cli::DecapArgs> {
-        use clap::Parser;
-        let argv = std::iter::once("decap".to_string()).chain(self.args.iter().cloned());
-        crate::cli::DecapOnly::try_parse_from(argv)
-            .map(|d| d.args)
-            .map_err(|e| anyhow!("pipeline `{name}`: {}", e.to_string().trim_end()))
-    }
+    pub pipelines: BTreeMap<String, pipeline::PipelineSpec>,
 }
 
 /// `[sflow]`.
@@ -317,6 +298,25 @@ impl Config {
         c
     }
 
+    /// The pipelines, typed: decoding with the `[decoder]` settings, filtering with the
+    /// declared groups and maps; the first that is wrong is the error, named.
+    pub fn pipelines(&self) -> Result<Vec<(String, pipeline::PipelineConfig)>> {
+        let decoder = self
+            .decoder
+            .as_ref()
+            .map_or(Ok(DecoderArgs { max_tunnels: 8, ..Default::default() }), |d| d.args())?;
+        let context = self.declared().context().map_err(|e| anyhow!("{e}"))?;
+        self.pipelines
+            .iter()
+            .map(|(name, spec)| {
+                let config = spec
+                    .config(decoder.config(), context.clone())
+                    .map_err(|e| anyhow!("pipeline `{name}`: {e}"))?;
+                Ok((name.clone(), config))
+            })
+            .collect()
+    }
+
     /// The flows, thresholds, groups and maps declared.
     pub fn declared(&self) -> Declared {
         Declared {
@@ -339,11 +339,11 @@ mod tests {
         c.declared().check().unwrap();
         c.decoder.as_ref().unwrap().args().unwrap();
         assert!(!c.flows.is_empty());
-        for (name, p) in &c.pipelines {
-            p.decap_args(name).unwrap();
-        }
-        let bad = Pipeline { args: vec!["--listen".into(), "vxlam://0.0.0.0".into()] };
-        assert!(bad.decap_args("x").unwrap_err().to_string().contains("pipeline `x`"));
+        assert!(!c.pipelines().unwrap().is_empty());
+        let bad =
+            toml::from_str::<Config>("[pipelines.x]\nsources = [\"vxlam://0.0.0.0\"]\nsinks = [\"flows\"]\n")
+                .unwrap();
+        assert!(bad.pipelines().unwrap_err().to_string().contains("pipeline `x`"));
         let e = toml::from_str::<Config>("[http]\nlisten = \"127.0.0.1:1\"\nport = 3\n").unwrap_err();
         assert!(e.to_string().contains("unknown field `port`"), "{e}");
         let bad = Decoder { udp_ports: vec!["99999=vxlan".into()], ..Decoder::default() };

@@ -426,7 +426,7 @@ fn broker_pipelines_run_inside_the_daemon_with_their_counters_in_the_api() {
     let tmp = TempDir::new("serve-pipeline-out");
     let out = tmp.join("mirror.pcap");
     let config = format!(
-        "[pipelines.mirror]\nargs = [\"--listen\", \"vxlan://127.0.0.1:{port}\", \"-w\", \"{}\"]\n",
+        "[pipelines.mirror]\nsources = [\"vxlan://127.0.0.1:{port}\"]\nsinks = [\"file:{}\"]\n",
         out.display()
     );
     let server = Serve::start("serve-pipeline", &config, &["--workers", "1"], None);

@@ -36,10 +36,39 @@ pub fn masked(addr: IpAddr, bits: u8) -> IpAddr {
     }
 }
 
+/// Named sets, each label to its entries (address prefixes of a group, values of a map).
+pub type Sets = std::collections::BTreeMap<String, std::collections::BTreeMap<String, Vec<String>>>;
+
 impl Context {
     /// An empty context.
     pub fn new() -> Context {
         Context::default()
+    }
+
+    /// The context of these address groups and value maps; a prefix that does not parse is
+    /// the error, naming its group and label.
+    pub fn from_sets(groups: &Sets, maps: &Sets) -> Result<Context, String> {
+        let mut ctx = Context::new();
+        for (name, labels) in groups {
+            for (label, prefixes) in labels {
+                let p: Vec<&str> = prefixes.iter().map(String::as_str).collect();
+                ctx.add_group(name, label, &p)
+                    .map_err(|e| format!("group `{name}`, label `{label}`: {e}"))?;
+            }
+            if labels.is_empty() {
+                ctx.add_group(name, "", &[]).map_err(|e| format!("group `{name}`: {e}"))?;
+            }
+        }
+        for (name, labels) in maps {
+            for (label, values) in labels {
+                let v: Vec<&str> = values.iter().map(String::as_str).collect();
+                ctx.add_map(name, label, &v);
+            }
+            if labels.is_empty() {
+                ctx.add_map(name, "", &[]);
+            }
+        }
+        Ok(ctx)
     }
 
     /// Adds `prefixes` under `label` to the group set `name`; a prefix that does not parse is

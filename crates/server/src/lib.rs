@@ -10,6 +10,7 @@
 pub mod access;
 pub mod api;
 pub mod collector;
+pub mod engine_sink;
 pub mod listener;
 pub mod prometheus;
 pub mod ring;

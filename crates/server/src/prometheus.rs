@@ -284,79 +284,75 @@ fn connections(out: &mut String, c: &crate::listener::ConnectionStats) {
 fn pipelines(out: &mut String, s: &Shared) {
     let p = lock(&s.pipelines).clone();
     let c = "counter";
-    let per = |f: &dyn Fn(&serde_json::Value) -> u64| -> Vec<(String, f64)> {
+    let per = |f: &dyn Fn(&pipeline::Summary) -> u64| -> Vec<(String, f64)> {
         p.iter().map(|(n, v)| (format!("{{pipeline=\"{}\"}}", label(n)), f(v) as f64)).collect()
     };
-    let num = |v: &serde_json::Value| v.as_u64().unwrap_or(0);
     family(
         out,
         "detunnel_pipeline_frames_in_total",
         c,
         "Frames a pipeline received.",
-        &per(&|v| num(&v["frames_in"])),
+        &per(&|v| v.frames_in),
     );
     family(
         out,
         "detunnel_pipeline_frames_out_total",
         c,
         "Frames a pipeline emitted.",
-        &per(&|v| num(&v["frames_out"])),
+        &per(&|v| v.frames_out),
     );
-    let dropped = |v: &serde_json::Value| v["dropped"].as_object().map_or(0, |m| m.values().map(num).sum());
     family(
         out,
         "detunnel_pipeline_dropped_total",
         c,
         "Frames a pipeline dropped (filter, no tunnel, duplicates, ...).",
-        &per(&dropped),
+        &per(&|v| v.dropped.values().sum()),
     );
     family(
         out,
         "detunnel_pipeline_write_errors_total",
         c,
         "Frames lost to output write errors.",
-        &per(&|v| num(&v["write_errors"])),
+        &per(&|v| v.write_errors),
     );
     family(
         out,
         "detunnel_pipeline_socket_drops_total",
         c,
         "Datagrams the kernel dropped on endpoint sockets.",
-        &per(&|v| num(&v["socket_drops"])),
+        &per(&|v| v.socket_drops.unwrap_or(0)),
     );
     family(
         out,
         "detunnel_pipeline_ring_drops_total",
         c,
         "Frames the kernel dropped on capture rings.",
-        &per(&|v| num(&v["kernel"]["drops"])),
+        &per(&|v| v.kernel.map_or(0, |k| k.drops)),
+    );
+    family(
+        out,
+        "detunnel_pipeline_flow_frames_total",
+        c,
+        "Frames a pipeline counted into the flow engine.",
+        &per(&|v| v.flows.map_or(0, |f| f.counted)),
     );
     let mut sinks = Vec::new();
     let mut sink_errors = Vec::new();
     let mut streams = Vec::new();
     let mut sources = Vec::new();
     for (n, v) in &p {
-        for k in v["sources"].as_array().into_iter().flatten() {
-            let l = format!(
-                "{{pipeline=\"{}\",source=\"{}\"}}",
-                label(n),
-                label(k["name"].as_str().unwrap_or(""))
-            );
-            sources.push((l, num(&k["frames"]) as f64));
+        for k in &v.sources {
+            let l = format!("{{pipeline=\"{}\",source=\"{}\"}}", label(n), label(&k.name));
+            sources.push((l, k.frames as f64));
         }
-        for k in v["sinks"].as_array().into_iter().flatten() {
-            let l =
-                format!("{{pipeline=\"{}\",sink=\"{}\"}}", label(n), label(k["name"].as_str().unwrap_or("")));
-            sinks.push((l.clone(), num(&k["frames"]) as f64));
-            sink_errors.push((l, (num(&k["errors"]) + num(&k["too_big"])) as f64));
+        for k in &v.sinks {
+            let l = format!("{{pipeline=\"{}\",sink=\"{}\"}}", label(n), label(&k.name));
+            sinks.push((l.clone(), k.frames as f64));
+            sink_errors.push((l, (k.errors + k.too_big) as f64));
         }
-        for k in v["streams"].as_array().into_iter().flatten() {
-            let l = format!(
-                "{{pipeline=\"{}\",stream=\"{}\"}}",
-                label(n),
-                label(k["name"].as_str().unwrap_or(""))
-            );
-            streams.push((l, num(&k["frames"]) as f64));
+        for k in &v.streams {
+            let l = format!("{{pipeline=\"{}\",stream=\"{}\"}}", label(n), label(&k.name));
+            streams.push((l, k.frames as f64));
         }
     }
     family(out, "detunnel_pipeline_source_frames_total", c, "Frames a live source received.", &sources);

@@ -151,27 +151,7 @@ impl Declared {
     /// The groups and maps as the flow language reads them; a prefix that does not parse is
     /// the error.
     pub fn context(&self) -> Result<Context, String> {
-        let mut ctx = Context::new();
-        for (name, labels) in &self.groups {
-            for (label, prefixes) in labels {
-                let p: Vec<&str> = prefixes.iter().map(String::as_str).collect();
-                ctx.add_group(name, label, &p)
-                    .map_err(|e| format!("group `{name}`, label `{label}`: {e}"))?;
-            }
-            if labels.is_empty() {
-                ctx.add_group(name, "", &[]).map_err(|e| format!("group `{name}`: {e}"))?;
-            }
-        }
-        for (name, labels) in &self.maps {
-            for (label, values) in labels {
-                let v: Vec<&str> = values.iter().map(String::as_str).collect();
-                ctx.add_map(name, label, &v);
-            }
-            if labels.is_empty() {
-                ctx.add_map(name, "", &[]);
-            }
-        }
-        Ok(ctx)
+        Context::from_sets(&self.groups, &self.maps)
     }
 
     /// Checks every flow definition and threshold compiles against the groups and maps.

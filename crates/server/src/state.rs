@@ -261,7 +261,7 @@ pub struct Shared {
     /// UDP ports the sFlow receivers listen on (for the kernel's drop counters).
     pub udp_ports: Mutex<Vec<u16>>,
     /// The broker pipelines' latest summaries, by name (`/pipelines/json`).
-    pub pipelines: Mutex<BTreeMap<String, serde_json::Value>>,
+    pub pipelines: Mutex<BTreeMap<String, pipeline::Summary>>,
     /// Who may use the API.
     pub access: Access,
     /// The API listener's counters.
@@ -278,8 +278,8 @@ struct Armed {
     refused: u64,
 }
 
-/// The worker, of `workers`, that counts the datagrams of `agent`.
-fn agent_worker(agent: &wire::sflow::Address, workers: usize) -> usize {
+/// The worker, of `workers`, that counts what `agent` sends.
+fn agent_worker(agent: &IpAddr, workers: usize) -> usize {
     use std::hash::BuildHasher;
     let h = foldhash::fast::FixedState::with_seed(0x5eed).hash_one(agent);
     (h % workers.max(1) as u64) as usize
@@ -394,11 +394,20 @@ impl Shared {
     /// its sequence numbers, sub-agents and data sources are then tracked in one place.
     pub fn datagram(&self, received_by: usize, data: &[u8], now: f64) {
         let owner = match wire::sflow::Datagram::parse(data) {
-            Ok(dg) => agent_worker(&dg.agent, self.workers.len()),
+            Ok(dg) => agent_worker(&capture::sflow::agent_address(dg.agent), self.workers.len()),
             // Not readable: counted by the worker of the socket that got it.
             Err(_) => received_by,
         };
         lock(self.worker(owner)).datagram(data, now);
+    }
+
+    /// Counts a frame a broker pipeline decoded, as `weight` frames at `source`, in the flow
+    /// definitions of the worker of its agent.
+    pub fn count_frame(&self, source: flows::DataSource, input: &query::Input<'_>, weight: u64) {
+        let now = self.now();
+        let mut w = lock(self.worker(agent_worker(&source.agent, self.workers.len())));
+        w.engine.add(source, input, weight, now);
+        w.keys.observe(&input.decoded, now);
     }
 
     /// Reads a frame of a capture (`serve --read`): sFlow datagrams in it as received ones,

@@ -1,22 +1,20 @@
-//! The `--filter` of `inspect` and `decap`: an sFlow-RT filter compiled once and tested on
-//! each decoded frame.
-use crate::cli::SetArgs;
+//! A pipeline's filter (and `inspect`'s): an sFlow-RT filter compiled once and tested on each
+//! decoded frame, outer and inner fields alike.
 use dissect::Decoded;
-use query::{Compiled, Context, Definition, Evaluator, Input};
+use query::{Compiled, Context, Definition, Evaluator, Input, QueryError};
 
-/// A compiled `--filter`, or none (everything passes).
+/// A compiled filter, or none (everything passes).
 pub struct Filter {
     compiled: Option<(Compiled, Context, Evaluator)>,
 }
 
 impl Filter {
-    /// Compiles `expr` with the groups and maps of `sets`.
-    pub fn new(expr: Option<&str>, sets: &SetArgs) -> anyhow::Result<Filter> {
+    /// Compiles `expr` against the groups and maps of `ctx`.
+    pub fn new(expr: Option<&str>, ctx: &Context) -> Result<Filter, QueryError> {
         let Some(expr) = expr else { return Ok(Filter { compiled: None }) };
-        let ctx = sets.context()?;
         let def = Definition { filter: Some(expr.to_string()), ..Definition::default() };
-        let compiled = def.compile(&ctx)?;
-        Ok(Filter { compiled: Some((compiled, ctx, Evaluator::new())) })
+        let compiled = def.compile(ctx)?;
+        Ok(Filter { compiled: Some((compiled, ctx.clone(), Evaluator::new())) })
     }
 
     /// True when the frame passes.

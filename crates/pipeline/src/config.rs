@@ -1,0 +1,459 @@
+//! A pipeline's typed configuration: where frames come from, what the lane does to them, and
+//! where they go. `detunnel decap` builds one from its flags, `detunnel serve` from the typed
+//! `[pipelines.NAME]` tables of its configuration file ([`PipelineSpec`]), and `detunnel
+//! flows` from its own; sources and sinks are also written as short strings
+//! (`vxlan://0.0.0.0:4789`, `iface:eth1`, `file:/var/cap/x.pcapng`, `tap:mon0`, `flows`).
+use capture::encap::Target;
+use capture::endpoint::Endpoint;
+use capture::{Format, Rotation};
+use serde::Deserialize;
+
+/// Where frames come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A capture file (pcap or pcapng, plain or read from standard input as `-`); several
+    /// are merged by timestamp, as mergecap does.
+    File(String),
+    /// A tunnel endpoint terminated by detunnel itself.
+    Endpoint(Endpoint),
+    /// An interface's AF_PACKET ring.
+    Interface(String),
+}
+
+impl Source {
+    /// Reads `iface:NAME`, `file:PATH` or a tunnel endpoint URL (`vxlan://0.0.0.0:4789`).
+    pub fn parse(s: &str) -> Result<Source, String> {
+        if let Some(name) = s.strip_prefix("iface:") {
+            return check_interface_name(name).map(|()| Source::Interface(name.to_string()));
+        }
+        if let Some(path) = s.strip_prefix("file:") {
+            return Ok(Source::File(path.to_string()));
+        }
+        if s.contains("://") {
+            return Endpoint::parse(s).map(Source::Endpoint);
+        }
+        Err(format!("`{s}`: a source is KIND://ADDRESS[:PORT] (a tunnel endpoint), iface:NAME or file:PATH"))
+    }
+
+    /// True for the sources that run until stopped.
+    pub fn is_live(&self) -> bool {
+        !matches!(self, Source::File(_))
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::File(p) => write!(f, "file:{p}"),
+            Source::Endpoint(e) => write!(f, "{}://{}", e.kind.scheme(), e.addr),
+            Source::Interface(i) => write!(f, "iface:{i}"),
+        }
+    }
+}
+
+/// A capture file output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileSink {
+    /// The file (`-` for standard output); `%Y %m %d %H %M %S` are replaced by the time of
+    /// each file's first frame. `None` writes only the per-stream files of `split_streams`.
+    pub path: Option<String>,
+    /// pcap or pcapng.
+    pub format: Format,
+    /// When to start a new file (its `retry` is set for live sources).
+    pub rotation: Rotation,
+    /// Also write one file per tunnel stream into this folder.
+    pub split_streams: Option<String>,
+}
+
+impl FileSink {
+    /// A file output in the format its name implies, not rotated.
+    pub fn new(path: &str) -> FileSink {
+        FileSink {
+            path: Some(path.to_string()),
+            format: Format::from_path(path),
+            rotation: Rotation::default(),
+            split_streams: None,
+        }
+    }
+}
+
+/// Where frames go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sink {
+    /// The stripped frames into a capture file.
+    File(FileSink),
+    /// The stripped frames into a TAP interface.
+    Tap(String),
+    /// The stripped frames re-encapsulated to a remote tool.
+    Tunnel(Target),
+    /// Every frame the pipeline accepts (1 in `sample` of them, counted as `sample` frames),
+    /// decoded, into the flow engine.
+    Flows {
+        /// Count 1 in this many frames.
+        sample: u64,
+    },
+}
+
+impl Sink {
+    /// Reads `flows`, `flows:N` (1 in N frames), `file:PATH`, `tap:NAME` or a tunnel URL
+    /// (`vxlan://tool:4789?vni=7`, `gre://...`, `erspan3://...`).
+    pub fn parse(s: &str) -> Result<Sink, String> {
+        if s == "flows" {
+            return Ok(Sink::Flows { sample: 1 });
+        }
+        if let Some(n) = s.strip_prefix("flows:") {
+            let sample = n
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| format!("`{s}`: flows:N needs N of 1 or more"))?;
+            return Ok(Sink::Flows { sample });
+        }
+        if let Some(path) = s.strip_prefix("file:") {
+            return Ok(Sink::File(FileSink::new(path)));
+        }
+        if let Some(name) = s.strip_prefix("tap:") {
+            return check_interface_name(name).map(|()| Sink::Tap(name.to_string()));
+        }
+        if s.contains("://") {
+            return Target::parse(s).map(Sink::Tunnel);
+        }
+        Err(format!(
+            "`{s}`: a sink is flows, flows:N, file:PATH, tap:NAME or a tunnel URL (vxlan://HOST?vni=N, ...)"
+        ))
+    }
+}
+
+/// Refuses a name no interface can have (the kernel's limit is 15 bytes).
+fn check_interface_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 15 || name.contains(['/', ' ', ':']) {
+        return Err(format!("`{name}` is not an interface name (1 to 15 characters, no `/`, `:` or space)"));
+    }
+    Ok(())
+}
+
+/// Everything a pipeline does.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// Where frames come from: capture files, or live sources (not both).
+    pub sources: Vec<Source>,
+    /// Receiving threads per live source.
+    pub workers: usize,
+    /// Interfaces are captured in promiscuous mode.
+    pub promiscuous: bool,
+    /// The decoder's configuration.
+    pub decoder: dissect::Config,
+    /// Only frames that pass this filter go on.
+    pub filter: Option<String>,
+    /// The address groups and value maps the filter may name.
+    pub context: query::Context,
+    /// What decapsulation emits.
+    pub decap: decap::Options,
+    /// Frame times from ERSPAN III timestamps.
+    pub erspan_timestamps: bool,
+    /// Drop a frame identical to one emitted within this many milliseconds.
+    pub dedup_ms: Option<u64>,
+    /// Spread frames over the TAP and tunnel sinks by conversation instead of copying them.
+    pub balance: bool,
+    /// Where frames go.
+    pub sinks: Vec<Sink>,
+}
+
+impl PipelineConfig {
+    /// A pipeline from `sources` to `sinks` doing nothing else (the decoder's defaults).
+    pub fn new(sources: Vec<Source>, sinks: Vec<Sink>) -> PipelineConfig {
+        PipelineConfig {
+            sources,
+            workers: 1,
+            promiscuous: false,
+            decoder: dissect::Config::default(),
+            filter: None,
+            context: query::Context::new(),
+            decap: decap::Options::default(),
+            erspan_timestamps: false,
+            dedup_ms: None,
+            balance: false,
+            sinks,
+        }
+    }
+
+    /// True when the sources run until stopped.
+    pub fn is_live(&self) -> bool {
+        self.sources.iter().any(Source::is_live)
+    }
+
+    /// Checks the configuration makes a pipeline: at least one source and one sink, files and
+    /// live sources not mixed, one flows sink at most.
+    pub fn check(&self) -> Result<(), String> {
+        if self.sources.is_empty() {
+            return Err("a pipeline needs a source".into());
+        }
+        if self.sinks.is_empty() {
+            return Err("a pipeline needs a sink (a file, a TAP, a tunnel or flows)".into());
+        }
+        if self.is_live() && self.sources.iter().any(|s| !s.is_live()) {
+            return Err("capture files and live sources cannot be read by one pipeline".into());
+        }
+        if self.sinks.iter().filter(|s| matches!(s, Sink::Flows { .. })).count() > 1 {
+            return Err("a pipeline counts into the flow engine once: one flows sink".into());
+        }
+        if self.workers == 0 || self.workers > 64 {
+            return Err(format!("workers = {}: from 1 to 64", self.workers));
+        }
+        Ok(())
+    }
+}
+
+/// A pipeline as `[pipelines.NAME]` writes it in `detunnel.toml`. Unknown settings are errors
+/// naming them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineSpec {
+    /// Sources: `vxlan://0.0.0.0:4789`, `gre://0.0.0.0`, `iface:eth1`, `file:x.pcap`.
+    pub sources: Vec<String>,
+    /// Sinks: `flows`, `file:PATH`, `tap:NAME`, a tunnel URL, or a table (a file with rotation).
+    pub sinks: Vec<SinkSpec>,
+    /// Receiving threads per live source.
+    #[serde(default = "one")]
+    pub workers: usize,
+    /// Capture interfaces in promiscuous mode.
+    #[serde(default)]
+    pub promiscuous: bool,
+    /// Only frames that pass this filter.
+    pub filter: Option<String>,
+    /// Tunnel kinds to strip (`gre`, `erspan`, `vxlan`, ... or `all`).
+    pub strip: Option<Vec<String>>,
+    /// Strip only the N outermost tunnels.
+    pub depth: Option<usize>,
+    /// Tags to remove: `vlan`, `vntag`, `etag`, `mpls`.
+    #[serde(default)]
+    pub strip_tags: Vec<String>,
+    /// Drop frames without a tunnel.
+    #[serde(default)]
+    pub only_tunnelled: bool,
+    /// Cut emitted frames to this many bytes.
+    pub snaplen: Option<usize>,
+    /// Drop a frame identical to one emitted within this many milliseconds.
+    pub dedup: Option<u64>,
+    /// `capture` or `erspan`.
+    pub timestamps: Option<String>,
+    /// Addresses of synthesized Ethernet headers, `SRC,DST`.
+    pub synth_mac: Option<String>,
+    /// Spread frames over the TAPs and tunnels by conversation.
+    #[serde(default)]
+    pub balance: bool,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// A sink as the configuration file writes it: a string, or a table for a file with options
+/// or a sampled flows sink.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum SinkSpec {
+    /// As [`Sink::parse`] reads it.
+    Short(String),
+    /// A table.
+    Table(SinkTable),
+}
+
+/// A sink written as a table: exactly one of `file`, `flows`, `tap` or `to`, with options.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinkTable {
+    /// A capture file.
+    pub file: Option<String>,
+    /// The flow engine.
+    pub flows: Option<bool>,
+    /// A TAP interface.
+    pub tap: Option<String>,
+    /// A tunnel URL.
+    pub to: Option<String>,
+    /// File: `pcap` or `pcapng` (by default by the name).
+    pub format: Option<String>,
+    /// File: a new file past this many million bytes.
+    pub rotate_mb: Option<u64>,
+    /// File: a new file this many seconds after a file's first frame.
+    pub rotate_seconds: Option<u64>,
+    /// File: also one file per tunnel stream in this folder.
+    pub split_streams: Option<String>,
+    /// Flows: count 1 in this many frames.
+    pub sample: Option<u64>,
+}
+
+impl SinkSpec {
+    /// The sink this describes.
+    pub fn sink(&self) -> Result<Sink, String> {
+        let t = match self {
+            SinkSpec::Short(s) => return Sink::parse(s),
+            SinkSpec::Table(t) => t,
+        };
+        let given = [t.file.is_some(), t.flows == Some(true), t.tap.is_some(), t.to.is_some()];
+        if given.iter().filter(|g| **g).count() != 1 {
+            return Err("a sink table names one of file, flows = true, tap or to".into());
+        }
+        let file_options = t.format.is_some()
+            || t.rotate_mb.is_some()
+            || t.rotate_seconds.is_some()
+            || t.split_streams.is_some();
+        if t.file.is_none() && file_options {
+            return Err(
+                "format, rotate_mb, rotate_seconds and split_streams are options of a file sink".into()
+            );
+        }
+        if t.flows != Some(true) && t.sample.is_some() {
+            return Err("sample is an option of the flows sink".into());
+        }
+        if let Some(path) = &t.file {
+            let format = match t.format.as_deref() {
+                None => Format::from_path(path),
+                Some("pcap") => Format::Pcap,
+                Some("pcapng") => Format::Pcapng,
+                Some(other) => return Err(format!("format `{other}`: pcap or pcapng")),
+            };
+            let rotation = Rotation {
+                size_bytes: t.rotate_mb.map(|mb| mb.saturating_mul(1_000_000)),
+                seconds: t.rotate_seconds,
+                retry: false,
+            };
+            let split_streams = t.split_streams.clone();
+            return Ok(Sink::File(FileSink { path: Some(path.clone()), format, rotation, split_streams }));
+        }
+        if t.flows == Some(true) {
+            let sample = t.sample.unwrap_or(1);
+            if sample == 0 {
+                return Err("sample = 0: count 1 in N frames with N of 1 or more".into());
+            }
+            return Ok(Sink::Flows { sample });
+        }
+        if let Some(name) = &t.tap {
+            return Sink::parse(&format!("tap:{name}"));
+        }
+        Sink::parse(t.to.as_deref().unwrap_or(""))
+    }
+}
+
+impl PipelineSpec {
+    /// The pipeline this describes, decoding with `decoder` and filtering with the groups
+    /// and maps of `context`.
+    pub fn config(
+        &self,
+        decoder: dissect::Config,
+        context: query::Context,
+    ) -> Result<PipelineConfig, String> {
+        let sources = self.sources.iter().map(|s| Source::parse(s)).collect::<Result<Vec<_>, _>>()?;
+        let sinks = self.sinks.iter().map(SinkSpec::sink).collect::<Result<Vec<_>, _>>()?;
+        let strip = match &self.strip {
+            Some(kinds) => decap::TunnelSet::parse(&kinds.join(","))?,
+            None => decap::TunnelSet::ALL,
+        };
+        let strip_tags = decap::Tag::parse_list(&self.strip_tags.join(","))?;
+        let erspan_timestamps = match self.timestamps.as_deref() {
+            None | Some("capture") => false,
+            Some("erspan") => true,
+            Some(other) => return Err(format!("timestamps = `{other}`: capture or erspan")),
+        };
+        let synth_macs = self.synth_mac.as_deref().map(parse_mac_pair).transpose()?;
+        let config = PipelineConfig {
+            sources,
+            workers: self.workers,
+            promiscuous: self.promiscuous,
+            decoder,
+            filter: self.filter.clone(),
+            context,
+            decap: decap::Options {
+                strip,
+                depth: self.depth,
+                strip_tags,
+                only_tunnelled: self.only_tunnelled,
+                snaplen: self.snaplen,
+                synth_macs,
+            },
+            erspan_timestamps,
+            dedup_ms: self.dedup,
+            balance: self.balance,
+            sinks,
+        };
+        config.check()?;
+        Ok(config)
+    }
+}
+
+/// Reads a MAC address like `02:00:00:00:00:01`.
+pub fn parse_mac(s: &str) -> Result<[u8; 6], String> {
+    let bad = || format!("`{s}` is not a MAC address like 02:00:00:00:00:01");
+    let parts: Vec<&str> = s.trim().split(':').collect();
+    if parts.len() != 6 {
+        return Err(bad());
+    }
+    let mut m = [0u8; 6];
+    for (i, p) in parts.iter().enumerate() {
+        m[i] = u8::from_str_radix(p, 16).map_err(|_| bad())?;
+    }
+    Ok(m)
+}
+
+/// Reads `SRC,DST` MAC addresses.
+pub fn parse_mac_pair(s: &str) -> Result<([u8; 6], [u8; 6]), String> {
+    let (a, b) = s.split_once(',').ok_or_else(|| format!("expected SRC,DST MAC addresses, got `{s}`"))?;
+    Ok((parse_mac(a)?, parse_mac(b)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_and_sinks_from_strings() {
+        assert!(matches!(Source::parse("vxlan://0.0.0.0:4789"), Ok(Source::Endpoint(_))));
+        assert_eq!(Source::parse("iface:eth1"), Ok(Source::Interface("eth1".into())));
+        assert!(Source::parse("iface:much-too-long-name").unwrap_err().contains("15 characters"));
+        assert!(Source::parse("eth1").unwrap_err().contains("iface:NAME"));
+        assert_eq!(Sink::parse("flows"), Ok(Sink::Flows { sample: 1 }));
+        assert_eq!(Sink::parse("flows:100"), Ok(Sink::Flows { sample: 100 }));
+        assert!(Sink::parse("flows:0").is_err());
+        assert!(
+            matches!(Sink::parse("file:/var/cap/x.pcapng"), Ok(Sink::File(f)) if f.format == Format::Pcapng)
+        );
+        assert_eq!(Sink::parse("tap:mon0"), Ok(Sink::Tap("mon0".into())));
+        assert!(Sink::parse("tap:a-tap-name-too-long").unwrap_err().contains("15 characters"));
+        assert!(matches!(Sink::parse("vxlan://127.0.0.1:4789?vni=7"), Ok(Sink::Tunnel(_))));
+        assert!(Sink::parse("vxlan://127.0.0.1").unwrap_err().contains("vni"));
+    }
+
+    #[test]
+    fn a_spec_from_toml() {
+        let spec: PipelineSpec = toml::from_str(
+            r#"
+            sources = ["vxlan://127.0.0.1:4789", "gre://0.0.0.0"]
+            sinks = ["flows", { file = "/tmp/x-%H.pcapng", rotate_seconds = 300 }, "tap:mon0"]
+            filter = "vxlanvni=7"
+            strip_tags = ["vlan"]
+            dedup = 5
+            "#,
+        )
+        .unwrap();
+        let c = spec.config(dissect::Config::default(), query::Context::new()).unwrap();
+        assert_eq!(c.sources.len(), 2);
+        assert_eq!(c.sinks[0], Sink::Flows { sample: 1 });
+        let Sink::File(f) = &c.sinks[1] else { panic!("{:?}", c.sinks[1]) };
+        assert_eq!((f.rotation.seconds, f.format), (Some(300), Format::Pcapng));
+        assert_eq!(c.decap.strip_tags, vec![decap::Tag::Vlan]);
+        let e = toml::from_str::<PipelineSpec>("sources = []\nsinks = []\nstrip_tag = []\n").unwrap_err();
+        assert!(e.to_string().contains("unknown field `strip_tag`"), "{e}");
+        let bad: PipelineSpec =
+            toml::from_str("sources = [\"iface:eth0\"]\nsinks = [{ tap = \"t\", sample = 3 }]").unwrap();
+        assert!(bad
+            .config(dissect::Config::default(), query::Context::new())
+            .unwrap_err()
+            .contains("sample"));
+        let mixed: PipelineSpec =
+            toml::from_str("sources = [\"iface:eth0\", \"file:x.pcap\"]\nsinks = [\"flows\"]").unwrap();
+        assert!(mixed
+            .config(dissect::Config::default(), query::Context::new())
+            .unwrap_err()
+            .contains("cannot"));
+    }
+}

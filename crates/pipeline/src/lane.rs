@@ -1,0 +1,220 @@
+//! A receiving thread's share of the packet path: decoding, outer reassembly, the filter and
+//! the decapsulation decide each frame's fate without touching the shared outputs, so several
+//! threads run them at once; the pipeline then counts and writes their decisions (a whole ring
+//! block of them under one lock). Each decision keeps its decoded layers until the batch is
+//! delivered, so the flow engine reads every frame as it was decoded.
+use crate::filter::Filter;
+use capture::endpoint::Kind;
+use capture::Frame;
+use decap::reassembly::{Limits, Offer, ReassemblyCounters};
+use decap::{Decapsulator, Drop, Emission, Outcome, Reassembler};
+use dissect::{Decoded, Dissector, Proto, Stack};
+use std::ops::Range;
+
+/// What a lane decided for one frame.
+pub struct Decision {
+    /// How the input is counted: its outermost tunnel's kind, `untunnelled` or
+    /// `outer_fragment`.
+    pub kind: &'static str,
+    /// The frame completed an outer datagram held for reassembly.
+    pub completed: bool,
+    /// The frame passed the filter (the flow engine counts it, emitted or not).
+    pub accepted: bool,
+    /// Which of the lane's batch stacks holds the frame's layers.
+    pub stack: usize,
+    /// The reassembled datagram the decision is about (see [`Lane::data`]), when it is not
+    /// the frame itself.
+    pub datagram: Option<usize>,
+    /// Emitted or dropped.
+    pub fate: Fate,
+}
+
+/// Whether a frame is emitted, and how.
+pub enum Fate {
+    /// Not emitted, for this reason.
+    Dropped(Drop),
+    /// Emitted as `emission` describes.
+    Emitted {
+        /// The emitted frame's header and body.
+        emission: Emission,
+        /// Where the ERSPAN III header lies (asked for by ERSPAN timestamps).
+        erspan3: Option<Range<usize>>,
+        /// The symmetric hash of the emitted frame's conversation (asked for by balancing).
+        balance: Option<u64>,
+    },
+}
+
+/// The decoder's and the reassembler's counts of one lane.
+#[derive(Debug, Clone, Default)]
+pub struct LaneFigures {
+    /// Frames decoded, anomalies and guesses.
+    pub decoder: dissect::Counters,
+    /// Outer fragments and datagrams.
+    pub reassembly: ReassemblyCounters,
+}
+
+/// One thread's decoder, reassembler, filter and decapsulator.
+pub struct Lane {
+    dissector: Dissector,
+    decap: Decapsulator,
+    filter: Filter,
+    reassembler: Reassembler,
+    want_erspan3: bool,
+    balance: bool,
+    /// The tunnel endpoint this lane receives from: what it does not terminate is dropped.
+    endpoint: Option<Kind>,
+    /// The layers of the current batch's decisions; `stacks_used` of them are live.
+    stacks: Vec<Stack>,
+    stacks_used: usize,
+    /// Datagrams completed by reassembly in the current batch; `used` of them are live.
+    datagrams: Vec<Vec<u8>>,
+    used: usize,
+}
+
+impl Lane {
+    /// A lane; `want_erspan3` asks decisions to say where the ERSPAN III header is, `balance`
+    /// to carry the conversation hash.
+    pub fn new(
+        dissector: Dissector,
+        decap: Decapsulator,
+        filter: Filter,
+        want_erspan3: bool,
+        balance: bool,
+    ) -> Lane {
+        Lane {
+            dissector,
+            decap,
+            filter,
+            reassembler: Reassembler::new(Limits::default()),
+            want_erspan3,
+            balance,
+            endpoint: None,
+            stacks: Vec::new(),
+            stacks_used: 0,
+            datagrams: Vec::new(),
+            used: 0,
+        }
+    }
+
+    /// The lane of tunnel endpoint `kind`: packets that are not that tunnel are dropped.
+    pub fn for_endpoint(mut self, kind: Kind) -> Lane {
+        self.endpoint = Some(kind);
+        self
+    }
+
+    /// Starts a batch of decisions: the stacks and datagrams of the previous one are done.
+    pub fn begin(&mut self) {
+        self.used = 0;
+        self.stacks_used = 0;
+    }
+
+    /// A stack for the next decision of the batch.
+    fn next_stack(&mut self) -> usize {
+        if self.stacks_used == self.stacks.len() {
+            self.stacks.push(Stack::new());
+        }
+        self.stacks_used += 1;
+        self.stacks_used - 1
+    }
+
+    /// Decides `f`'s fate.
+    pub fn decide(&mut self, f: &Frame<'_>) -> Decision {
+        let at = self.next_stack();
+        let decoded = self.dissector.dissect(f.data, f.link, &mut self.stacks[at]);
+        let dropped = |kind, why| Decision {
+            kind,
+            completed: false,
+            accepted: false,
+            stack: at,
+            datagram: None,
+            fate: Fate::Dropped(why),
+        };
+        if self.endpoint.is_some_and(|k| !k.terminates(decoded.stack())) {
+            return dropped("untunnelled", Drop::NotEndpointTunnel);
+        }
+        match self.reassembler.offer(decoded, f.ts_nanos) {
+            Offer::Pass => {}
+            Offer::Held => return dropped("outer_fragment", Drop::FragmentHeld),
+            Offer::Refused => return dropped("outer_fragment", Drop::FragmentRefused),
+            Offer::Complete(datagram) => {
+                if self.used == self.datagrams.len() {
+                    self.datagrams.push(Vec::with_capacity(datagram.len()));
+                }
+                let data = &mut self.datagrams[self.used];
+                data.clear();
+                data.extend_from_slice(datagram);
+                let decoded = self.dissector.dissect(data, f.link, &mut self.stacks[at]);
+                let mut d = judge(
+                    &self.decap,
+                    &mut self.filter,
+                    self.want_erspan3,
+                    self.balance,
+                    decoded,
+                    data.len() as u32,
+                );
+                (d.completed, d.stack, d.datagram) = (true, at, Some(self.used));
+                self.used += 1;
+                return d;
+            }
+        }
+        let decoded = self.stacks[at].decoded(f.data);
+        let mut d = match decoded {
+            Some(decoded) => {
+                judge(&self.decap, &mut self.filter, self.want_erspan3, self.balance, decoded, f.orig_len)
+            }
+            None => dropped("untunnelled", Drop::Undecoded),
+        };
+        d.stack = at;
+        d
+    }
+
+    /// The bytes a decision is about: a reassembled datagram, or `frame`.
+    pub fn data<'a>(&'a self, d: &Decision, frame: &'a [u8]) -> &'a [u8] {
+        d.datagram.and_then(|i| self.datagrams.get(i)).map_or(frame, |d| &d[..])
+    }
+
+    /// The decoded frame a decision of the current batch is about.
+    pub fn decoded<'a>(&'a self, d: &Decision, frame: &'a [u8]) -> Option<Decoded<'a>> {
+        self.stacks.get(d.stack)?.decoded(self.data(d, frame))
+    }
+
+    /// Ends reassembly: what is still incomplete counts as expired.
+    pub fn finish(&mut self) {
+        self.reassembler.finish();
+    }
+
+    /// The lane's counts so far.
+    pub fn figures(&self) -> LaneFigures {
+        LaneFigures { decoder: self.dissector.counters().clone(), reassembly: self.reassembler.counters }
+    }
+}
+
+/// Filters, then decapsulates, a decoded frame of `orig_len` bytes on the wire.
+fn judge(
+    decap: &Decapsulator,
+    filter: &mut Filter,
+    want_erspan3: bool,
+    balance: bool,
+    decoded: Decoded<'_>,
+    orig_len: u32,
+) -> Decision {
+    let kind = Decapsulator::outermost_tunnel(decoded.stack()).map_or("untunnelled", |t| t.name());
+    let decision =
+        |accepted, fate| Decision { kind, completed: false, accepted, stack: 0, datagram: None, fate };
+    if !filter.accepts(&decoded, orig_len) {
+        return decision(false, Fate::Dropped(Drop::Filtered));
+    }
+    let fate = match decap.decapsulate(decoded, orig_len).0 {
+        Outcome::Dropped(why) => Fate::Dropped(why),
+        Outcome::Emitted(emission) => {
+            let layers = decoded.stack().layers();
+            let erspan3 = want_erspan3
+                .then(|| layers.iter().find(|l| l.proto == Proto::Erspan3))
+                .flatten()
+                .map(|l| l.offset as usize..l.end());
+            let balance = balance.then(|| decap::balance::conversation_hash(decoded, emission.first_layer));
+            Fate::Emitted { emission, erspan3, balance }
+        }
+    };
+    decision(true, fate)
+}

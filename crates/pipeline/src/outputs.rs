@@ -1,0 +1,185 @@
+//! Where emitted frames go: capture files (rotating, each tunnel stream its own pcapng
+//! interface, optionally one file per stream), TAP interfaces and tunnels to remote tools.
+use crate::config::FileSink;
+use crate::summary::SinkCounts;
+use capture::{FileWriter, Format, RotatingWriter, WriteError};
+use decap::StreamKey;
+use dissect::LinkType;
+use foldhash::HashMap;
+
+/// One capture file output.
+pub struct FileOut {
+    /// The main file (none when only streams' files are written).
+    writer: Option<RotatingWriter>,
+    split: Option<Split>,
+}
+
+/// One file per tunnel stream (and one for untunnelled frames) in a folder.
+struct Split {
+    dir: String,
+    format: Format,
+    streams: HashMap<u32, FileWriter>,
+    untunnelled: Option<FileWriter>,
+}
+
+impl Split {
+    fn extension(&self) -> &'static str {
+        if self.format == Format::Pcapng {
+            "pcapng"
+        } else {
+            "pcap"
+        }
+    }
+
+    fn create(&self, name: &str, interface: &str) -> Result<FileWriter, WriteError> {
+        let path = format!("{}/{name}.{}", self.dir, self.extension());
+        FileWriter::create(&path, self.format, LinkType::ETHERNET, interface).map_err(|error| WriteError {
+            path,
+            error,
+            lost: 0,
+            lost_bytes: 0,
+        })
+    }
+}
+
+impl FileOut {
+    /// Creates the output `sink` describes (a live pipeline survives failed writes); an
+    /// output that cannot be created is an error naming it.
+    pub fn open(sink: &FileSink, live: bool) -> Result<FileOut, String> {
+        if sink.path.as_deref() == Some("-") && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            return Err(
+                "refusing to write a capture to a terminal; use -w FILE or pipe it (| tcpdump -r -)".into()
+            );
+        }
+        let rotation = capture::Rotation { retry: live, ..sink.rotation };
+        let writer = match &sink.path {
+            Some(path) => Some(
+                RotatingWriter::create(path, sink.format, rotation)
+                    .map_err(|e| format!("cannot create {}: {}", e.path, e.error))?,
+            ),
+            None => None,
+        };
+        let split = match &sink.split_streams {
+            Some(dir) => {
+                std::fs::create_dir_all(dir).map_err(|e| format!("cannot create the folder {dir}: {e}"))?;
+                Some(Split {
+                    dir: dir.clone(),
+                    format: sink.format,
+                    streams: HashMap::default(),
+                    untunnelled: None,
+                })
+            }
+            None => None,
+        };
+        Ok(FileOut { writer, split })
+    }
+
+    /// The flag that asks for the main file to be reopened (SIGHUP).
+    pub fn reopen_flag(&self) -> Option<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+        self.writer.as_ref().map(RotatingWriter::reopen_flag)
+    }
+
+    /// Declares stream `key`, number `ordinal`: an interface in every file, and its own file
+    /// when streams are split.
+    pub fn declare(&mut self, key: &StreamKey, ordinal: u32) -> Result<(), WriteError> {
+        let name = key.to_string();
+        if let Some(w) = &mut self.writer {
+            w.add_interface(&name)?;
+        }
+        if let Some(split) = &mut self.split {
+            let w = split.create(&key.file_name(), &name)?;
+            split.streams.insert(ordinal, w);
+        }
+        Ok(())
+    }
+
+    /// Writes a frame of stream `ordinal` (0: untunnelled, or a stream past the number tracked
+    /// when not `tracked`) captured at `ts`.
+    pub fn write(
+        &mut self,
+        ordinal: u32,
+        tracked: bool,
+        ts: u64,
+        orig_len: u32,
+        head: &[u8],
+        body: &[u8],
+    ) -> Result<(), WriteError> {
+        if let Some(split) = self.split.as_mut().filter(|_| tracked) {
+            let own = if ordinal == 0 {
+                if split.untunnelled.is_none() {
+                    split.untunnelled = Some(
+                        split
+                            .create(capture::rotating::FIRST_INTERFACE, capture::rotating::FIRST_INTERFACE)?,
+                    );
+                }
+                split.untunnelled.as_mut()
+            } else {
+                split.streams.get_mut(&ordinal)
+            };
+            if let Some(w) = own {
+                w.write_parts(0, ts, orig_len, head, body)?;
+            }
+        }
+        match &mut self.writer {
+            Some(w) => w.write(ordinal, ts, orig_len, head, body),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes out what was gathered (live pipelines do so every 100 ms).
+    pub fn flush(&mut self) -> Result<(), WriteError> {
+        self.writer.as_mut().map_or(Ok(()), RotatingWriter::flush)
+    }
+
+    /// Writes out and closes every file.
+    pub fn finish(&mut self) -> Result<(), WriteError> {
+        let mut result = self.writer.as_mut().map_or(Ok(()), RotatingWriter::finish);
+        if let Some(split) = &mut self.split {
+            for w in split.streams.drain().map(|(_, w)| w).chain(split.untunnelled.take()) {
+                let done = w.finish();
+                result = result.and(done);
+            }
+        }
+        result
+    }
+
+    /// Files opened, frames lost to failed writes and their bytes.
+    pub fn losses(&self) -> (u32, u64, u64) {
+        self.writer.as_ref().map_or((0, 0, 0), |w| (w.files(), w.frames().1, w.lost_bytes()))
+    }
+}
+
+/// A sink that takes frames one at a time and never fails the pipeline: what it cannot take
+/// it counts.
+pub enum FrameSink {
+    /// A TAP interface.
+    Tap(capture::tap::Tap),
+    /// A tunnel to a remote tool.
+    Tunnel(capture::encap::Sender),
+}
+
+impl FrameSink {
+    /// Sends a frame given as a header and a body, captured at `ts`.
+    pub fn send(&mut self, head: &[u8], body: &[u8], ts: u64) {
+        match self {
+            FrameSink::Tap(t) => t.send(head, body),
+            FrameSink::Tunnel(s) => s.send(head, body, ts),
+        }
+    }
+
+    /// What it took and refused.
+    pub fn counts(&self) -> SinkCounts {
+        match self {
+            FrameSink::Tap(t) => {
+                let c = t.counts;
+                let name = format!("tap {}", t.name());
+                SinkCounts { name, frames: c.frames, bytes: c.bytes, too_big: c.too_big, errors: c.errors }
+            }
+            FrameSink::Tunnel(s) => {
+                let (c, t) = (s.counts, s.target());
+                let name = format!("{:?} to {}", t.tunnel, t.addr);
+                SinkCounts { name, frames: c.frames, bytes: c.bytes, too_big: 0, errors: c.errors }
+            }
+        }
+    }
+}

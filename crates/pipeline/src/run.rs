@@ -1,0 +1,410 @@
+//! Running a pipeline: sources, sinks and lanes opened from its configuration (what cannot work
+//! is an error at start that names it), then capture files read in one lane (merged by time),
+//! or every live source received by its own threads, each deciding its frames in its own lane
+//! and delivering them under one lock.
+use crate::config::{PipelineConfig, Sink, Source};
+use crate::filter::Filter;
+use crate::flow_sink::{FlowCounter, FlowSink};
+use crate::job::{Job, Publish};
+use crate::lane::{Decision, Lane};
+use crate::outputs::{FileOut, FrameSink};
+use crate::summary::Summary;
+use capture::{CaptureError, FileReader, Frame, WriteError};
+use decap::Decapsulator;
+use dissect::{Dissector, LinkType};
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What a run may be given besides its configuration.
+#[derive(Default)]
+pub struct Hooks {
+    /// Receives the summary once a second (live sources) and at the end.
+    pub publish: Option<Publish>,
+    /// Where a flows sink counts (the daemon's engine, `detunnel flows`'s table).
+    pub flows: Option<Box<dyn FlowCounter>>,
+    /// Show a progress line on standard error when it is a terminal.
+    pub progress: bool,
+}
+
+/// Why a pipeline could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The filter does not compile.
+    #[error("{0}")]
+    Filter(#[from] query::QueryError),
+    /// A signal came before the input said what it is: nothing was read.
+    #[error("stopped before the input began")]
+    Stopped,
+    /// A source, sink or setting that cannot work, named.
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// Why a pipeline stopped before its end.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A capture could not be read on; the frames before it were delivered.
+    #[error("{error}\n  the {frames} frames before it were written, and the output was closed cleanly")]
+    Read {
+        /// What the reader said.
+        error: CaptureError,
+        /// Frames delivered before it.
+        frames: u64,
+    },
+    /// An output could not be written (reading files; live pipelines go on).
+    #[error("{0}")]
+    Write(#[from] WriteError),
+}
+
+/// How a run ended.
+pub struct Finished {
+    /// What it did.
+    pub summary: Summary,
+    /// What stopped it early, if anything.
+    pub error: Option<RunError>,
+}
+
+/// A live source opened: a tunnel endpoint or an interface's capture ring.
+enum Live {
+    Endpoint(capture::endpoint::Listener),
+    Ring(capture::live::Ring, String),
+}
+
+impl Live {
+    /// How the summary names it.
+    fn name(&self) -> String {
+        match self {
+            Live::Endpoint(l) => {
+                let e = l.endpoint();
+                format!("{}://{}", e.kind.scheme(), e.addr)
+            }
+            Live::Ring(_, name) => name.clone(),
+        }
+    }
+}
+
+/// Runs `config` until its input ends or `stop` is set.
+pub fn run(config: &PipelineConfig, stop: Arc<AtomicBool>, hooks: Hooks) -> Result<Finished, StartError> {
+    Ok(Pipeline::open(config, stop, hooks)?.run())
+}
+
+/// A pipeline whose sources, sinks and lanes are open, ready to run.
+pub struct Pipeline {
+    job: Job,
+    readers: Vec<FileReader>,
+    sources: Vec<Live>,
+    lanes: Vec<Lane>,
+    live: bool,
+    stop: Arc<AtomicBool>,
+}
+
+impl Pipeline {
+    /// Opens every source and sink of `config`: what cannot work is the error, named.
+    pub fn open(
+        config: &PipelineConfig,
+        stop: Arc<AtomicBool>,
+        hooks: Hooks,
+    ) -> Result<Pipeline, StartError> {
+        open(config, stop, hooks)
+    }
+
+    /// Runs until the input ends or the stop flag is set.
+    pub fn run(self) -> Finished {
+        let Pipeline { mut job, mut readers, sources, mut lanes, live, stop } = self;
+        let file_lane = if live { None } else { lanes.pop() };
+        let read = if let Some(mut lane) = file_lane {
+            let mut deliver = |f: &Frame<'_>| {
+                lane.begin();
+                let d = lane.decide(f);
+                job.deliver(f, &d, &lane)
+            };
+            let read = if readers.len() == 1 {
+                readers[0].for_each(&mut deliver)
+            } else {
+                merge(&mut readers, &mut deliver)
+            };
+            lane.finish();
+            job.lanes[0] = lane.figures();
+            // A signal ended the input (perhaps while it was quiet): the run was interrupted.
+            job.interrupted = stop.load(Ordering::Relaxed);
+            read
+        } else {
+            receive(&mut job, sources, lanes, &stop);
+            Ok(())
+        };
+        let written = job.finish();
+        let mut summary = job.summary();
+        let error = match read {
+            Err(error) => Some(RunError::Read { error, frames: summary.frames_in }),
+            Ok(()) => written.map(RunError::Write),
+        };
+        summary.error = error.as_ref().map(|e| e.to_string());
+        job.publish_last(&summary);
+        Finished { summary, error }
+    }
+}
+
+fn open(config: &PipelineConfig, stop: Arc<AtomicBool>, hooks: Hooks) -> Result<Pipeline, StartError> {
+    config.check().map_err(StartError::Setup)?;
+    let live = config.is_live();
+    // The filter first: a bad expression is a usage error before anything is opened.
+    Filter::new(config.filter.as_deref(), &config.context)?;
+    let mut readers = Vec::new();
+    let mut sources = Vec::new();
+    for s in &config.sources {
+        match s {
+            Source::File(path) => match FileReader::open_until(path, stop.clone()) {
+                Ok(r) => readers.push(r),
+                Err(_) if stop.load(Ordering::Relaxed) => return Err(StartError::Stopped),
+                Err(e) => return Err(StartError::Setup(e.to_string())),
+            },
+            Source::Endpoint(e) => open_endpoint(*e, config.workers, &mut sources)?,
+            Source::Interface(name) => {
+                // One fanout group per interface, unique to this process.
+                let n = sources.len() as u16;
+                let group = ((std::process::id() as u16) ^ n.wrapping_mul(0x9e37)).max(1);
+                for _ in 0..config.workers {
+                    let fanout = (config.workers > 1).then_some(group);
+                    let ring = capture::live::Ring::open(name, fanout, config.promiscuous)
+                        .map_err(|e| StartError::Setup(format!("cannot capture on {name}: {e}")))?;
+                    sources.push(Live::Ring(ring, format!("interface {name}")));
+                }
+            }
+        }
+    }
+    let (mut files, mut sinks, mut flows) = (Vec::new(), Vec::new(), None);
+    let mut counter = hooks.flows;
+    for s in &config.sinks {
+        match s {
+            Sink::File(f) => files.push(FileOut::open(f, live).map_err(StartError::Setup)?),
+            Sink::Tap(name) => sinks.push(FrameSink::Tap(
+                capture::tap::Tap::open(name)
+                    .map_err(|e| StartError::Setup(format!("cannot open TAP {name}: {e}")))?,
+            )),
+            Sink::Tunnel(t) => sinks.push(FrameSink::Tunnel(
+                capture::encap::Sender::open(*t)
+                    .map_err(|e| StartError::Setup(format!("cannot send to {t:?}: {e}")))?,
+            )),
+            Sink::Flows { sample } => {
+                let counter = counter.take().ok_or_else(|| {
+                    StartError::Setup(
+                        "the flows sink counts into a flow engine: run it in detunnel serve".into(),
+                    )
+                })?;
+                flows = Some((FlowSink::new(counter, *sample), *sample));
+            }
+        }
+    }
+    for flag in files.iter().filter_map(FileOut::reopen_flag) {
+        signal_hook::flag::register(signal_hook::consts::SIGHUP, flag)
+            .map_err(|e| StartError::Setup(format!("cannot handle SIGHUP: {e}")))?;
+    }
+    let new_lane = || -> Result<Lane, StartError> {
+        let filter = Filter::new(config.filter.as_deref(), &config.context)?;
+        let decap = Decapsulator::new(config.decap.clone());
+        let dissector = Dissector::new(config.decoder.clone());
+        Ok(Lane::new(dissector, decap, filter, config.erspan_timestamps, config.balance))
+    };
+    let lanes = if live {
+        let lane_of = |s: &Live| -> Result<Lane, StartError> {
+            Ok(match s {
+                Live::Endpoint(l) => new_lane()?.for_endpoint(l.endpoint().kind),
+                Live::Ring(..) => new_lane()?,
+            })
+        };
+        sources.iter().map(lane_of).collect::<Result<Vec<Lane>, StartError>>()?
+    } else {
+        vec![new_lane()?]
+    };
+    let job = Job::new(
+        live,
+        stop.clone(),
+        lanes.len(),
+        config.dedup_ms,
+        config.erspan_timestamps,
+        files,
+        sinks,
+        flows,
+        hooks.publish,
+        hooks.progress,
+    );
+    Ok(Pipeline { job, readers, sources, lanes, live, stop })
+}
+
+/// Opens endpoint `e`: a UDP endpoint gets a socket per worker on the same port (the kernel
+/// spreads the senders over them); a raw socket sees every packet, so one is enough.
+fn open_endpoint(
+    e: capture::endpoint::Endpoint,
+    workers: usize,
+    sources: &mut Vec<Live>,
+) -> Result<(), StartError> {
+    let open = |e: capture::endpoint::Endpoint| {
+        capture::endpoint::Listener::open(e, 32 << 20, Duration::from_millis(200)).map_err(|err| {
+            StartError::Setup(format!("cannot listen on {}://{}: {err}", e.kind.scheme(), e.addr))
+        })
+    };
+    let first = open(e)?;
+    let (more, bound) = (if first.is_udp() { workers - 1 } else { 0 }, first.endpoint());
+    sources.push(Live::Endpoint(first));
+    for _ in 0..more {
+        sources.push(Live::Endpoint(open(bound)?));
+    }
+    Ok(())
+}
+
+/// Receives from every live source (a thread each, with its own lane) into the job until
+/// `stop`; then adds the rings' and sockets' kernel drop counters to the job.
+fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, stop: &AtomicBool) {
+    // Workers on one interface or endpoint count into one entry.
+    let mut slots = Vec::with_capacity(sources.len());
+    for s in &sources {
+        let name = s.name();
+        let slot = match job.sources.iter().position(|(n, _, _)| *n == name) {
+            Some(i) => i,
+            None => {
+                job.sources.push((name, 0, 0));
+                job.sources.len() - 1
+            }
+        };
+        slots.push(slot);
+    }
+    if sources.iter().any(|s| matches!(s, Live::Ring(..))) {
+        job.kernel = Some((0, 0));
+    }
+    let shared = Mutex::new(job);
+    let lock = || shared.lock().unwrap_or_else(|e| e.into_inner());
+    std::thread::scope(|scope| {
+        for (n, ((mut source, i), mut lane)) in sources.into_iter().zip(slots).zip(lanes).enumerate() {
+            let lock = &lock;
+            scope.spawn(move || {
+                // A ring block's decisions, made outside the lock (reused: no allocation per frame).
+                let mut decisions: Vec<Decision> = Vec::new();
+                let mut received = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let got = match &mut source {
+                        Live::Endpoint(l) => l.recv().map(|f| {
+                            let Some(f) = f else {
+                                lock().lanes[n] = lane.figures();
+                                return;
+                            };
+                            lane.begin();
+                            let d = lane.decide(&f);
+                            let mut job = lock();
+                            job.count_source(i, &f);
+                            let _ = job.deliver(&f, &d, &lane);
+                            received += 1;
+                            if received % 64 == 0 {
+                                job.lanes[n] = lane.figures();
+                            }
+                        }),
+                        // A whole block decided in parallel, then delivered under one lock.
+                        Live::Ring(r, _) => r.wait(200).map(|()| {
+                            let Some(block) = r.next_block() else { return };
+                            lane.begin();
+                            decisions.clear();
+                            decisions.extend(block.frames().map(|f| lane.decide(&f)));
+                            let mut job = lock();
+                            for (f, d) in block.frames().zip(&decisions) {
+                                job.count_source(i, &f);
+                                if job.deliver(&f, d, &lane).is_break() {
+                                    break;
+                                }
+                            }
+                            job.lanes[n] = lane.figures();
+                        }),
+                    };
+                    if let Err(e) = got {
+                        eprintln!("detunnel: receiving: {e}");
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                    lock().tick();
+                }
+                lane.finish();
+                lock().lanes[n] = lane.figures();
+                match &source {
+                    Live::Ring(r, _) => {
+                        if let Ok(s) = r.stats() {
+                            let mut job = lock();
+                            let k = job.kernel.get_or_insert((0, 0));
+                            k.0 += s.packets;
+                            k.1 += s.drops;
+                        }
+                    }
+                    Live::Endpoint(l) => {
+                        if let Some(drops) = l.kernel_drops() {
+                            let mut job = lock();
+                            job.socket_drops = Some(job.socket_drops.unwrap_or(0) + drops);
+                        }
+                    }
+                }
+            });
+        }
+    });
+}
+
+/// One input's next frame, copied out of its reader.
+struct Slot {
+    data: Vec<u8>,
+    orig_len: u32,
+    ts: u64,
+    link: LinkType,
+    interface: u32,
+    record: u64,
+    live: bool,
+}
+
+/// Calls `f` with the frames of all `readers` in timestamp order (ties in input order).
+fn merge<F>(readers: &mut [FileReader], mut f: F) -> Result<(), CaptureError>
+where
+    F: FnMut(&Frame<'_>) -> ControlFlow<()>,
+{
+    let mut slots: Vec<Slot> = Vec::with_capacity(readers.len());
+    for r in readers.iter_mut() {
+        let mut s = Slot {
+            data: Vec::with_capacity(2048),
+            orig_len: 0,
+            ts: 0,
+            link: LinkType::ETHERNET,
+            interface: 0,
+            record: 0,
+            live: false,
+        };
+        refill(r, &mut s)?;
+        slots.push(s);
+    }
+    loop {
+        let Some(i) = (0..slots.len()).filter(|&i| slots[i].live).min_by_key(|&i| (slots[i].ts, i)) else {
+            return Ok(());
+        };
+        let s = &slots[i];
+        let frame = Frame {
+            data: &s.data,
+            orig_len: s.orig_len,
+            ts_nanos: s.ts,
+            link: s.link,
+            interface: s.interface,
+            record: s.record,
+        };
+        if f(&frame).is_break() {
+            return Ok(());
+        }
+        refill(&mut readers[i], &mut slots[i])?;
+    }
+}
+
+fn refill(r: &mut FileReader, s: &mut Slot) -> Result<(), CaptureError> {
+    s.live = false;
+    r.for_each(|fr| {
+        s.data.clear();
+        s.data.extend_from_slice(fr.data);
+        s.orig_len = fr.orig_len;
+        s.ts = fr.ts_nanos;
+        s.link = fr.link;
+        s.interface = fr.interface;
+        s.record = fr.record;
+        s.live = true;
+        ControlFlow::Break(())
+    })
+}

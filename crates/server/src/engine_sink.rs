@@ -1,0 +1,17 @@
+//! The daemon's flow engine as a broker pipeline's flows sink: the frames a pipeline accepts
+//! are counted in the same flow definitions as sFlow samples, so `/activeflows`, `/metric`,
+//! `/dump`, thresholds, events, the flow log and Prometheus answer for mirrored traffic too.
+use crate::state::Shared;
+use flows::DataSource;
+use pipeline::FlowCounter;
+use query::Input;
+use std::sync::Arc;
+
+/// Counts into the flow definitions of a running daemon.
+pub struct EngineSink(pub Arc<Shared>);
+
+impl FlowCounter for EngineSink {
+    fn count(&mut self, source: DataSource, input: &Input<'_>, weight: u64) {
+        self.0.count_frame(source, input, weight);
+    }
+}
