@@ -70,6 +70,7 @@ pub fn config(args: &DecapArgs) -> Result<PipelineConfig> {
         dedup_ms: args.dedup,
         balance: args.balance,
         sinks,
+        sflow: false,
     };
     config.check().map_err(|e| anyhow!("{e}"))?;
     Ok(config)

@@ -2,15 +2,12 @@
 //! code the server uses.
 use crate::cli::FlowsArgs;
 use anyhow::Result;
-use capture::FileReader;
-use dissect::{Dissector, Proto, Stack};
 use flows::Counter;
-use pipeline::sflow::{Sampled, SflowReader};
-use query::{Definition, Input};
+use pipeline::{Finished, Hooks, PipelineConfig, Sink, Source, StartError};
+use query::Definition;
 use std::io::Write;
-use std::ops::ControlFlow;
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 
 /// Runs the command.
 pub fn run(args: &FlowsArgs) -> Result<ExitCode> {
@@ -24,32 +21,23 @@ pub fn run(args: &FlowsArgs) -> Result<ExitCode> {
     };
     let compiled = def.compile(&ctx)?;
     let stop = crate::stop::on_signals()?;
-    let mut reader = match FileReader::open_until(&args.read, stop.clone()) {
-        Ok(r) => r,
-        Err(_) if stop.load(Ordering::Relaxed) => return Ok(ExitCode::from(130)),
-        Err(e) => return Err(e.into()),
+    // The pipeline of the broker and the daemon, with the flow table as its only sink.
+    let counter = Arc::new(Mutex::new(Counter::new(compiled, ctx, args.max_flows)));
+    let config = PipelineConfig {
+        decoder: args.decoder.config(),
+        sflow: args.sflow,
+        ..PipelineConfig::new(vec![Source::File(args.read.clone())], vec![Sink::Flows { sample: 1 }])
     };
-    let mut counter = Counter::new(compiled, ctx, args.max_flows);
-    let mut dissector = Dissector::new(args.decoder.config());
-    let mut stack = Stack::new();
-    let mut sflow = SflowReader::new(args.decoder.config(), MAX_AGENTS);
-    reader.for_each(|f| {
-        let decoded = dissector.dissect(f.data, f.link, &mut stack);
-        if !args.sflow {
-            counter.add(&Input::new(decoded, f.orig_len));
-            return ControlFlow::Continue(());
-        }
-        let Some(l) = decoded.stack().layers().iter().find(|l| l.proto == Proto::Sflow) else {
-            return ControlFlow::Continue(());
-        };
-        sflow.datagram(&f.data[l.offset as usize..], |item| {
-            // Discarded packets are not traffic; `detunnel flows` counts packet samples.
-            if let Sampled::Frame { input, weight, discarded: false, .. } = item {
-                counter.add_weighted(input, weight);
-            }
-        });
-        ControlFlow::Continue(())
-    })?;
+    let hooks = Hooks { flows: Some(Box::new(counter.clone())), ..Hooks::default() };
+    let Finished { summary, error } = match pipeline::run(&config, stop, hooks) {
+        Ok(f) => f,
+        Err(StartError::Stopped) => return Ok(ExitCode::from(130)),
+        Err(e) => return Err(anyhow::anyhow!("{e}")),
+    };
+    if let Some(e) = error {
+        return Err(e.into());
+    }
+    let counter = counter.lock().unwrap_or_else(|e| e.into_inner());
     let rows = counter.top(args.top);
     let mut out = String::new();
     if args.json {
@@ -73,20 +61,17 @@ pub fn run(args: &FlowsArgs) -> Result<ExitCode> {
         }
     }
     std::io::stdout().write_all(out.as_bytes())?;
-    if !args.quiet && args.sflow {
-        let t = sflow.totals;
+    if let (false, Some(sflow)) = (args.quiet, &summary.sflow) {
         eprintln!(
             "{} sFlow datagrams: {} malformed; {} records or headers of other formats skipped",
-            t.datagrams,
-            t.malformed + t.unreadable,
-            t.skipped + t.discard_samples
+            sflow.datagrams, sflow.malformed, sflow.skipped
         );
-        for (id, a) in sflow.agents.list() {
+        for a in &sflow.agents {
             eprintln!(
                 "  agent {}/{}: {} datagrams, {} flow samples, {} counter samples; {} lost, {} duplicate, \
                  {} out of order, {} restarts, {} malformed",
-                id.address,
-                id.sub_agent,
+                a.agent,
+                a.sub_agent,
                 a.datagrams,
                 a.flow_samples,
                 a.counter_samples,
@@ -97,9 +82,9 @@ pub fn run(args: &FlowsArgs) -> Result<ExitCode> {
                 a.malformed
             );
         }
-        if sflow.agents.refused > 0 {
-            let refused = sflow.agents.refused;
-            eprintln!("  {refused} datagrams from agents past the first {MAX_AGENTS} not itemised");
+        if sflow.agents_refused > 0 {
+            let (refused, max) = (sflow.agents_refused, pipeline::run::MAX_SFLOW_AGENTS);
+            eprintln!("  {refused} datagrams from agents past the first {max} not itemised");
         }
     }
     if !args.quiet {
@@ -118,15 +103,12 @@ pub fn run(args: &FlowsArgs) -> Result<ExitCode> {
             }
         );
     }
-    if stop.load(Ordering::Relaxed) {
+    if summary.interrupted {
         eprintln!("detunnel: interrupted; the totals above are of the frames read until then");
         return Ok(ExitCode::from(130));
     }
     Ok(ExitCode::SUCCESS)
 }
-
-/// Agents itemised in the `--sflow` summary.
-const MAX_AGENTS: usize = 10_000;
 
 /// A number as JSON and people write it: integral values without a fraction.
 fn number(v: f64) -> String {

@@ -467,3 +467,124 @@ fn broker_pipelines_run_inside_the_daemon_with_their_counters_in_the_api() {
         .unwrap();
     assert_eq!(n, 20);
 }
+
+#[test]
+fn a_pipeline_counts_mirrored_tenants_into_the_flow_engine() {
+    if !have_tool("curl") {
+        return;
+    }
+    let port = common::serve::free_port(true);
+    let tmp = TempDir::new("serve-pipeline-flows-out");
+    let out = tmp.join("tenants.pcapng");
+    let config = format!(
+        r#"
+[flows.tenants]
+keys = "ipsource.1,ipdestination.1,vxlanvni"
+value = "bytes"
+t = 1
+log = true
+
+[pipelines.mirror]
+sources = ["vxlan://127.0.0.1:{port}"]
+sinks = ["flows", "file:{}"]
+"#,
+        out.display()
+    );
+    let server = Serve::start("serve-pipeline-flows", &config, &["--workers", "1"], None);
+    // Two tenants in two VNIs: 30 frames of 10.1.0.1>10.1.0.2 in VNI 100, 10 of
+    // 10.2.0.1>10.2.0.2 in VNI 200, each a whole TCP frame of known size.
+    let tenant = |src: [u8; 4], dst: [u8; 4], payload: usize| {
+        craft::build(&[
+            craft::Header::eth(),
+            craft::Header::ipv4(src, dst),
+            craft::Header::Tcp { src: 40000, dst: 443, flags: 0x18 },
+            craft::Header::Payload(vec![0; payload]),
+        ])
+    };
+    let (a, b) = (tenant([10, 1, 0, 1], [10, 1, 0, 2], 146), tenant([10, 2, 0, 1], [10, 2, 0, 2], 446));
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut sent = Vec::new();
+    for i in 0..40 {
+        let (vni, inner) = if i % 4 == 3 { (200, &b) } else { (100, &a) };
+        let mut payload = craft::build(&[craft::Header::Vxlan { vni }]);
+        payload.extend_from_slice(inner);
+        s.send_to(&payload, ("127.0.0.1", port)).unwrap();
+        sent.push(inner.clone());
+    }
+    // Each frame counts as received: Ethernet, IPv4 and UDP in front of the VXLAN datagram.
+    let on_wire = |inner: &[u8]| (14 + 20 + 8 + 8 + inner.len()) as f64;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let flows = loop {
+        let flows = server.json("/activeflows/ALL/tenants/json");
+        if flows.as_array().unwrap().len() == 2 {
+            break flows;
+        }
+        assert!(Instant::now() < deadline, "{flows}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let value = |key: &str| {
+        let f = flows
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["key"] == key)
+            .unwrap_or_else(|| panic!("{key}: {flows}"));
+        (
+            f["value"].as_f64().unwrap(),
+            f["agent"].as_str().unwrap().to_string(),
+            f["dataSource"].as_str().unwrap().to_string(),
+        )
+    };
+    let (va, agent_a, ds_a) = value("10.1.0.1,10.1.0.2,100");
+    let (vb, agent_b, ds_b) = value("10.2.0.1,10.2.0.2,200");
+    // The agent is the sender, the data source the VNI; the rates stand as the bytes sent.
+    assert_eq!(
+        (agent_a.as_str(), ds_a.as_str(), agent_b.as_str(), ds_b.as_str()),
+        ("127.0.0.1", "100", "127.0.0.1", "200")
+    );
+    let ratio = va / vb;
+    let want = 30.0 * on_wire(&a) / (10.0 * on_wire(&b));
+    assert!((ratio - want).abs() < 0.01 * want, "{ratio} against {want}: {flows}");
+    let dump = server.json("/dump/ALL/tenants/json");
+    let seen: std::collections::BTreeSet<(String, String)> = dump
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["agent"].as_str().unwrap().to_string(), d["dataSource"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(
+        seen,
+        [("127.0.0.1".to_string(), "100".to_string()), ("127.0.0.1".into(), "200".into())].into(),
+        "{dump}"
+    );
+    // The flow log's totals, once the flows have ended, are the bytes sent, exactly.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let totals = loop {
+        let log = server.json("/flows/json?maxFlows=10");
+        let mut totals = std::collections::BTreeMap::new();
+        for r in log.as_array().unwrap() {
+            *totals.entry(r["flowKeys"].as_str().unwrap().to_string()).or_insert(0.0) +=
+                r["value"].as_f64().unwrap();
+        }
+        if totals.len() == 2 {
+            break totals;
+        }
+        assert!(Instant::now() < deadline, "{log}");
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(totals["10.1.0.1,10.1.0.2,100"], 30.0 * on_wire(&a));
+    assert_eq!(totals["10.2.0.1,10.2.0.2,200"], 10.0 * on_wire(&b));
+    let p = server.json("/pipelines/json");
+    assert_eq!(p["mirror"]["flows"]["counted"], 40, "{p}");
+    server.stop();
+    // The file holds the stripped frames, in order.
+    let mut written = Vec::new();
+    capture::FileReader::open(out.to_str().unwrap())
+        .unwrap()
+        .for_each(|f| {
+            written.push(f.data.to_vec());
+            std::ops::ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert_eq!(written, sent);
+}

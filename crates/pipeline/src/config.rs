@@ -157,6 +157,10 @@ pub struct PipelineConfig {
     pub balance: bool,
     /// Where frames go.
     pub sinks: Vec<Sink>,
+    /// Frames holding sFlow datagrams stand for the packets they sample: each sampled header,
+    /// decoded, goes to the flows sink as `sampling_rate` frames with its provenance (agent,
+    /// data source, interfaces); other frames are not counted.
+    pub sflow: bool,
 }
 
 impl PipelineConfig {
@@ -174,6 +178,7 @@ impl PipelineConfig {
             dedup_ms: None,
             balance: false,
             sinks,
+            sflow: false,
         }
     }
 
@@ -375,6 +380,7 @@ impl PipelineSpec {
             dedup_ms: self.dedup,
             balance: self.balance,
             sinks,
+            sflow: false,
         };
         config.check()?;
         Ok(config)

@@ -24,6 +24,13 @@ impl FlowCounter for flows::Counter {
     }
 }
 
+/// A counter the caller keeps a hold of, to read it after the pipeline has run.
+impl<T: FlowCounter> FlowCounter for std::sync::Arc<std::sync::Mutex<T>> {
+    fn count(&mut self, source: DataSource, input: &Input<'_>, weight: u64) {
+        self.lock().unwrap_or_else(|e| e.into_inner()).count(source, input, weight);
+    }
+}
+
 /// The data source a frame is counted at: its outermost tunnel's source and identifier.
 pub fn data_source(decoded: Decoded<'_>) -> DataSource {
     match Decapsulator::outermost_stream(decoded) {
@@ -50,12 +57,17 @@ impl FlowSink {
 
     /// Offers a decoded frame of `frame_len` bytes on the wire.
     pub fn offer(&mut self, decoded: Decoded<'_>, frame_len: u32) {
+        self.offer_input(&Input::new(decoded, frame_len), data_source(decoded), 1);
+    }
+
+    /// Offers a frame as the flow language reads it, seen at `source`, standing for
+    /// `weight` frames (an sFlow sample stands for its sampling rate).
+    pub fn offer_input(&mut self, input: &Input<'_>, source: DataSource, weight: u64) {
         self.offered += 1;
         if (self.offered - 1) % self.sample != 0 {
             return;
         }
         self.counted += 1;
-        let input = Input::new(decoded, frame_len);
-        self.counter.count(data_source(decoded), &input, self.sample);
+        self.counter.count(source, input, weight.saturating_mul(self.sample));
     }
 }

@@ -4,6 +4,7 @@
 use crate::flow_sink::FlowSink;
 use crate::lane::{Decision, Fate, Lane, LaneFigures};
 use crate::outputs::{FileOut, FrameSink};
+use crate::sflow::{Sampled, SflowReader};
 use crate::streams::{Seen, StreamTable};
 use crate::summary::{self, Summary};
 use capture::{Frame, WriteError};
@@ -33,6 +34,8 @@ pub struct Job {
     files: Vec<FileOut>,
     sinks: Vec<FrameSink>,
     flows: Option<(FlowSink, u64)>,
+    /// Frames holding sFlow datagrams are read as the packets they sample.
+    sflow: Option<SflowReader>,
     streams: StreamTable,
     /// Frames the kernel saw on the capture rings and dropped for a full ring.
     pub kernel: Option<(u64, u64)>,
@@ -73,6 +76,7 @@ impl Job {
         files: Vec<FileOut>,
         sinks: Vec<FrameSink>,
         flows: Option<(FlowSink, u64)>,
+        sflow: Option<SflowReader>,
         publish: Option<Publish>,
         progress: bool,
     ) -> Job {
@@ -85,6 +89,7 @@ impl Job {
             files,
             sinks,
             flows,
+            sflow,
             streams: StreamTable::default(),
             kernel: None,
             socket_drops: None,
@@ -134,11 +139,16 @@ impl Job {
         }
         count(&mut self.in_by_kind, d.kind);
         let data = lane.data(d, f.data);
+        if self.sflow.is_some() {
+            self.sampled(d, lane, f);
+            return ControlFlow::Continue(());
+        }
         let flow = match &d.fate {
             Fate::Dropped(why) => {
                 self.drop(*why, f.record);
                 ControlFlow::Continue(())
             }
+            Fate::Kept => ControlFlow::Continue(()),
             Fate::Emitted { emission, erspan3, balance } => {
                 let (head, body) = emission.parts(data);
                 if self.dedup.as_mut().is_some_and(|dd| dd.is_duplicate_parts(head, body, f.ts_nanos)) {
@@ -148,17 +158,33 @@ impl Job {
                 self.emit(data, emission, erspan3.clone(), *balance, f.ts_nanos)
             }
         };
-        // The flow engine counts what the filter let through (duplicates aside), as decoded.
-        if d.accepted {
-            if let (Some((sink, _)), Some(decoded)) = (&mut self.flows, lane.decoded(d, f.data)) {
-                let frame_len = if d.datagram.is_some() { data.len() as u32 } else { f.orig_len };
-                sink.offer(decoded, frame_len);
-            }
+        // The flow engine counts every frame the filter let through (duplicates aside), as
+        // received and decoded.
+        if let (Some((sink, _)), Some(decoded)) = (&mut self.flows, lane.counted(d, f.data)) {
+            sink.offer(decoded, f.orig_len);
         }
         if self.error.is_some() {
             return ControlFlow::Break(());
         }
         flow
+    }
+
+    /// Hands the packets an sFlow datagram samples to the flows sink, each standing for its
+    /// sampling rate (discarded packets are not traffic and are not counted).
+    fn sampled(&mut self, d: &Decision, lane: &Lane, f: &Frame<'_>) {
+        let (Some(reader), Some(decoded)) = (&mut self.sflow, lane.counted(d, f.data)) else { return };
+        let Some(l) = decoded.stack().layers().iter().find(|l| l.proto == dissect::Proto::Sflow) else {
+            return;
+        };
+        let Some(datagram) = decoded.frame().get(l.offset as usize..) else { return };
+        let flows = &mut self.flows;
+        reader.datagram(datagram, |item| {
+            if let (Sampled::Frame { input, source, weight, discarded: false }, Some((sink, _))) =
+                (item, flows.as_mut())
+            {
+                sink.offer_input(input, source, weight);
+            }
+        });
     }
 
     fn drop(&mut self, why: Drop, record: u64) {
@@ -355,6 +381,7 @@ impl Job {
                 })
                 .collect(),
             sinks: self.sinks.iter().map(FrameSink::counts).collect(),
+            sflow: self.sflow.as_ref().map(sflow_counts),
             flows: self.flows.as_ref().map(|(f, sample)| summary::FlowCounts {
                 offered: f.offered,
                 counted: f.counted,
@@ -364,6 +391,35 @@ impl Job {
             other_streams,
             error: None,
         }
+    }
+}
+
+/// What an sFlow reader read, for the summary.
+fn sflow_counts(r: &SflowReader) -> summary::SflowCounts {
+    let t = r.totals;
+    let agents = r
+        .agents
+        .list()
+        .into_iter()
+        .map(|(id, a)| summary::AgentCounts {
+            agent: id.address.to_string(),
+            sub_agent: id.sub_agent,
+            datagrams: a.datagrams,
+            flow_samples: a.flow_samples,
+            counter_samples: a.counter_samples,
+            lost: a.lost,
+            duplicates: a.duplicates,
+            out_of_order: a.out_of_order,
+            restarts: a.restarts,
+            malformed: a.malformed,
+        })
+        .collect();
+    summary::SflowCounts {
+        datagrams: t.datagrams,
+        malformed: t.malformed + t.unreadable,
+        skipped: t.skipped + t.discard_samples,
+        agents,
+        agents_refused: r.agents.refused,
     }
 }
 

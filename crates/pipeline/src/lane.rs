@@ -18,9 +18,11 @@ pub struct Decision {
     pub kind: &'static str,
     /// The frame completed an outer datagram held for reassembly.
     pub completed: bool,
-    /// The frame passed the filter (the flow engine counts it, emitted or not).
-    pub accepted: bool,
-    /// Which of the lane's batch stacks holds the frame's layers.
+    /// When the flow engine counts the frame (it passed the filter; outer fragments count one
+    /// by one, as received): which of the lane's batch stacks holds the frame's own layers.
+    pub counted: Option<usize>,
+    /// Which of the lane's batch stacks holds the layers of what is emitted (the frame, or
+    /// the datagram it completed).
     pub stack: usize,
     /// The reassembled datagram the decision is about (see [`Lane::data`]), when it is not
     /// the frame itself.
@@ -33,6 +35,8 @@ pub struct Decision {
 pub enum Fate {
     /// Not emitted, for this reason.
     Dropped(Drop),
+    /// Accepted, with nothing to emit: the pipeline has no sink that takes frames.
+    Kept,
     /// Emitted as `emission` describes.
     Emitted {
         /// The emitted frame's header and body.
@@ -59,8 +63,7 @@ pub struct Lane {
     decap: Decapsulator,
     filter: Filter,
     reassembler: Reassembler,
-    want_erspan3: bool,
-    balance: bool,
+    actions: Actions,
     /// The tunnel endpoint this lane receives from: what it does not terminate is dropped.
     endpoint: Option<Kind>,
     /// The layers of the current batch's decisions; `stacks_used` of them are live.
@@ -86,14 +89,20 @@ impl Lane {
             decap,
             filter,
             reassembler: Reassembler::new(Limits::default()),
-            want_erspan3,
-            balance,
+            actions: Actions { emit: true, count: false, want_erspan3, balance },
             endpoint: None,
             stacks: Vec::new(),
             stacks_used: 0,
             datagrams: Vec::new(),
             used: 0,
         }
+    }
+
+    /// A lane whose decisions say whether the flow engine counts a frame (`count`), and
+    /// whether it emits anything (`emit`: false when no sink takes frames).
+    pub fn sinks(mut self, emit: bool, count: bool) -> Lane {
+        (self.actions.emit, self.actions.count) = (emit, count);
+        self
     }
 
     /// The lane of tunnel endpoint `kind`: packets that are not that tunnel are dropped.
@@ -119,12 +128,13 @@ impl Lane {
 
     /// Decides `f`'s fate.
     pub fn decide(&mut self, f: &Frame<'_>) -> Decision {
-        let at = self.next_stack();
+        // The frame's own stack, and one for the datagram it may complete.
+        let (at, whole) = (self.next_stack(), self.next_stack());
         let decoded = self.dissector.dissect(f.data, f.link, &mut self.stacks[at]);
         let dropped = |kind, why| Decision {
             kind,
             completed: false,
-            accepted: false,
+            counted: None,
             stack: at,
             datagram: None,
             fate: Fate::Dropped(why),
@@ -132,10 +142,19 @@ impl Lane {
         if self.endpoint.is_some_and(|k| !k.terminates(decoded.stack())) {
             return dropped("untunnelled", Drop::NotEndpointTunnel);
         }
-        match self.reassembler.offer(decoded, f.ts_nanos) {
-            Offer::Pass => {}
-            Offer::Held => return dropped("outer_fragment", Drop::FragmentHeld),
-            Offer::Refused => return dropped("outer_fragment", Drop::FragmentRefused),
+        let mut d = match self.reassembler.offer(decoded, f.ts_nanos) {
+            Offer::Pass => {
+                let Some(decoded) = self.stacks[at].decoded(f.data) else {
+                    return dropped("untunnelled", Drop::Undecoded);
+                };
+                let mut d = judge(&self.decap, &mut self.filter, self.actions, decoded, f.orig_len);
+                d.stack = at;
+                // The filter judged the frame itself.
+                d.counted = d.counted.map(|_| at);
+                return d;
+            }
+            Offer::Held => dropped("outer_fragment", Drop::FragmentHeld),
+            Offer::Refused => dropped("outer_fragment", Drop::FragmentRefused),
             Offer::Complete(datagram) => {
                 if self.used == self.datagrams.len() {
                     self.datagrams.push(Vec::with_capacity(datagram.len()));
@@ -143,28 +162,21 @@ impl Lane {
                 let data = &mut self.datagrams[self.used];
                 data.clear();
                 data.extend_from_slice(datagram);
-                let decoded = self.dissector.dissect(data, f.link, &mut self.stacks[at]);
-                let mut d = judge(
-                    &self.decap,
-                    &mut self.filter,
-                    self.want_erspan3,
-                    self.balance,
-                    decoded,
-                    data.len() as u32,
-                );
-                (d.completed, d.stack, d.datagram) = (true, at, Some(self.used));
+                let decoded = self.dissector.dissect(data, f.link, &mut self.stacks[whole]);
+                let mut d = judge(&self.decap, &mut self.filter, self.actions, decoded, data.len() as u32);
+                (d.completed, d.stack, d.datagram) = (true, whole, Some(self.used));
                 self.used += 1;
-                return d;
+                d
+            }
+        };
+        // An outer fragment counts in the flow engine as received, when the filter takes it.
+        d.counted = None;
+        if self.actions.count {
+            let frame = self.stacks[at].decoded(f.data);
+            if frame.is_some_and(|decoded| self.filter.accepts(&decoded, f.orig_len)) {
+                d.counted = Some(at);
             }
         }
-        let decoded = self.stacks[at].decoded(f.data);
-        let mut d = match decoded {
-            Some(decoded) => {
-                judge(&self.decap, &mut self.filter, self.want_erspan3, self.balance, decoded, f.orig_len)
-            }
-            None => dropped("untunnelled", Drop::Undecoded),
-        };
-        d.stack = at;
         d
     }
 
@@ -173,9 +185,9 @@ impl Lane {
         d.datagram.and_then(|i| self.datagrams.get(i)).map_or(frame, |d| &d[..])
     }
 
-    /// The decoded frame a decision of the current batch is about.
-    pub fn decoded<'a>(&'a self, d: &Decision, frame: &'a [u8]) -> Option<Decoded<'a>> {
-        self.stacks.get(d.stack)?.decoded(self.data(d, frame))
+    /// The decoded frame `frame` whose decision counts it in the flow engine.
+    pub fn counted<'a>(&'a self, d: &Decision, frame: &'a [u8]) -> Option<Decoded<'a>> {
+        self.stacks.get(d.counted?)?.decoded(frame)
     }
 
     /// Ends reassembly: what is still incomplete counts as expired.
@@ -189,20 +201,44 @@ impl Lane {
     }
 }
 
-/// Filters, then decapsulates, a decoded frame of `orig_len` bytes on the wire.
+/// What a lane does with a frame the filter accepts.
+#[derive(Debug, Clone, Copy)]
+struct Actions {
+    /// Decapsulate it (false when no sink takes frames: only the flow engine counts them).
+    emit: bool,
+    /// The flow engine counts accepted frames (outer fragments too, one by one).
+    count: bool,
+    /// Say where its ERSPAN III header is.
+    want_erspan3: bool,
+    /// Give the conversation hash of what it emits.
+    balance: bool,
+}
+
+/// Filters, then decapsulates (as `actions` say), a decoded frame of `orig_len` bytes on the
+/// wire.
 fn judge(
     decap: &Decapsulator,
     filter: &mut Filter,
-    want_erspan3: bool,
-    balance: bool,
+    actions: Actions,
     decoded: Decoded<'_>,
     orig_len: u32,
 ) -> Decision {
+    let Actions { emit, want_erspan3, balance, .. } = actions;
     let kind = Decapsulator::outermost_tunnel(decoded.stack()).map_or("untunnelled", |t| t.name());
-    let decision =
-        |accepted, fate| Decision { kind, completed: false, accepted, stack: 0, datagram: None, fate };
+    // `counted` is set (to its stack) by the caller when the filter accepted the frame.
+    let decision = |accepted: bool, fate| Decision {
+        kind,
+        completed: false,
+        counted: accepted.then_some(0),
+        stack: 0,
+        datagram: None,
+        fate,
+    };
     if !filter.accepts(&decoded, orig_len) {
         return decision(false, Fate::Dropped(Drop::Filtered));
+    }
+    if !emit {
+        return decision(true, Fate::Kept);
     }
     let fate = match decap.decapsulate(decoded, orig_len).0 {
         Outcome::Dropped(why) => Fate::Dropped(why),

@@ -8,6 +8,7 @@ use crate::flow_sink::{FlowCounter, FlowSink};
 use crate::job::{Job, Publish};
 use crate::lane::{Decision, Lane};
 use crate::outputs::{FileOut, FrameSink};
+use crate::sflow::SflowReader;
 use crate::summary::Summary;
 use capture::{CaptureError, FileReader, Frame, WriteError};
 use decap::Decapsulator;
@@ -16,6 +17,9 @@ use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// Agents whose datagrams an sFlow-reading pipeline tracks one by one.
+pub const MAX_SFLOW_AGENTS: usize = 10_000;
 
 /// What a run may be given besides its configuration.
 #[derive(Default)]
@@ -205,7 +209,10 @@ fn open(config: &PipelineConfig, stop: Arc<AtomicBool>, hooks: Hooks) -> Result<
         let filter = Filter::new(config.filter.as_deref(), &config.context)?;
         let decap = Decapsulator::new(config.decap.clone());
         let dissector = Dissector::new(config.decoder.clone());
-        Ok(Lane::new(dissector, decap, filter, config.erspan_timestamps, config.balance))
+        let lane = Lane::new(dissector, decap, filter, config.erspan_timestamps, config.balance);
+        let emit = config.sinks.iter().any(|s| !matches!(s, Sink::Flows { .. }));
+        let count = config.sinks.iter().any(|s| matches!(s, Sink::Flows { .. }));
+        Ok(lane.sinks(emit, count))
     };
     let lanes = if live {
         let lane_of = |s: &Live| -> Result<Lane, StartError> {
@@ -227,6 +234,7 @@ fn open(config: &PipelineConfig, stop: Arc<AtomicBool>, hooks: Hooks) -> Result<
         files,
         sinks,
         flows,
+        config.sflow.then(|| SflowReader::new(config.decoder.clone(), MAX_SFLOW_AGENTS)),
         hooks.publish,
         hooks.progress,
     );

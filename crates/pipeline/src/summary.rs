@@ -59,6 +59,9 @@ pub struct Summary {
     /// The flows sink.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flows: Option<FlowCounts>,
+    /// sFlow datagrams read as the packets they sample.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sflow: Option<SflowCounts>,
     /// Tunnel streams, most frames first.
     pub streams: Vec<StreamCounts>,
     /// Frames of streams past the number tracked one by one.
@@ -145,6 +148,46 @@ pub struct FlowCounts {
     pub counted: u64,
     /// Its sampling rate.
     pub sample: u64,
+}
+
+/// sFlow datagrams read, and their agents.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SflowCounts {
+    /// Datagrams.
+    pub datagrams: u64,
+    /// Datagrams that are not sFlow v5 or failed part way.
+    pub malformed: u64,
+    /// Records, headers and discard samples not counted.
+    pub skipped: u64,
+    /// Every agent and sub-agent.
+    pub agents: Vec<AgentCounts>,
+    /// Datagrams of agents past the number tracked.
+    pub agents_refused: u64,
+}
+
+/// What one agent (and sub-agent) sent, and what its sequence numbers say.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AgentCounts {
+    /// The agent's address.
+    pub agent: String,
+    /// The sub-agent.
+    pub sub_agent: u32,
+    /// Datagrams.
+    pub datagrams: u64,
+    /// Flow samples.
+    pub flow_samples: u64,
+    /// Counter samples.
+    pub counter_samples: u64,
+    /// Datagrams missing from the sequence.
+    pub lost: u64,
+    /// Datagrams received twice.
+    pub duplicates: u64,
+    /// Datagrams after a later one.
+    pub out_of_order: u64,
+    /// Sequence restarts.
+    pub restarts: u64,
+    /// Malformed datagrams.
+    pub malformed: u64,
 }
 
 /// A tunnel stream.
