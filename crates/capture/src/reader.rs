@@ -163,7 +163,12 @@ pub struct FileReader {
     offset: u64,
     /// Set to end the reading early (after the frame at hand).
     stop: Arc<AtomicBool>,
+    /// In a pcapng section: its byte order.
+    pcapng_big_endian: Option<bool>,
 }
+
+/// Bytes of a pcapng block's type and two length fields.
+const PCAPNG_FRAMING: u32 = 12;
 
 /// A byte stream that may block (standard input, a pipe, a FIFO), read so that a stop
 /// request ends a blocked read within [`STOP_POLL_MS`]: it waits for data in short polls
@@ -230,6 +235,7 @@ impl FileReader {
                 record: 0,
                 offset: PCAP_HEADER_LEN as u64,
                 stop,
+                pcapng_big_endian: None,
             });
         }
         let fd = f.as_raw_fd();
@@ -262,6 +268,7 @@ impl FileReader {
             record: 0,
             offset: 0,
             stop: Arc::new(AtomicBool::new(false)),
+            pcapng_big_endian: None,
         })
     }
 
@@ -309,6 +316,17 @@ impl FileReader {
     {
         let Source::Stream(reader) = &mut self.source else { return Ok(()) };
         loop {
+            // pcap-parser trusts a pcapng block's length to hold its 12 bytes of framing (it
+            // overflows on less): such a block is refused here.
+            if let (Some(big_endian), Some(word)) = (self.pcapng_big_endian, reader.data().get(4..8)) {
+                let len = read_u32(word, big_endian);
+                if len < PCAPNG_FRAMING {
+                    let why = format!(
+                        "block length {len} is less than a block's {PCAPNG_FRAMING} bytes of framing"
+                    );
+                    return Err(corrupt(&self.name, self.record, self.offset, why));
+                }
+            }
             match reader.next() {
                 Ok((len, block)) => {
                     let frame = match block {
@@ -331,8 +349,9 @@ impl FileReader {
                                 record: self.record + 1,
                             })
                         }
-                        PcapBlockOwned::NG(Block::SectionHeader(_)) => {
+                        PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
                             self.interfaces.clear();
+                            self.pcapng_big_endian = Some(shb.big_endian());
                             None
                         }
                         PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
@@ -645,6 +664,17 @@ mod tests {
         assert!(e.contains("record 1") && e.contains("past the year 2554"), "{e}");
         let e = first_time(pcapng(0x80 | 64, 1)).unwrap_err().to_string();
         assert!(e.contains("time resolution 0xc0"), "{e}");
+    }
+
+    #[test]
+    fn a_pcapng_block_shorter_than_its_framing_is_an_error() {
+        // A section header, then a process information block (0x80000008) claiming 8 bytes:
+        // the parser underneath would overflow on it (found by the capture fuzz target).
+        let mut data = pcapng(9, 0);
+        data.truncate(28);
+        data.extend_from_slice(&[0x08, 0, 0, 0x80, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        let e = first_time(data).unwrap_err().to_string();
+        assert!(e.contains("record 1") && e.contains("block length 8 is less than"), "{e}");
     }
 
     #[test]
