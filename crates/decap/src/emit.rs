@@ -183,7 +183,7 @@ pub struct Emission {
 impl Emission {
     /// The header and body bytes, in order.
     pub fn parts<'a>(&'a self, frame: &'a [u8]) -> (&'a [u8], &'a [u8]) {
-        (self.head.as_ref().map_or(&[][..], |h| &h[..]), &frame[self.body.clone()])
+        (self.head.as_ref().map_or(&[][..], |h| &h[..]), frame.get(self.body.clone()).unwrap_or(&[]))
     }
     /// Captured length of the emitted frame.
     pub fn len(&self) -> usize {
@@ -342,8 +342,9 @@ impl Decapsulator {
         // A frame the decoder read nothing of (empty, or of a link type it does not read)
         // cannot become an Ethernet frame.
         let Some(&inner) = layers.get(start) else { return Outcome::Dropped(Drop::Undecoded) };
-        let unchanged =
-            stripped.is_none() && self.options.strip_tags.is_empty() && layers[0].proto == Proto::Eth;
+        let unchanged = stripped.is_none()
+            && self.options.strip_tags.is_empty()
+            && layers.first().is_some_and(|l| l.proto == Proto::Eth);
         if unchanged {
             let whole = Emission { head: None, body: 0..frame.len(), orig_len, stream: None, first_layer: 0 };
             return self.finish(whole);

@@ -35,6 +35,21 @@ pub struct SflowTotals {
     pub skipped: u64,
 }
 
+impl SflowTotals {
+    /// Adds `other`'s counts.
+    pub fn merge(&mut self, other: &SflowTotals) {
+        self.datagrams += other.datagrams;
+        self.bytes += other.bytes;
+        self.unreadable += other.unreadable;
+        self.malformed += other.malformed;
+        self.flow_samples += other.flow_samples;
+        self.counter_samples += other.counter_samples;
+        self.discard_samples += other.discard_samples;
+        self.sampled_headers += other.sampled_headers;
+        self.skipped += other.skipped;
+    }
+}
+
 /// What a datagram says, one thing at a time.
 pub enum Sampled<'a> {
     /// A sampled packet: decoded, at its data source, standing for `weight` frames (or one

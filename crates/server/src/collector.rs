@@ -6,7 +6,7 @@ use crate::sources::Sources;
 use dissect::{Decoded, Dissector, LinkType, Proto, Stack};
 use flows::{Agents, DataSource, Engine};
 use foldhash::HashMap;
-use pipeline::sflow::{Sampled, SflowReader};
+use pipeline::sflow::{Sampled, SflowReader, SflowTotals};
 use query::{Context, Input};
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::IpAddr;
@@ -31,32 +31,32 @@ impl Default for WorkerLimits {
     }
 }
 
-/// Totals of what a worker received.
+/// Totals of what a worker received: its sFlow reader's (read through `Deref`), and the
+/// frames of capture files.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Totals {
-    /// sFlow datagrams.
-    pub datagrams: u64,
-    /// Their bytes.
-    pub bytes: u64,
-    /// Datagrams that are not sFlow v5 or whose header does not parse (no agent to count
-    /// them against).
-    pub unreadable: u64,
-    /// Datagrams that failed part way (also counted against their agent).
-    pub malformed: u64,
-    /// Flow samples.
-    pub flow_samples: u64,
-    /// Counter samples.
-    pub counter_samples: u64,
-    /// Discard samples.
-    pub discard_samples: u64,
-    /// Sampled headers decoded and counted.
-    pub sampled_headers: u64,
-    /// Samples, records and header protocols skipped (formats not read).
-    pub skipped: u64,
+    /// sFlow datagrams, samples and headers.
+    pub sflow: SflowTotals,
     /// Frames read from capture files.
     pub file_frames: u64,
     /// File frames of a link type that is not decoded.
     pub unsupported_link: u64,
+}
+
+impl std::ops::Deref for Totals {
+    type Target = SflowTotals;
+    fn deref(&self) -> &SflowTotals {
+        &self.sflow
+    }
+}
+
+impl Totals {
+    /// Adds `other`'s counts.
+    pub fn merge(&mut self, other: &Totals) {
+        self.sflow.merge(&other.sflow);
+        self.file_frames += other.file_frames;
+        self.unsupported_link += other.unsupported_link;
+    }
 }
 
 /// When an agent was first and last heard from, and its bytes.
@@ -112,17 +112,8 @@ impl Worker {
 
     /// What was received.
     pub fn totals(&self) -> Totals {
-        let t = self.reader.totals;
         Totals {
-            datagrams: t.datagrams,
-            bytes: t.bytes,
-            unreadable: t.unreadable,
-            malformed: t.malformed,
-            flow_samples: t.flow_samples,
-            counter_samples: t.counter_samples,
-            discard_samples: t.discard_samples,
-            sampled_headers: t.sampled_headers,
-            skipped: t.skipped,
+            sflow: self.reader.totals,
             file_frames: self.file_frames.0,
             unsupported_link: self.file_frames.1,
         }

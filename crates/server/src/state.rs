@@ -716,19 +716,7 @@ impl Shared {
     pub fn totals(&self) -> Totals {
         let mut t = Totals::default();
         for w in &self.workers {
-            let w = lock(w);
-            let x = &w.totals();
-            t.datagrams += x.datagrams;
-            t.bytes += x.bytes;
-            t.unreadable += x.unreadable;
-            t.malformed += x.malformed;
-            t.flow_samples += x.flow_samples;
-            t.counter_samples += x.counter_samples;
-            t.discard_samples += x.discard_samples;
-            t.sampled_headers += x.sampled_headers;
-            t.skipped += x.skipped;
-            t.file_frames += x.file_frames;
-            t.unsupported_link += x.unsupported_link;
+            t.merge(&lock(w).totals());
         }
         t
     }
