@@ -117,13 +117,17 @@ impl Lane {
         self.stacks_used = 0;
     }
 
-    /// A stack for the next decision of the batch.
+    /// A stack for the next decision of the batch. Only the flow engine reads a decision's
+    /// layers after it is made; without it, two stacks (a frame's, a datagram's) serve every
+    /// frame and stay in the cache.
     fn next_stack(&mut self) -> usize {
-        if self.stacks_used == self.stacks.len() {
+        let keep = self.actions.count;
+        let at = if keep { self.stacks_used } else { self.stacks_used % 2 };
+        if at == self.stacks.len() {
             self.stacks.push(Stack::new());
         }
         self.stacks_used += 1;
-        self.stacks_used - 1
+        at
     }
 
     /// Decides `f`'s fate.

@@ -108,6 +108,13 @@ struct Parser<'a> {
 /// Parses a filter expression, within [`limits`]: nesting, comparisons, length.
 pub fn parse_filter(src: &str) -> Result<Filter, QueryError> {
     limits::check_length(PART, src)?;
+    parse(src).map_err(|e| match crate::habits::bpf_hint(src) {
+        Some(hint) => QueryError::new(PART, src, 0, hint),
+        None => e,
+    })
+}
+
+fn parse(src: &str) -> Result<Filter, QueryError> {
     let mut p = Parser { src, pos: 0, depth: 0, terms: 0 };
     p.skip_space();
     if p.pos == src.len() {
@@ -147,6 +154,9 @@ impl Parser<'_> {
                 return Ok(if terms.len() == 1 { terms.remove(0) } else { Filter::Or(terms) });
             }
             self.pos += 1;
+            if self.peek() == Some('|') {
+                return Err(self.error(self.pos - 1, "`||`: the flow language writes or as one `|`"));
+            }
             terms.push(self.and()?);
         }
     }
@@ -158,6 +168,9 @@ impl Parser<'_> {
                 return Ok(if terms.len() == 1 { terms.remove(0) } else { Filter::And(terms) });
             }
             self.pos += 1;
+            if self.peek() == Some('&') {
+                return Err(self.error(self.pos - 1, "`&&`: the flow language writes and as one `&`"));
+            }
             terms.push(self.unary()?);
         }
     }
@@ -230,6 +243,17 @@ impl Parser<'_> {
             );
         };
         let (lhs, lhs_at) = unquote(&rest[..lhs_end]);
+        // C's `==` would compare with a value starting with `=` (sFlow-RT reads it so, and
+        // matches nothing): refused, with the spelling meant.
+        if !regex && rest[lhs_end + op_len..].starts_with('=') {
+            let op = if positive { "==" } else { "!==" };
+            let meant = if positive { "=" } else { "!=" };
+            let value = rhs_text(&rest[lhs_end + op_len + 1..]);
+            return Err(self.error(
+                start + lhs_end,
+                format!("`{op}`: the flow language compares with `{meant}`: write `{}{meant}{value}` (quote a value that starts with `=`)", lhs.trim()),
+            ));
+        }
         let key = parse_key_nested(PART, self.src, lhs, start + lhs_at, self.depth)?;
         let rhs_start = start + lhs_end + op_len;
         let rhs_len = rhs_extent(&self.src[rhs_start..]);
@@ -304,6 +328,11 @@ fn find_operator(s: &str) -> Option<(usize, usize, bool, bool)> {
         i += 1;
     }
     None
+}
+
+/// A right-hand side's text, for a message.
+fn rhs_text(s: &str) -> &str {
+    s[..rhs_extent(s)].trim()
 }
 
 /// Length of the right-hand side: up to `&`, `|` or `)` outside quotes.

@@ -13,6 +13,7 @@ pub mod definition;
 pub mod error;
 pub mod eval;
 pub mod filter;
+pub mod habits;
 pub mod key;
 pub mod limits;
 pub mod names;

@@ -138,6 +138,9 @@ pub fn resolve(name: &str) -> Result<Source, String> {
     if ABSENT_KEYS.contains(&base) {
         return Ok(Source::Absent);
     }
+    if let Some(hint) = crate::habits::wireshark_key(name) {
+        return Err(format!("unknown key {hint}"));
+    }
     Err(match suggest(base, all_names()) {
         Some(s) => format!("unknown key `{name}`; did you mean `{s}`?"),
         None => format!("unknown key `{name}`"),
