@@ -5,7 +5,7 @@
 //! protocol 47 socket (root or CAP_NET_RAW), the kernel adding the IP header.
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io::{self, IoSlice};
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use wire::erspan::{Type2Repr, Type3Repr};
 use wire::ethernet::ethertype as et;
 
@@ -31,6 +31,28 @@ pub struct Target {
     pub tunnel: Tunnel,
     /// Where to (port 0 for GRE and ERSPAN).
     pub addr: SocketAddr,
+}
+
+/// The URL `--to` takes, with the address the host name resolved to.
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (scheme, param) = match self.tunnel {
+            Tunnel::Vxlan(vni) => ("vxlan", Some(("vni", vni))),
+            Tunnel::Geneve(vni) => ("geneve", Some(("vni", vni))),
+            Tunnel::Gre(key) => ("gre", key.map(|k| ("key", k))),
+            Tunnel::Erspan2(s) => ("erspan2", Some(("session", u32::from(s)))),
+            Tunnel::Erspan3(s) => ("erspan3", Some(("session", u32::from(s)))),
+        };
+        match (self.addr.port(), self.addr.ip()) {
+            (0, std::net::IpAddr::V6(ip)) => write!(f, "{scheme}://[{ip}]")?,
+            (0, ip) => write!(f, "{scheme}://{ip}")?,
+            _ => write!(f, "{scheme}://{}", self.addr)?,
+        }
+        match param {
+            Some((name, n)) => write!(f, "?{name}={n}"),
+            None => Ok(()),
+        }
+    }
 }
 
 impl Target {
@@ -66,20 +88,9 @@ impl Target {
         if let Some(k) = params.keys().find(|k| !allowed.contains(k)) {
             return Err(bad(&format!("unknown parameter `{k}`")));
         }
-        let addr = match host.parse::<SocketAddr>() {
-            Ok(_) if port == 0 => return Err(bad("GRE and ERSPAN take no port")),
-            Ok(a) => a,
-            Err(_) => {
-                let h = host.trim_start_matches('[').trim_end_matches(']');
-                match h.parse::<IpAddr>() {
-                    Ok(ip) => SocketAddr::new(ip, port),
-                    Err(_) => (h, port)
-                        .to_socket_addrs()
-                        .ok()
-                        .and_then(|mut a| a.next())
-                        .ok_or_else(|| bad(&format!("cannot resolve `{h}`")))?,
-                }
-            }
+        let addr = match crate::resolve::resolve(host, port).map_err(|e| bad(&e))? {
+            (_, true) if port == 0 => return Err(bad("GRE and ERSPAN take no port")),
+            (a, _) => a,
         };
         Ok(Target { tunnel, addr })
     }
@@ -216,6 +227,19 @@ mod tests {
             .contains("unknown parameter `key`"));
         assert!(Target::parse("erspan2://192.0.2.9?session=2000").unwrap_err().contains("larger"));
         assert!(Target::parse("gre://192.0.2.9:47").unwrap_err().contains("no port"));
+        // Shown as written, with the address a name resolved to.
+        assert_eq!(
+            Target::parse("vxlan://localhost?vni=7").unwrap().to_string(),
+            "vxlan://127.0.0.1:4789?vni=7"
+        );
+        for url in [
+            "gre://192.0.2.9",
+            "gre://192.0.2.9?key=5",
+            "erspan2://[2001:db8::1]?session=2",
+            "geneve://[::1]:7?vni=1",
+        ] {
+            assert_eq!(Target::parse(url).unwrap().to_string(), url);
+        }
     }
 
     #[test]

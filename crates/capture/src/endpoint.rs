@@ -112,18 +112,10 @@ impl Endpoint {
             format!("`{url}`: unknown tunnel `{scheme}`; known: {}", names.join(", "))
         })?;
         let rest = rest.trim_end_matches('/');
-        let addr = match rest.parse::<SocketAddr>() {
-            Ok(_) if port == 0 => return Err(format!("`{url}`: a {scheme} endpoint takes no port")),
-            Ok(a) => a,
-            Err(_) => {
-                let ip: IpAddr = rest
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .parse()
-                    .map_err(|_| format!("`{url}`: `{rest}` is not an address (or address:port)"))?;
-                SocketAddr::new(ip, port)
-            }
-        };
+        let (addr, explicit) = crate::resolve::resolve(rest, port).map_err(|e| format!("`{url}`: {e}"))?;
+        if explicit && port == 0 {
+            return Err(format!("`{url}`: a {scheme} endpoint takes no port"));
+        }
         Ok(Endpoint { kind, addr })
     }
 }

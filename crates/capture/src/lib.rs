@@ -11,6 +11,7 @@ pub mod endpoint;
 pub mod live;
 pub mod process;
 pub mod reader;
+pub mod resolve;
 pub mod rotating;
 pub mod sflow;
 pub mod tap;

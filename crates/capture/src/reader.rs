@@ -165,6 +165,8 @@ pub struct FileReader {
     stop: Arc<AtomicBool>,
     /// In a pcapng section: its byte order.
     pcapng_big_endian: Option<bool>,
+    /// The file's size, for a regular file.
+    size: Option<u64>,
 }
 
 /// Bytes of a pcapng block's type and two length fields.
@@ -236,11 +238,13 @@ impl FileReader {
                 offset: PCAP_HEADER_LEN as u64,
                 stop,
                 pcapng_big_endian: None,
+                size: Some(meta.len()),
             });
         }
         let fd = f.as_raw_fd();
         let mut r = FileReader::new(path, Stoppable { inner: f, fd, stop: stop.clone() })?;
         r.stop = stop;
+        r.size = meta.is_file().then_some(meta.len());
         Ok(r)
     }
 
@@ -269,6 +273,7 @@ impl FileReader {
             offset: 0,
             stop: Arc::new(AtomicBool::new(false)),
             pcapng_big_endian: None,
+            size: None,
         })
     }
 
@@ -280,6 +285,11 @@ impl FileReader {
     /// The name used in errors.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The file's size in bytes, when it is a regular file (not a pipe).
+    pub fn size(&self) -> Option<u64> {
+        self.size
     }
 
     /// Frames read so far.

@@ -180,7 +180,8 @@ mod tests {
             .stdout(std::process::Stdio::piped())
             .spawn()
         else {
-            eprintln!("SKIP: python3 is not installed");
+            // Written past the test harness's capture, so that `cargo test` shows it.
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), b"SKIP: python3 is not installed\n");
             return;
         };
         let mut line = String::new();

@@ -1,6 +1,6 @@
 //! Building the emitted frame: which tunnels to strip, where the inner frame starts and ends,
 //! which tags to remove, and the Ethernet header to synthesize for inner IP packets.
-use crate::stream::StreamKey;
+use crate::stream::{StreamKey, StreamKind};
 use dissect::{Decoded, Layer, Proto, Tunnel};
 use wire::ethernet::{self, ethertype as et};
 use wire::MacAddr;
@@ -14,13 +14,16 @@ impl TunnelSet {
     pub const ALL: TunnelSet = TunnelSet(u32::MAX);
 
     /// The kinds named in a comma-separated list (`gre,erspan,vxlan`); `all` means every kind.
+    /// A stream's kind (`erspan3`, `mpls-pw`, as summaries name them) selects its family.
     pub fn parse(list: &str) -> Result<TunnelSet, String> {
         let mut set = 0u32;
         for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
             if name == "all" {
                 return Ok(TunnelSet::ALL);
             }
-            let t = Tunnel::from_name(name).ok_or_else(|| {
+            let family =
+                || StreamKind::ALL.into_iter().find(|k| k.name() == name).and_then(StreamKind::family);
+            let t = Tunnel::from_name(name).or_else(family).ok_or_else(|| {
                 let names: Vec<&str> = Tunnel::ALL.iter().map(|t| t.name()).collect();
                 format!("unknown tunnel kind `{name}`; known: {}, all", names.join(", "))
             })?;
@@ -296,12 +299,6 @@ impl Decapsulator {
         Some(StreamKey::of_run(decoded, first.start..first.inner))
     }
 
-    /// The kind of a decoded frame's outermost tunnel (GRE carrying ERSPAN is `erspan`).
-    pub fn outermost_tunnel(stack: &dissect::Stack) -> Option<Tunnel> {
-        let layers = stack.layers();
-        Runs { layers, i: 0 }.next().map(|r| run_kind(layers, r))
-    }
-
     /// Like [`Decapsulator::decapsulate`], with the emitted frame copied into `out`.
     pub fn decapsulate_into(&self, decoded: Decoded<'_>, orig_len: u32, out: &mut Vec<u8>) -> Outcome {
         let (o, _) = self.decapsulate(decoded, orig_len);
@@ -575,6 +572,19 @@ mod tests {
             run(Options { strip: TunnelSet::parse("vxlan").unwrap(), ..Options::default() }, &frame);
         assert_eq!(out, frame, "an outer GRE that is not to be stripped keeps the frame whole");
         assert!(matches!(o, Outcome::Emitted(Emission { stream: None, .. })));
+    }
+
+    #[test]
+    fn a_summary_kind_selects_its_family() {
+        let set = TunnelSet::parse("erspan3, mpls-pw,pptp").unwrap();
+        for t in [Tunnel::Erspan, Tunnel::Pseudowire, Tunnel::Gre] {
+            assert!(set.contains(t), "{t:?}");
+        }
+        assert!(!set.contains(Tunnel::Vxlan));
+        for k in StreamKind::ALL.into_iter().filter(|k| k.family().is_some()) {
+            assert!(TunnelSet::parse(k.name()).is_ok(), "{}", k.name());
+        }
+        assert!(TunnelSet::parse("erspan4").unwrap_err().contains("known: gre, erspan"));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Tunnel streams: one tunnel between two endpoints with one identifier (GRE key, ERSPAN
 //! session, VNI, VSID, TEID), named the way an engineer writes it.
-use dissect::{Decoded, Layer, Proto};
+use dissect::{Decoded, Layer, Proto, Tunnel};
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
@@ -51,6 +51,53 @@ pub enum StreamKind {
 }
 
 impl StreamKind {
+    /// Every kind.
+    pub const ALL: [StreamKind; 20] = [
+        StreamKind::Gre,
+        StreamKind::Pptp,
+        StreamKind::Erspan1,
+        StreamKind::Erspan2,
+        StreamKind::Erspan3,
+        StreamKind::Vxlan,
+        StreamKind::Gpe,
+        StreamKind::Nsh,
+        StreamKind::Geneve,
+        StreamKind::Gtp,
+        StreamKind::L2tpv3,
+        StreamKind::MplsPw,
+        StreamKind::MplsUdp,
+        StreamKind::Teredo,
+        StreamKind::Ayiya,
+        StreamKind::Pbb,
+        StreamKind::Trill,
+        StreamKind::FabricPath,
+        StreamKind::IpIp,
+        StreamKind::Other,
+    ];
+
+    /// The tunnel family `--strip` selects this kind by (ERSPAN III is `erspan`).
+    pub const fn family(self) -> Option<Tunnel> {
+        Some(match self {
+            StreamKind::Gre | StreamKind::Pptp => Tunnel::Gre,
+            StreamKind::Erspan1 | StreamKind::Erspan2 | StreamKind::Erspan3 => Tunnel::Erspan,
+            StreamKind::Vxlan => Tunnel::Vxlan,
+            StreamKind::Gpe => Tunnel::VxlanGpe,
+            StreamKind::Nsh => Tunnel::Nsh,
+            StreamKind::Geneve => Tunnel::Geneve,
+            StreamKind::Gtp => Tunnel::GtpU,
+            StreamKind::L2tpv3 => Tunnel::L2tpv3,
+            StreamKind::MplsPw => Tunnel::Pseudowire,
+            StreamKind::MplsUdp => Tunnel::MplsInUdp,
+            StreamKind::Teredo => Tunnel::Teredo,
+            StreamKind::Ayiya => Tunnel::Ayiya,
+            StreamKind::Pbb => Tunnel::Pbb,
+            StreamKind::Trill => Tunnel::Trill,
+            StreamKind::FabricPath => Tunnel::FabricPath,
+            StreamKind::IpIp => Tunnel::IpInIp,
+            StreamKind::Other => return None,
+        })
+    }
+
     /// The name used in stream names and summaries.
     pub const fn name(self) -> &'static str {
         match self {

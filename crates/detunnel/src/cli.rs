@@ -33,11 +33,13 @@ pub struct ServeArgs {
     /// Configuration file (TOML; `detunnel.example.toml` shows every setting).
     #[arg(short = 'c', long = "config", value_name = "FILE")]
     pub config: Option<String>,
-    /// Receive sFlow on this address (repeatable; replaces the config's `sflow.listen`).
-    #[arg(long = "sflow", value_name = "ADDR:PORT")]
+    /// Receive sFlow on this address (repeatable; replaces the config's `sflow.listen`); a
+    /// host name is resolved once, at start.
+    #[arg(long = "sflow", value_name = "HOST:PORT", value_parser = capture::resolve::socket_addr)]
     pub sflow: Vec<std::net::SocketAddr>,
-    /// Serve the REST API on this address (replaces the config's `http.listen`).
-    #[arg(long = "http", value_name = "ADDR:PORT")]
+    /// Serve the REST API on this address (replaces the config's `http.listen`); a host name
+    /// is resolved once, at start.
+    #[arg(long = "http", value_name = "HOST:PORT", value_parser = capture::resolve::socket_addr)]
     pub http: Option<std::net::SocketAddr>,
     /// Receiving and counting threads (replaces the config's `sflow.workers`; default: one
     /// per core).
@@ -64,6 +66,9 @@ pub struct GenerateArgs {
     /// Number of frames.
     #[arg(short = 'c', long = "count", value_name = "N", default_value_t = 1000)]
     pub count: u64,
+    /// No progress line and no summary.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
     /// Encapsulations to mix, comma-separated: plain, gre, nvgre, erspan1, erspan2, erspan3,
     /// vxlan, geneve, gpe, ipip, gtp, mpls, qinq.
     #[arg(long, value_name = "LIST", default_value = "erspan2,erspan3,gre,vxlan,geneve", value_parser = parse_encaps)]
@@ -85,7 +90,7 @@ pub struct GenerateArgs {
     pub seed: u64,
     /// Send the frames as sFlow v5 datagrams to this address instead of writing a capture
     /// (`-c` then counts datagrams); for the collector benchmark and demos.
-    #[arg(long, value_name = "ADDR:PORT", conflicts_with_all = ["write", "format"])]
+    #[arg(long, value_name = "HOST:PORT", conflicts_with_all = ["write", "format"], value_parser = capture::resolve::socket_addr)]
     pub sflow: Option<std::net::SocketAddr>,
     /// With `--sflow`: flow samples per datagram, each a 128-byte sampled header.
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
@@ -156,7 +161,7 @@ pub struct InspectArgs {
     /// One JSON object per line instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Stop after this many frames.
+    /// Stop after printing N frames (as tcpdump's -c: frames that pass the filter).
     #[arg(short = 'c', long = "count", value_name = "N")]
     pub count: Option<u64>,
     /// Print only frames that pass this sFlow-RT filter (e.g. `ipsource.1=10.0.0.1`).
@@ -200,6 +205,9 @@ pub struct FlowsArgs {
     /// Print sFlow-RT's activeflows JSON shape: `[{"key": "a,b", "value": 123}, ...]`.
     #[arg(long)]
     pub json: bool,
+    /// Stop after counting N frames (as tcpdump's -c: frames that pass the filter).
+    #[arg(short = 'c', long = "count", value_name = "N")]
+    pub count: Option<u64>,
     /// Count the packets sampled in the capture's sFlow datagrams (UDP 6343) instead of its
     /// frames: each sampled header is decoded through its tunnels and counts `sampling_rate`
     /// frames and `frame_length x sampling_rate` bytes; `agent`, `inputifindex` and
@@ -315,7 +323,8 @@ pub struct DecapArgs {
     #[arg(long, value_name = "N")]
     pub depth: Option<usize>,
     /// Tunnel kinds to strip, comma-separated: gre, erspan, vxlan, gpe, geneve, nsh, ipip, gtp,
-    /// teredo, ayiya, l2tp, pw, pbb, trill, fabricpath, or all.
+    /// teredo, ayiya, l2tp, pw, mplsudp, pbb, trill, fabricpath, or all (the names of the
+    /// summary, such as erspan3 or mpls-pw, name their family).
     #[arg(long, value_name = "LIST", default_value = "all", value_parser = decap::TunnelSet::parse)]
     pub strip: decap::TunnelSet,
     /// Tags to remove from emitted frames, comma-separated: vlan, vntag, etag, mpls.
@@ -330,6 +339,10 @@ pub struct DecapArgs {
     /// Drop a frame identical to one emitted within the last MS milliseconds.
     #[arg(long, value_name = "MS")]
     pub dedup: Option<u64>,
+    /// Stop after writing N frames (as tcpdump's -c: frames that pass the filter and are
+    /// emitted).
+    #[arg(short = 'c', long = "count", value_name = "N")]
+    pub count: Option<u64>,
     /// Frame times: `capture` (as read) or `erspan` (rebuilt from ERSPAN III timestamps).
     #[arg(long, value_enum, default_value = "capture")]
     pub timestamps: TimestampArg,

@@ -71,6 +71,7 @@ pub fn config(args: &DecapArgs) -> Result<PipelineConfig> {
         balance: args.balance,
         sinks,
         sflow: false,
+        count: args.count,
     };
     config.check().map_err(|e| anyhow!("{e}"))?;
     Ok(config)

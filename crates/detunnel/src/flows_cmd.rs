@@ -26,6 +26,7 @@ pub fn run(args: &FlowsArgs) -> Result<ExitCode> {
     let config = PipelineConfig {
         decoder: args.decoder.config(),
         sflow: args.sflow,
+        count: args.count,
         ..PipelineConfig::new(vec![Source::File(args.read.clone())], vec![Sink::Flows { sample: 1 }])
     };
     let hooks = Hooks { flows: Some(Box::new(counter.clone())), ..Hooks::default() };

@@ -6,6 +6,7 @@ use craft::mix::{Generator, Mix};
 use dissect::LinkType;
 use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 /// The mix these flags describe.
 pub fn mix(args: &GenerateArgs) -> Mix {
@@ -33,14 +34,43 @@ pub fn run(args: &GenerateArgs) -> Result<ExitCode> {
         .with_context(|| format!("cannot create {}", args.write))?;
     let mut generator = Generator::new(mix(args));
     let start = 1_700_000_000_000_000_000u64;
+    let started = Instant::now();
+    // A progress line on a terminal, twice a second.
+    let mut progress = (!args.quiet && std::io::stderr().is_terminal()).then(Instant::now);
+    let mut bytes = 0u64;
     for i in 0..args.count {
         let frame = generator.frame();
         out.write(0, start + i * 1_000, frame.len() as u32, &frame)
             .with_context(|| format!("writing {}", args.write))?;
+        bytes += frame.len() as u64;
+        if progress.is_some_and(|last| i % 1024 == 0 && last.elapsed() >= PROGRESS) {
+            eprint!(
+                "\r\x1b[2Kgenerate: {i} of {} frames ({:.0}%), {:.1} MB",
+                args.count,
+                i as f64 * 100.0 / args.count as f64,
+                bytes as f64 / 1e6
+            );
+            progress = Some(Instant::now());
+        }
     }
     out.finish().with_context(|| format!("writing {}", args.write))?;
+    if progress.is_some() {
+        eprint!("\r\x1b[2K");
+    }
+    if !args.quiet {
+        eprintln!(
+            "detunnel generate: {} frames ({:.1} MB) to {} in {:.2} s",
+            args.count,
+            bytes as f64 / 1e6,
+            if args.write == "-" { "standard output" } else { &args.write },
+            started.elapsed().as_secs_f64()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
+
+/// How often the progress line is redrawn.
+const PROGRESS: Duration = Duration::from_millis(500);
 
 /// Distinct datagrams built per agent; sending cycles through them, numbering each anew.
 const POOL: usize = 256;
@@ -52,7 +82,6 @@ const SEQUENCE_AT: usize = 16;
 /// `args.rate` datagrams a second (0: as fast as possible); prints what it sent.
 fn send_sflow(args: &GenerateArgs, to: std::net::SocketAddr) -> Result<ExitCode> {
     use craft::sflow::Agent;
-    use std::time::{Duration, Instant};
     let mut generator = Generator::new(mix(args));
     let pools: Vec<Vec<Vec<u8>>> = (0..args.agents)
         .map(|a| {

@@ -13,6 +13,9 @@ use std::sync::atomic::Ordering;
 /// Runs the command; the summary goes to standard error.
 pub fn run(args: &InspectArgs) -> Result<ExitCode> {
     let stop = crate::stop::on_signals()?;
+    if args.read == "-" && std::io::IsTerminal::is_terminal(&std::io::stdin()) && !args.quiet {
+        eprintln!("detunnel inspect: reading a capture from standard input (pipe one in: tcpdump -w - | detunnel inspect; or give -r FILE)");
+    }
     let reader = match FileReader::open_until(&args.read, stop.clone()) {
         Ok(r) => r,
         Err(_) if stop.load(Ordering::Relaxed) => return Ok(ExitCode::from(130)),
@@ -63,6 +66,7 @@ fn run_on(mut reader: FileReader, args: &InspectArgs) -> Result<ExitCode> {
     let mut stacks: BTreeMap<String, u64> = BTreeMap::new();
     let mut write_error = None;
     let mut unsupported = 0u64;
+    let mut printed = 0u64;
     let read = reader.for_each(|frame| {
         if !frame.link.is_supported() {
             unsupported += 1;
@@ -83,7 +87,8 @@ fn run_on(mut reader: FileReader, args: &InspectArgs) -> Result<ExitCode> {
             write_error = Some(e);
             return ControlFlow::Break(());
         }
-        if args.count.is_some_and(|c| frame.record >= c) {
+        printed += 1;
+        if args.count.is_some_and(|c| printed >= c) {
             return ControlFlow::Break(());
         }
         ControlFlow::Continue(())

@@ -16,8 +16,12 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// How often a receiving thread looks up from its socket to see whether to stop.
-const POLL: Duration = Duration::from_millis(200);
+/// How often a thread looks up from its work to see whether to stop.
+const POLL: Duration = Duration::from_millis(100);
+/// How often the flow log, thresholds and expiry are brought up to date.
+const HOUSEKEEPING: Duration = Duration::from_secs(1);
+/// How long answers in progress may take to finish once the daemon is stopping.
+const GRACE: Duration = Duration::from_millis(250);
 
 /// Runs the daemon until SIGINT or SIGTERM.
 pub fn run(args: &ServeArgs) -> Result<ExitCode> {
@@ -67,31 +71,20 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
     // The API's connection cap needs room below the limit of open files.
     capture::process::raise_open_files();
     let stop = Arc::new(AtomicBool::new(false));
-    let mut threads: Vec<JoinHandle<()>> = Vec::new();
+    // Every socket, pipeline and file is opened before anything is announced or started:
+    // one that cannot work stops the daemon at start, named, with nothing half-running.
+    let mut sockets = Vec::new();
     for addr in &listen {
         capture::udp::check_not_taken(*addr).context("cannot receive sFlow")?;
         for i in 0..workers {
             let socket = capture::udp::shared_socket(*addr, config.sflow.receive_buffer, POLL)
                 .with_context(|| format!("cannot receive sFlow on {addr}"))?;
-            let (shared, stop) = (shared.clone(), stop.clone());
-            threads.push(std::thread::Builder::new().name(format!("sflow-{i}")).spawn(move || {
-                receive(&shared, i, &socket, &stop);
-            })?);
+            sockets.push((i, socket));
         }
-        lock(&shared.udp_ports).push(addr.port());
-        eprintln!("detunnel serve: sFlow on udp {addr} ({workers} workers)");
     }
-    {
-        let (shared, stop) = (shared.clone(), stop.clone());
-        threads.push(std::thread::Builder::new().name("housekeeping".into()).spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_secs(1));
-                shared.housekeep();
-            }
-        })?);
-    }
-    // Every pipeline's sources and sinks are opened before any runs: one that cannot work
-    // stops the daemon at start, named.
+    let api = std::net::TcpListener::bind(http)
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
+        .with_context(|| format!("cannot serve the REST API on {http}"))?;
     let mut opened = Vec::new();
     for (name, config) in config.pipelines()? {
         let sources: Vec<String> = config.sources.iter().map(ToString::to_string).collect();
@@ -107,12 +100,37 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
             .map_err(|e| anyhow::anyhow!("pipeline `{name}`: {e}"))?;
         opened.push((name, sources, p));
     }
+    let reader = args.read.as_ref().map(|path| FileReader::open_until(path, stop.clone())).transpose()?;
+
+    let mut threads: Vec<JoinHandle<()>> = Vec::new();
+    for (i, socket) in sockets {
+        let (shared, stop) = (shared.clone(), stop.clone());
+        threads.push(std::thread::Builder::new().name(format!("sflow-{i}")).spawn(move || {
+            receive(&shared, i, &socket, &stop);
+        })?);
+    }
+    for addr in &listen {
+        lock(&shared.udp_ports).push(addr.port());
+        eprintln!("detunnel serve: sFlow on udp {addr} ({workers} workers)");
+    }
+    {
+        let (shared, stop) = (shared.clone(), stop.clone());
+        threads.push(std::thread::Builder::new().name("housekeeping".into()).spawn(move || {
+            let mut last = Instant::now();
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(POLL);
+                if last.elapsed() >= HOUSEKEEPING {
+                    last = Instant::now();
+                    shared.housekeep();
+                }
+            }
+        })?);
+    }
     for (name, sources, p) in opened {
         eprintln!("detunnel serve: pipeline {name}: {}", sources.join(", "));
         threads.push(start_pipeline(&shared, name, p)?);
     }
-    if let Some(path) = &args.read {
-        let reader = FileReader::open_until(path, stop.clone())?;
+    if let Some(reader) = reader {
         let (shared, stop, realtime) = (shared.clone(), stop.clone(), args.realtime);
         threads.push(std::thread::Builder::new().name("read".into()).spawn(move || {
             read_file(&shared, reader, realtime, &stop);
@@ -120,8 +138,7 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let served = runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(http)
-            .await
+        let listener = tokio::net::TcpListener::from_std(api)
             .with_context(|| format!("cannot serve the REST API on {http}"))?;
         eprintln!("detunnel serve: REST API on http://{http}/");
         server::listener::serve(
@@ -130,7 +147,7 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
             connection_limits,
             shared.connections.clone(),
             signalled(),
-            Duration::from_millis(300),
+            GRACE,
         )
         .await;
         anyhow::Ok(())

@@ -45,8 +45,8 @@ pub struct Config {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sflow {
-    /// Addresses to receive sFlow on.
-    #[serde(default = "default_sflow")]
+    /// Addresses to receive sFlow on (host names resolved once).
+    #[serde(default = "default_sflow", deserialize_with = "host_addrs")]
     pub listen: Vec<SocketAddr>,
     /// Receiving and counting threads (0: one per core).
     #[serde(default)]
@@ -65,6 +65,15 @@ impl Default for Sflow {
 fn default_sflow() -> Vec<SocketAddr> {
     vec![SocketAddr::from(([0, 0, 0, 0], 6343))]
 }
+/// Reads an address as `--http` does: `HOST:PORT`, a host name resolved once.
+fn host_addr<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    capture::resolve::socket_addr(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+}
+/// Reads a list of addresses as `--sflow` does.
+fn host_addrs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<SocketAddr>, D::Error> {
+    let texts = Vec::<String>::deserialize(d)?;
+    texts.iter().map(|t| capture::resolve::socket_addr(t).map_err(serde::de::Error::custom)).collect()
+}
 fn default_buffer() -> usize {
     8 << 20
 }
@@ -73,8 +82,8 @@ fn default_buffer() -> usize {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Http {
-    /// Address of the REST API.
-    #[serde(default = "default_http")]
+    /// Address of the REST API (a host name resolved once).
+    #[serde(default = "default_http", deserialize_with = "host_addr")]
     pub listen: SocketAddr,
     /// Refuse PUT and DELETE.
     #[serde(default)]

@@ -74,13 +74,13 @@ impl Drop for Peers {
 }
 
 fn tcpdump(ns: &str, dev: &str, out: &Path) -> Running {
-    let child = command_in(Some(ns), "tcpdump")
-        .args(["-i", dev, "-U", "-n", "-w"])
-        .arg(out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_group(
+        command_in(Some(ns), "tcpdump")
+            .args(["-i", dev, "-U", "-n", "-w"])
+            .arg(out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    );
     Running(Some(child), "-INT")
 }
 

@@ -7,7 +7,7 @@ mod common;
 
 use common::serve::{command_in, Serve};
 use common::*;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Two namespaces joined by a veth pair, each with a kernel VXLAN device (VNI 42) over it;
@@ -62,16 +62,6 @@ impl Drop for VxlanPair {
     }
 }
 
-/// A child process killed on drop.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 const CONFIG: &str = r#"
 [flows.inner]
 keys = "ipsource.1,ipdestination.1,vxlanvni"
@@ -103,14 +93,16 @@ fn pmacct_sfprobe_sampling_kernel_vxlan() {
          sfprobe_agentip[sf]: 192.0.2.2\nsfprobe_agentsubid[sf]: 1\nsampling_rate[sf]: 1\nsnaplen: 256\n",
     )
     .unwrap();
-    let _probe = Killed(
-        command_in(Some(&pair.b), "pmacctd")
-            .arg("-f")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    // pmacctd forks its plugin: the probe runs as a process group, ended as one.
+    let probe = Running(
+        Some(spawn_group(
+            command_in(Some(&pair.b), "pmacctd")
+                .arg("-f")
+                .arg(&conf)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        )),
+        "-TERM",
     );
     // Let pmacctd open its capture before the traffic starts.
     std::thread::sleep(Duration::from_secs(2));
@@ -162,4 +154,7 @@ fn pmacct_sfprobe_sampling_kernel_vxlan() {
     let agents = server.json("/agents/json");
     assert_eq!(agents["192.0.2.2"]["sFlowDatagramsLost"], 0, "{agents}");
     server.stop();
+    drop(probe);
+    let left = processes_in(&pair.b);
+    assert!(left.is_empty(), "still running in {}: {left:?}", pair.b);
 }

@@ -455,6 +455,11 @@ fn broker_pipelines_run_inside_the_daemon_with_their_counters_in_the_api() {
     );
     assert!(metrics.contains(&source), "{metrics}");
     assert!(metrics.contains(r#"detunnel_pipeline_stream_frames_total{pipeline="mirror",stream="vxlan 127.0.0.1>127.0.0.1 vni 77"} 20"#), "{metrics}");
+    for way in ["in", "out"] {
+        let kind =
+            format!(r#"detunnel_pipeline_frames_{way}_by_kind_total{{pipeline="mirror",kind="vxlan"}} 20"#);
+        assert!(metrics.contains(&kind), "{metrics}");
+    }
     server.stop();
     // Stopping the daemon flushed and closed the pipeline's file: every frame is in it.
     let mut n = 0;

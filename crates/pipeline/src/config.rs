@@ -161,6 +161,9 @@ pub struct PipelineConfig {
     /// decoded, goes to the flows sink as `sampling_rate` frames with its provenance (agent,
     /// data source, interfaces); other frames are not counted.
     pub sflow: bool,
+    /// Stop after this many frames out (emitted, or counted when only the flow engine takes
+    /// them), as tcpdump's `-c` does.
+    pub count: Option<u64>,
 }
 
 impl PipelineConfig {
@@ -179,6 +182,7 @@ impl PipelineConfig {
             balance: false,
             sinks,
             sflow: false,
+            count: None,
         }
     }
 
@@ -381,6 +385,7 @@ impl PipelineSpec {
             balance: self.balance,
             sinks,
             sflow: false,
+            count: None,
         };
         config.check()?;
         Ok(config)

@@ -14,20 +14,23 @@ pub const UNTUNNELLED_AGENT: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
 /// Where a flows sink counts: the daemon's flow engine, or `detunnel flows`'s exact table.
 pub trait FlowCounter: Send {
-    /// Counts `input` as `weight` frames seen at `source`.
-    fn count(&mut self, source: DataSource, input: &Input<'_>, weight: u64);
+    /// Counts `input` as `weight` frames seen at `source`; false when a filter of its own
+    /// turned it away.
+    fn count(&mut self, source: DataSource, input: &Input<'_>, weight: u64) -> bool;
 }
 
 impl FlowCounter for flows::Counter {
-    fn count(&mut self, _source: DataSource, input: &Input<'_>, weight: u64) {
+    fn count(&mut self, _source: DataSource, input: &Input<'_>, weight: u64) -> bool {
+        let filtered = self.totals.filtered;
         self.add_weighted(input, weight);
+        self.totals.filtered == filtered
     }
 }
 
 /// A counter the caller keeps a hold of, to read it after the pipeline has run.
 impl<T: FlowCounter> FlowCounter for std::sync::Arc<std::sync::Mutex<T>> {
-    fn count(&mut self, source: DataSource, input: &Input<'_>, weight: u64) {
-        self.lock().unwrap_or_else(|e| e.into_inner()).count(source, input, weight);
+    fn count(&mut self, source: DataSource, input: &Input<'_>, weight: u64) -> bool {
+        self.lock().unwrap_or_else(|e| e.into_inner()).count(source, input, weight)
     }
 }
 
@@ -47,12 +50,14 @@ pub struct FlowSink {
     pub offered: u64,
     /// Frames counted.
     pub counted: u64,
+    /// Frames counted that the counter's own filter took.
+    pub matched: u64,
 }
 
 impl FlowSink {
     /// Counts into `counter`, 1 in `sample` frames.
     pub fn new(counter: Box<dyn FlowCounter>, sample: u64) -> FlowSink {
-        FlowSink { counter, sample: sample.max(1), offered: 0, counted: 0 }
+        FlowSink { counter, sample: sample.max(1), offered: 0, counted: 0, matched: 0 }
     }
 
     /// Offers a decoded frame of `frame_len` bytes on the wire.
@@ -68,6 +73,8 @@ impl FlowSink {
             return;
         }
         self.counted += 1;
-        self.counter.count(source, input, weight.saturating_mul(self.sample));
+        if self.counter.count(source, input, weight.saturating_mul(self.sample)) {
+            self.matched += 1;
+        }
     }
 }

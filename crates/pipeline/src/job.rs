@@ -56,6 +56,14 @@ pub struct Job {
     pub error: Option<WriteError>,
     /// A signal stopped reading files before their end.
     pub interrupted: bool,
+    /// Stop after this many frames out.
+    limit: Option<u64>,
+    /// The limit was reached.
+    pub limit_reached: bool,
+    /// The output pipe's reader went away (`decap -w - | tcpdump -c 2`): a normal end.
+    pub output_closed: bool,
+    /// Bytes of the input files, when known (for the progress line).
+    input_size: Option<u64>,
     write_failed: bool,
     last_flush: Instant,
     publish: Option<Publish>,
@@ -79,6 +87,8 @@ impl Job {
         sflow: Option<SflowReader>,
         publish: Option<Publish>,
         progress: bool,
+        limit: Option<u64>,
+        input_size: Option<u64>,
     ) -> Job {
         Job {
             live,
@@ -105,6 +115,10 @@ impl Job {
             reassembled_frames: Vec::new(),
             error: None,
             interrupted: false,
+            limit,
+            limit_reached: false,
+            output_closed: false,
+            input_size,
             write_failed: false,
             last_flush: Instant::now(),
             publish,
@@ -163,10 +177,26 @@ impl Job {
         if let (Some((sink, _)), Some(decoded)) = (&mut self.flows, lane.counted(d, f.data)) {
             sink.offer(decoded, f.orig_len);
         }
-        if self.error.is_some() {
+        if self.error.is_some() || self.output_closed {
+            return ControlFlow::Break(());
+        }
+        if self.limit.is_some_and(|n| self.frames_counted_out() >= n) {
+            self.limit_reached = true;
+            // Live sources end on the stop flag; files on the break.
+            self.stop.store(true, Ordering::Relaxed);
             return ControlFlow::Break(());
         }
         flow
+    }
+
+    /// Frames out as `-c` counts them: emitted, or counted when only the flow engine takes
+    /// frames.
+    fn frames_counted_out(&self) -> u64 {
+        if self.files.is_empty() && self.sinks.is_empty() {
+            self.flows.as_ref().map_or(0, |(f, _)| f.matched)
+        } else {
+            self.emitted
+        }
     }
 
     /// Hands the packets an sFlow datagram samples to the flows sink, each standing for its
@@ -249,6 +279,12 @@ impl Job {
     /// A write failed: reading files, it ends the pipeline; live, it is said once and the
     /// output counts what it loses (it opens a fresh file a second later).
     fn failed(&mut self, err: WriteError) -> ControlFlow<()> {
+        // The reader of the output pipe stopped reading: a normal end, as for tcpdump.
+        if err.error.kind() == std::io::ErrorKind::BrokenPipe {
+            self.output_closed = true;
+            self.stop.store(true, Ordering::Relaxed);
+            return ControlFlow::Break(());
+        }
         if !self.live {
             self.error.get_or_insert(err);
             return ControlFlow::Break(());
@@ -312,12 +348,22 @@ impl Job {
         self.progress = Some(Instant::now());
         let secs = self.started.elapsed().as_secs_f64().max(1e-9);
         let out = self.summary_counts().0;
+        let rate = self.bytes_in as f64 / secs;
+        // With the input's size known: how far, and how long to go at this pace.
+        let left = match self.input_size.filter(|s| *s > 0) {
+            Some(size) => {
+                let done = (self.bytes_in as f64 / size as f64).min(1.0);
+                let rest = (size.saturating_sub(self.bytes_in)) as f64 / rate.max(1.0);
+                format!(", {:.0}% ({} left)", done * 100.0, clock(rest))
+            }
+            None => String::new(),
+        };
         eprint!(
-            "\r\x1b[2Kdecap: {} frames in, {} out, {:.1} MB read, {:.0} MB/s",
+            "\r\x1b[2Kdecap: {} frames in, {} out, {:.1} MB read, {:.0} MB/s{left}",
             self.frames_in,
             out,
             self.bytes_in as f64 / 1e6,
-            self.bytes_in as f64 / 1e6 / secs
+            rate / 1e6
         );
     }
 
@@ -389,8 +435,20 @@ impl Job {
             }),
             streams,
             other_streams,
+            count_reached: self.limit.filter(|_| self.limit_reached),
+            output_closed: self.output_closed,
             error: None,
         }
+    }
+}
+
+/// Seconds as `m:ss` (or `h:mm:ss`).
+fn clock(seconds: f64) -> String {
+    let s = seconds.round() as u64;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
     }
 }
 

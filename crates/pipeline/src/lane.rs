@@ -228,9 +228,10 @@ fn judge(
     orig_len: u32,
 ) -> Decision {
     let Actions { emit, want_erspan3, balance, .. } = actions;
-    let kind = Decapsulator::outermost_tunnel(decoded.stack()).map_or("untunnelled", |t| t.name());
+    // How the input is counted: by its outermost tunnel's kind, in the words of stream names.
+    let outermost = || Decapsulator::outermost_stream(decoded).map_or("untunnelled", |k| k.kind.name());
     // `counted` is set (to its stack) by the caller when the filter accepted the frame.
-    let decision = |accepted: bool, fate| Decision {
+    let decision = |kind, accepted: bool, fate| Decision {
         kind,
         completed: false,
         counted: accepted.then_some(0),
@@ -239,11 +240,12 @@ fn judge(
         fate,
     };
     if !filter.accepts(&decoded, orig_len) {
-        return decision(false, Fate::Dropped(Drop::Filtered));
+        return decision(outermost(), false, Fate::Dropped(Drop::Filtered));
     }
     if !emit {
-        return decision(true, Fate::Kept);
+        return decision(outermost(), true, Fate::Kept);
     }
+    let mut kind = None;
     let fate = match decap.decapsulate(decoded, orig_len).0 {
         Outcome::Dropped(why) => Fate::Dropped(why),
         Outcome::Emitted(emission) => {
@@ -253,8 +255,10 @@ fn judge(
                 .flatten()
                 .map(|l| l.offset as usize..l.end());
             let balance = balance.then(|| decap::balance::conversation_hash(decoded, emission.first_layer));
+            // The outermost tunnel stripped is the outermost there is.
+            kind = emission.stream.map(|k| k.kind.name());
             Fate::Emitted { emission, erspan3, balance }
         }
     };
-    decision(true, fate)
+    decision(kind.unwrap_or_else(outermost), true, fate)
 }

@@ -177,7 +177,7 @@ impl FrameSink {
             }
             FrameSink::Tunnel(s) => {
                 let (c, t) = (s.counts, s.target());
-                let name = format!("{:?} to {}", t.tunnel, t.addr);
+                let name = t.to_string();
                 SinkCounts { name, frames: c.frames, bytes: c.bytes, too_big: 0, errors: c.errors }
             }
         }

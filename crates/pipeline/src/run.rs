@@ -132,7 +132,7 @@ impl Pipeline {
             lane.finish();
             job.lanes[0] = lane.figures();
             // A signal ended the input (perhaps while it was quiet): the run was interrupted.
-            job.interrupted = stop.load(Ordering::Relaxed);
+            job.interrupted = stop.load(Ordering::Relaxed) && !job.limit_reached && !job.output_closed;
             read
         } else {
             receive(&mut job, sources, lanes, &stop);
@@ -237,6 +237,8 @@ fn open(config: &PipelineConfig, stop: Arc<AtomicBool>, hooks: Hooks) -> Result<
         config.sflow.then(|| SflowReader::new(config.decoder.clone(), MAX_SFLOW_AGENTS)),
         hooks.publish,
         hooks.progress,
+        config.count,
+        readers.iter().map(FileReader::size).sum::<Option<u64>>(),
     );
     Ok(Pipeline { job, readers, sources, lanes, live, stop })
 }

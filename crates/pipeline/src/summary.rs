@@ -66,6 +66,12 @@ pub struct Summary {
     pub streams: Vec<StreamCounts>,
     /// Frames of streams past the number tracked one by one.
     pub other_streams: Counts,
+    /// `-c`: the run stopped when this many frames were out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count_reached: Option<u64>,
+    /// The output pipe's reader stopped reading (a normal end, as for tcpdump).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub output_closed: bool,
     /// Why the pipeline stopped, when it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -127,7 +133,7 @@ pub struct SourceCounts {
 /// A TAP or tunnel sink.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SinkCounts {
-    /// `tap mon0`, `Vxlan(7) to 192.0.2.9:4789`, ...
+    /// `tap mon0`, `vxlan://192.0.2.9:4789?vni=7`, ...
     pub name: String,
     /// Frames written.
     pub frames: u64,
@@ -307,7 +313,17 @@ impl Summary {
                 "  endpoint sockets: {drops} datagrams dropped by the kernel (buffers full)\n"
             ));
         }
-        if self.write_errors > 0 || self.files > 1 {
+        if let Some(n) = self.count_reached {
+            s.push_str(&format!("  stopped after {n} frames out (-c)\n"));
+        }
+        if self.output_closed {
+            // Frames still on their way when the reader left were not delivered; that is
+            // the pipe's normal end, not a write error.
+            s.push_str(&format!(
+                "  output: its reader stopped reading (a pipe closed early) after {} frames; the run ended there ({} frames on their way not delivered)\n",
+                self.frames_out, self.write_errors
+            ));
+        } else if self.write_errors > 0 || self.files > 1 {
             s.push_str(&format!(
                 "  output: {} files, {} frames lost to write errors\n",
                 self.files, self.write_errors

@@ -249,10 +249,13 @@ impl Parser<'_> {
             let op = if positive { "==" } else { "!==" };
             let meant = if positive { "=" } else { "!=" };
             let value = rhs_text(&rest[lhs_end + op_len + 1..]);
-            return Err(self.error(
-                start + lhs_end,
-                format!("`{op}`: the flow language compares with `{meant}`: write `{}{meant}{value}` (quote a value that starts with `=`)", lhs.trim()),
-            ));
+            let (lhs, wireshark) = (lhs.trim(), crate::habits::wireshark_key(lhs.trim()));
+            let key = crate::habits::wireshark_single_key(lhs).unwrap_or_else(|| lhs.to_string());
+            let mut message = format!("`{op}`: the flow language compares with `{meant}`: write `{key}{meant}{value}` (quote a value that starts with `=`)");
+            if let Some(w) = wireshark {
+                message = format!("{message}; {w}");
+            }
+            return Err(self.error(start + lhs_end, message));
         }
         let key = parse_key_nested(PART, self.src, lhs, start + lhs_at, self.depth)?;
         let rhs_start = start + lhs_end + op_len;

@@ -42,22 +42,56 @@ const WIRESHARK: &[(&str, &str)] = &[
     ("frame.protocols", "stack"),
 ];
 
+/// The Wireshark field `name` starts with, its keys, and the `.N` depth that follows.
+fn wireshark(name: &str) -> Option<(&'static str, &'static str, &str)> {
+    WIRESHARK.iter().find_map(|&(field, key)| {
+        let rest = name.strip_prefix(field)?;
+        (rest.is_empty() || (rest.starts_with('.') && rest[1..].bytes().all(|b| b.is_ascii_digit())))
+            .then_some((field, key, rest))
+    })
+}
+
 /// The flow language's name for Wireshark field `name` (with any `.N` depth kept), as a
 /// sentence for an error message.
 pub fn wireshark_key(name: &str) -> Option<String> {
-    let (&(field, key), depth) = WIRESHARK.iter().find_map(|e| {
-        let rest = name.strip_prefix(e.0)?;
-        (rest.is_empty() || (rest.starts_with('.') && rest[1..].bytes().all(|b| b.is_ascii_digit())))
-            .then_some((e, rest))
-    })?;
+    let (field, key, depth) = wireshark(name)?;
     let with_depth = key.split(" or ").map(|k| format!("`{k}{depth}`")).collect::<Vec<_>>().join(" or ");
-    Some(format!("`{name}` is Wireshark's name; detunnel says {with_depth} (`{field}` of the frame inside one tunnel is `{}`)", key.split(" or ").next().map_or(String::new(), |k| format!("{k}.1"))))
+    let first = key.split(" or ").next().unwrap_or(key);
+    Some(format!(
+        "`{name}` is Wireshark's name; detunnel says {with_depth} (`{field}` of the frame inside one tunnel is `{first}.1`)"
+    ))
+}
+
+/// The one key that says what Wireshark field `name` says, if there is exactly one.
+pub fn wireshark_single_key(name: &str) -> Option<String> {
+    let (_, key, depth) = wireshark(name)?;
+    (!key.contains(" or ")).then(|| format!("{key}{depth}"))
 }
 
 /// BPF words that do not start a flow-language expression.
 const BPF_WORDS: &[&str] = &[
-    "host", "src", "dst", "net", "port", "portrange", "tcp", "udp", "icmp", "icmp6", "ip", "ip6", "vlan", "and",
-    "or", "not", "ether", "proto", "arp", "mpls", "less", "greater",
+    "host",
+    "src",
+    "dst",
+    "net",
+    "port",
+    "portrange",
+    "tcp",
+    "udp",
+    "icmp",
+    "icmp6",
+    "ip",
+    "ip6",
+    "vlan",
+    "and",
+    "or",
+    "not",
+    "ether",
+    "proto",
+    "arp",
+    "mpls",
+    "less",
+    "greater",
 ];
 
 /// When `src` reads as a tcpdump (BPF) filter rather than a flow-language one: the same filter
@@ -71,7 +105,8 @@ pub fn bpf_hint(src: &str) -> Option<String> {
     }
     let mut out = String::from("this looks like a tcpdump (BPF) filter; detunnel's filters are sFlow-RT's (KEY=VALUE joined by `&` and `|`)");
     match translate(src) {
-        Some(t) => out.push_str(&format!(": try `{t}` (outer headers; add `.1` to a key for the frame one tunnel in)")),
+        Some(t) => out
+            .push_str(&format!(": try `{t}` (outer headers; add `.1` to a key for the frame one tunnel in)")),
         None => out.push_str(", e.g. `udpsourceport=53|udpdestinationport=53` for `udp port 53`"),
     }
     Some(out)
@@ -126,7 +161,8 @@ fn translate(src: &str) -> Option<String> {
     // BPF joins primitives with an implicit `and`.
     let mut joined = String::new();
     for (k, p) in out.iter().enumerate() {
-        let operand_before = k.checked_sub(1).is_some_and(|j| !matches!(out[j].as_str(), "&" | "|" | "!" | "("));
+        let operand_before =
+            k.checked_sub(1).is_some_and(|j| !matches!(out[j].as_str(), "&" | "|" | "!" | "("));
         let operand_now = !matches!(p.as_str(), "&" | "|" | ")");
         if operand_before && operand_now {
             joined.push('&');
@@ -189,7 +225,10 @@ mod tests {
         assert_eq!(t("src net 10.0.0.0/8").as_deref(), Some("[mask:ipsource:8]=10.0.0.0"));
         assert_eq!(t("tcp udp").as_deref(), Some("ipprotocol=6&ipprotocol=17"));
         assert_eq!(t("vlan 5 or icmp").as_deref(), Some("vlan=5|ipprotocol=1"));
-        assert_eq!(t("(tcp or udp) and dst 192.0.2.1").as_deref(), Some("(ipprotocol=6|ipprotocol=17)&ipdestination=192.0.2.1"));
+        assert_eq!(
+            t("(tcp or udp) and dst 192.0.2.1").as_deref(),
+            Some("(ipprotocol=6|ipprotocol=17)&ipdestination=192.0.2.1")
+        );
         assert_eq!(t("ether host 02:00:00:00:00:01"), None);
         assert!(bpf_hint("ipsource=10.0.0.1").is_none());
         assert!(bpf_hint("udp port 53").unwrap().contains("try `(udpsourceport=53|udpdestinationport=53)`"));

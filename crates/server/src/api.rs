@@ -33,6 +33,7 @@ impl IntoResponse for Failure {
 pub fn router(shared: Arc<Shared>) -> Router {
     let limit = shared.options.max_body;
     Router::new()
+        .route("/", get(crate::index::index))
         .route("/version", get(version))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/analyzer/json", get(analyzer))

@@ -11,7 +11,8 @@ use std::sync::Arc;
 pub struct EngineSink(pub Arc<Shared>);
 
 impl FlowCounter for EngineSink {
-    fn count(&mut self, source: DataSource, input: &Input<'_>, weight: u64) {
+    fn count(&mut self, source: DataSource, input: &Input<'_>, weight: u64) -> bool {
         self.0.count_frame(source, input, weight);
+        true
     }
 }

@@ -340,7 +340,17 @@ fn pipelines(out: &mut String, s: &Shared) {
     let mut sink_errors = Vec::new();
     let mut streams = Vec::new();
     let mut sources = Vec::new();
+    let (mut kinds_in, mut kinds_out) = (Vec::new(), Vec::new());
     for (n, v) in &p {
+        // The summary's words: `erspan3`, `mpls-pw`, `untunnelled`, as in stream names.
+        for (kind, frames) in &v.in_by_encapsulation {
+            kinds_in
+                .push((format!("{{pipeline=\"{}\",kind=\"{}\"}}", label(n), label(kind)), *frames as f64));
+        }
+        for (kind, frames) in &v.out_by_stream_kind {
+            kinds_out
+                .push((format!("{{pipeline=\"{}\",kind=\"{}\"}}", label(n), label(kind)), *frames as f64));
+        }
         for k in &v.sources {
             let l = format!("{{pipeline=\"{}\",source=\"{}\"}}", label(n), label(&k.name));
             sources.push((l, k.frames as f64));
@@ -356,6 +366,20 @@ fn pipelines(out: &mut String, s: &Shared) {
         }
     }
     family(out, "detunnel_pipeline_source_frames_total", c, "Frames a live source received.", &sources);
+    family(
+        out,
+        "detunnel_pipeline_frames_in_by_kind_total",
+        c,
+        "Frames a pipeline received, by outermost encapsulation.",
+        &kinds_in,
+    );
+    family(
+        out,
+        "detunnel_pipeline_frames_out_by_kind_total",
+        c,
+        "Frames a pipeline emitted, by the kind of tunnel stripped.",
+        &kinds_out,
+    );
     family(out, "detunnel_pipeline_sink_frames_total", c, "Frames a sink took.", &sinks);
     family(
         out,

@@ -4,6 +4,7 @@ use craft::counting::{live_bytes, Counting};
 use craft::sflow::{datagram, Agent, Sample};
 use server::collector::{Worker, WorkerLimits};
 use server::spec::FlowSpec;
+use std::io::Write;
 use std::net::IpAddr;
 
 #[global_allocator]
@@ -56,7 +57,8 @@ fn seeds() -> Vec<Vec<u8>> {
 /// The sFlow datagrams of the real captures (none, with a notice, without DETUNNEL_CAPTURES).
 fn captured() -> Vec<Vec<u8>> {
     let Some(dir) = std::env::var_os("DETUNNEL_CAPTURES") else {
-        eprintln!("SKIP (captured seeds): DETUNNEL_CAPTURES is not set");
+        // Written past the test harness's capture, so that `cargo test` shows it.
+        let _ = writeln!(std::io::stderr(), "SKIP (captured seeds): DETUNNEL_CAPTURES is not set");
         return Vec::new();
     };
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(dir);

@@ -37,6 +37,14 @@ impl Drop for TempDir {
     }
 }
 
+/// Says that the running test skips its work and why, on standard error itself: `cargo test`
+/// shows it without `--nocapture` (it captures only what `eprintln!` writes).
+pub fn skip(why: &str) {
+    use std::io::Write;
+    let test = std::thread::current().name().unwrap_or("a test").to_string();
+    let _ = writeln!(std::io::stderr(), "SKIP {test}: {why}");
+}
+
 /// True when `tool` runs here. In CI (CI set) a missing tool is a failure; elsewhere the
 /// caller skips with a printed notice.
 pub fn have_tool(tool: &str) -> bool {
@@ -46,7 +54,7 @@ pub fn have_tool(tool: &str) -> bool {
     let ok = runs("--version") || runs("-V");
     if !ok {
         assert!(std::env::var_os("CI").is_none(), "{tool} is required in CI but is not installed");
-        eprintln!("SKIP: {tool} is not installed");
+        skip(&format!("{tool} is not installed"));
     }
     ok
 }
@@ -62,7 +70,7 @@ pub fn captures() -> Option<PathBuf> {
             Some(p)
         }
         None => {
-            eprintln!("SKIP: DETUNNEL_CAPTURES is not set");
+            skip("DETUNNEL_CAPTURES is not set");
             None
         }
     }
@@ -316,7 +324,7 @@ pub fn root() -> bool {
     let ok = uid == Some("0");
     if !ok {
         assert!(std::env::var_os("CI").is_none(), "the namespace tests need root in CI");
-        eprintln!("SKIP: not root");
+        skip("not root");
     }
     ok
 }
@@ -327,7 +335,35 @@ pub fn ip(args: &[&str]) {
     assert!(out.status.success(), "ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
 }
 
-/// A child process stopped with a signal (`-INT`, `-TERM`) by `stop`, or killed on drop.
+/// Starts `cmd` as the leader of a process group of its own, so that ending the group ends
+/// every process it started (pmacctd's plugins, whatever `ip netns exec` runs).
+pub fn spawn_group(cmd: &mut Command) -> std::process::Child {
+    use std::os::unix::process::CommandExt;
+    cmd.process_group(0).spawn().unwrap()
+}
+
+/// Kills the process group `child` leads (see [`spawn_group`]), or `child` alone when it
+/// leads none, and reaps it.
+pub fn kill_group(child: &mut std::process::Child) {
+    let group = format!("-{}", child.id());
+    let _ =
+        Command::new("/bin/kill").args(["-KILL", "--", &group]).stderr(std::process::Stdio::null()).status();
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// The names of the processes running in network namespace `ns`.
+pub fn processes_in(ns: &str) -> Vec<String> {
+    let out = Command::new("ip").args(["netns", "pids", ns]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).ok())
+        .map(|c| c.trim().to_string())
+        .collect()
+}
+
+/// A child process stopped with a signal (`-INT`, `-TERM`) by `stop`, or killed with its
+/// process group on drop.
 pub struct Running(pub Option<std::process::Child>, pub &'static str);
 
 impl Running {
@@ -342,8 +378,7 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
+            kill_group(&mut c);
         }
     }
 }
