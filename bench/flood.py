@@ -30,6 +30,8 @@ import tempfile
 import time
 import urllib.request
 
+from common import free_port
+
 CONFIG = """
 [sflow]
 workers = 2
@@ -41,14 +43,6 @@ keys = "agent,inputifindex,ipsource.1,ipdestination.1"
 value = "frames"
 log = true
 """
-
-
-def free_port(kind):
-    s = socket.socket(socket.AF_INET, kind)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def seeds(detunnel):

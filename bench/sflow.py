@@ -35,6 +35,8 @@ import tempfile
 import time
 import urllib.request
 
+from common import free_port
+
 SAMPLES = 8
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -66,14 +68,6 @@ imt_path[outer]: {dir}/outer.pipe
 imt_path[tenants]: {dir}/tenants.pipe
 imt_path[stacks]: {dir}/stacks.pipe
 """
-
-
-def free_port(kind):
-    s = socket.socket(socket.AF_INET, kind)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def udp_drops(port):

@@ -159,16 +159,7 @@ fn serve_takes_host_names_indexes_its_api_and_stops_at_once_with_files_written()
     drop(c);
     assert!(status.success(), "{status}");
     assert!(took < std::time::Duration::from_millis(500), "took {took:?} to stop");
-    let mut records = 0;
-    capture::FileReader::open(out.to_str().unwrap())
-        .unwrap()
-        .for_each(|f| {
-            assert_eq!(f.data, &inner[..]);
-            records += 1;
-            std::ops::ControlFlow::Continue(())
-        })
-        .unwrap();
-    assert_eq!(records, frames);
+    assert_eq!(common::frames_in(&out), vec![inner; frames]);
 }
 
 /// Skips when `DETUNNEL_SKIP_PROBE` is set: the subject of the test below.
@@ -232,15 +223,7 @@ fn dash_c_stops_after_n_frames_out_as_tcpdump_does() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("10 out") && err.contains("stopped after 10 frames out (-c)"), "{err}");
-    let mut frames = 0;
-    capture::FileReader::open(written.to_str().unwrap())
-        .unwrap()
-        .for_each(|_| {
-            frames += 1;
-            std::ops::ControlFlow::Continue(())
-        })
-        .unwrap();
-    assert_eq!(frames, 10);
+    assert_eq!(common::frames_in(&written).len(), 10);
     // flows: ten frames counted.
     let out = Command::new(detunnel())
         .args(["flows", "-c", "10", "--keys", "ipsource.1", "-r"])

@@ -21,6 +21,19 @@ impl Rng {
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
+
+    /// `frame`'s first 256 bytes with one to four bits flipped and up to 16 bytes cut from
+    /// the end, in `buf`.
+    fn mutate<'a>(&mut self, frame: &[u8], buf: &'a mut Vec<u8>) -> &'a [u8] {
+        buf.clear();
+        buf.extend_from_slice(&frame[..frame.len().min(256)]);
+        for _ in 0..1 + self.next() % 4 {
+            let at = (self.next() as usize) % buf.len();
+            buf[at] ^= 1 << (self.next() % 8);
+        }
+        let cut = buf.len() - (self.next() as usize % (buf.len().min(16) + 1)).min(buf.len());
+        &buf[..cut]
+    }
 }
 
 fn check(d: &mut Dissector, stack: &mut Stack, frame: &[u8], link: LinkType) {
@@ -106,14 +119,10 @@ fn mutated_frames_never_panic_or_overread() {
             if frame.is_empty() {
                 continue;
             }
-            buf.clear();
-            buf.extend_from_slice(&frame[..frame.len().min(256)]);
-            for _ in 0..1 + rng.next() % 4 {
-                let at = (rng.next() as usize) % buf.len();
-                buf[at] ^= 1 << (rng.next() % 8);
-            }
-            let cut = buf.len() - (rng.next() as usize % (buf.len().min(16) + 1)).min(buf.len());
-            check(&mut d, &mut stack, &buf[..cut.max(1)], *link);
+            let m = rng.mutate(frame, &mut buf);
+            // At least one byte, as before the cut.
+            let m = if m.is_empty() { &frame[..1] } else { m };
+            check(&mut d, &mut stack, m, *link);
             mutated += 1;
         }
     }
@@ -235,16 +244,10 @@ fn mutated_frames_never_panic_any_decap_path() {
             if frame.is_empty() {
                 continue;
             }
-            buf.clear();
-            buf.extend_from_slice(&frame[..frame.len().min(256)]);
-            for _ in 0..1 + rng.next() % 4 {
-                let at = (rng.next() as usize) % buf.len();
-                buf[at] ^= 1 << (rng.next() % 8);
-            }
-            let cut = buf.len() - (rng.next() as usize % (buf.len().min(16) + 1)).min(buf.len());
             let l = if rng.next() % 4 == 0 { LINKS[rng.next() as usize % LINKS.len()] } else { *link };
             ts += rng.next() % 2_000_000_000;
-            paths.run(&mut d, &mut stack, &buf[..cut], l, ts);
+            let m = rng.mutate(frame, &mut buf);
+            paths.run(&mut d, &mut stack, m, l, ts);
             mutated += 1;
         }
     }

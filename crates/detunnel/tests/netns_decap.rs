@@ -5,10 +5,8 @@
 //! notice).
 mod common;
 
-use capture::FileReader;
 use common::serve::command_in;
 use common::*;
-use std::ops::ControlFlow;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -84,18 +82,6 @@ fn tcpdump(ns: &str, dev: &str, out: &Path) -> Running {
     Running(Some(child), "-INT")
 }
 
-fn frames(path: &Path) -> Vec<Vec<u8>> {
-    let mut v = Vec::new();
-    FileReader::open(path.to_str().unwrap())
-        .unwrap()
-        .for_each(|f| {
-            v.push(f.data.to_vec());
-            ControlFlow::Continue(())
-        })
-        .unwrap();
-    v
-}
-
 /// Runs `detunnel decap ARGS` in namespace `ns` and waits until its TAP `last_tap` exists.
 fn decap_into_taps(ns: &str, args: &[&str], last_tap: &str) -> Running {
     let child = command_in(Some(ns), detunnel())
@@ -166,11 +152,11 @@ fn kernel_vxlan_terminated_into_a_tap_and_re_encapsulated_to_a_tool() {
     at_tool.stop();
     let summary = decap.stop();
     let summary = String::from_utf8_lossy(&summary.stderr).to_string();
-    let (sent, got) = (frames(&sent_pcap), frames(&tap_pcap));
+    let (sent, got) = (frames_in(&sent_pcap), frames_in(&tap_pcap));
     assert_eq!(sent.len(), N as usize, "the VXLAN device sent other frames too");
     assert_eq!(got, sent, "the TAP carried other frames than were sent: {summary}");
     // Re-encapsulated to the tool's kernel VXLAN device, which delivered the same frames.
-    assert_eq!(frames(&tool_pcap), sent, "the tool's VXLAN device got other frames: {summary}");
+    assert_eq!(frames_in(&tool_pcap), sent, "the tool's VXLAN device got other frames: {summary}");
     assert_eq!(json_sink(&summary, 1)["frames"], N);
     let json: serde_json::Value = serde_json::from_str(summary.lines().last().unwrap()).unwrap();
     assert_eq!(json_sink(&summary, 0)["frames"], N, "{summary}");
@@ -230,7 +216,7 @@ fn balance_keeps_each_conversation_whole_on_one_tap() {
     };
     let mut on: std::collections::BTreeMap<u16, Vec<(usize, usize)>> = Default::default();
     for (tap, path) in [(1, &p1), (2, &p2)] {
-        for f in frames(path) {
+        for f in frames_in(path) {
             let e = on.entry(conversation(&f)).or_default();
             match e.iter_mut().find(|(t, _)| *t == tap) {
                 Some(x) => x.1 += 1,
@@ -308,7 +294,7 @@ fn a_full_disk_costs_frames_not_the_process() {
     let mut files: Vec<_> = std::fs::read_dir(&disk).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
     let last = files.last().expect("a fresh file after the disk had room again");
-    let got = frames(last);
+    let got = frames_in(last);
     // The frames after the space came back, all of them, in the fresh file.
     let counters: Vec<u32> = got.iter().map(|f| u32::from_be_bytes([f[14], f[15], f[16], f[17]])).collect();
     assert_eq!(counters, (600..650).collect::<Vec<_>>(), "{summary}");
@@ -366,7 +352,7 @@ fn a_full_disk_while_rotating_reports_what_reached_the_files() {
     assert!(files.len() >= 2, "{files:?}");
     // Every file is whole (the last one cut back to its last whole record), and the summary
     // counts exactly what is in them.
-    let in_files: usize = files.iter().map(|f| frames(f).len()).sum();
+    let in_files: usize = files.iter().map(|f| frames_in(f).len()).sum();
     assert_eq!(json["frames_out"].as_u64().unwrap() as usize, in_files, "{stderr}");
     assert!(json["write_errors"].as_u64().unwrap() > 0, "{stderr}");
     assert_eq!(json["files"].as_u64().unwrap() as usize, files.len(), "{stderr}");
@@ -431,7 +417,8 @@ fn a_deleted_tap_comes_back() {
     let summary = String::from_utf8_lossy(&summary.stderr).to_string();
     assert!(summary.contains(r#""name": "tap mon9""#), "{summary}");
     // Ours (EtherType 0x88b5), not the kernel's own IPv6 chatter on a new interface.
-    let ours: Vec<u8> = frames(&pcap).iter().filter(|f| f[12..14] == [0x88, 0xb5]).map(|f| f[14]).collect();
+    let ours: Vec<u8> =
+        frames_in(&pcap).iter().filter(|f| f[12..14] == [0x88, 0xb5]).map(|f| f[14]).collect();
     assert_eq!(ours, (0..10).collect::<Vec<u8>>(), "frames after the TAP came back reach its listeners");
 }
 
@@ -470,7 +457,7 @@ fn capture_survives_its_interface_going_down_and_up() {
     let summary = decap.stop();
     let summary = String::from_utf8_lossy(&summary.stderr).to_string();
     // The inner UDP datagrams, by their first payload byte: all 20, before and after.
-    let got: Vec<u8> = frames(&out)
+    let got: Vec<u8> = frames_in(&out)
         .iter()
         .filter(|f| f.len() > 42 && f[12..14] == [0x08, 0x00] && f[23] == 17)
         .map(|f| f[42])
@@ -509,7 +496,7 @@ fn outer_fragments_made_by_the_kernel_are_reassembled_by_the_workers() {
     let done = decap.stop();
     let summary = String::from_utf8_lossy(&done.stderr).to_string();
     assert!(done.status.success(), "{summary}");
-    let mut got: Vec<u8> = frames(&out)
+    let mut got: Vec<u8> = frames_in(&out)
         .iter()
         .filter(|f| f.len() == 2514 && f[12..14] == [0x88, 0xb5] && f[14..].iter().all(|b| *b == f[14]))
         .map(|f| f[14])

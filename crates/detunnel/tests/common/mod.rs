@@ -37,6 +37,20 @@ impl Drop for TempDir {
     }
 }
 
+/// The frames of the capture at `path`, in order (a capture that cannot be read fails the
+/// test).
+pub fn frames_in(path: &Path) -> Vec<Vec<u8>> {
+    let mut v = Vec::new();
+    FileReader::open(path.to_str().unwrap())
+        .unwrap()
+        .for_each(|f| {
+            v.push(f.data.to_vec());
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    v
+}
+
 /// Says that the running test skips its work and why, on standard error itself: `cargo test`
 /// shows it without `--nocapture` (it captures only what `eprintln!` writes).
 pub fn skip(why: &str) {

@@ -105,15 +105,7 @@ impl Serve {
 
     /// Sends `method path` with an optional JSON body; returns the status and the body.
     pub fn request(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
-        let mut cmd = command_in(self.netns.as_deref(), "curl");
-        cmd.args(["-s", "-m", "60", "-o", "-", "-w", "\n%{http_code}", "-X", method]);
-        if let Some(b) = body {
-            cmd.args(["-H", "Content-Type: application/json", "--data-binary", b]);
-        }
-        let out = cmd.arg(format!("{}{path}", self.url)).output().unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-        (code.trim().parse().unwrap_or(0), body.to_string())
+        self.curl(method, path, body, &[], false)
     }
 
     /// Where the REST API answers.
@@ -144,8 +136,24 @@ impl Serve {
         body: Option<&str>,
         headers: &[&str],
     ) -> (u16, String) {
+        self.curl(method, path, body, headers, true)
+    }
+
+    /// Runs curl (inside the server's namespace, if any); returns the status and what it
+    /// printed: the body, after the response's headers when `include_headers`.
+    fn curl(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        headers: &[&str],
+        include_headers: bool,
+    ) -> (u16, String) {
         let mut cmd = command_in(self.netns.as_deref(), "curl");
-        cmd.args(["-s", "-i", "-m", "60", "-o", "-", "-w", "\n%{http_code}", "-X", method]);
+        cmd.args(["-s", "-m", "60", "-o", "-", "-w", "\n%{http_code}", "-X", method]);
+        if include_headers {
+            cmd.arg("-i");
+        }
         for h in headers {
             cmd.args(["-H", h]);
         }
