@@ -1,6 +1,6 @@
 //! Writes the seed corpus of every fuzz target under `corpus/TARGET/`: frames and sFlow
 //! datagrams of the real captures named by DETUNNEL_CAPTURES (their files too, cut to 64 KiB,
-//! for the readers), frames of every generated encapsulation, flow expressions and API
+//! for the readers, and compressed), frames of every generated encapsulation, flow expressions and API
 //! requests. Usage: `cargo run --example seed [CORPUS_DIR]` (in `fuzz/`).
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -27,7 +27,15 @@ fn main() {
             files.sort();
             for p in files {
                 let bytes = std::fs::read(&p).unwrap();
-                write(&out, "capture", &mut n, &bytes[..bytes.len().min(65_536)]);
+                let head = &bytes[..bytes.len().min(65_536)];
+                write(&out, "capture", &mut n, head);
+                // Compressed as each format writes it, for the decompressing reader.
+                for kind in [capture::Compression::Gzip, capture::Compression::Zstd, capture::Compression::Lz4] {
+                    let mut packed = Vec::new();
+                    if kind.pack(&head[..head.len().min(8_192)], &mut packed).is_ok() {
+                        write(&out, "capture", &mut n, &packed);
+                    }
+                }
                 let Ok(mut r) = capture::FileReader::open(p.to_str().unwrap()) else { continue };
                 let mut taken = 0;
                 let _ = r.for_each(|f| {

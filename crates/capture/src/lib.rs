@@ -6,6 +6,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod compression;
 pub mod encap;
 pub mod endpoint;
 pub mod live;
@@ -18,6 +19,7 @@ pub mod tap;
 pub mod udp;
 pub mod writer;
 
+pub use compression::Compression;
 pub use reader::{CaptureError, FileReader, Frame};
 pub use rotating::{RotatingWriter, Rotation};
 pub use writer::{FileWriter, Format, WriteError};

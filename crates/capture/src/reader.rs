@@ -1,5 +1,6 @@
 //! Streaming reader for pcap and pcapng files (or standard input), frame by frame, with
 //! errors that name the file, the record number and the byte offset.
+use crate::compression::{Compression, Watch};
 use dissect::LinkType;
 use pcap_parser::pcapng::Block;
 use pcap_parser::traits::PcapReaderIterator;
@@ -155,6 +156,8 @@ fn read_u32(b: &[u8], big_endian: bool) -> u32 {
 /// Reads frames from a pcap or pcapng file.
 pub struct FileReader {
     name: String,
+    /// The input's compression, and what its decompressor saw.
+    compressed: Option<(Compression, Watch)>,
     source: Source,
     legacy_link: LinkType,
     legacy_nanos: bool,
@@ -215,7 +218,14 @@ impl FileReader {
     pub fn open_until(path: &str, stop: Arc<AtomicBool>) -> Result<FileReader, CaptureError> {
         use std::os::fd::AsRawFd;
         if path == "-" {
-            let stdin = std::io::stdin();
+            use std::os::fd::AsFd;
+            // Read from the descriptor itself: bytes held in a buffer of the process would be
+            // invisible to the poll that waits for more.
+            let stdin = std::io::stdin()
+                .as_fd()
+                .try_clone_to_owned()
+                .map(File::from)
+                .map_err(|error| CaptureError::Io { file: "standard input".into(), error })?;
             let fd = stdin.as_raw_fd();
             let mut r =
                 FileReader::new("standard input", Stoppable { inner: stdin, fd, stop: stop.clone() })?;
@@ -230,6 +240,7 @@ impl FileReader {
         if let Some(mapped) = MappedPcap::open(&f) {
             return Ok(FileReader {
                 name: path.to_string(),
+                compressed: None,
                 source: Source::Mapped(mapped),
                 legacy_link: LinkType::ETHERNET,
                 legacy_nanos: false,
@@ -244,14 +255,28 @@ impl FileReader {
         let fd = f.as_raw_fd();
         let mut r = FileReader::new(path, Stoppable { inner: f, fd, stop: stop.clone() })?;
         r.stop = stop;
-        r.size = meta.is_file().then_some(meta.len());
+        // A compressed file's size says nothing of how far through its frames a reader is.
+        r.size = (meta.is_file() && r.compressed.is_none()).then_some(meta.len());
         Ok(r)
     }
 
-    /// Reads a capture from any byte stream; `name` names it in errors.
+    /// Reads a capture from any byte stream, decompressing it when it starts with the magic
+    /// bytes of gzip, zstd or lz4; `name` names it in errors.
     pub fn new<R: Read + Send + 'static>(name: &str, input: R) -> Result<FileReader, CaptureError> {
-        let reader =
-            pcap_parser::create_reader(INITIAL_BUFFER, input).map_err(|e| CaptureError::NotCapture {
+        let (input, compressed) = crate::compression::decompressing(input)
+            .map_err(|error| CaptureError::Io { file: name.to_string(), error })?;
+        let reader = pcap_parser::create_reader(INITIAL_BUFFER, input).map_err(|e| {
+            // A compressed stream that does not decompress says why, and where.
+            if let Some((_, watch)) = &compressed {
+                if let Some(why) = watch.error() {
+                    let error = std::io::Error::other(format!(
+                        "{why}, within the first {} compressed bytes",
+                        watch.consumed()
+                    ));
+                    return CaptureError::Io { file: name.to_string(), error };
+                }
+            }
+            CaptureError::NotCapture {
                 file: name.to_string(),
                 reason: match e {
                     PcapError::Eof => "the file is empty".to_string(),
@@ -262,9 +287,11 @@ impl FileReader {
                     }
                     _ => "the file ends inside its header".to_string(),
                 },
-            })?;
+            }
+        })?;
         Ok(FileReader {
             name: name.to_string(),
+            compressed,
             source: Source::Stream(reader),
             legacy_link: LinkType::ETHERNET,
             legacy_nanos: false,
@@ -318,6 +345,24 @@ impl FileReader {
             }
             Source::Stream(_) => self.for_each_streamed(f),
         }
+    }
+
+    /// The error for a read that failed: for a compressed input, what its decompressor said
+    /// and how far into the compressed bytes (the record's offset counts decompressed ones).
+    fn read_error(&self) -> CaptureError {
+        let why = match &self.compressed {
+            Some((_, watch)) => match watch.error() {
+                Some(e) => format!("{e}, within the first {} compressed bytes", watch.consumed()),
+                None => "read error".to_string(),
+            },
+            None => "read error".to_string(),
+        };
+        corrupt(&self.name, self.record, self.offset, why)
+    }
+
+    /// The input's compression, if it is compressed.
+    pub fn compression(&self) -> Option<Compression> {
+        self.compressed.as_ref().map(|c| c.0)
     }
 
     fn for_each_streamed<F>(&mut self, mut f: F) -> Result<(), CaptureError>
@@ -461,7 +506,7 @@ impl FileReader {
                         ));
                     }
                     if reader.refill().is_err() {
-                        return Err(corrupt(&self.name, self.record, self.offset, "read error"));
+                        return Err(self.read_error());
                     }
                 }
                 Err(PcapError::UnexpectedEof) => {
@@ -483,16 +528,14 @@ impl FileReader {
                         ));
                     }
                     if reader.refill().is_err() {
-                        return Err(corrupt(&self.name, self.record, self.offset, "read error"));
+                        return Err(self.read_error());
                     }
                 }
                 Err(PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind)) => {
                     let why = format!("malformed block ({})", kind.description());
                     return Err(corrupt(&self.name, self.record, self.offset, why));
                 }
-                Err(PcapError::ReadError) => {
-                    return Err(corrupt(&self.name, self.record, self.offset, "read error"));
-                }
+                Err(PcapError::ReadError) => return Err(self.read_error()),
                 Err(PcapError::HeaderNotRecognized) => {
                     return Err(corrupt(&self.name, self.record, self.offset, "unknown block type"));
                 }

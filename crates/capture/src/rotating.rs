@@ -5,6 +5,7 @@
 //! extension, or the time of the file's first frame where the name has `%Y %m %d %H %M %S`.
 //! Every pcapng file declares the same interfaces in the same order, so a stream keeps its
 //! interface ID across files.
+use crate::compression::Compression;
 use crate::writer::{FileWriter, Format, WriteError};
 use dissect::LinkType;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,6 +31,7 @@ pub const FIRST_INTERFACE: &str = "untunnelled";
 pub struct RotatingWriter {
     base: String,
     format: Format,
+    compression: Option<Compression>,
     rotation: Rotation,
     writer: Option<FileWriter>,
     /// Interfaces declared after the first, in order (each file declares them all).
@@ -50,10 +52,16 @@ pub struct RotatingWriter {
 }
 
 impl RotatingWriter {
-    /// An output named `base` (`-` for standard output, which neither rotates nor reopens).
-    /// The first file is created now, so that a name that cannot be written is an error at
-    /// once — unless the name holds the time, which only the first frame gives.
-    pub fn create(base: &str, format: Format, rotation: Rotation) -> Result<RotatingWriter, WriteError> {
+    /// An output named `base` (`-` for standard output, which neither rotates nor reopens),
+    /// each file compressed as `compression` says. The first file is created now, so that a
+    /// name that cannot be written is an error at once — unless the name holds the time,
+    /// which only the first frame gives.
+    pub fn create(
+        base: &str,
+        format: Format,
+        compression: Option<Compression>,
+        rotation: Rotation,
+    ) -> Result<RotatingWriter, WriteError> {
         if base == "-" && (rotation.size_bytes.is_some() || rotation.seconds.is_some()) {
             let error = std::io::Error::other("-C and -G rotate files; they cannot write to standard output");
             return Err(WriteError { path: base.into(), error, lost: 0, lost_bytes: 0 });
@@ -61,6 +69,7 @@ impl RotatingWriter {
         let mut w = RotatingWriter {
             base: base.to_string(),
             format,
+            compression,
             rotation,
             writer: None,
             interfaces: Vec::new(),
@@ -262,8 +271,14 @@ impl RotatingWriter {
     fn open(&mut self, ts: u64) -> Result<(), WriteError> {
         let path = file_name(&self.base, self.index, ts, self.by_size());
         let fail = |error| WriteError { path: path.clone(), error, lost: 0, lost_bytes: 0 };
-        let mut w =
-            FileWriter::create(&path, self.format, LinkType::ETHERNET, FIRST_INTERFACE).map_err(fail)?;
+        let mut w = FileWriter::create_compressed(
+            &path,
+            self.format,
+            self.compression,
+            LinkType::ETHERNET,
+            FIRST_INTERFACE,
+        )
+        .map_err(fail)?;
         for name in &self.interfaces {
             w.add_interface(name, LinkType::ETHERNET)?;
         }
@@ -290,8 +305,12 @@ fn file_name(base: &str, index: u32, ts_nanos: u64, by_size: bool) -> String {
     }
 }
 
-/// `x.pcapng` → `x.N.pcapng`; `x` → `x.N`.
+/// `x.pcapng` → `x.N.pcapng`; `x.pcap.gz` → `x.N.pcap.gz`; `x` → `x.N`.
 fn numbered(name: &str, index: u32) -> String {
+    if let Some(c) = Compression::from_path(name) {
+        let plain = &name[..name.len() - c.extension().len()];
+        return format!("{}{}", numbered(plain, index), c.extension());
+    }
     let slash = name.rfind('/').map_or(0, |i| i + 1);
     match name[slash..].rfind('.') {
         Some(dot) if dot > 0 => format!("{}.{index}{}", &name[..slash + dot], &name[slash + dot..]),
@@ -351,6 +370,7 @@ mod tests {
         assert_eq!(file_name("/var/cap/x.pcapng", 0, 0, true), "/var/cap/x.pcapng");
         assert_eq!(file_name("/var/cap/x.pcapng", 2, 0, false), "/var/cap/x.2.pcapng");
         assert_eq!(file_name("dir.d/out", 1, 0, true), "dir.d/out.1");
+        assert_eq!(file_name("x.pcapng.zst", 4, 0, true), "x.4.pcapng.zst");
         // 2026-11-21 18:30:05 UTC.
         let t = 1_795_285_805u64 * 1_000_000_000;
         assert_eq!(file_name("cap-%Y%m%d-%H%M%S.pcap", 3, t, false), "cap-20261121-183005.pcap");

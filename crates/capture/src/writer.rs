@@ -1,5 +1,7 @@
-//! Writes pcap (nanosecond) or pcapng capture files, to a file or standard output, buffered.
-//! pcapng output can hold several interfaces; detunnel gives each tunnel stream its own.
+//! Writes pcap (nanosecond) or pcapng capture files, to a file or standard output, buffered,
+//! optionally compressed (gzip, zstd, lz4: each buffer a whole member of its own). pcapng
+//! output can hold several interfaces; detunnel gives each tunnel stream its own.
+use crate::compression::Compression;
 use dissect::LinkType;
 use std::fs::File;
 use std::io::{self, Write};
@@ -14,8 +16,10 @@ pub enum Format {
 }
 
 impl Format {
-    /// The format a file name implies: `.pcapng` (or `.ng`) is pcapng, anything else pcap.
+    /// The format a file name implies: `.pcapng` (or `.ng`) is pcapng, anything else pcap;
+    /// a compression extension after it does not count (`x.pcapng.gz` is pcapng).
     pub fn from_path(path: &str) -> Format {
+        let path = Compression::from_path(path).map_or(path, |c| &path[..path.len() - c.extension().len()]);
         if path.ends_with(".pcapng") || path.ends_with(".ng") {
             Format::Pcapng
         } else {
@@ -82,8 +86,14 @@ pub struct FileWriter {
     /// Where each record in `buf` ends, and the length of its frame (`NOT_A_FRAME` for a
     /// header block).
     ends: Vec<(u32, u32)>,
-    /// Bytes known to be in the file.
+    /// Bytes known to be in the file, before compression.
     committed: u64,
+    /// The file's length (after compression), where a failed write cuts it back to.
+    file_len: u64,
+    /// Each buffer is written as one compressed member of this format.
+    compression: Option<Compression>,
+    /// The compressed buffer.
+    packed: Vec<u8>,
     /// Frames given to the writer, and frames known to be in the file.
     frames: u64,
     frames_written: u64,
@@ -92,11 +102,25 @@ pub struct FileWriter {
 
 impl FileWriter {
     /// Creates `path` (`-` for standard output) holding frames of link type `link`. For pcap
-    /// that is the file's link type; for pcapng it is the first interface, named `name`.
+    /// that is the file's link type; for pcapng it is the first interface, named `name`. A
+    /// name ending in `.gz`, `.zst` or `.lz4` is written compressed so.
     pub fn create(path: &str, format: Format, link: LinkType, name: &str) -> io::Result<FileWriter> {
+        FileWriter::create_compressed(path, format, Compression::from_path(path), link, name)
+    }
+
+    /// Like [`FileWriter::create`], compressed as `compression` says whatever the name.
+    pub fn create_compressed(
+        path: &str,
+        format: Format,
+        compression: Option<Compression>,
+        link: LinkType,
+        name: &str,
+    ) -> io::Result<FileWriter> {
         let out =
             if path == "-" { Out::Other(Box::new(io::stdout())) } else { Out::File(File::create(path)?) };
-        FileWriter::with_out(out, path, format, link, name)
+        let mut w = FileWriter::with_out(out, path, format, link, name)?;
+        w.compression = compression;
+        Ok(w)
     }
 
     /// Writes to any byte sink.
@@ -119,6 +143,9 @@ impl FileWriter {
             buf: Vec::with_capacity(BUFFER + 65_536),
             ends: Vec::with_capacity(4096),
             committed: 0,
+            file_len: 0,
+            compression: None,
+            packed: Vec::new(),
             frames: 0,
             frames_written: 0,
             failed: false,
@@ -316,23 +343,32 @@ impl FileWriter {
         WriteError { path: self.path.clone(), error, lost, lost_bytes }
     }
 
-    /// Writes the buffer out. When the system refuses part of it, the file is cut back to
-    /// the last whole record and the frames after it are lost.
+    /// Writes the buffer out (compressed into one member when asked). When the system
+    /// refuses part of it, the file is cut back to the last whole record (of a compressed
+    /// file: to the end of the last whole member) and the frames after it are lost.
     fn write_out(&mut self) -> Result<(), WriteError> {
-        let mut done = 0;
+        if self.buf.is_empty() {
+            return Ok(());
+        }
         let mut error = None;
-        while done < self.buf.len() {
-            match self.out.write(&self.buf[done..]) {
-                Ok(0) => {
-                    error = Some(io::Error::from(io::ErrorKind::WriteZero));
-                    break;
+        let out: &[u8] = match self.compression {
+            None => &self.buf,
+            Some(c) => {
+                self.packed.clear();
+                if let Err(e) = c.pack(&self.buf, &mut self.packed) {
+                    self.packed.clear();
+                    error = Some(e);
                 }
+                &self.packed
+            }
+        };
+        let mut done = 0;
+        while error.is_none() && done < out.len() {
+            match self.out.write(&out[done..]) {
+                Ok(0) => error = Some(io::Error::from(io::ErrorKind::WriteZero)),
                 Ok(n) => done += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    error = Some(e);
-                    break;
-                }
+                Err(e) => error = Some(e),
             }
         }
         let frames = |ends: &[(u32, u32)]| {
@@ -341,20 +377,28 @@ impl FileWriter {
         };
         let (frames_buffered, bytes_buffered) = frames(&self.ends);
         let Some(e) = error else {
-            self.committed += done as u64;
+            self.committed += self.buf.len() as u64;
+            self.file_len += done as u64;
             self.frames_written += frames_buffered;
             self.buf.clear();
             self.ends.clear();
             return Ok(());
         };
-        let whole = self.ends.partition_point(|(end, _)| *end as usize <= done);
-        let keep = whole.checked_sub(1).map_or(0, |i| self.ends[i].0 as u64);
+        // What reached the file whole: records of a plain file; nothing of a part-written member.
+        let (whole, keep) = match self.compression {
+            None => {
+                let whole = self.ends.partition_point(|(end, _)| *end as usize <= done);
+                (whole, whole.checked_sub(1).map_or(0, |i| self.ends[i].0 as u64))
+            }
+            Some(_) => (0, 0),
+        };
         let (kept_frames, kept_bytes) = frames(&self.ends[..whole]);
         if let Out::File(f) = &mut self.out {
-            // A record cut in the middle would make the file unreadable past it.
-            let _ = f.set_len(self.committed + keep);
+            // A record or member cut in the middle would make the file unreadable past it.
+            let _ = f.set_len(self.file_len + keep);
         }
         self.committed += keep;
+        self.file_len += keep;
         self.frames_written += kept_frames;
         self.buf.clear();
         self.ends.clear();
@@ -410,6 +454,43 @@ mod tests {
         let want_if = if format == Format::Pcapng { 1 } else { 0 };
         assert_eq!(seen[0], (0, 1_700_000_000_123_456_789, 100, vec![1, 2, 3]));
         assert_eq!(seen[1], (want_if, 1_700_000_001_000_000_001, 5, vec![4, 5, 6, 7, 8]));
+    }
+
+    #[test]
+    fn compressed_files_hold_whole_members_read_back_as_one_capture() {
+        let dir = std::env::temp_dir().join(format!("detunnel-writer-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, kind) in [
+            ("a.pcapng.gz", Compression::Gzip),
+            ("a.pcap.zst", Compression::Zstd),
+            ("a.pcap.lz4", Compression::Lz4),
+        ] {
+            let path = dir.join(name);
+            let path = path.to_str().unwrap();
+            let format = Format::from_path(path);
+            assert_eq!(format, if name.contains("pcapng") { Format::Pcapng } else { Format::Pcap });
+            let mut w = FileWriter::create(path, format, LinkType::ETHERNET, "eth0").unwrap();
+            // Over three megabytes: several buffers, each its own member.
+            for i in 0..3000u32 {
+                let frame: Vec<u8> = (0..1000u32).map(|b| (b * 7 + i) as u8).collect();
+                w.write(0, u64::from(i) * 1000, 1000, &frame).unwrap();
+            }
+            w.finish().unwrap();
+            let written = std::fs::read(path).unwrap();
+            assert_eq!(Compression::sniff(&written), Some(kind), "{name}");
+            assert!(written.len() < 3_000_000, "{name}: {} bytes", written.len());
+            let mut r = FileReader::open(path).unwrap();
+            assert_eq!(r.compression(), Some(kind));
+            let mut n = 0u32;
+            r.for_each(|f| {
+                assert_eq!((f.ts_nanos, f.data[1]), (u64::from(n) * 1000, (7 + n) as u8));
+                n += 1;
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+            assert_eq!(n, 3000, "{name}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

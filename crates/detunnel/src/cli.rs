@@ -63,6 +63,10 @@ pub struct GenerateArgs {
     /// Output format; by default pcapng for `.pcapng` files, else pcap.
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
+    /// Compress the output: gzip, zstd or lz4; by default as the name's last extension says
+    /// (`.gz`, `.zst`, `.lz4`).
+    #[arg(long, value_name = "KIND", value_parser = capture::Compression::parse)]
+    pub compress: Option<capture::Compression>,
     /// Number of frames.
     #[arg(short = 'c', long = "count", value_name = "N", default_value_t = 1000)]
     pub count: u64,
@@ -319,6 +323,10 @@ pub struct DecapArgs {
     /// tunnel stream is its own interface, named after it.
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
+    /// Compress the output (and the streams' files): gzip, zstd or lz4; by default as the
+    /// name's last extension says (`.gz`, `.zst`, `.lz4`).
+    #[arg(long, value_name = "KIND", value_parser = capture::Compression::parse)]
+    pub compress: Option<capture::Compression>,
     /// Strip only the N outermost tunnels.
     #[arg(long, value_name = "N")]
     pub depth: Option<usize>,

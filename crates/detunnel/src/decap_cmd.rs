@@ -47,7 +47,8 @@ pub fn config(args: &DecapArgs) -> Result<PipelineConfig> {
         };
         let format = FormatArg::resolve(args.format, args.write.as_deref().unwrap_or(""));
         let (path, split_streams) = (args.write.clone(), args.split_streams.clone());
-        sinks.push(Sink::File(FileSink { path, format, rotation, split_streams }));
+        let compression = args.compress.or_else(|| path.as_deref().and_then(capture::Compression::from_path));
+        sinks.push(Sink::File(FileSink { path, format, compression, rotation, split_streams }));
     }
     sinks.extend(args.tap.iter().map(|t| Sink::Tap(t.clone())));
     sinks.extend(args.to.iter().map(|t| Sink::Tunnel(*t)));

@@ -30,8 +30,10 @@ pub fn run(args: &GenerateArgs) -> Result<ExitCode> {
         bail!("refusing to write a capture to a terminal; use -w FILE or pipe it (| tcpdump -r -)");
     }
     let format = FormatArg::resolve(args.format, &args.write);
-    let mut out = FileWriter::create(&args.write, format, LinkType::ETHERNET, "generated")
-        .with_context(|| format!("cannot create {}", args.write))?;
+    let compression = args.compress.or_else(|| capture::Compression::from_path(&args.write));
+    let mut out =
+        FileWriter::create_compressed(&args.write, format, compression, LinkType::ETHERNET, "generated")
+            .with_context(|| format!("cannot create {}", args.write))?;
     let mut generator = Generator::new(mix(args));
     let start = 1_700_000_000_000_000_000u64;
     let started = Instant::now();

@@ -5,7 +5,7 @@
 //! (`vxlan://0.0.0.0:4789`, `iface:eth1`, `file:/var/cap/x.pcapng`, `tap:mon0`, `flows`).
 use capture::encap::Target;
 use capture::endpoint::Endpoint;
-use capture::{Format, Rotation};
+use capture::{Compression, Format, Rotation};
 use serde::Deserialize;
 
 /// Where frames come from.
@@ -59,6 +59,8 @@ pub struct FileSink {
     pub path: Option<String>,
     /// pcap or pcapng.
     pub format: Format,
+    /// Each file (the streams' files too) compressed so (by default, as the name says).
+    pub compression: Option<Compression>,
     /// When to start a new file (its `retry` is set for live sources).
     pub rotation: Rotation,
     /// Also write one file per tunnel stream into this folder.
@@ -71,6 +73,7 @@ impl FileSink {
         FileSink {
             path: Some(path.to_string()),
             format: Format::from_path(path),
+            compression: Compression::from_path(path),
             rotation: Rotation::default(),
             split_streams: None,
         }
@@ -282,6 +285,8 @@ pub struct SinkTable {
     pub to: Option<String>,
     /// File: `pcap` or `pcapng` (by default by the name).
     pub format: Option<String>,
+    /// File: `gzip`, `zstd` or `lz4` (by default by the name's last extension).
+    pub compress: Option<String>,
     /// File: a new file past this many million bytes.
     pub rotate_mb: Option<u64>,
     /// File: a new file this many seconds after a file's first frame.
@@ -304,12 +309,14 @@ impl SinkSpec {
             return Err("a sink table names one of file, flows = true, tap or to".into());
         }
         let file_options = t.format.is_some()
+            || t.compress.is_some()
             || t.rotate_mb.is_some()
             || t.rotate_seconds.is_some()
             || t.split_streams.is_some();
         if t.file.is_none() && file_options {
             return Err(
-                "format, rotate_mb, rotate_seconds and split_streams are options of a file sink".into()
+                "format, compress, rotate_mb, rotate_seconds and split_streams are options of a file sink"
+                    .into(),
             );
         }
         if t.flows != Some(true) && t.sample.is_some() {
@@ -328,7 +335,12 @@ impl SinkSpec {
                 retry: false,
             };
             let split_streams = t.split_streams.clone();
-            return Ok(Sink::File(FileSink { path: Some(path.clone()), format, rotation, split_streams }));
+            let compression = match t.compress.as_deref() {
+                None => Compression::from_path(path),
+                Some(name) => Some(Compression::parse(name)?),
+            };
+            let path = Some(path.clone());
+            return Ok(Sink::File(FileSink { path, format, compression, rotation, split_streams }));
         }
         if t.flows == Some(true) {
             let sample = t.sample.unwrap_or(1);
@@ -439,7 +451,7 @@ mod tests {
         let spec: PipelineSpec = toml::from_str(
             r#"
             sources = ["vxlan://127.0.0.1:4789", "gre://0.0.0.0"]
-            sinks = ["flows", { file = "/tmp/x-%H.pcapng", rotate_seconds = 300 }, "tap:mon0"]
+            sinks = ["flows", { file = "/tmp/x-%H.pcapng", rotate_seconds = 300, compress = "zstd" }, "tap:mon0", "file:/tmp/y.pcap.gz"]
             filter = "vxlanvni=7"
             strip_tags = ["vlan"]
             dedup = 5
@@ -450,7 +462,17 @@ mod tests {
         assert_eq!(c.sources.len(), 2);
         assert_eq!(c.sinks[0], Sink::Flows { sample: 1 });
         let Sink::File(f) = &c.sinks[1] else { panic!("{:?}", c.sinks[1]) };
-        assert_eq!((f.rotation.seconds, f.format), (Some(300), Format::Pcapng));
+        assert_eq!(
+            (f.rotation.seconds, f.format, f.compression),
+            (Some(300), Format::Pcapng, Some(Compression::Zstd))
+        );
+        let Sink::File(g) = &c.sinks[3] else { panic!("{:?}", c.sinks[3]) };
+        assert_eq!((g.format, g.compression), (Format::Pcap, Some(Compression::Gzip)));
+        let xz: PipelineSpec =
+            toml::from_str("sources = [\"file:x.pcap\"]\nsinks = [{ file = \"y\", compress = \"xz\" }]")
+                .unwrap();
+        let e = xz.config(dissect::Config::default(), query::Context::new()).unwrap_err();
+        assert!(e.contains("known: gzip, zstd, lz4"), "{e}");
         assert_eq!(c.decap.strip_tags, vec![decap::Tag::Vlan]);
         let e = toml::from_str::<PipelineSpec>("sources = []\nsinks = []\nstrip_tag = []\n").unwrap_err();
         assert!(e.to_string().contains("unknown field `strip_tag`"), "{e}");

@@ -2,7 +2,7 @@
 //! interface, optionally one file per stream), TAP interfaces and tunnels to remote tools.
 use crate::config::FileSink;
 use crate::summary::SinkCounts;
-use capture::{FileWriter, Format, RotatingWriter, WriteError};
+use capture::{Compression, FileWriter, Format, RotatingWriter, WriteError};
 use decap::StreamKey;
 use dissect::LinkType;
 use foldhash::HashMap;
@@ -18,27 +18,18 @@ pub struct FileOut {
 struct Split {
     dir: String,
     format: Format,
+    compression: Option<Compression>,
     streams: HashMap<u32, FileWriter>,
     untunnelled: Option<FileWriter>,
 }
 
 impl Split {
-    fn extension(&self) -> &'static str {
-        if self.format == Format::Pcapng {
-            "pcapng"
-        } else {
-            "pcap"
-        }
-    }
-
     fn create(&self, name: &str, interface: &str) -> Result<FileWriter, WriteError> {
-        let path = format!("{}/{name}.{}", self.dir, self.extension());
-        FileWriter::create(&path, self.format, LinkType::ETHERNET, interface).map_err(|error| WriteError {
-            path,
-            error,
-            lost: 0,
-            lost_bytes: 0,
-        })
+        let format = if self.format == Format::Pcapng { "pcapng" } else { "pcap" };
+        let compressed = self.compression.map_or("", Compression::extension);
+        let path = format!("{}/{name}.{format}{compressed}", self.dir);
+        FileWriter::create_compressed(&path, self.format, self.compression, LinkType::ETHERNET, interface)
+            .map_err(|error| WriteError { path, error, lost: 0, lost_bytes: 0 })
     }
 }
 
@@ -54,7 +45,7 @@ impl FileOut {
         let rotation = capture::Rotation { retry: live, ..sink.rotation };
         let writer = match &sink.path {
             Some(path) => Some(
-                RotatingWriter::create(path, sink.format, rotation)
+                RotatingWriter::create(path, sink.format, sink.compression, rotation)
                     .map_err(|e| format!("cannot create {}: {}", e.path, e.error))?,
             ),
             None => None,
@@ -65,6 +56,7 @@ impl FileOut {
                 Some(Split {
                     dir: dir.clone(),
                     format: sink.format,
+                    compression: sink.compression,
                     streams: HashMap::default(),
                     untunnelled: None,
                 })
