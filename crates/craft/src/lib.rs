@@ -183,6 +183,21 @@ pub enum Header {
         /// TEID.
         teid: u32,
     },
+    /// PPTP's enhanced GRE (version 1); a PPP header should follow.
+    Pptp {
+        /// Call ID.
+        call: u16,
+        /// Sequence number.
+        seq: Option<u32>,
+        /// Acknowledgment number.
+        ack: Option<u32>,
+    },
+    /// PPP with address and control bytes: the protocol given, or the one of the header that
+    /// follows (IPv4, IPv6, MPLS).
+    Ppp {
+        /// The protocol, when not the next header's.
+        protocol: Option<u16>,
+    },
     /// Bytes carried at the end.
     Payload(Vec<u8>),
 }
@@ -229,7 +244,8 @@ impl Header {
             | Header::Nvgre { .. }
             | Header::Erspan1
             | Header::Erspan2 { .. }
-            | Header::Erspan3 { .. } => ipp::GRE,
+            | Header::Erspan3 { .. }
+            | Header::Pptp { .. } => ipp::GRE,
             Header::Udp { .. } => ipp::UDP,
             Header::Tcp { .. } => ipp::TCP,
             Header::IcmpEcho { .. } => ipp::ICMP,
@@ -403,6 +419,25 @@ impl Header {
             Header::GtpU { teid } => {
                 let mut b = vec![0; 8];
                 wire::gtpu::Repr { teid: *teid, payload_len: inner.len() }.emit(&mut b);
+                b
+            }
+            Header::Pptp { call, seq, ack } => {
+                let r = wire::gre::EnhancedRepr { call_id: *call, sequence: *seq, acknowledgment: *ack };
+                let mut b = vec![0; r.header_len()];
+                r.emit(&mut b, inner.len() as u16);
+                b
+            }
+            Header::Ppp { protocol } => {
+                use wire::ppp::protocol as pp;
+                let carried = match next_type {
+                    et::IPV4 => pp::IPV4,
+                    et::IPV6 => pp::IPV6,
+                    et::MPLS => pp::MPLS_UNICAST,
+                    _ => 0,
+                };
+                let h = wire::ppp::Header::new(protocol.unwrap_or(carried));
+                let mut b = vec![0; h.len];
+                h.emit(&mut b);
                 b
             }
             Header::Payload(p) => p.clone(),

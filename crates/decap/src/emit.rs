@@ -336,6 +336,16 @@ impl Decapsulator {
                 _ => (0, None),
             },
         };
+        // PPP inside a tunnel (PPTP's enhanced GRE, L2TP) carries IP without a link header a
+        // tool reads: the packet it carries is emitted, with a synthesized Ethernet header; its
+        // control protocols (LCP, IPCP, CCP, ...) carry no frame.
+        let start = match layers.get(start).map(|l| l.proto) {
+            Some(Proto::Ppp) if stripped.is_some() => match layers.get(start + 1).map(|l| l.proto) {
+                Some(Proto::Ipv4 | Proto::Ipv6 | Proto::Mpls) => start + 1,
+                _ => return Outcome::Dropped(Drop::NoInnerFrame),
+            },
+            _ => start,
+        };
         // A frame the decoder read nothing of (empty, or of a link type it does not read)
         // cannot become an Ethernet frame.
         let Some(&inner) = layers.get(start) else { return Outcome::Dropped(Drop::Undecoded) };
@@ -554,6 +564,38 @@ mod tests {
         let fixed = Options { synth_macs: Some(([1; 6], [2; 6])), ..Options::default() };
         let (_, out) = run(fixed, &frame);
         assert_eq!((&out[0..6], &out[6..12]), (&[2u8; 6][..], &[1u8; 6][..]));
+    }
+
+    #[test]
+    fn ppp_in_enhanced_gre_becomes_its_ip_packet_and_control_is_dropped() {
+        let pptp = Header::Pptp { call: 0x1234, seq: Some(1), ack: None };
+        for carried in [
+            inner()[1..].to_vec(),
+            vec![Header::ipv6([0x20; 16], [0x30; 16]), Header::Udp { src: 1, dst: 2 }],
+        ] {
+            let frame = build(
+                &[outer(), vec![pptp.clone(), Header::Ppp { protocol: None }], carried.clone()].concat(),
+            );
+            let (o, out) = run(Options::default(), &frame);
+            let Outcome::Emitted(e) = o else { panic!("{o:?}") };
+            assert_eq!(e.stream.map(|k| k.to_string()), Some("pptp 10.0.0.1>10.0.0.2 call 4660".into()));
+            let ethertype =
+                if matches!(carried[0], Header::Ipv4 { .. }) { [0x08, 0x00] } else { [0x86, 0xdd] };
+            assert_eq!(&out[12..14], &ethertype);
+            assert_eq!(&out[14..], &build(&carried)[..]);
+        }
+        let lcp = build(
+            &[
+                outer(),
+                vec![
+                    pptp,
+                    Header::Ppp { protocol: Some(wire::ppp::protocol::LCP) },
+                    Header::Payload(vec![1, 1, 0, 4]),
+                ],
+            ]
+            .concat(),
+        );
+        assert_eq!(run(Options::default(), &lcp).0, Outcome::Dropped(Drop::NoInnerFrame));
     }
 
     #[test]

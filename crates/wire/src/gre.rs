@@ -151,6 +151,12 @@ impl<T: AsRef<[u8]>> Packet<T> {
     pub fn call_id(&self) -> Option<u16> {
         (self.version() == 1).then(|| self.key().map(|k| k as u16)).flatten()
     }
+    /// Version 1 acknowledgment number, if present.
+    pub fn acknowledgment(&self) -> Option<u32> {
+        let off =
+            self.key_offset() + if self.has_key() { 4 } else { 0 } + if self.has_sequence() { 4 } else { 0 };
+        self.has_ack().then(|| be32(self.data(), off))
+    }
 }
 
 impl<T: AsRef<[u8]>> fmt::Display for Packet<T> {
@@ -215,6 +221,53 @@ impl Repr {
     }
 }
 
+/// A version 1 (enhanced, PPTP, RFC 2637) GRE header in parsed form: it always carries PPP
+/// and a key made of the payload length and the call ID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EnhancedRepr {
+    /// Call ID.
+    pub call_id: u16,
+    /// Sequence number (present when the packet carries a payload).
+    pub sequence: Option<u32>,
+    /// Acknowledgment number.
+    pub acknowledgment: Option<u32>,
+}
+
+impl EnhancedRepr {
+    /// Parses a checked version 1 view.
+    pub fn parse<T: AsRef<[u8]>>(p: &Packet<T>) -> EnhancedRepr {
+        EnhancedRepr {
+            call_id: p.call_id().unwrap_or(0),
+            sequence: p.sequence(),
+            acknowledgment: p.acknowledgment(),
+        }
+    }
+    /// Bytes the header takes.
+    pub fn header_len(&self) -> usize {
+        BASE_LEN
+            + 4
+            + 4 * usize::from(self.sequence.is_some())
+            + 4 * usize::from(self.acknowledgment.is_some())
+    }
+    /// Writes the header, for a PPP payload of `payload_len` bytes, into `buf[..header_len()]`.
+    pub fn emit(&self, buf: &mut [u8], payload_len: u16) {
+        let mut fv = flag::K | 1;
+        put32(buf, BASE_LEN, (u32::from(payload_len) << 16) | u32::from(self.call_id));
+        let mut at = BASE_LEN + 4;
+        if let Some(s) = self.sequence {
+            fv |= flag::S;
+            put32(buf, at, s);
+            at += 4;
+        }
+        if let Some(a) = self.acknowledgment {
+            fv |= flag::A;
+            put32(buf, at, a);
+        }
+        put16(buf, 0, fv);
+        put16(buf, 2, crate::ethernet::ethertype::PPP);
+    }
+}
+
 /// Computes the GRE checksum over a header with C set and its payload (`packet`), and stores it.
 pub fn fill_checksum(packet: &mut [u8]) {
     put16(packet, BASE_LEN, 0);
@@ -253,6 +306,29 @@ mod tests {
         assert_eq!(p.version(), 1);
         assert_eq!(p.header_len(), 16);
         assert_eq!(p.call_id(), Some(0x1234));
+    }
+
+    #[test]
+    fn test_enhanced_roundtrip() {
+        for r in [
+            EnhancedRepr { call_id: 0x1234, sequence: Some(1), acknowledgment: Some(2) },
+            EnhancedRepr { call_id: 7, sequence: Some(9), acknowledgment: None },
+            EnhancedRepr { call_id: 7, sequence: None, acknowledgment: Some(3) },
+        ] {
+            let mut b = [0u8; 16];
+            r.emit(&mut b, 40);
+            let p = Packet::new_checked(&b[..r.header_len()]).unwrap();
+            assert_eq!((p.version(), p.protocol(), p.header_len()), (1, 0x880b, r.header_len()));
+            assert_eq!(p.key().map(|k| k >> 16), Some(40));
+            assert_eq!(EnhancedRepr::parse(&p), r);
+        }
+        // The PPTP example above reads back the same.
+        let b = [0x30, 0x81, 0x88, 0x0b, 0x00, 0x10, 0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 2];
+        let r = EnhancedRepr { call_id: 0x1234, sequence: Some(1), acknowledgment: Some(2) };
+        assert_eq!(EnhancedRepr::parse(&Packet::new_checked(&b[..]).unwrap()), r);
+        let mut e = [0u8; 16];
+        r.emit(&mut e, 0x10);
+        assert_eq!(e, b);
     }
 
     #[test]
