@@ -465,6 +465,12 @@ pub fn build(headers: &[Header]) -> Vec<u8> {
 
 /// Writes a classic pcap file (microsecond timestamps) holding `frames` of `linktype`.
 pub fn pcap_file(linktype: u32, frames: &[Vec<u8>]) -> Vec<u8> {
+    pcap_file_snapped(linktype, frames, usize::MAX)
+}
+
+/// Like [`pcap_file`], each frame captured only up to `snaplen` bytes (its length on the
+/// wire kept), as a capture with a snap length or an sFlow sampled header cuts it.
+pub fn pcap_file_snapped(linktype: u32, frames: &[Vec<u8>], snaplen: usize) -> Vec<u8> {
     let mut v = Vec::new();
     v.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
     v.extend_from_slice(&2u16.to_le_bytes());
@@ -475,9 +481,10 @@ pub fn pcap_file(linktype: u32, frames: &[Vec<u8>]) -> Vec<u8> {
     for (i, f) in frames.iter().enumerate() {
         v.extend_from_slice(&(1_700_000_000 + i as u32).to_le_bytes());
         v.extend_from_slice(&0u32.to_le_bytes());
+        let captured = &f[..f.len().min(snaplen)];
+        v.extend_from_slice(&(captured.len() as u32).to_le_bytes());
         v.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        v.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        v.extend_from_slice(f);
+        v.extend_from_slice(captured);
     }
     v
 }

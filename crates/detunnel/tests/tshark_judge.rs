@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use craft::{build, pcap_file, Header};
+use craft::{build, pcap_file, pcap_file_snapped, Header};
 use wire::erspan::Platform;
 
 const A: [u8; 4] = [10, 0, 0, 1];
@@ -378,4 +378,34 @@ fn decap_turns_ppp_inside_tunnels_into_ethernet_tshark_reads() {
         serde_json::from_str(text.lines().last().unwrap_or("")).unwrap()
     });
     assert_eq!(stats["dropped"]["no_inner_frame"], 1, "{stats}");
+}
+
+#[test]
+fn tshark_agrees_on_inner_ipv4_headers_cut_by_the_capture() {
+    if !have_tool("tshark") {
+        return;
+    }
+    let dir = TempDir::new("judge-cut");
+    let full = frame(&[
+        outer4(),
+        vec![Header::Udp { src: 49152, dst: 4789 }, Header::Vxlan { vni: 77 }],
+        inner_tcp(),
+    ]);
+    // Where the inner IPv4 header starts: outer Ethernet, IPv4, UDP, VXLAN, inner Ethernet.
+    let at = 14 + 20 + 8 + 8 + 14;
+    let mut failures = Vec::new();
+    for cut in [10, 12, 15, 16, 19, 20] {
+        let path = dir.join(&format!("cut{cut}.pcap"));
+        std::fs::write(&path, pcap_file_snapped(1, std::slice::from_ref(&full), at + cut)).unwrap();
+        let mut want = tshark_fields(&path, &[]).remove(0);
+        let mut got = detunnel_fields(&path, &[]).remove(0);
+        without_skipped(&mut want, &mut got);
+        // The protocol is reported whenever its byte was captured, the addresses once whole.
+        assert_eq!(got.get("ipprotocol.1").map(String::as_str), Some("6"), "cut {cut}: {got:?}");
+        assert_eq!(got.contains_key("ipsource.1"), cut >= 16, "cut {cut}: {got:?}");
+        if want != got {
+            failures.push(format!("cut {cut}:\n  tshark   {want:?}\n  detunnel {got:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

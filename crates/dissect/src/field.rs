@@ -326,9 +326,10 @@ impl<'a> Decoded<'a> {
 fn direct(frame: &[u8], layer: &Layer, field: Field) -> Option<Value> {
     let b = layer.bytes(frame);
     Some(match (layer.proto, field) {
-        (Proto::Ipv4, Field::IpSource) => Value::Ipv4(Ipv4Addr::from_bytes(&b[12..16])),
-        (Proto::Ipv4, Field::IpDestination) => Value::Ipv4(Ipv4Addr::from_bytes(&b[16..20])),
-        (Proto::Ipv4, Field::IpProtocol) => u(b[9]),
+        // An IPv4 layer holds at least its protocol byte; a header cut short, not its addresses.
+        (Proto::Ipv4, Field::IpSource) if b.len() >= 16 => Value::Ipv4(Ipv4Addr::from_bytes(&b[12..16])),
+        (Proto::Ipv4, Field::IpDestination) if b.len() >= 20 => Value::Ipv4(Ipv4Addr::from_bytes(&b[16..20])),
+        (Proto::Ipv4, Field::IpProtocol) if b.len() > 9 => u(b[9]),
         (Proto::Ipv6, Field::Ip6Source) if b.len() >= 24 => Value::Ipv6(Ipv6Addr::from_bytes(&b[8..24])),
         (Proto::Ipv6, Field::Ip6Destination) if b.len() >= 40 => {
             Value::Ipv6(Ipv6Addr::from_bytes(&b[24..40]))
@@ -520,9 +521,15 @@ pub fn layer_fields(frame: &[u8], layers: &[Layer], i: usize, emit: &mut dyn FnM
             }
         }
         Proto::Ipv4 => {
+            // A header cut off by the capture (at least up to its protocol byte) shows only
+            // the fields its bytes hold.
             let p = wire::ipv4::Packet::new_unchecked(b);
-            emit(Field::IpSource, Value::Ipv4(p.src_addr()));
-            emit(Field::IpDestination, Value::Ipv4(p.dst_addr()));
+            if b.len() >= 16 {
+                emit(Field::IpSource, Value::Ipv4(p.src_addr()));
+            }
+            if b.len() >= wire::ipv4::HEADER_LEN {
+                emit(Field::IpDestination, Value::Ipv4(p.dst_addr()));
+            }
             emit(Field::IpProtocol, u(p.protocol()));
             emit(Field::IpTos, u(p.tos()));
             emit(Field::IpDscp, u(p.tos() >> 2));

@@ -576,6 +576,8 @@ impl Dissector {
 
     #[inline(always)]
     fn ipv4(&mut self, data: &[u8]) -> Res {
+        /// Where the protocol byte of an IPv4 header is.
+        const IPV4_PROTOCOL_AT: usize = 9;
         // Version 4 without options, the common case, checked in one comparison.
         let fast = data.len() >= wire::ipv4::HEADER_LEN && data[0] == 0x45;
         let checked = if fast {
@@ -585,6 +587,11 @@ impl Dissector {
         };
         let p = match checked {
             Ok(p) => p,
+            // A header cut off by the capture (a sampled header's end, a snap length) still
+            // shows the fields its bytes hold, from the protocol on: nothing follows it.
+            Err(Error::Truncated) if data.len() > IPV4_PROTOCOL_AT && data[0] >> 4 == 4 => {
+                return Ok(Step::new(Proto::Ipv4, data.len(), None).stop(Anomaly::Truncated))
+            }
             Err(Error::Truncated) => return Err(Anomaly::Truncated),
             // Like Wireshark, an IPv4 type field in front of a version-6 header is read as IPv6.
             Err(Error::Malformed) if data[0] >> 4 == 6 => {
