@@ -66,6 +66,9 @@ named_enum! {
         PppoeBadHeader = "pppoe_bad_header",
         /// MPLS label stack without a bottom-of-stack entry.
         MplsNoBottom = "mpls_no_bottom",
+        /// An IPv4 or IPv6 explicit null label in front of a packet of the other version (or of
+        /// neither); the packet's own version decides how it is read.
+        MplsExplicitNullMismatch = "mpls_explicit_null_mismatch",
         /// Arista timestamp header with an unknown version.
         AristaBadVersion = "arista_bad_version",
     }

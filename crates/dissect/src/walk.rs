@@ -786,13 +786,21 @@ impl Dissector {
         };
         let mut step = Step::new(Proto::Mpls, len, None);
         let nibble = data.get(len).map(|b| b >> 4);
+        let (v4_null, v6_null) =
+            (wire::mpls::label::IPV4_EXPLICIT_NULL, wire::mpls::label::IPV6_EXPLICIT_NULL);
         let (next, guess) = match (self.table.config.mpls_payload, bottom.label(), nibble) {
             (_, _, None) => (None, None),
-            (MplsPayload::Ipv4, ..) | (MplsPayload::Auto, wire::mpls::label::IPV4_EXPLICIT_NULL, _) => {
-                (Some(Next::Ipv4), None)
-            }
-            (MplsPayload::Ipv6, ..) | (MplsPayload::Auto, wire::mpls::label::IPV6_EXPLICIT_NULL, _) => {
-                (Some(Next::Ipv6), None)
+            (MplsPayload::Ipv4, ..) => (Some(Next::Ipv4), None),
+            (MplsPayload::Ipv6, ..) => (Some(Next::Ipv6), None),
+            // An explicit null label names the packet's version (RFC 3032); the packet's own
+            // version nibble has the last word, and a disagreement is said.
+            (MplsPayload::Auto, label, Some(n)) if label == v4_null || label == v6_null => {
+                let named = if label == v4_null { 4 } else { 6 };
+                if n != named {
+                    step.note = Some(Anomaly::MplsExplicitNullMismatch);
+                }
+                let version = if n == 4 || n == 6 { n } else { named };
+                (Some(if version == 4 { Next::Ipv4 } else { Next::Ipv6 }), None)
             }
             (MplsPayload::Ethernet, ..) => (Some(Next::Ethernet), None),
             (MplsPayload::EthernetCw, ..) => (Some(Next::PwControlWord), None),
@@ -862,5 +870,50 @@ fn default_ip_next(protocol: u8) -> Option<Next> {
 fn mark_ip_in_ip(step: &mut Step) {
     if matches!(step.next, Some(Next::Ipv4 | Next::Ipv6)) {
         step.flags |= FLAG_IP_IN_IP;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Anomaly, Dissector, LinkType, Stack};
+    use craft::{build, Header};
+
+    /// The stack's tokens and anomalies for `headers`, captured up to `snaplen` bytes.
+    fn decode(headers: &[Header], snaplen: usize) -> (String, Vec<Anomaly>) {
+        let frame = build(headers);
+        let mut d = Dissector::default();
+        let mut stack = Stack::new();
+        d.dissect(&frame[..frame.len().min(snaplen)], LinkType::ETHERNET, &mut stack);
+        (stack.tokens().to_string(), stack.anomalies().to_vec())
+    }
+
+    #[test]
+    fn explicit_null_labels_defer_to_the_packets_version() {
+        let v4 = Header::ipv4([10, 0, 0, 1], [10, 0, 0, 2]);
+        let v6 = Header::ipv6([0x20; 16], [0x30; 16]);
+        let udp = Header::Udp { src: 1, dst: 2 };
+        let mpls = |label| vec![Header::eth(), Header::Mpls { labels: vec![label] }];
+        let cases = [
+            (0, v4.clone(), "eth.mpls.ip.udp", false),
+            (2, v6.clone(), "eth.mpls.ip6.udp", false),
+            (0, v6, "eth.mpls.ip6.udp", true),
+            (2, v4, "eth.mpls.ip.udp", true),
+        ];
+        for (label, packet, want, mismatch) in cases {
+            let (tokens, anomalies) = decode(&[mpls(label), vec![packet, udp.clone()]].concat(), usize::MAX);
+            assert_eq!(tokens, want, "label {label}");
+            assert_eq!(anomalies.contains(&Anomaly::MplsExplicitNullMismatch), mismatch, "label {label}");
+        }
+    }
+
+    #[test]
+    fn a_cut_ipv4_header_is_a_truncated_layer_from_its_protocol_byte_on() {
+        let headers =
+            [Header::eth(), Header::ipv4([10, 0, 0, 1], [10, 0, 0, 2]), Header::Udp { src: 1, dst: 2 }];
+        for (cut, want) in [(9, "eth"), (10, "eth.ip"), (19, "eth.ip"), (20, "eth.ip"), (28, "eth.ip.udp")] {
+            let (tokens, anomalies) = decode(&headers, 14 + cut);
+            assert_eq!(tokens, want, "cut {cut}");
+            assert_eq!(anomalies.contains(&Anomaly::Truncated), cut < 28, "cut {cut}: {anomalies:?}");
+        }
     }
 }
