@@ -58,7 +58,7 @@ fuzz_target!(|data: &[u8]| {
         let run = |decoded: dissect::Decoded<'_>, s: &mut State| {
             let (bytes, stack) = (decoded.frame(), decoded.stack());
             for orig_len in [bytes.len() as u32, 0, u32::MAX] {
-                let (outcome, _) = decap.decapsulate(decoded, orig_len);
+                let outcome = decap.decapsulate(decoded, orig_len);
                 let Outcome::Emitted(e) = outcome else { continue };
                 let (head, body) = e.parts(bytes);
                 assert_eq!(head.len() + body.len(), e.len());

@@ -222,11 +222,15 @@ struct Run {
     inner: usize,
 }
 
-/// True when `next` belongs to the same encapsulation as the tunnel layer `prev`.
+/// True when `next` belongs to the same encapsulation as the tunnel layer `prev`: ERSPAN
+/// under GRE, NSH under VXLAN-GPE, and the PPP link inside PPTP's enhanced GRE (what a tool
+/// wants is the packet PPP carries; PPP that carries none, its control protocols, leaves no
+/// inner frame).
 fn continues(prev: Proto, next: Proto) -> bool {
     matches!(
         (prev, next),
-        (Proto::Gre, Proto::Erspan1 | Proto::Erspan2 | Proto::Erspan3) | (Proto::VxlanGpe, Proto::Nsh)
+        (Proto::Gre, Proto::Erspan1 | Proto::Erspan2 | Proto::Erspan3 | Proto::Ppp)
+            | (Proto::VxlanGpe, Proto::Nsh)
     )
 }
 
@@ -248,10 +252,7 @@ impl Iterator for Runs<'_> {
             return None;
         }
         let start = self.i;
-        while self.i + 1 < layers.len()
-            && layers[self.i + 1].is_tunnel()
-            && continues(layers[self.i].proto, layers[self.i + 1].proto)
-        {
+        while self.i + 1 < layers.len() && continues(layers[self.i].proto, layers[self.i + 1].proto) {
             self.i += 1;
         }
         self.i += 1;
@@ -282,14 +283,11 @@ impl Decapsulator {
     }
 
     /// Decides what to emit for a decoded frame (`orig_len` bytes on the wire), reading only
-    /// the layers the decoder checked, and names the frame's outermost tunnel kind. Copies
-    /// nothing.
-    pub fn decapsulate(&self, decoded: Decoded<'_>, orig_len: u32) -> (Outcome, Option<Tunnel>) {
-        let layers = decoded.stack().layers();
-        let mut runs = Runs { layers, i: 0 };
+    /// the layers the decoder checked. Copies nothing.
+    pub fn decapsulate(&self, decoded: Decoded<'_>, orig_len: u32) -> Outcome {
+        let mut runs = Runs { layers: decoded.stack().layers(), i: 0 };
         let first = runs.next();
-        let outer = first.map(|r| run_kind(layers, r));
-        (self.decide(decoded, orig_len, first, runs), outer)
+        self.decide(decoded, orig_len, first, runs)
     }
 
     /// The stream of a decoded frame's outermost tunnel, if it has one (whether or not it
@@ -301,7 +299,7 @@ impl Decapsulator {
 
     /// Like [`Decapsulator::decapsulate`], with the emitted frame copied into `out`.
     pub fn decapsulate_into(&self, decoded: Decoded<'_>, orig_len: u32, out: &mut Vec<u8>) -> Outcome {
-        let (o, _) = self.decapsulate(decoded, orig_len);
+        let o = self.decapsulate(decoded, orig_len);
         match &o {
             Outcome::Emitted(e) => e.write_into(decoded.frame(), out),
             Outcome::Dropped(_) => out.clear(),
@@ -335,16 +333,6 @@ impl Decapsulator {
                 Some(Proto::Sll | Proto::Null | Proto::Ppp) if layers.len() > 1 => (1, None),
                 _ => (0, None),
             },
-        };
-        // PPP inside a tunnel (PPTP's enhanced GRE, L2TP) carries IP without a link header a
-        // tool reads: the packet it carries is emitted, with a synthesized Ethernet header; its
-        // control protocols (LCP, IPCP, CCP, ...) carry no frame.
-        let start = match layers.get(start).map(|l| l.proto) {
-            Some(Proto::Ppp) if stripped.is_some() => match layers.get(start + 1).map(|l| l.proto) {
-                Some(Proto::Ipv4 | Proto::Ipv6 | Proto::Mpls) => start + 1,
-                _ => return Outcome::Dropped(Drop::NoInnerFrame),
-            },
-            _ => start,
         };
         // A frame the decoder read nothing of (empty, or of a link type it does not read)
         // cannot become an Ethernet frame.

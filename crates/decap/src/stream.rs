@@ -260,6 +260,11 @@ impl StreamKey {
         else {
             return StreamKey { source, destination, id_name: "", id: 0, kind: StreamKind::Other, v6 };
         };
+        // The PPP link that ends a PPTP tunnel: its GRE header names the stream.
+        let last = match (last.proto, run.end.checked_sub(2).and_then(|i| layers.get(i))) {
+            (Proto::Ppp, Some(&gre)) => gre,
+            _ => last,
+        };
         let b = last.bytes(frame);
         let session =
             |b: &[u8]| wire::erspan::Packet::new_checked(b).map_or(0, |p| u32::from(p.session_id()));

@@ -28,7 +28,7 @@ fn decapsulating_allocates_nothing() {
             for f in &frames {
                 let decoded = dissector.dissect(f, LinkType::ETHERNET, &mut stack);
                 for d in [&plain, &stripping] {
-                    if let (Outcome::Emitted(e), _) = d.decapsulate(decoded, f.len() as u32) {
+                    if let Outcome::Emitted(e) = d.decapsulate(decoded, f.len() as u32) {
                         emitted += e.len() as u64;
                         streams += u64::from(e.stream.is_some_and(|k| k.id > 0 || !k.id_name.is_empty()));
                     }

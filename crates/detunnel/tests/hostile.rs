@@ -183,7 +183,7 @@ impl DecapPaths {
         let (frame, stack) = (decoded.frame(), decoded.stack());
         for (i, dc) in self.decaps.iter().enumerate() {
             for orig_len in [frame.len() as u32, 0, u32::MAX] {
-                let (outcome, _) = dc.decapsulate(decoded, orig_len);
+                let outcome = dc.decapsulate(decoded, orig_len);
                 let decap::Outcome::Emitted(e) = outcome else { continue };
                 let (head, body) = e.parts(frame);
                 assert_eq!(head.len() + body.len(), e.len());

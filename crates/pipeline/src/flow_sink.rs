@@ -62,16 +62,27 @@ impl FlowSink {
 
     /// Offers a decoded frame of `frame_len` bytes on the wire.
     pub fn offer(&mut self, decoded: Decoded<'_>, frame_len: u32) {
-        self.offer_input(&Input::new(decoded, frame_len), data_source(decoded), 1);
+        // A frame sampling passes over is not read at all.
+        if self.take() {
+            self.count(&Input::new(decoded, frame_len), data_source(decoded), 1);
+        }
     }
 
     /// Offers a frame as the flow language reads it, seen at `source`, standing for
     /// `weight` frames (an sFlow sample stands for its sampling rate).
     pub fn offer_input(&mut self, input: &Input<'_>, source: DataSource, weight: u64) {
-        self.offered += 1;
-        if (self.offered - 1) % self.sample != 0 {
-            return;
+        if self.take() {
+            self.count(input, source, weight);
         }
+    }
+
+    /// Whether the frame now offered is the 1 in `sample` that counts.
+    fn take(&mut self) -> bool {
+        self.offered += 1;
+        (self.offered - 1) % self.sample == 0
+    }
+
+    fn count(&mut self, input: &Input<'_>, source: DataSource, weight: u64) {
         self.counted += 1;
         if self.counter.count(source, input, weight.saturating_mul(self.sample)) {
             self.matched += 1;

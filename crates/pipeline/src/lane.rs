@@ -246,7 +246,7 @@ fn judge(
         return decision(outermost(), true, Fate::Kept);
     }
     let mut kind = None;
-    let fate = match decap.decapsulate(decoded, orig_len).0 {
+    let fate = match decap.decapsulate(decoded, orig_len) {
         Outcome::Dropped(why) => Fate::Dropped(why),
         Outcome::Emitted(emission) => {
             let layers = decoded.stack().layers();
