@@ -2,6 +2,7 @@
 //! (exit status 2) that names detunnel's own spelling, never a silent empty result.
 mod common;
 
+use common::terminal::on_terminal;
 use common::{detunnel, TempDir};
 use std::process::Command;
 
@@ -275,10 +276,6 @@ fn a_reader_that_stops_early_is_a_normal_end_of_a_pipe() {
 
 #[test]
 fn long_work_on_a_terminal_shows_progress_and_reading_a_terminal_is_said() {
-    // `script` gives the command a terminal, as a user at a shell has.
-    if !common::have_tool("script") {
-        return;
-    }
     let tmp = TempDir::new("cli-habits-progress");
     // Small frames: long enough to run a while, small enough for any temporary folder.
     let input = tmp.join("small.pcap");
@@ -288,19 +285,16 @@ fn long_work_on_a_terminal_shows_progress_and_reading_a_terminal_is_said() {
         .status()
         .unwrap();
     assert!(made.success());
-    let on_terminal = |command: String| {
-        let out = Command::new("script").args(["-qfec", &command, "/dev/null"]).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).to_string()
-    };
-    let seen = on_terminal(format!("{} decap -r {} -w /dev/null", detunnel(), input.display()));
+    let ended = |_: &str| false;
+    let seen = on_terminal(&["decap", "-r", input.to_str().unwrap(), "-w", "/dev/null"], false, ended);
     let progress: Vec<&str> = seen.split('\r').filter(|l| l.contains("decap: ")).collect();
     assert!(progress.iter().any(|l| l.contains("% (") && l.contains(" left)")), "{seen}");
-    let seen = on_terminal(format!("{} generate -c 2000000 -w /dev/null", detunnel()));
+    let seen = on_terminal(&["generate", "-c", "2000000", "-w", "/dev/null"], false, ended);
     assert!(seen.contains("generate: ") && seen.contains(" of 2000000 frames ("), "{seen}");
     assert!(seen.contains("detunnel generate: 2000000 frames"), "{seen}");
     // inspect with no -r and a terminal for standard input says what it waits for.
-    let seen = on_terminal(format!("timeout 2 {} inspect", detunnel()));
-    assert!(seen.contains("reading a capture from standard input"), "{seen}");
+    let said = |seen: &str| seen.contains("reading a capture from standard input");
+    assert!(said(&on_terminal(&["inspect"], true, said)));
 }
 
 #[test]

@@ -398,3 +398,4 @@ impl Drop for Running {
 }
 
 pub mod serve;
+pub mod terminal;
