@@ -265,80 +265,40 @@ impl StreamKey {
             (Proto::Ppp, Some(&gre)) => gre,
             _ => last,
         };
-        let b = last.bytes(frame);
-        let session =
-            |b: &[u8]| wire::erspan::Packet::new_checked(b).map_or(0, |p| u32::from(p.session_id()));
-        let (kind, id_name, id) = match last.proto {
-            Proto::Erspan1 => (StreamKind::Erspan1, "", 0),
-            Proto::Erspan2 => (StreamKind::Erspan2, "session", session(b)),
-            Proto::Erspan3 => (StreamKind::Erspan3, "session", session(b)),
-            Proto::Gre => match wire::gre::Packet::new_checked(b) {
-                // GRE-TEB with a key may be NVGRE, but the key names the stream either way.
-                Ok(p) => match p.key() {
-                    Some(k) if p.version() == 1 => (StreamKind::Pptp, "call", u32::from(k as u16)),
-                    Some(k) => (StreamKind::Gre, "key", k),
-                    None => (StreamKind::Gre, "", 0),
-                },
-                Err(_) => (StreamKind::Gre, "", 0),
-            },
-            Proto::Vxlan => {
-                (StreamKind::Vxlan, "vni", wire::vxlan::Packet::new_checked(b).map_or(0, |p| p.vni()))
-            }
-            Proto::VxlanGpe => (StreamKind::Gpe, "vni", gpe_vni(b)),
-            Proto::Geneve => {
-                (StreamKind::Geneve, "vni", wire::geneve::Packet::new_checked(b).map_or(0, |p| p.vni()))
-            }
-            Proto::Nsh => match first.proto {
-                Proto::VxlanGpe => (StreamKind::Gpe, "vni", gpe_vni(first.bytes(frame))),
-                _ => (StreamKind::Nsh, "spi", wire::nsh::Packet::new_checked(b).map_or(0, |p| p.spi())),
-            },
-            Proto::GtpU => {
-                (StreamKind::Gtp, "teid", wire::gtpu::Packet::new_checked(b).map_or(0, |p| p.teid()))
-            }
-            Proto::L2tpv3 => (
-                StreamKind::L2tpv3,
-                "session",
-                wire::l2tpv3::Packet::new_checked(b).map_or(0, |p| p.session_id()),
-            ),
-            Proto::PwControlWord => {
-                let label = before
-                    .iter()
-                    .rev()
-                    .find(|l| l.proto == Proto::Mpls)
-                    .and_then(|l| {
-                        // The bottom label is the stack's last entry.
-                        let m = l.bytes(frame);
-                        let bottom = m.get(m.len().checked_sub(wire::mpls::HEADER_LEN)?..)?;
-                        wire::mpls::Packet::new_checked(bottom).ok().map(|p| p.label())
-                    })
-                    .unwrap_or(0);
-                (StreamKind::MplsPw, "label", label)
-            }
-            Proto::Teredo => (StreamKind::Teredo, "", 0),
-            Proto::Ayiya => (StreamKind::Ayiya, "", 0),
-            Proto::Pbb => {
-                (StreamKind::Pbb, "isid", wire::pbb::Packet::new_checked(b).map_or(0, |p| p.isid()))
-            }
-            Proto::Trill => (
-                StreamKind::Trill,
-                "egress",
-                wire::trill::Packet::new_checked(b).map_or(0, |p| u32::from(p.egress_nickname())),
-            ),
-            Proto::FabricPath => (
-                StreamKind::FabricPath,
-                "switch",
-                wire::fabricpath::Packet::new_checked(b).map_or(0, |p| u32::from(p.dst_switch_id())),
-            ),
-            Proto::Ipv4 | Proto::Ipv6 => (StreamKind::IpIp, "", 0),
-            Proto::Udp => {
-                let label = layers
-                    .get(run.end)
-                    .filter(|l| l.proto == Proto::Mpls)
-                    .and_then(|l| wire::mpls::Packet::new_checked(l.bytes(frame)).ok())
-                    .map_or(0, |p| p.label());
-                (StreamKind::MplsUdp, "label", label)
-            }
-            _ => (StreamKind::Other, "", 0),
+        // The header that names the stream: the MPLS stack before a pseudowire's control
+        // word, the one after UDP for MPLS in UDP, else the tunnel's own.
+        let naming = match last.proto {
+            Proto::PwControlWord => before.iter().rev().find(|l| l.proto == Proto::Mpls).copied(),
+            Proto::Udp => layers.get(run.end).filter(|l| l.proto == Proto::Mpls).copied(),
+            // NSH behind VXLAN-GPE: the GPE header names it.
+            Proto::Nsh if first.proto == Proto::VxlanGpe => Some(first),
+            _ => Some(last),
+        };
+        let named = naming.map_or(first.proto, |l| l.proto);
+        let (id_name, id) = naming
+            .and_then(|l| dissect::protocol::stream_id(l.proto, l.bytes(frame)))
+            .unwrap_or((id_name_of(named), 0));
+        let kind = match (last.proto, named) {
+            (Proto::Erspan1, _) => StreamKind::Erspan1,
+            (Proto::Erspan2, _) => StreamKind::Erspan2,
+            (Proto::Erspan3, _) => StreamKind::Erspan3,
+            (Proto::Gre, _) if id_name == "call" => StreamKind::Pptp,
+            (Proto::Gre, _) => StreamKind::Gre,
+            (Proto::Vxlan, _) => StreamKind::Vxlan,
+            (Proto::VxlanGpe, _) | (Proto::Nsh, Proto::VxlanGpe) => StreamKind::Gpe,
+            (Proto::Nsh, _) => StreamKind::Nsh,
+            (Proto::Geneve, _) => StreamKind::Geneve,
+            (Proto::GtpU, _) => StreamKind::Gtp,
+            (Proto::L2tpv3, _) => StreamKind::L2tpv3,
+            (Proto::PwControlWord, _) => StreamKind::MplsPw,
+            (Proto::Teredo, _) => StreamKind::Teredo,
+            (Proto::Ayiya, _) => StreamKind::Ayiya,
+            (Proto::Pbb, _) => StreamKind::Pbb,
+            (Proto::Trill, _) => StreamKind::Trill,
+            (Proto::FabricPath, _) => StreamKind::FabricPath,
+            (Proto::Ipv4 | Proto::Ipv6, _) => StreamKind::IpIp,
+            (Proto::Udp, _) => StreamKind::MplsUdp,
+            _ => StreamKind::Other,
         };
         // The addresses of an IP-in-IP tunnel are its own header's.
         let (source, destination, v6) = if matches!(last.proto, Proto::Ipv4 | Proto::Ipv6) {
@@ -350,9 +310,20 @@ impl StreamKey {
     }
 }
 
-/// The VNI of a VXLAN-GPE header (0 when it does not read as one).
-fn gpe_vni(b: &[u8]) -> u32 {
-    wire::vxlan_gpe::Packet::new_checked(b).map_or(0, |p| p.vni())
+/// The identifier's name for a stream whose header could not be read: the name a stream of
+/// that protocol carries, so that every stream of one kind prints alike.
+fn id_name_of(proto: Proto) -> &'static str {
+    match proto {
+        Proto::Erspan2 | Proto::Erspan3 | Proto::L2tpv3 => "session",
+        Proto::Vxlan | Proto::VxlanGpe | Proto::Geneve => "vni",
+        Proto::Nsh => "spi",
+        Proto::GtpU => "teid",
+        Proto::Mpls | Proto::PwControlWord | Proto::Udp => "label",
+        Proto::Pbb => "isid",
+        Proto::Trill => "egress",
+        Proto::FabricPath => "switch",
+        _ => "",
+    }
 }
 
 /// The source and destination of an IP layer, as [`StreamKey`] holds them, and whether they

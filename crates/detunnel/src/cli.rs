@@ -427,6 +427,9 @@ pub struct DecoderArgs {
     /// Decode GRE protocol TYPE as PROTO (e.g. `0x8949=erspan`); repeatable.
     #[arg(long = "gre-protocol", value_name = "TYPE=PROTO", value_parser = parse_port_proto)]
     pub gre_protocols: Vec<(u16, dissect::Next)>,
+    /// Decode IP protocol NUMBER as PROTO (e.g. `97=none`, `99=gre`); repeatable.
+    #[arg(long = "ip-protocol", value_name = "NUMBER=PROTO", value_parser = parse_ip_protocol)]
+    pub ip_protocols: Vec<(u8, dissect::Next)>,
     /// What follows an MPLS label stack: `auto` (by the first nibble, counted as a guess),
     /// `ipv4`, `ipv6`, `ethernet` (pseudowire without control word) or `ethernet-cw`.
     #[arg(long = "mpls-payload", value_enum, default_value = "auto")]
@@ -483,6 +486,7 @@ impl DecoderArgs {
             max_tunnels: self.max_tunnels,
             udp_ports: self.udp_ports.clone(),
             gre_protocols: self.gre_protocols.clone(),
+            ip_protocols: self.ip_protocols.clone(),
             mpls_payload: match self.mpls_payload {
                 MplsPayloadArg::Auto => dissect::MplsPayload::Auto,
                 MplsPayloadArg::Ipv4 => dissect::MplsPayload::Ipv4,
@@ -514,5 +518,12 @@ pub fn parse_port_proto(s: &str) -> Result<(u16, dissect::Next), String> {
     let names: Vec<&str> = dissect::Next::NAMES.iter().map(|(n, _)| *n).collect();
     let next = dissect::Next::from_name(p)
         .ok_or_else(|| format!("unknown protocol `{p}`; known: {}", names.join(", ")))?;
+    Ok((num, next))
+}
+
+/// Parses `NUMBER=PROTO` for an IP protocol number (0 to 255).
+pub fn parse_ip_protocol(s: &str) -> Result<(u8, dissect::Next), String> {
+    let (num, next) = parse_port_proto(s)?;
+    let num = u8::try_from(num).map_err(|_| format!("IP protocol {num} is not a number from 0 to 255"))?;
     Ok((num, next))
 }

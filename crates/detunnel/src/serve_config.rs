@@ -1,7 +1,9 @@
 //! `detunnel.toml`: the daemon's configuration. Every table and setting is optional; unknown
 //! ones are errors that name them. `detunnel.example.toml` at the top of the repository shows
 //! and explains every setting.
-use crate::cli::{parse_cookie_len, parse_port_proto, DecoderArgs, MplsPayloadArg, NvgreArg};
+use crate::cli::{
+    parse_cookie_len, parse_ip_protocol, parse_port_proto, DecoderArgs, MplsPayloadArg, NvgreArg,
+};
 use anyhow::{anyhow, Context as _, Result};
 use clap::ValueEnum;
 use serde::Deserialize;
@@ -188,6 +190,8 @@ pub struct Decoder {
     udp_ports: Vec<String>,
     #[serde(default)]
     gre_protocols: Vec<String>,
+    #[serde(default)]
+    ip_protocols: Vec<String>,
     mpls_payload: Option<String>,
     nvgre: Option<String>,
     l2tpv3_cookie: Option<u8>,
@@ -205,6 +209,11 @@ impl Decoder {
             max_tunnels: self.max_tunnels.unwrap_or(8),
             udp_ports: pairs(&self.udp_ports, "udp_ports")?,
             gre_protocols: pairs(&self.gre_protocols, "gre_protocols")?,
+            ip_protocols: self
+                .ip_protocols
+                .iter()
+                .map(|s| parse_ip_protocol(s).map_err(|e| anyhow!("decoder.ip_protocols: {e}")))
+                .collect::<Result<_>>()?,
             mpls_payload: match &self.mpls_payload {
                 Some(m) => {
                     MplsPayloadArg::from_str(m, false).map_err(|e| anyhow!("decoder.mpls_payload: {e}"))?

@@ -29,6 +29,7 @@ macro_rules! named_enum {
 pub mod anomaly;
 pub mod field;
 pub mod proto;
+pub mod protocol;
 pub mod stack;
 pub mod table;
 pub mod walk;

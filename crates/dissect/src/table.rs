@@ -1,9 +1,9 @@
-//! The dispatch table: which protocol follows a given EtherType, IP protocol, UDP port or
-//! GRE protocol. Built-in defaults follow IANA and common practice; configuration adds or
-//! replaces entries (VXLAN on another port, GRE 0x8949 as ERSPAN) without code.
+//! The dispatch table: which protocol follows a given EtherType, IP protocol, UDP port, GRE
+//! protocol or link type. Each protocol's module registers where it is found (IANA and common
+//! practice); configuration adds or replaces entries (VXLAN on another port, GRE 0x8949 as
+//! ERSPAN, an IP protocol) without code.
+use crate::protocol::DISPATCH;
 use wire::ethernet::ethertype as et;
-use wire::ipv4::protocol as ipp;
-use wire::udp::port;
 
 /// What the dispatch table says comes next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -82,6 +82,12 @@ pub enum Next {
     Sflow,
     /// LLC.
     Llc,
+    /// A BSD loopback header.
+    Null,
+    /// A Linux cooked header (v1).
+    Sll,
+    /// A Linux cooked header (v2).
+    Sll2,
     /// Known protocol that is not decoded further (CDP, LLDP, keepalives, ...).
     Leaf,
 }
@@ -108,6 +114,13 @@ impl Next {
         ("teredo", Next::Teredo),
         ("ayiya", Next::Ayiya),
         ("sflow", Next::Sflow),
+        ("udp", Next::Udp),
+        ("tcp", Next::Tcp),
+        ("sctp", Next::Sctp),
+        ("icmp", Next::Icmp),
+        ("icmp6", Next::Icmp6),
+        ("l2tpv3", Next::L2tpv3),
+        ("ppp", Next::Ppp),
         ("none", Next::Leaf),
     ];
 
@@ -174,6 +187,8 @@ pub struct Config {
     pub gre_protocols: Vec<(u16, Next)>,
     /// Extra or replacing UDP port entries (e.g. 4790 → VXLAN).
     pub udp_ports: Vec<(u16, Next)>,
+    /// Extra or replacing IP protocol entries (e.g. 97 → none).
+    pub ip_protocols: Vec<(u8, Next)>,
     /// MPLS payload heuristic.
     pub mpls_payload: MplsPayload,
     /// NVGRE key reading.
@@ -189,6 +204,7 @@ impl Default for Config {
             ethertypes: Vec::new(),
             gre_protocols: Vec::new(),
             udp_ports: Vec::new(),
+            ip_protocols: Vec::new(),
             mpls_payload: MplsPayload::Auto,
             nvgre: NvgreKey::Auto,
             l2tpv3: L2tpv3Session::default(),
@@ -196,109 +212,41 @@ impl Default for Config {
     }
 }
 
-/// The default UDP port entries.
-pub const DEFAULT_UDP_PORTS: &[(u16, Next)] = &[
-    (port::VXLAN, Next::Vxlan),
-    (port::VXLAN_LINUX, Next::Vxlan),
-    (port::VXLAN_GPE, Next::VxlanGpe),
-    (port::GENEVE, Next::Geneve),
-    (port::GTP_U, Next::GtpU),
-    (port::TEREDO, Next::Teredo),
-    (port::GRE_IN_UDP, Next::Gre),
-    (port::MPLS_IN_UDP, Next::Mpls),
-    (port::AYIYA, Next::Ayiya),
-    (port::SFLOW, Next::Sflow),
-];
+/// Every registered entry of one kind, configured entries replacing built-in ones, sorted by
+/// value for binary search.
+fn merged<K: Ord + Copy>(
+    builtin: impl Iterator<Item = (K, Next)>,
+    configured: &[(K, Next)],
+) -> Vec<(K, Next)> {
+    let mut v: Vec<(K, Next)> = builtin.filter(|(k, _)| !configured.iter().any(|(c, _)| c == k)).collect();
+    v.extend_from_slice(configured);
+    v.sort_by_key(|e| e.0);
+    v.dedup_by_key(|e| e.0);
+    v
+}
 
-/// The built-in EtherType entries.
+/// The entry for `k` in a table built by `merged`.
 #[inline(always)]
-pub fn default_ethertype(t: u16) -> Lookup {
-    // The common cases first, without a search.
-    match t {
-        et::IPV4 => return Lookup::Next(Next::Ipv4),
-        et::IPV6 => return Lookup::Next(Next::Ipv6),
-        et::VLAN => return Lookup::Next(Next::Vlan),
-        et::TEB => return Lookup::Next(Next::Ethernet),
-        _ => {}
-    }
-    other_ethertype(t)
+fn find<K: Ord + Copy>(table: &[(K, Next)], k: K) -> Option<Next> {
+    table.binary_search_by_key(&k, |e| e.0).ok().map(|i| table[i].1)
 }
 
-#[inline(never)]
-fn other_ethertype(t: u16) -> Lookup {
-    Lookup::Next(match t {
-        et::IPV4 => Next::Ipv4,
-        et::IPV6 => Next::Ipv6,
-        et::ARP => Next::Arp,
-        et::VLAN | et::QINQ | et::QINQ_9100 | et::QINQ_9200 => Next::Vlan,
-        et::MPLS | et::MPLS_MULTICAST => Next::Mpls,
-        et::TEB => Next::Ethernet,
-        et::VNTAG => Next::VnTag,
-        et::ETAG => Next::ETag,
-        et::PBB => Next::Pbb,
-        et::TRILL => Next::Trill,
-        et::PPPOE_SESSION => Next::Pppoe,
-        et::NSH => Next::Nsh,
-        et::ARISTA => Next::Arista,
-        et::CISCO_METADATA => Next::CiscoMetadata,
-        // Known protocols that carry no frame: keepalive, CDP, NHRP, OSI, LLDP, slow
-        // protocols, EAPOL, PTP, MACsec, loopback, RARP, PPPoE discovery, Cisco TTag.
-        0x0000
-        | 0x00fe
-        | 0x2000
-        | 0x2001
-        | 0x88cc
-        | 0x8809
-        | 0x888e
-        | 0x88f7
-        | 0x88e5
-        | et::LOOPBACK
-        | 0x8035
-        | et::PPPOE_DISCOVERY
-        | et::CISCO_TTAG
-        | 0x0842
-        | 0x8808
-        | 0x88b5
-        | 0x88b6
-        | 0x893a => Next::Leaf,
-        _ => return Lookup::Unknown,
-    })
-}
-
-/// What follows a VXLAN-GPE or NSH header, by their shared next-protocol numbering
-/// (1 IPv4, 2 IPv6, 3 Ethernet, 4 NSH, 5 MPLS).
-pub fn next_protocol(n: u8) -> Option<Next> {
-    match n {
-        1 => Some(Next::Ipv4),
-        2 => Some(Next::Ipv6),
-        3 => Some(Next::Ethernet),
-        4 => Some(Next::Nsh),
-        5 => Some(Next::Mpls),
-        _ => None,
-    }
-}
-
-/// The built-in IP protocol entries.
-pub fn default_ip_protocol(p: u8) -> Next {
-    match p {
-        ipp::IPIP => Next::Ipv4,
-        ipp::IPV6 => Next::Ipv6,
-        ipp::GRE => Next::Gre,
-        ipp::UDP => Next::Udp,
-        ipp::TCP => Next::Tcp,
-        ipp::SCTP => Next::Sctp,
-        ipp::ICMP => Next::Icmp,
-        ipp::ICMPV6 => Next::Icmp6,
-        ipp::L2TP => Next::L2tpv3,
-        ipp::ETHERNET => Next::Ethernet,
-        _ => Next::Leaf,
-    }
+/// What a link type starts with, by the protocols' registrations.
+pub fn link_type(link: u32) -> Option<Next> {
+    DISPATCH.iter().flat_map(|d| d.link_types).find(|(l, _)| *l == link).map(|(_, n)| *n)
 }
 
 /// The dispatch table a dissector consults, built once from a [`Config`].
 #[derive(Debug, Clone)]
 pub struct Table {
     pub(crate) config: Config,
+    ethertypes: Vec<(u16, Next)>,
+    /// True when configuration adds or replaces EtherType entries (the fast paths for the
+    /// common EtherTypes are then off).
+    ethertype_overrides: bool,
+    gre_protocols: Vec<(u16, Next)>,
+    /// What follows each IP protocol; `None` for one not decoded further.
+    ip_protocols: [Option<Next>; 256],
     udp_ports: Vec<(u16, Next)>,
     /// Bit `p % 64` is set for every port `p` in `udp_ports`: most ports are rejected with
     /// one test.
@@ -306,52 +254,59 @@ pub struct Table {
 }
 
 impl Table {
-    /// Builds the table: configured UDP ports replace or extend the defaults.
+    /// Builds the table: every protocol's registrations, with configured entries replacing or
+    /// extending them.
     pub fn new(config: Config) -> Table {
-        let mut udp_ports: Vec<(u16, Next)> = DEFAULT_UDP_PORTS.to_vec();
-        for &(p, n) in &config.udp_ports {
-            udp_ports.retain(|(q, _)| *q != p);
-            udp_ports.push((p, n));
+        let all = || DISPATCH.iter();
+        let ethertypes = merged(all().flat_map(|d| d.ethertypes.iter().copied()), &config.ethertypes);
+        let gre_protocols =
+            merged(all().flat_map(|d| d.gre_protocols.iter().copied()), &config.gre_protocols);
+        let udp_ports = merged(all().flat_map(|d| d.udp_ports.iter().copied()), &config.udp_ports);
+        let mut ip_protocols = [None; 256];
+        for (p, n) in merged(all().flat_map(|d| d.ip_protocols.iter().copied()), &config.ip_protocols) {
+            ip_protocols[usize::from(p)] = Some(n).filter(|n| *n != Next::Leaf);
         }
         let udp_mask = udp_ports.iter().fold(0u64, |m, (p, _)| m | 1 << (p % 64));
-        Table { config, udp_ports, udp_mask }
+        let ethertype_overrides = !config.ethertypes.is_empty();
+        Table { config, ethertypes, ethertype_overrides, gre_protocols, ip_protocols, udp_ports, udp_mask }
     }
     /// The configuration the table was built from.
     pub fn config(&self) -> &Config {
         &self.config
     }
+    /// True when configuration adds or replaces EtherType entries.
+    #[inline(always)]
+    pub fn ethertype_overrides(&self) -> bool {
+        self.ethertype_overrides
+    }
     /// What follows an EtherType.
     #[inline]
     pub fn ethertype(&self, t: u16) -> Lookup {
-        if !self.config.ethertypes.is_empty() {
-            if let Some((_, n)) = self.config.ethertypes.iter().find(|(v, _)| *v == t) {
-                return Lookup::Next(*n);
+        // The common cases first, without a search.
+        if !self.ethertype_overrides {
+            match t {
+                et::IPV4 => return Lookup::Next(Next::Ipv4),
+                et::IPV6 => return Lookup::Next(Next::Ipv6),
+                et::VLAN => return Lookup::Next(Next::Vlan),
+                et::TEB => return Lookup::Next(Next::Ethernet),
+                _ => {}
             }
         }
-        default_ethertype(t)
+        find(&self.ethertypes, t).map_or(Lookup::Unknown, Lookup::Next)
     }
-    /// What follows a GRE protocol type (configured entries, GRE-specific defaults, then
-    /// the EtherType table).
+    /// What follows a GRE protocol type (GRE's own entries, then the EtherType table).
     #[inline]
     pub fn gre_protocol(&self, t: u16) -> Lookup {
-        if !self.config.gre_protocols.is_empty() {
-            if let Some((_, n)) = self.config.gre_protocols.iter().find(|(v, _)| *v == t) {
-                return Lookup::Next(*n);
-            }
+        match find(&self.gre_protocols, t) {
+            Some(n) => Lookup::Next(n),
+            None => self.ethertype(t),
         }
-        match t {
-            et::ERSPAN => Lookup::Next(Next::Erspan),
-            et::ERSPAN3 => Lookup::Next(Next::Erspan3),
-            et::WCCP => Lookup::Next(Next::Wccp),
-            et::PPP => Lookup::Next(Next::Ppp),
-            et::CISCO_METADATA => Lookup::Next(Next::CiscoMetadataGre),
-            // Aruba controllers: 802.11 frames on 0x8200-0x8370 in steps of 0x10, and 0x9000.
-            0x8200..=0x8370 if t % 0x10 == 0 => Lookup::Next(Next::Wlan),
-            0x9000 => Lookup::Next(Next::Wlan),
-            // Transparent Ethernet bridging as some vendors number it.
-            0x6400 => Lookup::Next(Next::Ethernet),
-            _ => self.ethertype(t),
-        }
+    }
+    /// What follows an IP header of `protocol`; `None` for a protocol not decoded further
+    /// (which is not an anomaly).
+    #[inline(always)]
+    pub fn ip_protocol(&self, protocol: u8) -> Option<Next> {
+        self.ip_protocols[usize::from(protocol)]
     }
     /// What a UDP port carries, if anything.
     #[inline]
@@ -359,12 +314,51 @@ impl Table {
         if self.udp_mask & (1 << (p % 64)) == 0 {
             return None;
         }
-        self.udp_ports.iter().find(|(q, _)| *q == p).map(|(_, n)| *n)
+        // `none` configured for a port turns its default off.
+        find(&self.udp_ports, p).filter(|n| *n != Next::Leaf)
     }
 }
 
 impl Default for Table {
     fn default() -> Table {
         Table::new(Config::default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configured_entries_replace_or_extend_the_registered_ones() {
+        let t = Table::default();
+        assert_eq!(t.ip_protocol(wire::ipv4::protocol::GRE), Some(Next::Gre));
+        assert_eq!(t.ip_protocol(200), None);
+        assert_eq!(t.udp_port(4789), Some(Next::Vxlan));
+        assert_eq!(t.gre_protocol(et::ERSPAN3), Lookup::Next(Next::Erspan3));
+        assert_eq!(t.gre_protocol(et::IPV6), Lookup::Next(Next::Ipv6));
+        assert_eq!(t.ethertype(0x1234), Lookup::Unknown);
+        let t = Table::new(Config {
+            ip_protocols: vec![(wire::ipv4::protocol::GRE, Next::Leaf), (99, Next::Gre)],
+            udp_ports: vec![(4789, Next::Leaf), (4790, Next::Vxlan)],
+            ethertypes: vec![(0x1234, Next::Ethernet)],
+            ..Config::default()
+        });
+        assert_eq!(t.ip_protocol(wire::ipv4::protocol::GRE), None);
+        assert_eq!(t.ip_protocol(99), Some(Next::Gre));
+        assert_eq!((t.udp_port(4789), t.udp_port(4790)), (None, Some(Next::Vxlan)));
+        assert_eq!(t.ethertype(0x1234), Lookup::Next(Next::Ethernet));
+        assert_eq!(t.ethertype(et::IPV4), Lookup::Next(Next::Ipv4));
+    }
+
+    #[test]
+    fn every_link_type_is_registered_once() {
+        let mut seen: Vec<u32> = DISPATCH.iter().flat_map(|d| d.link_types).map(|(l, _)| *l).collect();
+        let n = seen.len();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), n);
+        assert_eq!(link_type(1), Some(Next::Ethernet));
+        assert_eq!(link_type(147), None);
     }
 }

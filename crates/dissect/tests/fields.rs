@@ -1,7 +1,7 @@
 //! The field lookup shortcut (`carries`) agrees with what every layer emits, for frames of
 //! every encapsulation the generator builds.
 use craft::mix::{Encap, Generator, Mix};
-use dissect::field::{carries, layer_fields};
+use dissect::protocol::{carries, layer_fields};
 use dissect::{Dissector, Field, LinkType, Stack};
 
 #[test]
