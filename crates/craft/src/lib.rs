@@ -198,8 +198,62 @@ pub enum Header {
         /// The protocol, when not the next header's.
         protocol: Option<u16>,
     },
+    /// An 802.11 data frame header; LLC/SNAP naming the next header follows it unless its
+    /// body is an A-MSDU (build that with [`amsdu`]) or encrypted.
+    Wlan(wire::ieee80211::Repr),
+    /// A CAPWAP data channel header (UDP 5247 carries it).
+    Capwap(wire::capwap::Repr),
+    /// A Cisco ISL header; the frame it wraps is followed by a 4-byte CRC.
+    Isl {
+        /// VLAN ID.
+        vlan: u16,
+    },
+    /// A Cisco HDLC header naming the next header (pcap link type 104).
+    Chdlc,
+    /// A GTP' header of a message type (UDP 3386 carries it).
+    GtpPrime {
+        /// Message type (240 data record transfer request).
+        msg_type: u8,
+    },
+    /// A GTPv2-C header (UDP 2123 carries it).
+    Gtpv2 {
+        /// Message type.
+        msg_type: u8,
+        /// TEID, when the header has one.
+        teid: Option<u32>,
+    },
+    /// An associated channel header naming the next header (IPv4, IPv6), or of a given
+    /// channel type.
+    Ach {
+        /// The channel type, when not the next header's.
+        channel: Option<u16>,
+    },
     /// Bytes carried at the end.
     Payload(Vec<u8>),
+}
+
+/// An A-MSDU: one subframe per list of headers (each an IP packet or ARP, carried behind
+/// LLC/SNAP), from `source` to `destination`, each but the last padded to 4 bytes.
+pub fn amsdu(source: [u8; 6], destination: [u8; 6], subframes: &[Vec<Header>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, headers) in subframes.iter().enumerate() {
+        let mut msdu = vec![0; wire::llc::SNAP_LEN];
+        wire::llc::emit_snap(&mut msdu, headers.first().map_or(0, Header::ethertype));
+        msdu.extend_from_slice(&build(headers));
+        let sub = wire::ieee80211::Subframe {
+            destination: MacAddr(destination),
+            source: MacAddr(source),
+            len: msdu.len() as u16,
+        };
+        let mut h = [0u8; wire::ieee80211::SUBFRAME_HEADER_LEN];
+        sub.emit(&mut h);
+        out.extend_from_slice(&h);
+        out.extend_from_slice(&msdu);
+        if i + 1 < subframes.len() {
+            out.resize(out.len().next_multiple_of(4), 0);
+        }
+    }
+    out
 }
 
 impl Header {
@@ -438,6 +492,56 @@ impl Header {
                 let h = wire::ppp::Header::new(protocol.unwrap_or(carried));
                 let mut b = vec![0; h.len];
                 h.emit(&mut b);
+                b
+            }
+            Header::Wlan(r) => {
+                let mut b = vec![0; r.header_len()];
+                r.emit(&mut b);
+                if !r.amsdu && !r.protected && next.is_some_and(|n| n.ethertype() != 0) {
+                    let at = b.len();
+                    b.resize(at + wire::llc::SNAP_LEN, 0);
+                    wire::llc::emit_snap(&mut b[at..], next_type);
+                }
+                b
+            }
+            Header::Capwap(r) => {
+                let mut b = vec![0; r.header_len()];
+                r.emit(&mut b);
+                b
+            }
+            Header::Isl { vlan } => {
+                let mut b = vec![0; wire::isl::HEADER_LEN];
+                wire::isl::Repr { source: [0x00, 0x0c, 0x29, 0, 0, 1], vlan: *vlan, index: 1 }
+                    .emit(&mut b, inner.len());
+                b.extend_from_slice(&inner);
+                // The CRC (not checked by the decoders that read it).
+                b.extend_from_slice(&[0; wire::isl::CRC_LEN]);
+                return b;
+            }
+            Header::Chdlc => {
+                let mut b = vec![0; wire::chdlc::HEADER_LEN];
+                wire::chdlc::emit(&mut b, next_type);
+                b
+            }
+            Header::GtpPrime { msg_type } => {
+                let mut b = vec![0; wire::gtp_prime::SHORT_LEN];
+                wire::gtp_prime::emit(&mut b, *msg_type, 1, inner.len());
+                b
+            }
+            Header::Gtpv2 { msg_type, teid } => {
+                let len = if teid.is_some() { wire::gtpv2::TEID_LEN } else { wire::gtpv2::SHORT_LEN };
+                let mut b = vec![0; len];
+                wire::gtpv2::emit(&mut b, *msg_type, *teid, inner.len());
+                b
+            }
+            Header::Ach { channel } => {
+                let carried = match next_type {
+                    et::IPV4 => wire::pwach::channel::IPV4,
+                    et::IPV6 => wire::pwach::channel::IPV6,
+                    _ => 0,
+                };
+                let mut b = vec![0; wire::pwach::HEADER_LEN];
+                wire::pwach::emit(&mut b, channel.unwrap_or(carried));
                 b
             }
             Header::Payload(p) => p.clone(),

@@ -134,11 +134,15 @@ pub enum Drop {
     /// A packet sent to a tunnel endpoint that is not the tunnel it terminates (random
     /// bytes, VXLAN without the I flag, another protocol).
     NotEndpointTunnel,
+    /// An encrypted 802.11 data frame: its packet cannot be read.
+    WlanProtected,
+    /// An 802.11 management, control or null data frame: it carries no packet.
+    WlanNoPayload,
 }
 
 impl Drop {
     /// Every reason.
-    pub const ALL: [Drop; 9] = [
+    pub const ALL: [Drop; 11] = [
         Drop::Filtered,
         Drop::NotTunnelled,
         Drop::NoInnerFrame,
@@ -148,6 +152,8 @@ impl Drop {
         Drop::FragmentRefused,
         Drop::Undecoded,
         Drop::NotEndpointTunnel,
+        Drop::WlanProtected,
+        Drop::WlanNoPayload,
     ];
     /// The name used in summaries.
     pub fn name(self) -> &'static str {
@@ -161,6 +167,8 @@ impl Drop {
             Drop::Filtered => "filtered",
             Drop::Undecoded => "undecoded",
             Drop::NotEndpointTunnel => "not_endpoint_tunnel",
+            Drop::WlanProtected => "wlan_protected",
+            Drop::WlanNoPayload => "wlan_no_payload",
         }
     }
 }
@@ -181,6 +189,9 @@ pub struct Emission {
     /// The index of the emitted frame's first layer in the decoded stack (an Ethernet header
     /// kept, or the packet a synthesized one announces).
     pub first_layer: usize,
+    /// For the first subframe of an A-MSDU: where the next subframe starts and where the
+    /// aggregate ends on the wire (see [`Emission::next_subframe`]).
+    pub subframes: Option<(usize, usize)>,
 }
 
 impl Emission {
@@ -330,7 +341,11 @@ impl Decapsulator {
             }
             // Nothing stripped: the frame is emitted from its link layer on.
             None => match layers.first().map(|l| l.proto) {
-                Some(Proto::Sll | Proto::Null | Proto::Ppp) if layers.len() > 1 => (1, None),
+                Some(Proto::Sll | Proto::Null | Proto::Ppp | Proto::Chdlc | Proto::Radiotap)
+                    if layers.len() > 1 =>
+                {
+                    (1, None)
+                }
                 _ => (0, None),
             },
         };
@@ -341,18 +356,33 @@ impl Decapsulator {
             && self.options.strip_tags.is_empty()
             && layers.first().is_some_and(|l| l.proto == Proto::Eth);
         if unchanged {
-            let whole = Emission { head: None, body: 0..frame.len(), orig_len, stream: None, first_layer: 0 };
+            let whole = Emission {
+                head: None,
+                body: 0..frame.len(),
+                orig_len,
+                stream: None,
+                first_layer: 0,
+                subframes: None,
+            };
             return self.finish(whole);
         }
         // Where the carried frame ends: the outer headers' declared lengths, then the capture.
-        let wire_end =
+        let mut wire_end =
             declared_end(frame, &layers[..start]).map_or(orig_len as usize, |e| e.min(orig_len as usize));
-        let cap_end = wire_end.min(frame.len());
+        let mut subframes = None;
         let (mut header, mut body) = if inner.proto == Proto::Eth {
             let Ok(eth) = ethernet::Packet::new_checked(inner.bytes(frame)) else {
                 return Outcome::Dropped(Drop::NoInnerFrame);
             };
             (ethernet::Repr::parse(&eth), start + 1)
+        } else if inner.proto == Proto::Wlan {
+            match wlan_as_ethernet(frame, layers, start, wire_end) {
+                Ok(w) => {
+                    (subframes, wire_end) = (w.subframes, w.wire_end);
+                    (w.header, w.body)
+                }
+                Err(why) => return Outcome::Dropped(why),
+            }
         } else {
             let Some(ethertype) = synthesized_type(inner.proto) else {
                 return Outcome::Dropped(Drop::UnsupportedInner);
@@ -378,22 +408,73 @@ impl Decapsulator {
                 break;
             }
         }
+        let cap_end = wire_end.min(frame.len());
         if inner.proto == Proto::Eth && body == start + 1 {
             // The carried Ethernet header is emitted as it is: no header to build.
             let offset = (inner.offset as usize).min(cap_end);
             let orig_len = wire_end.saturating_sub(inner.offset as usize) as u32;
-            let e = Emission { head: None, body: offset..cap_end, orig_len, stream, first_layer: start };
+            let e = Emission {
+                head: None,
+                body: offset..cap_end,
+                orig_len,
+                stream,
+                first_layer: start,
+                subframes: None,
+            };
             return self.finish(e);
         }
         let body_offset = match layers.get(body) {
-            Some(l) => l.offset as usize,
-            None => layers.last().map_or(0, Layer::end),
+            Some(l) if inner.proto != Proto::Wlan || l.offset as usize <= wire_end => l.offset as usize,
+            // An 802.11 frame's packet ends its subframe; nothing decoded after the header.
+            _ => layers.get(body - 1).map_or(0, Layer::end),
         };
         let mut head = [0u8; ethernet::HEADER_LEN];
         header.emit(&mut head);
         let body = body_offset.min(cap_end)..cap_end;
         let orig_len = (ethernet::HEADER_LEN + wire_end.saturating_sub(body_offset)) as u32;
-        self.finish(Emission { head: Some(head), body, orig_len, stream, first_layer: start })
+        self.finish(Emission { head: Some(head), body, orig_len, stream, first_layer: start, subframes })
+    }
+
+    /// The frame of the A-MSDU subframe after the one `previous` emitted, if any: an Ethernet
+    /// frame from the subframe's source to its destination with its SNAP EtherType, in the
+    /// stream of `previous`. Subframes without SNAP are passed over.
+    pub fn next_subframe(&self, frame: &[u8], previous: &Emission) -> Option<Emission> {
+        let (mut at, aggregate_end) = previous.subframes?;
+        loop {
+            let sub = dissect::protocol::amsdu_subframe(frame.get(at..)?)?;
+            let msdu = at + wire::ieee80211::SUBFRAME_HEADER_LEN;
+            let wire_end = (msdu + usize::from(sub.len)).min(aggregate_end);
+            let next = at + sub.next_at();
+            let snap = frame.get(msdu..).and_then(|b| wire::llc::Packet::new_checked(b).ok());
+            let snap =
+                snap.filter(|p| p.is_snap() && p.snap_oui() == 0 && msdu + wire::llc::SNAP_LEN <= wire_end);
+            let Some(snap) = snap else {
+                at = next;
+                continue;
+            };
+            let mut head = [0u8; ethernet::HEADER_LEN];
+            ethernet::Repr {
+                destination: sub.destination,
+                source: sub.source,
+                ethertype: snap.snap_ethertype(),
+            }
+            .emit(&mut head);
+            let start = msdu + wire::llc::SNAP_LEN;
+            let cap_start = start.min(frame.len());
+            let more = next + wire::ieee80211::SUBFRAME_HEADER_LEN <= aggregate_end;
+            let e = Emission {
+                head: Some(head),
+                body: cap_start..wire_end.min(frame.len()).max(cap_start),
+                orig_len: (ethernet::HEADER_LEN + wire_end - start) as u32,
+                stream: previous.stream,
+                first_layer: previous.first_layer,
+                subframes: more.then_some((next, aggregate_end)),
+            };
+            return match self.finish(e) {
+                Outcome::Emitted(e) => Some(e),
+                Outcome::Dropped(_) => None,
+            };
+        }
     }
 
     fn finish(&self, mut e: Emission) -> Outcome {
@@ -445,6 +526,59 @@ fn synthesized_type(p: Proto) -> Option<u16> {
     })
 }
 
+/// An 802.11 frame read as Ethernet: the header to emit, the index of the first layer of its
+/// body, where its packet ends on the wire, and for an A-MSDU where the next subframe starts.
+struct WlanEthernet {
+    header: ethernet::Repr,
+    body: usize,
+    wire_end: usize,
+    subframes: Option<(usize, usize)>,
+}
+
+/// Reads the 802.11 layer `wlan` (which the aggregate or frame ending at `wire_end` holds) as
+/// an Ethernet frame: destination and source by its DS bits (an A-MSDU subframe's own for an
+/// aggregate, whose first subframe it is), the EtherType of its SNAP header, or an 802.3
+/// length for LLC without SNAP.
+fn wlan_as_ethernet(
+    frame: &[u8],
+    layers: &[Layer],
+    wlan: usize,
+    wire_end: usize,
+) -> Result<WlanEthernet, Drop> {
+    use dissect::protocol::{amsdu_subframe, wlan_frame, WlanFrame};
+    let l = layers[wlan];
+    let (mut destination, mut source) = match wlan_frame(l.bytes(frame), l.flags) {
+        Some(WlanFrame::Data { destination, source }) => (destination, source),
+        Some(WlanFrame::Protected) => return Err(Drop::WlanProtected),
+        Some(WlanFrame::NoPayload) => return Err(Drop::WlanNoPayload),
+        None => return Err(Drop::NoInnerFrame),
+    };
+    let (mut at, mut wire_end, mut subframes) = (wlan + 1, wire_end, None);
+    if let Some(a) = layers.get(at).filter(|a| a.proto == Proto::Amsdu) {
+        let sub = amsdu_subframe(a.bytes(frame)).ok_or(Drop::NoInnerFrame)?;
+        let (start, aggregate_end) = (a.offset as usize, wire_end);
+        (destination, source) = (sub.destination, sub.source);
+        wire_end = wire_end.min(start + wire::ieee80211::SUBFRAME_HEADER_LEN + usize::from(sub.len));
+        let next = start + sub.next_at();
+        let more = next + wire::ieee80211::SUBFRAME_HEADER_LEN <= aggregate_end;
+        subframes = more.then_some((next, aggregate_end));
+        at += 1;
+    }
+    let llc = layers.get(at).filter(|l| l.proto == Proto::Llc).ok_or(Drop::NoInnerFrame)?;
+    let b = llc.bytes(frame);
+    let snap =
+        wire::llc::Packet::new_checked(b).ok().filter(|p| p.is_snap() && b.len() >= wire::llc::SNAP_LEN);
+    let (ethertype, body) = match snap {
+        Some(p) => (p.snap_ethertype(), at + 1),
+        // LLC without SNAP (spanning tree, ...): an 802.3 frame whose length covers it.
+        None => {
+            let len = wire_end.saturating_sub(llc.offset as usize);
+            (len.min(usize::from(et::MIN_ETHERTYPE) - 1) as u16, at)
+        }
+    };
+    Ok(WlanEthernet { header: ethernet::Repr { destination, source, ethertype }, body, wire_end, subframes })
+}
+
 /// The end, in frame bytes, that the outer headers' length fields give the payload.
 fn declared_end(frame: &[u8], outer: &[Layer]) -> Option<usize> {
     let mut end: Option<usize> = None;
@@ -466,6 +600,13 @@ fn declared_end(frame: &[u8], outer: &[Layer]) -> Option<usize> {
             }),
             // The original frame inside FabricPath ends with its own FCS, which is not emitted.
             Proto::FabricPath => Some(frame.len().saturating_sub(wire::fabricpath::FCS_LEN)),
+            // ISL's CRC follows the frame it carries.
+            Proto::Isl => wire::isl::Packet::new_checked(b).ok().map(|p| o + p.frame_end()),
+            // An 802.11 frame after radiotap may end with its FCS.
+            Proto::Radiotap => wire::radiotap::Header::parse(&frame[o..])
+                .ok()
+                .filter(|h| h.fcs)
+                .map(|_| frame.len().saturating_sub(4)),
             _ => None,
         };
         if let Some(e) = e {

@@ -44,6 +44,10 @@ pub enum StreamKind {
     Trill,
     /// FabricPath.
     FabricPath,
+    /// CAPWAP.
+    Capwap,
+    /// Cisco ISL.
+    Isl,
     /// IP in IP.
     IpIp,
     /// Anything else.
@@ -52,7 +56,7 @@ pub enum StreamKind {
 
 impl StreamKind {
     /// Every kind.
-    pub const ALL: [StreamKind; 20] = [
+    pub const ALL: [StreamKind; 22] = [
         StreamKind::Gre,
         StreamKind::Pptp,
         StreamKind::Erspan1,
@@ -71,6 +75,8 @@ impl StreamKind {
         StreamKind::Pbb,
         StreamKind::Trill,
         StreamKind::FabricPath,
+        StreamKind::Capwap,
+        StreamKind::Isl,
         StreamKind::IpIp,
         StreamKind::Other,
     ];
@@ -93,6 +99,8 @@ impl StreamKind {
             StreamKind::Pbb => Tunnel::Pbb,
             StreamKind::Trill => Tunnel::Trill,
             StreamKind::FabricPath => Tunnel::FabricPath,
+            StreamKind::Capwap => Tunnel::Capwap,
+            StreamKind::Isl => Tunnel::Isl,
             StreamKind::IpIp => Tunnel::IpInIp,
             StreamKind::Other => return None,
         })
@@ -119,6 +127,8 @@ impl StreamKind {
             StreamKind::Pbb => "pbb",
             StreamKind::Trill => "trill",
             StreamKind::FabricPath => "fabricpath",
+            StreamKind::Capwap => "capwap",
+            StreamKind::Isl => "isl",
             StreamKind::IpIp => "ipip",
             StreamKind::Other => "tunnel",
         }
@@ -296,6 +306,8 @@ impl StreamKey {
             (Proto::Pbb, _) => StreamKind::Pbb,
             (Proto::Trill, _) => StreamKind::Trill,
             (Proto::FabricPath, _) => StreamKind::FabricPath,
+            (Proto::Capwap, _) => StreamKind::Capwap,
+            (Proto::Isl, _) => StreamKind::Isl,
             (Proto::Ipv4 | Proto::Ipv6, _) => StreamKind::IpIp,
             (Proto::Udp, _) => StreamKind::MplsUdp,
             _ => StreamKind::Other,
@@ -322,6 +334,8 @@ fn id_name_of(proto: Proto) -> &'static str {
         Proto::Pbb => "isid",
         Proto::Trill => "egress",
         Proto::FabricPath => "switch",
+        Proto::Capwap => "radio",
+        Proto::Isl => "vlan",
         _ => "",
     }
 }

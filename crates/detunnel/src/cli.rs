@@ -331,7 +331,7 @@ pub struct DecapArgs {
     #[arg(long, value_name = "N")]
     pub depth: Option<usize>,
     /// Tunnel kinds to strip, comma-separated: gre, erspan, vxlan, gpe, geneve, nsh, ipip, gtp,
-    /// teredo, ayiya, l2tp, pw, mplsudp, pbb, trill, fabricpath, or all (the names of the
+    /// teredo, ayiya, l2tp, pw, mplsudp, pbb, trill, fabricpath, capwap, isl, or all (the names of the
     /// summary, such as erspan3 or mpls-pw, name their family).
     #[arg(long, value_name = "LIST", default_value = "all", value_parser = decap::TunnelSet::parse)]
     pub strip: decap::TunnelSet,

@@ -248,6 +248,65 @@ fn cases() -> Vec<Case> {
             vec![],
         ),
     ];
+    // GTP' and GTPv2-C carry no packet; GTPv1 messages other than G-PDU neither.
+    let udp = |port| Header::Udp { src: port, dst: port };
+    v.push((
+        "gtp-prime",
+        frame(&[outer4(), vec![udp(3386), Header::GtpPrime { msg_type: 240 }, Header::Payload(vec![1; 12])]]),
+        vec![],
+        vec![],
+    ));
+    v.push((
+        "gtpv2-c",
+        frame(&[
+            outer4(),
+            vec![udp(2123), Header::Gtpv2 { msg_type: 32, teid: Some(9) }, Header::Payload(vec![0; 8])],
+        ]),
+        vec![],
+        vec![],
+    ));
+    // MPLS reserved labels: GAL then an associated channel header carrying IPv4; OAM alert;
+    // an associated channel header in place of a control word.
+    let ach_udp = || vec![Header::Ach { channel: None }, Header::ipv4(C, D), Header::Udp { src: 3, dst: 4 }];
+    v.push((
+        "mpls-gal-ach",
+        frame(&[vec![Header::eth(), Header::Mpls { labels: vec![100, 13] }], ach_udp()]),
+        vec![],
+        vec![],
+    ));
+    v.push((
+        "mpls-oam-alert",
+        frame(&[vec![
+            Header::eth(),
+            Header::Mpls { labels: vec![100, 14] },
+            Header::Payload(vec![0, 0, 0, 1, 2, 3]),
+        ]]),
+        vec![],
+        vec![],
+    ));
+    v.push((
+        "pw-ach",
+        frame(&[vec![Header::eth(), Header::Mpls { labels: vec![200] }], ach_udp()]),
+        vec![],
+        vec![],
+    ));
+    // Teredo carried inside UDP inside Teredo.
+    let teredo_v6 = {
+        let mut a = v6(9);
+        a[..4].copy_from_slice(&[0x20, 0x01, 0x00, 0x00]);
+        a
+    };
+    v.push((
+        "teredo-in-teredo",
+        frame(&[
+            outer4(),
+            vec![Header::Udp { src: 3544, dst: 50000 }, Header::ipv6(teredo_v6, v6(8))],
+            vec![Header::Udp { src: 3544, dst: 50001 }, Header::ipv6(v6(7), teredo_v6)],
+            vec![Header::Udp { src: 1, dst: 2 }],
+        ]),
+        vec![],
+        vec![],
+    ));
     // PPTP: PPP in enhanced GRE, carrying IPv4 and IPv6.
     let pptp =
         || vec![Header::Pptp { call: 0x4242, seq: Some(7), ack: Some(6) }, Header::Ppp { protocol: None }];

@@ -22,7 +22,7 @@ named_enum! {
         IsMulticast = "ismulticast",
         /// `true` when the destination MAC is ff:ff:ff:ff:ff:ff.
         IsBroadcast = "isbroadcast",
-        /// VLAN ID of an 802.1Q/802.1ad tag.
+        /// VLAN ID of an 802.1Q/802.1ad tag, or of a Cisco ISL header.
         Vlan = "vlan",
         /// Priority code point of a VLAN tag.
         Priority = "priority",
@@ -182,9 +182,9 @@ named_enum! {
         NshSpi = "nshspi",
         /// NSH service index.
         NshSi = "nshsi",
-        /// GTP-U tunnel endpoint identifier.
+        /// GTP tunnel endpoint identifier (GTPv1, and GTPv2-C when its header has one).
         GtpTeid = "gtpteid",
-        /// GTP message type.
+        /// GTP message type (also GTPv2-C and GTP').
         GtpMsgType = "gtpmsgtype",
         /// Teredo origin indication port.
         TeredoOriginPort = "teredooriginport",
@@ -198,6 +198,12 @@ named_enum! {
         WlanDestination = "wlandestination",
         /// 802.11 third address (BSSID for most data frames).
         WlanBssid = "wlanbssid",
+        /// CAPWAP radio ID.
+        CapwapRadioId = "capwapradioid",
+        /// CAPWAP wireless binding ID (1 for 802.11).
+        CapwapWbid = "capwapwbid",
+        /// Channel type of an associated channel header.
+        PwAchChannel = "pwachchannel",
     }
 }
 

@@ -82,6 +82,22 @@ pub enum Proto {
     Ayiya,
     /// L2TPv3 over IP.
     L2tpv3,
+    /// CAPWAP (data or control channel).
+    Capwap,
+    /// One A-MSDU subframe header (destination, source, length).
+    Amsdu,
+    /// Cisco ISL.
+    Isl,
+    /// Cisco HDLC.
+    Chdlc,
+    /// Radiotap.
+    Radiotap,
+    /// GTP' (charging data).
+    GtpPrime,
+    /// GTPv2-C.
+    Gtpv2,
+    /// The associated channel header after a GAL or in place of a control word.
+    PwAch,
     /// sFlow datagram (its samples are decoded by the sFlow receiver, not as layers).
     Sflow,
 }
@@ -131,6 +147,14 @@ impl Proto {
         Proto::Teredo,
         Proto::Ayiya,
         Proto::L2tpv3,
+        Proto::Capwap,
+        Proto::Amsdu,
+        Proto::Isl,
+        Proto::Chdlc,
+        Proto::Radiotap,
+        Proto::GtpPrime,
+        Proto::Gtpv2,
+        Proto::PwAch,
         Proto::Sflow,
     ];
 
@@ -174,6 +198,14 @@ impl Proto {
             Proto::Teredo => "teredo",
             Proto::Ayiya => "ayiya",
             Proto::L2tpv3 => "l2tp",
+            Proto::Capwap => "capwap",
+            Proto::Amsdu => "amsdu",
+            Proto::Isl => "isl",
+            Proto::Chdlc => "chdlc",
+            Proto::Radiotap => "radiotap",
+            Proto::GtpPrime => "gtpprime",
+            Proto::Gtpv2 => "gtpv2",
+            Proto::PwAch => "pwach",
             Proto::Sflow => "sflow",
         }
     }
@@ -211,6 +243,8 @@ impl Proto {
             Proto::Trill => Tunnel::Trill,
             Proto::FabricPath => Tunnel::FabricPath,
             Proto::PwControlWord => Tunnel::Pseudowire,
+            Proto::Capwap => Tunnel::Capwap,
+            Proto::Isl => Tunnel::Isl,
             _ => return None,
         })
     }
@@ -256,11 +290,15 @@ pub enum Tunnel {
     Trill,
     /// Cisco FabricPath.
     FabricPath,
+    /// CAPWAP's data channel.
+    Capwap,
+    /// Cisco ISL.
+    Isl,
 }
 
 impl Tunnel {
     /// Every tunnel kind.
-    pub const ALL: [Tunnel; 16] = [
+    pub const ALL: [Tunnel; 18] = [
         Tunnel::Gre,
         Tunnel::Erspan,
         Tunnel::Vxlan,
@@ -277,6 +315,8 @@ impl Tunnel {
         Tunnel::Pbb,
         Tunnel::Trill,
         Tunnel::FabricPath,
+        Tunnel::Capwap,
+        Tunnel::Isl,
     ];
 
     /// The name users give this kind on the command line.
@@ -298,6 +338,8 @@ impl Tunnel {
             Tunnel::Pbb => "pbb",
             Tunnel::Trill => "trill",
             Tunnel::FabricPath => "fabricpath",
+            Tunnel::Capwap => "capwap",
+            Tunnel::Isl => "isl",
         }
     }
 

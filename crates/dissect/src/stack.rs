@@ -19,6 +19,9 @@ pub const FLAG_NVGRE: u8 = 4;
 pub const FLAG_GUESSED: u8 = 8;
 /// Layer flag: a UDP header whose payload is an MPLS label stack (MPLS-in-UDP, RFC 7510).
 pub const FLAG_MPLS_IN_UDP: u8 = 16;
+/// Layer flag: an 802.11 header whose frame control bytes are swapped (as some CAPWAP access
+/// points send them).
+pub const FLAG_SWAPPED_FC: u8 = 32;
 
 /// One protocol header inside a frame: its protocol and byte range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -82,6 +82,22 @@ pub enum Next {
     Sflow,
     /// LLC.
     Llc,
+    /// CAPWAP's data channel.
+    Capwap,
+    /// CAPWAP's control channel.
+    CapwapControl,
+    /// An A-MSDU subframe.
+    Amsdu,
+    /// Cisco HDLC.
+    Chdlc,
+    /// Radiotap, then 802.11.
+    Radiotap,
+    /// GTP'.
+    GtpPrime,
+    /// GTP-C, version 1 or 2 by its header.
+    GtpC,
+    /// An associated channel header.
+    PwAch,
     /// A BSD loopback header.
     Null,
     /// A Linux cooked header (v1).
@@ -114,6 +130,10 @@ impl Next {
         ("teredo", Next::Teredo),
         ("ayiya", Next::Ayiya),
         ("sflow", Next::Sflow),
+        ("capwap", Next::Capwap),
+        ("gtpprime", Next::GtpPrime),
+        ("gtpc", Next::GtpC),
+        ("wlan", Next::Wlan),
         ("udp", Next::Udp),
         ("tcp", Next::Tcp),
         ("sctp", Next::Sctp),

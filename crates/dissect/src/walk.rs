@@ -46,6 +46,9 @@ pub struct Dissector {
     counters: Counters,
     /// The depth bound, copied out of the configuration for the hot path.
     max_tunnels: usize,
+    /// Where to go on once the packet being decoded ends: the next A-MSDU subframe's offset
+    /// and the aggregate's end.
+    resume: Option<(usize, usize)>,
 }
 
 impl Default for Dissector {
@@ -58,7 +61,7 @@ impl Dissector {
     /// A dissector with the given configuration.
     pub fn new(config: Config) -> Dissector {
         let max_tunnels = config.max_tunnels;
-        Dissector { table: Table::new(config), counters: Counters::default(), max_tunnels }
+        Dissector { table: Table::new(config), counters: Counters::default(), max_tunnels, resume: None }
     }
     /// The dispatch table.
     #[inline(always)]
@@ -85,62 +88,78 @@ impl Dissector {
         let mut end = frame.len();
         let mut next =
             if link == LinkType::ETHERNET { Some(Next::Ethernet) } else { crate::table::link_type(link.0) };
-        while let Some(n) = next {
-            // `end` never exceeds the frame: it starts at its length and only shrinks.
-            let Some(data) = frame.get(offset..end) else { break };
-            // Ethernet then a plain IPv4 header, the most common pair, in one step.
-            if n == Next::Ethernet {
-                if let Some((ip_next, total)) = ethernet::fast_ipv4(self, data) {
-                    if !stack
-                        .push(Layer { proto: Proto::Eth, flags: 0, offset: offset as u32, len: 14 }, false)
-                        || !stack.push(
+        self.resume = None;
+        'frame: loop {
+            while let Some(n) = next {
+                // `end` never exceeds the frame: it starts at its length and only shrinks.
+                let Some(data) = frame.get(offset..end) else { break };
+                // Ethernet then a plain IPv4 header, the most common pair, in one step.
+                if n == Next::Ethernet {
+                    if let Some((ip_next, total)) = ethernet::fast_ipv4(self, data) {
+                        if !stack.push(
+                            Layer { proto: Proto::Eth, flags: 0, offset: offset as u32, len: 14 },
+                            false,
+                        ) || !stack.push(
                             Layer { proto: Proto::Ipv4, flags: 0, offset: offset as u32 + 14, len: 20 },
                             false,
-                        )
-                    {
-                        self.note(stack, Anomaly::TooManyLayers);
+                        ) {
+                            self.note(stack, Anomaly::TooManyLayers);
+                            break 'frame;
+                        }
+                        end = end.min(offset + 14 + total);
+                        offset += 34;
+                        next = ip_next;
+                        continue;
+                    }
+                }
+                match protocol::decode(self, n, data, frame, stack) {
+                    Ok(step) => {
+                        if !self.push(stack, step, offset) {
+                            break 'frame;
+                        }
+                        if step.rare() {
+                            if let Some(g) = step.guess {
+                                self.counters.guesses[g as usize] += 1;
+                            }
+                            if let Some(a) = step.note {
+                                self.note(stack, a);
+                            }
+                            if let Some(a) = step.stop {
+                                self.note(stack, a);
+                                break;
+                            }
+                        }
+                        let len = step.len as usize;
+                        if step.declared != NO_DECLARED {
+                            end = end.min(offset + (step.declared as usize).max(len));
+                        }
+                        offset += len;
+                        next = step.next;
+                    }
+                    Err(a) => {
+                        self.note(stack, a);
                         break;
                     }
-                    end = end.min(offset + 14 + total);
-                    offset += 34;
-                    next = ip_next;
-                    continue;
                 }
             }
-            match protocol::decode(self, n, data, frame, stack) {
-                Ok(step) => {
-                    if !self.push(stack, step, offset) {
-                        break;
-                    }
-                    if step.rare() {
-                        if let Some(g) = step.guess {
-                            self.counters.guesses[g as usize] += 1;
-                        }
-                        if let Some(a) = step.note {
-                            self.note(stack, a);
-                        }
-                        if let Some(a) = step.stop {
-                            self.note(stack, a);
-                            break;
-                        }
-                    }
-                    let len = step.len as usize;
-                    if step.declared != NO_DECLARED {
-                        end = end.min(offset + (step.declared as usize).max(len));
-                    }
-                    offset += len;
-                    next = step.next;
+            // An A-MSDU goes on with its next subframe, when there is room for its header.
+            match self.resume.take() {
+                Some((at, aggregate_end)) if at + wire::ieee80211::SUBFRAME_HEADER_LEN <= aggregate_end => {
+                    (offset, end, next) = (at, aggregate_end, Some(Next::Amsdu));
                 }
-                Err(a) => {
-                    self.note(stack, a);
-                    break;
-                }
+                _ => break,
             }
         }
         if !stack.anomalies().is_empty() {
             self.counters.frames_with_anomalies += 1;
         }
         Decoded { frame, stack }
+    }
+
+    /// Goes on at `offset`, with an A-MSDU subframe ending no later than `end`, once the
+    /// packet being decoded ends.
+    pub(crate) fn resume_at(&mut self, offset: usize, end: usize) {
+        self.resume = Some((offset, end));
     }
 
     /// Records and counts an anomaly of the frame being decoded.

@@ -184,6 +184,12 @@ impl Lane {
         d
     }
 
+    /// The emission of the A-MSDU subframe after `previous` in `data` (see
+    /// [`Decapsulator::next_subframe`]).
+    pub fn next_subframe(&self, data: &[u8], previous: &Emission) -> Option<Emission> {
+        self.decap.next_subframe(data, previous)
+    }
+
     /// The bytes a decision is about: a reassembled datagram, or `frame`.
     pub fn data<'a>(&'a self, d: &Decision, frame: &'a [u8]) -> &'a [u8] {
         d.datagram.and_then(|i| self.datagrams.get(i)).map_or(frame, |d| &d[..])

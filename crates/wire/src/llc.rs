@@ -1,5 +1,5 @@
 //! IEEE 802.2 LLC and SNAP headers, as found after an 802.3 length field or inside 802.11 data.
-use crate::{be16, need, Result};
+use crate::{be16, need, put16, Result};
 use core::fmt;
 
 /// Length of an LLC header with a one-byte control field.
@@ -36,6 +36,12 @@ impl<T: AsRef<[u8]>> Packet<T> {
     pub fn snap_oui(&self) -> u32 {
         crate::be24(self.data(), 3)
     }
+}
+
+/// Writes an LLC/SNAP header announcing `ethertype` (OUI zero) into `buf[..SNAP_LEN]`.
+pub fn emit_snap(buf: &mut [u8], ethertype: u16) {
+    buf[..6].copy_from_slice(&[0xaa, 0xaa, 0x03, 0, 0, 0]);
+    put16(buf, 6, ethertype);
 }
 
 impl<T: AsRef<[u8]>> fmt::Display for Packet<T> {

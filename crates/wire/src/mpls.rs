@@ -15,8 +15,10 @@ pub mod label {
     pub const IPV6_EXPLICIT_NULL: u32 = 2;
     /// Entropy label indicator.
     pub const ELI: u32 = 7;
-    /// Generic associated channel label.
+    /// Generic associated channel label (RFC 5586): an associated channel header follows.
     pub const GAL: u32 = 13;
+    /// OAM alert label (RFC 3429): an OAM message follows.
+    pub const OAM_ALERT: u32 = 14;
 }
 
 view!("A view of one MPLS label stack entry.");

@@ -1,6 +1,6 @@
 //! Ethernet II and 802.3 (LLC follows), with the fast path for Ethernet then plain IPv4, and
 //! the EtherTypes of protocols that carry no frame.
-use super::{boolean, fabricpath, Dispatch, Res, Step};
+use super::{boolean, fabricpath, isl, Dispatch, Res, Step};
 use crate::field::{Field, Value};
 use crate::proto::Proto;
 use crate::stack::{Layer, Stack};
@@ -63,6 +63,10 @@ pub(crate) fn decode(d: &mut Dissector, data: &[u8], stack: &mut Stack) -> Res {
         return Ok(fabricpath::decode(data));
     }
     if p.is_8023() {
+        // Cisco ISL puts its own header where Ethernet's is; its LEN sits in the type field.
+        if wire::isl::is_isl(data) {
+            return isl::decode(data);
+        }
         return Ok(Step::new(Proto::Eth, wire::ethernet::HEADER_LEN, Some(Next::Llc)));
     }
     Ok(Step::new(Proto::Eth, wire::ethernet::HEADER_LEN, d.ethertype_next(t, stack)))

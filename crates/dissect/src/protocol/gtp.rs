@@ -1,4 +1,6 @@
-//! GTP-U: a G-PDU carries an IP packet; other messages carry none.
+//! GTP: GTP-U and GTPv1-C (one header, message types apart: only a G-PDU carries a packet;
+//! echo, error indication, end marker and control messages carry none), GTPv2-C, and GTP'
+//! (charging records on UDP 3386).
 use super::{malformed, u, Dispatch, Res, Step};
 use crate::anomaly::{Anomaly, Guess};
 use crate::field::{Field, Value};
@@ -6,13 +8,22 @@ use crate::proto::Proto;
 use crate::stack::FLAG_GUESSED;
 use crate::table::Next;
 
-/// Where GTP-U is found.
-pub(crate) const DISPATCH: Dispatch =
-    Dispatch { udp_ports: &[(wire::udp::port::GTP_U, Next::GtpU)], ..Dispatch::NONE };
+/// Where GTP is found: GTP-U on 2152, GTP-C on 2123, GTP' on 3386.
+pub(crate) const DISPATCH: Dispatch = Dispatch {
+    udp_ports: &[
+        (wire::udp::port::GTP_U, Next::GtpU),
+        (wire::gtpv2::PORT, Next::GtpC),
+        (wire::gtp_prime::PORT, Next::GtpPrime),
+    ],
+    ..Dispatch::NONE
+};
 
 /// The fields of a GTP header.
 pub(crate) const FIELDS: &[Field] = &[Field::GtpTeid, Field::GtpMsgType];
+/// The fields of a GTP' header.
+pub(crate) const PRIME_FIELDS: &[Field] = &[Field::GtpMsgType];
 
+/// A GTPv1 header (GTP-U or GTPv1-C).
 pub(crate) fn decode(data: &[u8]) -> Res {
     let p = wire::gtpu::Packet::new_checked(data).map_err(|e| malformed(e, Anomaly::GtpBadHeader))?;
     let len = p.header_len();
@@ -31,10 +42,40 @@ pub(crate) fn decode(data: &[u8]) -> Res {
     Ok(step)
 }
 
+/// A GTP-C header: version 1 or version 2.
+pub(crate) fn decode_control(data: &[u8]) -> Res {
+    match data.first().map(|b| b >> 5) {
+        Some(2) => {
+            let p =
+                wire::gtpv2::Packet::new_checked(data).map_err(|e| malformed(e, Anomaly::GtpBadHeader))?;
+            Ok(Step::new(Proto::Gtpv2, p.header_len(), None))
+        }
+        _ => decode(data),
+    }
+}
+
+/// A GTP' header.
+pub(crate) fn decode_prime(data: &[u8]) -> Res {
+    let p = wire::gtp_prime::Packet::new_checked(data).map_err(|e| malformed(e, Anomaly::GtpBadHeader))?;
+    Ok(Step::new(Proto::GtpPrime, p.header_len(), None))
+}
+
 pub(crate) fn fields(b: &[u8], emit: &mut dyn FnMut(Field, Value)) {
     let p = wire::gtpu::Packet::new_unchecked(b);
     emit(Field::GtpTeid, u(p.teid()));
     emit(Field::GtpMsgType, u(p.msg_type()));
+}
+
+pub(crate) fn fields_v2(b: &[u8], emit: &mut dyn FnMut(Field, Value)) {
+    let p = wire::gtpv2::Packet::new_unchecked(b);
+    if let Some(t) = p.teid() {
+        emit(Field::GtpTeid, u(t));
+    }
+    emit(Field::GtpMsgType, u(p.msg_type()));
+}
+
+pub(crate) fn fields_prime(b: &[u8], emit: &mut dyn FnMut(Field, Value)) {
+    emit(Field::GtpMsgType, u(wire::gtp_prime::Packet::new_unchecked(b).msg_type()));
 }
 
 /// Streams are named by the tunnel endpoint identifier.

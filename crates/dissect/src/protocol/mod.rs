@@ -10,9 +10,15 @@ use crate::table::Next;
 use crate::walk::Dissector;
 use wire::Error;
 
+pub use amsdu::subframe as amsdu_subframe;
+pub use wlan::{frame as wlan_frame, WlanFrame};
+
+pub(crate) mod amsdu;
 pub(crate) mod arista;
 pub(crate) mod arp;
 pub(crate) mod ayiya;
+pub(crate) mod capwap;
+pub(crate) mod chdlc;
 pub(crate) mod cisco_metadata;
 pub(crate) mod erspan;
 pub(crate) mod etag;
@@ -25,6 +31,7 @@ pub(crate) mod icmp;
 pub(crate) mod icmpv6;
 pub(crate) mod ipv4;
 pub(crate) mod ipv6;
+pub(crate) mod isl;
 pub(crate) mod l2tpv3;
 pub(crate) mod llc;
 pub(crate) mod mpls;
@@ -33,6 +40,8 @@ pub(crate) mod null;
 pub(crate) mod pbb;
 pub(crate) mod ppp;
 pub(crate) mod pppoe;
+pub(crate) mod pwach;
+pub(crate) mod radiotap;
 pub(crate) mod sctp;
 pub(crate) mod sflow;
 pub(crate) mod sll;
@@ -103,6 +112,10 @@ pub(crate) const DISPATCH: &[&Dispatch] = &[
     &sflow::DISPATCH,
     &sll::DISPATCH,
     &null::DISPATCH,
+    &llc::DISPATCH,
+    &capwap::DISPATCH,
+    &chdlc::DISPATCH,
+    &radiotap::DISPATCH,
 ];
 
 /// One decoded header: what it is, how long, and what follows. Kept to 12 bytes so that it
@@ -234,7 +247,15 @@ pub(crate) fn decode(d: &mut Dissector, n: Next, data: &[u8], frame: &[u8], stac
         Next::Erspan => erspan::decode_by_gre(data, stack.layers().last().map(|l| (l.proto, l.bytes(frame)))),
         Next::Erspan3 => erspan::decode(data),
         Next::Wccp => wccp::decode(d, data),
-        Next::Wlan => wlan::decode(data),
+        Next::Wlan => wlan::decode(data, stack),
+        Next::Amsdu => amsdu::decode(d, data, frame),
+        Next::Capwap => capwap::decode(data, true),
+        Next::CapwapControl => capwap::decode(data, false),
+        Next::Chdlc => chdlc::decode(d, data, stack),
+        Next::Radiotap => radiotap::decode(data),
+        Next::GtpC => gtp::decode_control(data),
+        Next::GtpPrime => gtp::decode_prime(data),
+        Next::PwAch => pwach::decode(data),
         Next::Llc => llc::decode(d, data, stack),
         Next::Gre => gre::decode(d, data, stack),
         Next::Udp => udp::decode(d, data),
@@ -289,6 +310,11 @@ const fn field_set(proto: Proto) -> u128 {
         Proto::Teredo => teredo::FIELDS,
         Proto::L2tpv3 => l2tpv3::FIELDS,
         Proto::Wlan => wlan::FIELDS,
+        Proto::Capwap => capwap::FIELDS,
+        Proto::Isl => isl::FIELDS,
+        Proto::Gtpv2 => gtp::FIELDS,
+        Proto::GtpPrime => gtp::PRIME_FIELDS,
+        Proto::PwAch => pwach::FIELDS,
         _ => &[],
     };
     let mut set = 0u128;
@@ -356,6 +382,11 @@ pub fn layer_fields(frame: &[u8], layers: &[Layer], i: usize, emit: &mut dyn FnM
         Proto::Teredo => teredo::fields(&frame[layer.offset as usize..], emit),
         Proto::L2tpv3 => l2tpv3::fields(b, emit),
         Proto::Wlan => wlan::fields(b, emit),
+        Proto::Capwap => capwap::fields(b, emit),
+        Proto::Isl => isl::fields(b, emit),
+        Proto::Gtpv2 => gtp::fields_v2(b, emit),
+        Proto::GtpPrime => gtp::fields_prime(b, emit),
+        Proto::PwAch => pwach::fields(b, emit),
         _ => {}
     }
 }
@@ -377,6 +408,8 @@ pub fn stream_id(proto: Proto, header: &[u8]) -> Option<(&'static str, u32)> {
         Proto::Pbb => pbb::stream_id(header),
         Proto::Trill => trill::stream_id(header),
         Proto::FabricPath => fabricpath::stream_id(header),
+        Proto::Capwap => capwap::stream_id(header),
+        Proto::Isl => isl::stream_id(header),
         _ => None,
     }
 }

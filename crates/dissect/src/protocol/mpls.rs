@@ -43,6 +43,10 @@ pub(crate) fn decode(d: &mut Dissector, data: &[u8]) -> Res {
     let (v4_null, v6_null) = (wire::mpls::label::IPV4_EXPLICIT_NULL, wire::mpls::label::IPV6_EXPLICIT_NULL);
     let (next, guess) = match (d.table().config.mpls_payload, bottom.label(), nibble) {
         (_, _, None) => (None, None),
+        // The generic associated channel label: an associated channel header follows
+        // (RFC 5586); the OAM alert label: an OAM message (RFC 3429), not a packet.
+        (_, wire::mpls::label::GAL, _) => (Some(Next::PwAch), None),
+        (_, wire::mpls::label::OAM_ALERT, _) => (None, None),
         (MplsPayload::Ipv4, ..) => (Some(Next::Ipv4), None),
         (MplsPayload::Ipv6, ..) => (Some(Next::Ipv6), None),
         // An explicit null label names the packet's version (RFC 3032); the packet's own
@@ -70,7 +74,8 @@ pub(crate) fn decode(d: &mut Dissector, data: &[u8]) -> Res {
                 (Some(Next::Ethernet), Some(Guess::MplsEthernet))
             }
         }
-        (MplsPayload::Auto, _, Some(1)) => (None, None),
+        // An associated channel header (VCCV, BFD, MPLS-TP OAM) in place of a control word.
+        (MplsPayload::Auto, _, Some(1)) => (Some(Next::PwAch), None),
         (MplsPayload::Auto, ..) => (Some(Next::Ethernet), Some(Guess::MplsEthernet)),
     };
     step.next = next;

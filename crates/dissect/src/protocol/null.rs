@@ -1,11 +1,13 @@
-//! BSD loopback: a 4-byte address family in the capturing host's byte order.
+//! BSD loopback: a 4-byte address family in the capturing host's byte order (link type 0), or
+//! in network byte order (OpenBSD's link type 108).
 use super::{Dispatch, Res, Step};
 use crate::anomaly::Anomaly;
 use crate::proto::Proto;
 use crate::table::Next;
 
 /// Where loopback headers are found.
-pub(crate) const DISPATCH: Dispatch = Dispatch { link_types: &[(0, Next::Null)], ..Dispatch::NONE };
+pub(crate) const DISPATCH: Dispatch =
+    Dispatch { link_types: &[(0, Next::Null), (108, Next::Null)], ..Dispatch::NONE };
 
 /// Length of the header.
 const HEADER_LEN: usize = 4;

@@ -7,8 +7,12 @@ use crate::table::Next;
 use wire::pppoe::HEADER_LEN;
 
 /// Where PPPoE sessions are found.
-pub(crate) const DISPATCH: Dispatch =
-    Dispatch { ethertypes: &[(wire::ethernet::ethertype::PPPOE_SESSION, Next::Pppoe)], ..Dispatch::NONE };
+/// (Link type 51 is a PPPoE session header without Ethernet in front.)
+pub(crate) const DISPATCH: Dispatch = Dispatch {
+    ethertypes: &[(wire::ethernet::ethertype::PPPOE_SESSION, Next::Pppoe)],
+    link_types: &[(51, Next::Pppoe)],
+    ..Dispatch::NONE
+};
 
 /// The fields of a PPPoE session header.
 pub(crate) const FIELDS: &[Field] = &[Field::PppoeSession, Field::PppProtocol];
