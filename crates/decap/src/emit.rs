@@ -86,6 +86,9 @@ pub struct Options {
     pub strip_tags: Vec<Tag>,
     /// Drop (and count) frames that carry no tunnel instead of passing them unchanged.
     pub only_tunnelled: bool,
+    /// Emit the PPP frames of a tunnel that carry no packet (its control protocols) as PPPoE
+    /// session frames, instead of dropping them.
+    pub keep_control: bool,
     /// Cut emitted frames to this many bytes (their original length is kept).
     pub snaplen: Option<usize>,
     /// Addresses of a synthesized Ethernet header: `None` copies the frame's outer Ethernet
@@ -100,6 +103,7 @@ impl Default for Options {
             depth: None,
             strip_tags: Vec::new(),
             only_tunnelled: false,
+            keep_control: false,
             snaplen: None,
             synth_macs: None,
         }
@@ -173,13 +177,45 @@ impl Drop {
     }
 }
 
+/// A header built for an emitted frame: Ethernet II, and after it, for a PPP control frame
+/// kept with `keep_control`, a PPPoE session header and the PPP protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    bytes: [u8; Head::MAX],
+    len: u8,
+}
+
+impl Head {
+    /// The longest header: Ethernet, PPPoE session, PPP protocol.
+    const MAX: usize = ethernet::HEADER_LEN + wire::pppoe::HEADER_LEN + 2;
+
+    /// An Ethernet header.
+    fn ethernet(header: &ethernet::Repr) -> Head {
+        let mut bytes = [0u8; Head::MAX];
+        header.emit(&mut bytes);
+        Head { bytes, len: ethernet::HEADER_LEN as u8 }
+    }
+    /// The header's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+    /// Its length.
+    pub fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+    /// True for an empty header (never built).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
 /// The frame to emit, described without copying it: an optional new Ethernet header, then
 /// a range of the input frame's bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Emission {
     /// A rebuilt or synthesized Ethernet header, when the frame does not start at an
     /// untouched Ethernet header of the input.
-    pub head: Option<[u8; 14]>,
+    pub head: Option<Head>,
     /// The input bytes that follow the header.
     pub body: std::ops::Range<usize>,
     /// Length of the emitted frame on the wire (before any snaplen or capture cut).
@@ -197,11 +233,11 @@ pub struct Emission {
 impl Emission {
     /// The header and body bytes, in order.
     pub fn parts<'a>(&'a self, frame: &'a [u8]) -> (&'a [u8], &'a [u8]) {
-        (self.head.as_ref().map_or(&[][..], |h| &h[..]), frame.get(self.body.clone()).unwrap_or(&[]))
+        (self.head.as_ref().map_or(&[][..], Head::bytes), frame.get(self.body.clone()).unwrap_or(&[]))
     }
     /// Captured length of the emitted frame.
     pub fn len(&self) -> usize {
-        self.head.map_or(0, |_| 14) + self.body.len()
+        self.head.map_or(0, |h| h.len()) + self.body.len()
     }
     /// True when nothing is emitted (never the case for a decapsulated frame).
     pub fn is_empty(&self) -> bool {
@@ -334,10 +370,15 @@ impl Decapsulator {
         }
         let (start, stream) = match stripped {
             Some((first, last)) => {
-                if last.inner >= layers.len() {
+                let stream = Some(StreamKey::of_run(decoded, first.start..first.inner));
+                let ppp = last.inner - 1;
+                if last.inner < layers.len() {
+                    (last.inner, stream)
+                } else if self.options.keep_control && ppp > last.start && layers[ppp].proto == Proto::Ppp {
+                    return self.ppp_control(decoded, orig_len, ppp, stream);
+                } else {
                     return Outcome::Dropped(Drop::NoInnerFrame);
                 }
-                (last.inner, Some(StreamKey::of_run(decoded, first.start..first.inner)))
             }
             // Nothing stripped: the frame is emitted from its link layer on.
             None => match layers.first().map(|l| l.proto) {
@@ -428,11 +469,10 @@ impl Decapsulator {
             // An 802.11 frame's packet ends its subframe; nothing decoded after the header.
             _ => layers.get(body - 1).map_or(0, Layer::end),
         };
-        let mut head = [0u8; ethernet::HEADER_LEN];
-        header.emit(&mut head);
         let body = body_offset.min(cap_end)..cap_end;
         let orig_len = (ethernet::HEADER_LEN + wire_end.saturating_sub(body_offset)) as u32;
-        self.finish(Emission { head: Some(head), body, orig_len, stream, first_layer: start, subframes })
+        let head = Some(Head::ethernet(&header));
+        self.finish(Emission { head, body, orig_len, stream, first_layer: start, subframes })
     }
 
     /// The frame of the A-MSDU subframe after the one `previous` emitted, if any: an Ethernet
@@ -452,13 +492,11 @@ impl Decapsulator {
                 at = next;
                 continue;
             };
-            let mut head = [0u8; ethernet::HEADER_LEN];
-            ethernet::Repr {
+            let head = Head::ethernet(&ethernet::Repr {
                 destination: sub.destination,
                 source: sub.source,
                 ethertype: snap.snap_ethertype(),
-            }
-            .emit(&mut head);
+            });
             let start = msdu + wire::llc::SNAP_LEN;
             let cap_start = start.min(frame.len());
             let more = next + wire::ieee80211::SUBFRAME_HEADER_LEN <= aggregate_end;
@@ -477,9 +515,43 @@ impl Decapsulator {
         }
     }
 
+    /// A PPP frame carrying no packet (a control protocol) at layer `ppp`, kept: emitted as a
+    /// PPPoE session frame (session ID the tunnel's identifier, such as PPTP's call ID), which
+    /// is how Ethernet carries PPP and how tools and Wireshark read it.
+    fn ppp_control(
+        &self,
+        decoded: Decoded<'_>,
+        orig_len: u32,
+        ppp: usize,
+        stream: Option<StreamKey>,
+    ) -> Outcome {
+        let (frame, layers) = (decoded.frame(), decoded.stack().layers());
+        let l = layers[ppp];
+        let Ok(h) = wire::ppp::Header::parse(l.bytes(frame)) else {
+            return Outcome::Dropped(Drop::NoInnerFrame);
+        };
+        let wire_end =
+            declared_end(frame, &layers[..ppp]).map_or(orig_len as usize, |e| e.min(orig_len as usize));
+        let start = l.end();
+        let (source, destination) = self.synth_macs(frame, layers);
+        let mut head = Head::ethernet(&ethernet::Repr { source, destination, ethertype: et::PPPOE_SESSION });
+        let session = stream.map_or(0, |s| s.id as u16);
+        let payload = 2 + wire_end.saturating_sub(start);
+        let shim = &mut head.bytes[ethernet::HEADER_LEN..];
+        shim[..2].copy_from_slice(&[0x11, 0x00]);
+        shim[2..4].copy_from_slice(&session.to_be_bytes());
+        shim[4..6].copy_from_slice(&(payload.min(usize::from(u16::MAX)) as u16).to_be_bytes());
+        shim[6..8].copy_from_slice(&h.protocol.to_be_bytes());
+        head.len = Head::MAX as u8;
+        let cap_end = wire_end.min(frame.len());
+        let body = start.min(cap_end)..cap_end;
+        let orig_len = (Head::MAX + wire_end.saturating_sub(start)) as u32;
+        self.finish(Emission { head: Some(head), body, orig_len, stream, first_layer: ppp, subframes: None })
+    }
+
     fn finish(&self, mut e: Emission) -> Outcome {
         if let Some(s) = self.options.snaplen {
-            let keep = s.saturating_sub(e.head.map_or(0, |_| 14));
+            let keep = s.saturating_sub(e.head.map_or(0, |h| h.len()));
             e.body.end = e.body.end.min(e.body.start + keep);
         }
         e.orig_len = e.orig_len.max(e.len() as u32);

@@ -341,6 +341,10 @@ pub struct DecapArgs {
     /// Drop (and count) frames that carry no tunnel instead of passing them unchanged.
     #[arg(long = "only-tunnelled")]
     pub only_tunnelled: bool,
+    /// Emit PPP control frames (LCP, IPCP, CCP, ...) found inside tunnels, as PPPoE session
+    /// frames, instead of dropping them as `no_inner_frame`.
+    #[arg(long = "keep-control")]
+    pub keep_control: bool,
     /// Cut emitted frames to N bytes.
     #[arg(short = 's', long = "snaplen", value_name = "N", value_parser = clap::value_parser!(u32).range(14..))]
     pub snaplen: Option<u32>,

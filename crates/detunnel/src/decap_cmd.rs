@@ -64,6 +64,7 @@ pub fn config(args: &DecapArgs) -> Result<PipelineConfig> {
             depth: args.depth,
             strip_tags: args.strip_tags.clone().unwrap_or_default(),
             only_tunnelled: args.only_tunnelled,
+            keep_control: args.keep_control,
             snaplen: args.snaplen.map(|s| s as usize),
             synth_macs: args.synth_mac,
         },

@@ -437,6 +437,21 @@ fn decap_turns_ppp_inside_tunnels_into_ethernet_tshark_reads() {
         serde_json::from_str(text.lines().last().unwrap_or("")).unwrap()
     });
     assert_eq!(stats["dropped"]["no_inner_frame"], 1, "{stats}");
+    // With --keep-control the LCP frame is emitted too, as a PPPoE session frame whose session
+    // is the call ID, and tshark reads it as PPP's LCP.
+    let kept = dir.join("kept.pcap");
+    let out = std::process::Command::new(detunnel())
+        .args(["decap", "-q", "--keep-control", "-r"])
+        .arg(&input)
+        .arg("-w")
+        .arg(&kept)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let got = tshark_view(&kept);
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(got[2].starts_with("eth:ethertype:pppoes:ppp:lcp"), "{got:?}");
+    assert_eq!(tshark_rows(&kept, &["pppoe.session_id"])[2], ["0x0009"]);
 }
 
 #[test]

@@ -243,6 +243,9 @@ pub struct PipelineSpec {
     /// Drop frames without a tunnel.
     #[serde(default)]
     pub only_tunnelled: bool,
+    /// Emit PPP control frames inside tunnels instead of dropping them.
+    #[serde(default)]
+    pub keep_control: bool,
     /// Cut emitted frames to this many bytes.
     pub snaplen: Option<usize>,
     /// Drop a frame identical to one emitted within this many milliseconds.
@@ -389,6 +392,7 @@ impl PipelineSpec {
                 depth: self.depth,
                 strip_tags,
                 only_tunnelled: self.only_tunnelled,
+                keep_control: self.keep_control,
                 snaplen: self.snaplen,
                 synth_macs,
             },

@@ -82,3 +82,35 @@ pub(crate) fn fields_prime(b: &[u8], emit: &mut dyn FnMut(Field, Value)) {
 pub(crate) fn stream_id(b: &[u8]) -> Option<(&'static str, u32)> {
     wire::gtpu::Packet::new_checked(b).ok().map(|p| ("teid", p.teid()))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::protocol::testing::{decode, field};
+    use craft::{build, Header};
+
+    #[test]
+    fn only_a_g_pdu_carries_a_packet() {
+        let outer = |port| {
+            vec![
+                Header::eth(),
+                Header::ipv4([1, 1, 1, 1], [2, 2, 2, 2]),
+                Header::Udp { src: port, dst: port },
+            ]
+        };
+        let prime = build(
+            &[outer(3386), vec![Header::GtpPrime { msg_type: 240 }, Header::Payload(vec![0; 8])]].concat(),
+        );
+        assert_eq!(decode(&prime, 1), ("eth.ip.udp.gtpprime".to_string(), vec![]));
+        assert_eq!(field(&prime, "gtpmsgtype").as_deref(), Some("240"));
+        let v2 = build(&[outer(2123), vec![Header::Gtpv2 { msg_type: 32, teid: Some(77) }]].concat());
+        assert_eq!(decode(&v2, 1), ("eth.ip.udp.gtpv2".to_string(), vec![]));
+        assert_eq!(field(&v2, "gtpteid").as_deref(), Some("77"));
+        let gpdu = build(
+            &[outer(2152), vec![Header::GtpU { teid: 5 }, Header::ipv4([3, 3, 3, 3], [4, 4, 4, 4])]].concat(),
+        );
+        assert_eq!(decode(&gpdu, 1).0, "eth.ip.udp.gtp.ip");
+        let mut echo = gpdu.clone();
+        echo[14 + 20 + 8 + 1] = 1;
+        assert_eq!(decode(&echo, 1), ("eth.ip.udp.gtp".to_string(), vec![]));
+    }
+}

@@ -27,3 +27,20 @@ pub(crate) fn fields(b: &[u8], emit: &mut dyn FnMut(Field, Value)) {
 pub(crate) fn stream_id(b: &[u8]) -> Option<(&'static str, u32)> {
     Packet::new_checked(b).ok().map(|p| ("vlan", u32::from(p.vlan())))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::protocol::testing::{decode, field};
+    use craft::{build, Header};
+
+    #[test]
+    fn isl_carries_the_frame_its_crc_left_out() {
+        let f = build(&[Header::Isl { vlan: 300 }, Header::eth(), Header::ipv4([1, 1, 1, 1], [2, 2, 2, 2])]);
+        assert_eq!(decode(&f, 1), ("isl.eth.ip".to_string(), vec![]));
+        assert_eq!(field(&f, "vlan").as_deref(), Some("300"));
+        // Multicast addresses near ISL's are plain Ethernet.
+        let mut other = f.clone();
+        other[4] = 0xcc;
+        assert_eq!(decode(&other, 1).0, "eth.llc");
+    }
+}

@@ -423,3 +423,32 @@ pub(crate) fn u(v: impl Into<u64>) -> Value {
 pub(crate) fn boolean(b: bool) -> Value {
     Value::Word(if b { "true" } else { "false" })
 }
+
+/// Decodes headers built by `craft` for the protocol modules' unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::{Anomaly, Dissector, LinkType, Stack};
+
+    /// The stack's tokens and anomalies of `frame` of link type `link`.
+    pub fn decode(frame: &[u8], link: u32) -> (String, Vec<Anomaly>) {
+        let mut d = Dissector::default();
+        let mut stack = Stack::new();
+        d.dissect(frame, LinkType(link), &mut stack);
+        (stack.tokens().to_string(), stack.anomalies().to_vec())
+    }
+
+    /// The value of field `name` (with its depth suffix) in `frame`, as text.
+    pub fn field(frame: &[u8], name: &str) -> Option<String> {
+        let mut d = Dissector::default();
+        let mut stack = Stack::new();
+        let decoded = d.dissect(frame, LinkType::ETHERNET, &mut stack);
+        let mut found = None;
+        decoded.for_each_numbered(&mut |f, n, v| {
+            let full = if n == 0 { f.name().to_string() } else { format!("{}.{n}", f.name()) };
+            if full == name {
+                found = Some(v.to_string());
+            }
+        });
+        found
+    }
+}

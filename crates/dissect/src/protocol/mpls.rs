@@ -123,3 +123,22 @@ pub(crate) fn stream_id(b: &[u8]) -> Option<(&'static str, u32)> {
     let bottom = b.get(b.len().checked_sub(HEADER_LEN)?..)?;
     Packet::new_checked(bottom).ok().map(|p| ("label", p.label()))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::protocol::testing::decode;
+    use craft::{build, Header};
+
+    #[test]
+    fn reserved_labels_name_what_follows() {
+        let ach = || vec![Header::Ach { channel: None }, Header::ipv4([1, 1, 1, 1], [2, 2, 2, 2])];
+        let labels = |l: Vec<u32>| vec![Header::eth(), Header::Mpls { labels: l }];
+        assert_eq!(decode(&build(&[labels(vec![100, 13]), ach()].concat()), 1).0, "eth.mpls.pwach.ip");
+        assert_eq!(decode(&build(&[labels(vec![100]), ach()].concat()), 1).0, "eth.mpls.pwach.ip");
+        let bfd =
+            [labels(vec![13]), vec![Header::Ach { channel: Some(0x0007) }, Header::Payload(vec![0; 24])]];
+        assert_eq!(decode(&build(&bfd.concat()), 1).0, "eth.mpls.pwach");
+        let oam = [labels(vec![100, 14]), vec![Header::Payload(vec![0, 0, 0, 1, 0, 0, 0, 0])]];
+        assert_eq!(decode(&build(&oam.concat()), 1), ("eth.mpls".to_string(), vec![]));
+    }
+}

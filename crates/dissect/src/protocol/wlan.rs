@@ -120,3 +120,69 @@ pub fn frame(header: &[u8], flags: u8) -> Option<WlanFrame> {
         (true, false) => WlanFrame::Data { destination: p.destination(), source: p.source() },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::testing::decode;
+    use craft::{build, Header};
+    use wire::ieee80211::Repr;
+
+    fn frame(ds: u8, protected: bool) -> Vec<u8> {
+        let a = |n| MacAddr([2, 0, 0, 0, 0, n]);
+        let wlan = Repr { ds, addresses: [a(1), a(2), a(3), a(4)], qos: false, amsdu: false, protected };
+        let udp = Header::Udp { src: 5247, dst: 5247 };
+        let capwap =
+            Header::Capwap(wire::capwap::Repr { radio_id: 2, wbid: 1, native: true, radio_mac: None });
+        let inner = [Header::ipv4([1, 1, 1, 1], [2, 2, 2, 2]), Header::Udp { src: 1, dst: 2 }];
+        build(
+            &[
+                vec![
+                    Header::eth(),
+                    Header::ipv4([10, 0, 0, 1], [10, 0, 0, 2]),
+                    udp,
+                    capwap,
+                    Header::Wlan(wlan),
+                ],
+                inner.to_vec(),
+            ]
+            .concat(),
+        )
+    }
+
+    #[test]
+    fn swapped_frame_control_is_recognised_after_capwap() {
+        let at = 14 + 20 + 8 + 8;
+        for ds in 1..=2 {
+            let mut f = frame(ds, false);
+            assert_eq!(decode(&f, 1).0, "eth.ip.udp.capwap.wlan.llc.ip.udp");
+            f.swap(at, at + 1);
+            assert_eq!(decode(&f, 1).0, "eth.ip.udp.capwap.wlan.llc.ip.udp", "ds {ds}");
+            let header = &f[at..at + 24];
+            let want = WlanFrame::Data {
+                destination: MacAddr([2, 0, 0, 0, 0, if ds == 1 { 3 } else { 1 }]),
+                source: MacAddr([2, 0, 0, 0, 0, if ds == 1 { 2 } else { 3 }]),
+            };
+            assert_eq!(frame_of(header, FLAG_SWAPPED_FC), Some(want));
+        }
+    }
+
+    #[test]
+    fn protected_management_and_null_frames_carry_no_packet() {
+        let at = 14 + 20 + 8 + 8;
+        let f = frame(1, true);
+        assert_eq!(decode(&f, 1).0, "eth.ip.udp.capwap.wlan");
+        assert_eq!(frame_of(&f[at..], 0), Some(WlanFrame::Protected));
+        let mut null = frame(1, false);
+        null[at] = 0x48;
+        assert_eq!(frame_of(&null[at..], 0), Some(WlanFrame::NoPayload));
+        let mut beacon = frame(0, false);
+        beacon[at] = 0x80;
+        assert_eq!(decode(&beacon, 1).0, "eth.ip.udp.capwap.wlan");
+        assert_eq!(frame_of(&beacon[at..], 0), Some(WlanFrame::NoPayload));
+    }
+
+    fn frame_of(header: &[u8], flags: u8) -> Option<WlanFrame> {
+        super::frame(header, flags)
+    }
+}
