@@ -256,6 +256,18 @@ pub fn link_type(link: u32) -> Option<Next> {
     DISPATCH.iter().flat_map(|d| d.link_types).find(|(l, _)| *l == link).map(|(_, n)| *n)
 }
 
+/// Slots of the direct-mapped UDP port table (the default ports all have slots of their own).
+const UDP_SLOTS: usize = 128;
+
+/// One slot of the UDP port table: how many ports fall in it, and the first one with what it
+/// carries.
+#[derive(Debug, Clone, Copy, Default)]
+struct UdpSlot {
+    ports: u8,
+    port: u16,
+    next: Option<Next>,
+}
+
 /// The dispatch table a dissector consults, built once from a [`Config`].
 #[derive(Debug, Clone)]
 pub struct Table {
@@ -264,13 +276,16 @@ pub struct Table {
     /// True when configuration adds or replaces EtherType entries (the fast paths for the
     /// common EtherTypes are then off).
     ethertype_overrides: bool,
+    /// True when configuration adds or replaces EtherType or GRE protocol entries (the fast
+    /// path for the common GRE protocols is then off).
+    gre_overrides: bool,
     gre_protocols: Vec<(u16, Next)>,
     /// What follows each IP protocol; `None` for one not decoded further.
     ip_protocols: [Option<Next>; 256],
     udp_ports: Vec<(u16, Next)>,
-    /// Bit `p % 64` is set for every port `p` in `udp_ports`: most ports are rejected with
-    /// one test.
-    udp_mask: u64,
+    /// A direct-mapped table of the UDP ports by `port % UDP_SLOTS`: most lookups are one
+    /// comparison; a slot shared by two ports sends its lookups to `udp_ports`.
+    udp_slots: [UdpSlot; UDP_SLOTS],
 }
 
 impl Table {
@@ -286,9 +301,26 @@ impl Table {
         for (p, n) in merged(all().flat_map(|d| d.ip_protocols.iter().copied()), &config.ip_protocols) {
             ip_protocols[usize::from(p)] = Some(n).filter(|n| *n != Next::Leaf);
         }
-        let udp_mask = udp_ports.iter().fold(0u64, |m, (p, _)| m | 1 << (p % 64));
+        let mut udp_slots = [UdpSlot::default(); UDP_SLOTS];
+        for &(p, n) in &udp_ports {
+            let slot = &mut udp_slots[usize::from(p) % UDP_SLOTS];
+            if slot.ports == 0 {
+                (slot.port, slot.next) = (p, Some(n).filter(|n| *n != Next::Leaf));
+            }
+            slot.ports = slot.ports.saturating_add(1);
+        }
         let ethertype_overrides = !config.ethertypes.is_empty();
-        Table { config, ethertypes, ethertype_overrides, gre_protocols, ip_protocols, udp_ports, udp_mask }
+        let gre_overrides = ethertype_overrides || !config.gre_protocols.is_empty();
+        Table {
+            config,
+            ethertypes,
+            ethertype_overrides,
+            gre_overrides,
+            gre_protocols,
+            ip_protocols,
+            udp_ports,
+            udp_slots,
+        }
     }
     /// The configuration the table was built from.
     pub fn config(&self) -> &Config {
@@ -307,8 +339,9 @@ impl Table {
             match t {
                 et::IPV4 => return Lookup::Next(Next::Ipv4),
                 et::IPV6 => return Lookup::Next(Next::Ipv6),
-                et::VLAN => return Lookup::Next(Next::Vlan),
+                et::VLAN | et::QINQ => return Lookup::Next(Next::Vlan),
                 et::TEB => return Lookup::Next(Next::Ethernet),
+                et::MPLS => return Lookup::Next(Next::Mpls),
                 _ => {}
             }
         }
@@ -317,6 +350,17 @@ impl Table {
     /// What follows a GRE protocol type (GRE's own entries, then the EtherType table).
     #[inline]
     pub fn gre_protocol(&self, t: u16) -> Lookup {
+        // The common cases first, without a search.
+        if !self.gre_overrides {
+            match t {
+                et::TEB => return Lookup::Next(Next::Ethernet),
+                et::ERSPAN => return Lookup::Next(Next::Erspan),
+                et::ERSPAN3 => return Lookup::Next(Next::Erspan3),
+                et::IPV4 => return Lookup::Next(Next::Ipv4),
+                et::IPV6 => return Lookup::Next(Next::Ipv6),
+                _ => {}
+            }
+        }
         match find(&self.gre_protocols, t) {
             Some(n) => Lookup::Next(n),
             None => self.ethertype(t),
@@ -331,11 +375,12 @@ impl Table {
     /// What a UDP port carries, if anything.
     #[inline]
     pub fn udp_port(&self, p: u16) -> Option<Next> {
-        if self.udp_mask & (1 << (p % 64)) == 0 {
-            return None;
+        let slot = &self.udp_slots[usize::from(p) % UDP_SLOTS];
+        if slot.ports <= 1 {
+            return slot.next.filter(|_| slot.port == p);
         }
         // `none` configured for a port turns its default off.
-        find(&self.udp_ports, p).filter(|n| *n != Next::Leaf)
+        self.udp_ports.iter().find(|(q, _)| *q == p).map(|(_, n)| *n).filter(|n| *n != Next::Leaf)
     }
 }
 
@@ -369,6 +414,12 @@ mod tests {
         assert_eq!((t.udp_port(4789), t.udp_port(4790)), (None, Some(Next::Vxlan)));
         assert_eq!(t.ethertype(0x1234), Lookup::Next(Next::Ethernet));
         assert_eq!(t.ethertype(et::IPV4), Lookup::Next(Next::Ipv4));
+        // Ports sharing a slot of the direct-mapped table (3544 and 3544 + 128).
+        let t = Table::new(Config { udp_ports: vec![(3544 + 128, Next::Vxlan)], ..Config::default() });
+        assert_eq!(
+            (t.udp_port(3544), t.udp_port(3672), t.udp_port(3800)),
+            (Some(Next::Teredo), Some(Next::Vxlan), None)
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::walk::Dissector;
 use wire::ieee80211::{Subframe, SUBFRAME_HEADER_LEN};
 
 /// `data` is the aggregate from this subframe on, a part of `frame`.
+#[inline(always)]
 pub(crate) fn decode(d: &mut Dissector, data: &[u8], frame: &[u8]) -> Res {
     let sub = Subframe::parse(data)?;
     let offset = data.as_ptr() as usize - frame.as_ptr() as usize;

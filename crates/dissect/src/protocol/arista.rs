@@ -10,6 +10,7 @@ use crate::walk::Dissector;
 pub(crate) const DISPATCH: Dispatch =
     Dispatch { ethertypes: &[(wire::ethernet::ethertype::ARISTA, Next::Arista)], ..Dispatch::NONE };
 
+#[inline(always)]
 pub(crate) fn decode(d: &mut Dissector, data: &[u8], stack: &mut Stack) -> Res {
     let p = wire::arista::Packet::new_checked(data).map_err(|e| malformed(e, Anomaly::AristaBadVersion))?;
     tag(d, Proto::Arista, p.header_len(), p.ethertype(), stack)

@@ -12,6 +12,7 @@ pub(crate) const DISPATCH: Dispatch =
 /// The fields of an ARP packet.
 pub(crate) const FIELDS: &[Field] = &[Field::ArpOperation, Field::ArpIpSender, Field::ArpIpTarget];
 
+#[inline(always)]
 pub(crate) fn decode(data: &[u8]) -> Res {
     if data.len() < wire::arp::FIXED_LEN {
         return Err(Anomaly::Truncated);

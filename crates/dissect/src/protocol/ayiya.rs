@@ -8,6 +8,7 @@ use crate::table::Next;
 pub(crate) const DISPATCH: Dispatch =
     Dispatch { udp_ports: &[(wire::udp::port::AYIYA, Next::Ayiya)], ..Dispatch::NONE };
 
+#[inline(always)]
 pub(crate) fn decode(data: &[u8]) -> Res {
     let p = wire::ayiya::Packet::new_checked(data).map_err(|e| malformed(e, Anomaly::AyiyaBadHeader))?;
     let next = match p.next_header() {

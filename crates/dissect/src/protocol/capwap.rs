@@ -19,6 +19,7 @@ const DTLS_PREAMBLE: u8 = 0x01;
 const DTLS_PREAMBLE_LEN: usize = 4;
 
 /// A header on the data channel (`data_channel`) or the control channel.
+#[inline(always)]
 pub(crate) fn decode(data: &[u8], data_channel: bool) -> Res {
     // Encrypted: the preamble is all there is to read.
     if data.first() == Some(&DTLS_PREAMBLE) && data.len() >= DTLS_PREAMBLE_LEN {

@@ -8,6 +8,7 @@ use crate::walk::Dissector;
 /// Where Cisco HDLC is found.
 pub(crate) const DISPATCH: Dispatch = Dispatch { link_types: &[(104, Next::Chdlc)], ..Dispatch::NONE };
 
+#[inline(always)]
 pub(crate) fn decode(d: &mut Dissector, data: &[u8], stack: &mut Stack) -> Res {
     let p = wire::chdlc::Packet::new_checked(data)?;
     Ok(Step::new(Proto::Chdlc, wire::chdlc::HEADER_LEN, d.ethertype_next(p.protocol(), stack)))

@@ -19,11 +19,13 @@ pub(crate) const DISPATCH: Dispatch = Dispatch {
 /// The fields of a Cisco MetaData header.
 pub(crate) const FIELDS: &[Field] = &[Field::CmdSgt];
 
+#[inline(always)]
 pub(crate) fn decode(d: &mut Dissector, data: &[u8], stack: &mut Stack) -> Res {
     let p = Packet::new_checked(data)?;
     tag(d, Proto::CiscoMetadata, HEADER_LEN, p.ethertype(), stack)
 }
 
+#[inline(always)]
 pub(crate) fn decode_in_gre(d: &mut Dissector, data: &[u8], stack: &mut Stack) -> Res {
     let p = Packet::new_checked(data)?;
     tag(d, Proto::CiscoMetadataGre, HEADER_LEN, p.gre_ethertype(), stack)

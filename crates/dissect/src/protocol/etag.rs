@@ -13,6 +13,7 @@ pub(crate) const DISPATCH: Dispatch =
 /// The fields of an E-Tag.
 pub(crate) const FIELDS: &[Field] = &[Field::ETagEcid];
 
+#[inline(always)]
 pub(crate) fn decode(d: &mut Dissector, data: &[u8], stack: &mut Stack) -> Res {
     let p = wire::etag::Packet::new_checked(data)?;
     tag(d, Proto::ETag, wire::etag::HEADER_LEN, p.ethertype(), stack)

@@ -10,6 +10,7 @@ pub(crate) const FIELDS: &[Field] =
     &[Field::FabricPathSource, Field::FabricPathDestination, Field::FabricPathFtag];
 
 /// The FabricPath header at the start of `data` (at least `HEADER_LEN` bytes).
+#[inline(always)]
 pub(crate) fn decode(data: &[u8]) -> Step {
     // The original frame keeps its FCS, as Wireshark reads it.
     let mut step = Step::new(Proto::FabricPath, wire::fabricpath::HEADER_LEN, Some(Next::Ethernet));

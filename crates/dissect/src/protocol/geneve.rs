@@ -15,6 +15,7 @@ pub(crate) const DISPATCH: Dispatch =
 /// The fields of a GENEVE header.
 pub(crate) const FIELDS: &[Field] = &[Field::GeneveVni, Field::GeneveProtocol, Field::GeneveOptionsLength];
 
+#[inline(always)]
 pub(crate) fn decode(d: &mut Dissector, data: &[u8], stack: &mut Stack) -> Res {
     let p = match wire::geneve::Packet::new_checked(data) {
         Ok(p) => p,

@@ -24,6 +24,7 @@ pub(crate) const FIELDS: &[Field] = &[Field::GtpTeid, Field::GtpMsgType];
 pub(crate) const PRIME_FIELDS: &[Field] = &[Field::GtpMsgType];
 
 /// A GTPv1 header (GTP-U or GTPv1-C).
+#[inline(always)]
 pub(crate) fn decode(data: &[u8]) -> Res {
     let p = wire::gtpu::Packet::new_checked(data).map_err(|e| malformed(e, Anomaly::GtpBadHeader))?;
     let len = p.header_len();
@@ -43,6 +44,7 @@ pub(crate) fn decode(data: &[u8]) -> Res {
 }
 
 /// A GTP-C header: version 1 or version 2.
+#[inline(always)]
 pub(crate) fn decode_control(data: &[u8]) -> Res {
     match data.first().map(|b| b >> 5) {
         Some(2) => {
@@ -55,6 +57,7 @@ pub(crate) fn decode_control(data: &[u8]) -> Res {
 }
 
 /// A GTP' header.
+#[inline(always)]
 pub(crate) fn decode_prime(data: &[u8]) -> Res {
     let p = wire::gtp_prime::Packet::new_checked(data).map_err(|e| malformed(e, Anomaly::GtpBadHeader))?;
     Ok(Step::new(Proto::GtpPrime, p.header_len(), None))

@@ -11,6 +11,7 @@ pub(crate) const DISPATCH: Dispatch =
 /// The fields of an ICMP header.
 pub(crate) const FIELDS: &[Field] = &[Field::IcmpType, Field::IcmpCode];
 
+#[inline(always)]
 pub(crate) fn decode(data: &[u8]) -> Res {
     wire::icmp::Packet::new_checked(data)?;
     Ok(Step::new(Proto::Icmp, wire::icmp::HEADER_LEN, None))

@@ -11,6 +11,7 @@ pub(crate) const DISPATCH: Dispatch =
 /// The fields of an ICMPv6 header.
 pub(crate) const FIELDS: &[Field] = &[Field::Icmp6Type, Field::Icmp6Code];
 
+#[inline(always)]
 pub(crate) fn decode(data: &[u8]) -> Res {
     wire::icmpv6::Packet::new_checked(data)?;
     Ok(Step::new(Proto::Icmp6, wire::icmpv6::HEADER_LEN, None))

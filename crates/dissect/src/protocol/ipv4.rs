@@ -80,6 +80,7 @@ pub(crate) fn decode(d: &mut Dissector, data: &[u8]) -> Res {
 }
 
 /// IPv4 or IPv6 by the version nibble.
+#[inline(always)]
 pub(crate) fn decode_by_version(d: &mut Dissector, data: &[u8]) -> Res {
     match data.first().map(|b| b >> 4) {
         Some(6) => ipv6::decode(d, data),

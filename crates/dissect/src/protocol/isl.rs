@@ -10,6 +10,7 @@ use wire::isl::{Packet, HEADER_LEN};
 pub(crate) const FIELDS: &[Field] = &[Field::Vlan];
 
 /// The ISL header at the start of `data` (which starts with an ISL destination address).
+#[inline(always)]
 pub(crate) fn decode(data: &[u8]) -> Res {
     let p = Packet::new_checked(data)?;
     // Type 0 is Ethernet; Token Ring, FDDI and ATM frames are not decoded.

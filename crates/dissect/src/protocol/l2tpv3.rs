@@ -15,6 +15,7 @@ pub(crate) const DISPATCH: Dispatch =
 /// The fields of an L2TPv3 session header.
 pub(crate) const FIELDS: &[Field] = &[Field::L2tpSession];
 
+#[inline(always)]
 pub(crate) fn decode(d: &mut Dissector, data: &[u8]) -> Res {
     let p = wire::l2tpv3::Packet::new_checked(data)?;
     if p.is_control() {

@@ -9,6 +9,7 @@ use crate::walk::Dissector;
 /// link type starts with it.
 pub(crate) const DISPATCH: Dispatch = Dispatch { link_types: &[(100, Next::Llc)], ..Dispatch::NONE };
 
+#[inline(always)]
 pub(crate) fn decode(d: &mut Dissector, data: &[u8], stack: &mut Stack) -> Res {
     let p = wire::llc::Packet::new_checked(data)?;
     if p.is_snap() && p.snap_oui() == 0 {

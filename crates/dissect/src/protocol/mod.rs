@@ -207,6 +207,7 @@ pub(crate) fn partial_ports(proto: Proto, data: &[u8]) -> Res {
 }
 
 /// A tag that ends in an EtherType (or an 802.3 length, then LLC).
+#[inline(always)]
 pub(crate) fn tag(d: &mut Dissector, proto: Proto, len: usize, t: u16, stack: &mut Stack) -> Res {
     if t < wire::ethernet::ethertype::MIN_ETHERTYPE {
         return Ok(Step::new(proto, len, Some(Next::Llc)));

@@ -84,6 +84,7 @@ pub(crate) fn decode(d: &mut Dissector, data: &[u8]) -> Res {
 }
 
 /// The pseudowire control word, then an Ethernet frame.
+#[inline(always)]
 pub(crate) fn decode_control_word(data: &[u8]) -> Res {
     if data.len() < HEADER_LEN {
         return Err(Anomaly::Truncated);

@@ -12,6 +12,7 @@ pub(crate) const DISPATCH: Dispatch =
 /// The fields of an NSH header.
 pub(crate) const FIELDS: &[Field] = &[Field::NshSpi, Field::NshSi];
 
+#[inline(always)]
 pub(crate) fn decode(data: &[u8]) -> Res {
     let p = wire::nsh::Packet::new_checked(data).map_err(|e| malformed(e, Anomaly::NshBadHeader))?;
     Ok(Step::new(Proto::Nsh, p.header_len(), next_protocol(p.next_protocol())))

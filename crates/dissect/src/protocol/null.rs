@@ -12,6 +12,7 @@ pub(crate) const DISPATCH: Dispatch =
 /// Length of the header.
 const HEADER_LEN: usize = 4;
 
+#[inline(always)]
 pub(crate) fn decode(data: &[u8]) -> Res {
     let Some(b) = data.get(..HEADER_LEN) else { return Err(Anomaly::Truncated) };
     let le = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);

@@ -11,6 +11,7 @@ pub(crate) const DISPATCH: Dispatch =
 /// The fields of an I-TAG.
 pub(crate) const FIELDS: &[Field] = &[Field::PbbIsid];
 
+#[inline(always)]
 pub(crate) fn decode(data: &[u8]) -> Res {
     wire::pbb::Packet::new_checked(data)?;
     Ok(Step::new(Proto::Pbb, wire::pbb::HEADER_LEN, Some(Next::Ethernet)))

@@ -15,6 +15,7 @@ pub(crate) const DISPATCH: Dispatch = Dispatch {
 /// The fields of a PPP header.
 pub(crate) const FIELDS: &[Field] = &[Field::PppProtocol];
 
+#[inline(always)]
 pub(crate) fn decode(data: &[u8]) -> Res {
     let ppp = wire::ppp::Header::parse(data)?;
     Ok(Step::new(Proto::Ppp, ppp.len, next(ppp.protocol)))

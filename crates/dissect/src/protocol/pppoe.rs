@@ -17,6 +17,7 @@ pub(crate) const DISPATCH: Dispatch = Dispatch {
 /// The fields of a PPPoE session header.
 pub(crate) const FIELDS: &[Field] = &[Field::PppoeSession, Field::PppProtocol];
 
+#[inline(always)]
 pub(crate) fn decode(data: &[u8]) -> Res {
     wire::pppoe::Packet::new_checked(data).map_err(|e| malformed(e, Anomaly::PppoeBadHeader))?;
     let h = wire::ppp::Header::parse(&data[HEADER_LEN..])?;

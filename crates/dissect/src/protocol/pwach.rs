@@ -10,6 +10,7 @@ use wire::pwach::{channel, Packet, HEADER_LEN};
 /// The fields of an associated channel header.
 pub(crate) const FIELDS: &[Field] = &[Field::PwAchChannel];
 
+#[inline(always)]
 pub(crate) fn decode(data: &[u8]) -> Res {
     let p = Packet::new_checked(data).map_err(|e| super::malformed(e, Anomaly::Malformed))?;
     let next = match p.channel_type() {

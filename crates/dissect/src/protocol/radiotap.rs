@@ -9,6 +9,7 @@ pub(crate) const DISPATCH: Dispatch = Dispatch { link_types: &[(127, Next::Radio
 /// Length of an FCS.
 const FCS_LEN: usize = 4;
 
+#[inline(always)]
 pub(crate) fn decode(data: &[u8]) -> Res {
     let h = wire::radiotap::Header::parse(data)?;
     let mut step = Step::new(Proto::Radiotap, h.len, Some(Next::Wlan));

@@ -16,6 +16,7 @@ pub(crate) const FIELDS: &[Field] = &[Field::SctpSourcePort, Field::SctpDestinat
 /// Length of the common header.
 const HEADER_LEN: usize = 12;
 
+#[inline(always)]
 pub(crate) fn decode(data: &[u8]) -> Res {
     if data.len() < HEADER_LEN {
         return Err(Anomaly::Truncated);

@@ -7,6 +7,7 @@ use crate::table::Next;
 pub(crate) const DISPATCH: Dispatch =
     Dispatch { udp_ports: &[(wire::udp::port::SFLOW, Next::Sflow)], ..Dispatch::NONE };
 
+#[inline(always)]
 pub(crate) fn decode() -> Res {
     Ok(Step::new(Proto::Sflow, 0, None))
 }

@@ -10,6 +10,7 @@ use crate::walk::Dissector;
 pub(crate) const DISPATCH: Dispatch =
     Dispatch { link_types: &[(113, Next::Sll), (276, Next::Sll2)], ..Dispatch::NONE };
 
+#[inline(always)]
 pub(crate) fn decode(d: &mut Dissector, data: &[u8], v2: bool, stack: &mut Stack) -> Res {
     let h = if v2 { wire::sll::Header::parse_v2(data) } else { wire::sll::Header::parse_v1(data) };
     let h = h.map_err(|_| Anomaly::Truncated)?;

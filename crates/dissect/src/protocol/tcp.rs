@@ -13,6 +13,7 @@ pub(crate) const DISPATCH: Dispatch =
 /// The fields of a TCP header.
 pub(crate) const FIELDS: &[Field] = &[Field::TcpSourcePort, Field::TcpDestinationPort, Field::TcpFlags];
 
+#[inline(always)]
 pub(crate) fn decode(data: &[u8]) -> Res {
     match wire::tcp::Packet::new_checked(data) {
         Ok(p) => Ok(Step::new(Proto::Tcp, p.header_len().min(data.len()), None)),

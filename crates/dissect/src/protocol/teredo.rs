@@ -17,6 +17,7 @@ pub(crate) fn plausible(payload: &[u8]) -> bool {
     wire::teredo::Indicators::parse(payload).is_ok()
 }
 
+#[inline(always)]
 pub(crate) fn decode(data: &[u8]) -> Res {
     let ind = wire::teredo::Indicators::parse(data).map_err(|e| malformed(e, Anomaly::TeredoBadHeader))?;
     let mut step = Step::new(Proto::Teredo, ind.len, Some(Next::Ipv6));

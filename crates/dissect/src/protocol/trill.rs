@@ -12,6 +12,7 @@ pub(crate) const DISPATCH: Dispatch =
 /// The fields of a TRILL header.
 pub(crate) const FIELDS: &[Field] = &[Field::TrillIngress, Field::TrillEgress];
 
+#[inline(always)]
 pub(crate) fn decode(data: &[u8]) -> Res {
     let p = wire::trill::Packet::new_checked(data).map_err(|e| malformed(e, Anomaly::TrillBadVersion))?;
     Ok(Step::new(Proto::Trill, p.header_len(), Some(Next::Ethernet)))

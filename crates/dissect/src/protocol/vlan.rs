@@ -21,6 +21,7 @@ pub(crate) const DISPATCH: Dispatch = Dispatch {
 /// The fields of a VLAN tag.
 pub(crate) const FIELDS: &[Field] = &[Field::Vlan, Field::Priority];
 
+#[inline(always)]
 pub(crate) fn decode(d: &mut Dissector, data: &[u8], stack: &mut Stack) -> Res {
     let p = wire::vlan::Packet::new_checked(data)?;
     tag(d, Proto::Vlan, wire::vlan::HEADER_LEN, p.ethertype(), stack)

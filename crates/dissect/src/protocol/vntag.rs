@@ -13,6 +13,7 @@ pub(crate) const DISPATCH: Dispatch =
 /// The fields of a VN-Tag.
 pub(crate) const FIELDS: &[Field] = &[Field::VnTagDstVif, Field::VnTagSrcVif];
 
+#[inline(always)]
 pub(crate) fn decode(d: &mut Dissector, data: &[u8], stack: &mut Stack) -> Res {
     let p = wire::vntag::Packet::new_checked(data)?;
     tag(d, Proto::VnTag, wire::vntag::HEADER_LEN, p.ethertype(), stack)

@@ -15,6 +15,7 @@ pub(crate) const DISPATCH: Dispatch =
 /// The fields of a VXLAN header.
 pub(crate) const FIELDS: &[Field] = &[Field::VxlanVni, Field::VxlanGroupId];
 
+#[inline(always)]
 pub(crate) fn decode(d: &mut Dissector, data: &[u8], stack: &mut Stack) -> Res {
     let p = wire::vxlan::Packet::new_checked(data)?;
     if !p.vni_valid() {

@@ -14,6 +14,7 @@ pub(crate) const DISPATCH: Dispatch =
 /// The fields of a VXLAN-GPE header.
 pub(crate) const FIELDS: &[Field] = &[Field::GpeVni, Field::GpeNextProtocol];
 
+#[inline(always)]
 pub(crate) fn decode(d: &mut Dissector, data: &[u8], stack: &mut Stack) -> Res {
     let p = wire::vxlan_gpe::Packet::new_checked(data)?;
     let next = nsh::next_protocol(p.next_protocol());

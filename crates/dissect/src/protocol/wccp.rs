@@ -9,6 +9,7 @@ use crate::walk::Dissector;
 pub(crate) const DISPATCH: Dispatch =
     Dispatch { gre_protocols: &[(wire::ethernet::ethertype::WCCP, Next::Wccp)], ..Dispatch::NONE };
 
+#[inline(always)]
 pub(crate) fn decode(d: &mut Dissector, data: &[u8]) -> Res {
     let len = wire::wccp::redirect_header_len(data);
     if data.len() < len {

@@ -57,6 +57,7 @@ fn looks_swapped(data: &[u8]) -> bool {
     data.len() >= 2 && data[0] & 3 != 0 && data[1] & 3 == 0
 }
 
+#[inline(always)]
 pub(crate) fn decode(data: &[u8], stack: &Stack) -> Res {
     let after_capwap = stack.layers().last().is_some_and(|l| l.proto == Proto::Capwap);
     let swapped = after_capwap && looks_swapped(data);
