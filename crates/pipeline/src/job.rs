@@ -171,15 +171,15 @@ impl Job {
                 }
                 let mut flow = self.emit(data, emission, erspan3.clone(), *balance, f.ts_nanos);
                 // An A-MSDU's other subframes, each a frame of its own.
-                let mut previous = emission.clone();
-                while let (ControlFlow::Continue(()), Some(e)) = (flow, lane.next_subframe(data, &previous)) {
+                let mut next = emission.subframes.and_then(|_| lane.next_subframe(data, emission));
+                while let (ControlFlow::Continue(()), Some(e)) = (flow, next) {
                     let (head, body) = e.parts(data);
                     if self.dedup.as_mut().is_some_and(|dd| dd.is_duplicate_parts(head, body, f.ts_nanos)) {
                         self.drop(Drop::Duplicate, f.record);
                     } else {
                         flow = self.emit(data, &e, erspan3.clone(), *balance, f.ts_nanos);
                     }
-                    previous = e;
+                    next = lane.next_subframe(data, &e);
                 }
                 flow
             }
