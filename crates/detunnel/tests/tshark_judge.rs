@@ -417,14 +417,7 @@ fn decap_turns_ppp_inside_tunnels_into_ethernet_tshark_reads() {
     let want: Vec<String> =
         tshark_view(&alone).into_iter().map(|l| l.replacen("raw:", "eth:ethertype:", 1)).collect();
     let output = dir.join("out.pcap");
-    let out = std::process::Command::new(detunnel())
-        .args(["decap", "--stats", "json", "-r"])
-        .arg(&input)
-        .arg("-w")
-        .arg(&output)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stats = decap_file(&input, &output, &[]);
     assert!(
         want.len() == 2 && want[0].starts_with("eth:ethertype:ip:tcp 192.168.1.1 192.168.1.2"),
         "{want:?}"
@@ -432,22 +425,11 @@ fn decap_turns_ppp_inside_tunnels_into_ethernet_tshark_reads() {
     assert!(want[1].starts_with("eth:ethertype:ipv6:udp"), "{want:?}");
     let got = tshark_view(&output);
     assert_eq!(got, want);
-    let stats: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap_or_else(|_| {
-        let text = String::from_utf8_lossy(&out.stderr);
-        serde_json::from_str(text.lines().last().unwrap_or("")).unwrap()
-    });
     assert_eq!(stats["dropped"]["no_inner_frame"], 1, "{stats}");
     // With --keep-control the LCP frame is emitted too, as a PPPoE session frame whose session
     // is the call ID, and tshark reads it as PPP's LCP.
     let kept = dir.join("kept.pcap");
-    let out = std::process::Command::new(detunnel())
-        .args(["decap", "-q", "--keep-control", "-r"])
-        .arg(&input)
-        .arg("-w")
-        .arg(&kept)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    decap_file(&input, &kept, &["--keep-control"]);
     let got = tshark_view(&kept);
     assert_eq!(got.len(), 3, "{got:?}");
     assert!(got[2].starts_with("eth:ethertype:pppoes:ppp:lcp"), "{got:?}");

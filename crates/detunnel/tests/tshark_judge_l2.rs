@@ -247,16 +247,7 @@ fn decapsulated(
     let input = dir.join(&format!("{name}.pcap"));
     std::fs::write(&input, pcap_file(link, frames)).unwrap();
     let output = dir.join(&format!("{name}-out.pcap"));
-    let out = Command::new(detunnel())
-        .args(["decap", "--stats", "json", "-r"])
-        .arg(&input)
-        .arg("-w")
-        .arg(&output)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
-    let text = String::from_utf8_lossy(&out.stderr);
-    let stats = serde_json::from_str(text.lines().last().unwrap_or("")).unwrap();
+    let stats = decap_file(&input, &output, &[]);
     (tshark_view(&output), stats)
 }
 

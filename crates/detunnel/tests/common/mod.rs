@@ -331,6 +331,23 @@ pub fn tshark_rows(path: &Path, fields: &[&str]) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// Runs `detunnel decap --stats json -r input -w output` with `extra` flags, failing the test
+/// when it fails, and returns its summary.
+pub fn decap_file(input: &Path, output: &Path, extra: &[&str]) -> serde_json::Value {
+    let out = Command::new(detunnel())
+        .args(["decap", "--stats", "json"])
+        .args(extra)
+        .arg("-r")
+        .arg(input)
+        .arg("-w")
+        .arg(output)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "decap {extra:?}: {text}");
+    serde_json::from_str(text.lines().last().unwrap_or("")).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
 /// True when running as root; in CI not being root is a failure, elsewhere a skip notice.
 pub fn root() -> bool {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
