@@ -30,7 +30,9 @@ fn main() {
                 let head = &bytes[..bytes.len().min(65_536)];
                 write(&out, "capture", &mut n, head);
                 // Compressed as each format writes it, for the decompressing reader.
-                for kind in [capture::Compression::Gzip, capture::Compression::Zstd, capture::Compression::Lz4] {
+                for kind in
+                    [capture::Compression::Gzip, capture::Compression::Zstd, capture::Compression::Lz4]
+                {
                     let mut packed = Vec::new();
                     if kind.pack(&head[..head.len().min(8_192)], &mut packed).is_ok() {
                         write(&out, "capture", &mut n, &packed);
@@ -69,8 +71,16 @@ fn main() {
         ("ipsource.1,ipdestination.1,stack", "ipsource.1!=null", "bytes"),
         ("vxlanvni", "vxlanvni!=null&(tcpdestinationport.1=80,443|udpdestinationport.1=53)", "frames"),
         ("[prefix:stack:.:5],or:tcpsourceport:udpsourceport", "stack~'eth\\.ip\\..*'", "count:ipsource"),
-        ("concat:-:ipsource:ipdestination,mask:ipsource.1:24", "!(ipprotocol=6)&'ipsource'='10.0.0.1'", "avg:bytes"),
-        ("if:[first:stack:.:ip:ip6]:ip:ipsource:ip6source,null:vlan:none", "range:bytes:64:128=true", "rate:bytes"),
+        (
+            "concat:-:ipsource:ipdestination,mask:ipsource.1:24",
+            "!(ipprotocol=6)&'ipsource'='10.0.0.1'",
+            "avg:bytes",
+        ),
+        (
+            "if:[first:stack:.:ip:ip6]:ip:ipsource:ip6source,null:vlan:none",
+            "range:bytes:64:128=true",
+            "rate:bytes",
+        ),
         ("bits:ip6flowlabel:0xff,eq:ipsource:ipdestination", "(((true)))|false", "frames"),
     ] {
         write(&out, "query", &mut n, format!("{keys}\0{filter}\0{value}").as_bytes());
@@ -89,7 +99,12 @@ fn main() {
     }
     for (method, path, header, body) in [
         (0u8, "/flow/json", "", ""),
-        (1, "/flow/tenants/json", "content-type: application/json", r#"{"keys":"ipsource.1,stack","value":"bytes","filter":"ipsource.1!=null","log":true}"#),
+        (
+            1,
+            "/flow/tenants/json",
+            "content-type: application/json",
+            r#"{"keys":"ipsource.1,stack","value":"bytes","filter":"ipsource.1!=null","log":true}"#,
+        ),
         (0, "/activeflows/ALL/tenants/json?maxFlows=5&minValue=1&aggMode=sum", "", ""),
         (0, "/events/json?eventID=-1&timeout=1&maxEvents=3", "", ""),
         (0, "/flows/json?flowID=0&timeout=NaN", "", ""),

@@ -33,10 +33,20 @@ thread_local! {
 fn options(choice: u8) -> Options {
     let tags = [Tag::Vlan, Tag::VnTag, Tag::ETag, Tag::Mpls];
     Options {
-        strip_tags: tags.iter().enumerate().filter(|(i, _)| choice & (1 << i) != 0).map(|(_, t)| *t).collect(),
+        strip_tags: tags
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| choice & (1 << i) != 0)
+            .map(|(_, t)| *t)
+            .collect(),
         depth: (choice & 0x10 != 0).then_some(usize::from(choice >> 6)),
-        strip: if choice & 0x20 != 0 { TunnelSet::parse("vxlan,gre,gtp,pw").unwrap() } else { TunnelSet::ALL },
+        strip: if choice & 0x20 != 0 {
+            TunnelSet::parse("vxlan,gre,gtp,pw").unwrap()
+        } else {
+            TunnelSet::ALL
+        },
         only_tunnelled: choice & 0x40 != 0,
+        keep_control: choice & 0x04 != 0,
         snaplen: (choice & 0x80 != 0).then_some(usize::from(choice & 0x3f)),
         synth_macs: (choice & 0x08 != 0).then_some(([2; 6], [4; 6])),
     }
@@ -59,7 +69,12 @@ fuzz_target!(|data: &[u8]| {
             let (bytes, stack) = (decoded.frame(), decoded.stack());
             for orig_len in [bytes.len() as u32, 0, u32::MAX] {
                 let outcome = decap.decapsulate(decoded, orig_len);
-                let Outcome::Emitted(e) = outcome else { continue };
+                let Outcome::Emitted(mut e) = outcome else { continue };
+                // An A-MSDU's other subframes.
+                while let Some(next) = decap.next_subframe(bytes, &e) {
+                    assert!(next.body.start >= e.body.start);
+                    e = next;
+                }
                 let (head, body) = e.parts(bytes);
                 assert_eq!(head.len() + body.len(), e.len());
                 e.write_into(bytes, &mut s.out);

@@ -14,7 +14,10 @@ fn worker() -> Worker {
     let mut w = Worker::new(dissect::Config::default(), query::Context::new(), limits);
     for (name, json) in [
         ("tenants", r#"{"keys":"ipsource.1,ipdestination.1,stack,vxlanvni","value":"bytes"}"#),
-        ("ports", r#"{"keys":"agent,inputifindex,outputifindex,tcpdestinationport","value":"frames","log":true,"flowStart":true}"#),
+        (
+            "ports",
+            r#"{"keys":"agent,inputifindex,outputifindex,tcpdestinationport","value":"frames","log":true,"flowStart":true}"#,
+        ),
         ("routes", r#"{"keys":"bgpdestinationas,ipnexthoprouter,vlansource","value":"frames"}"#),
         ("drops", r#"{"keys":"ipsource","value":"frames","dropped":true}"#),
     ] {
