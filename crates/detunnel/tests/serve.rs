@@ -381,6 +381,66 @@ fn sflow_rt_example_clients_work_unchanged() {
     server.stop();
 }
 
+/// What real sFlow-RT clients asked and got wrong answers to (UI.md): the containerlab
+/// scripts' long polls from `-1`, browse-metrics' `/metrics/json` and agent tokens, current
+/// analyzer metric names, and the sflow-rt/prometheus app's flow export path.
+#[test]
+fn requests_of_real_sflow_rt_clients_are_answered() {
+    if !have_tool("curl") {
+        return;
+    }
+    let server = Serve::start("serve-compat", "", &["--workers", "1"], None);
+    let spec = r#"{"keys":"ipsource.1","value":"frames","t":1,"log":true,"activeTimeout":1}"#;
+    assert_eq!(server.request("PUT", "/flow/tenants/json", Some(spec)).0, 204);
+    // The Prometheus flow export: keys repeatable, labels renaming them, a scale. The first
+    // scrape defines its flow; the traffic after it is counted.
+    let path = "/app/prometheus/scripts/export.js/flows/ALL/txt?metric=tenant_frames&key=ipsource.1&key=ipdestination.1&label=src&value=frames&scale=2&maxFlows=5";
+    assert_eq!(server.request("GET", path, None).0, 200);
+    server.send(&traffic(1, 50, 1_000_000));
+    std::thread::sleep(Duration::from_secs(1));
+    server.send(&traffic(51, 50, 1_000_000));
+    let (status, body) = server.request("GET", path, None);
+    assert_eq!(status, 200, "{body}");
+    let first = body.lines().next().unwrap_or("");
+    assert!(first.starts_with(r#"tenant_frames{src="10.1.0.1",ipdestination_1="10.1.0.2"} "#), "{body}");
+    // The same query again reuses its flow (one definition, named after the export).
+    server.request("GET", path, None);
+    let defined: Vec<String> =
+        keys_of(&server.json("/flow/json")).into_iter().filter(|n| n.starts_with("prometheus_")).collect();
+    assert_eq!(defined.len(), 1, "{defined:?}");
+    assert_eq!(
+        server.request("GET", "/app/prometheus/scripts/export.js/flows/ALL/txt?metric=x", None).0,
+        400
+    );
+    // browse-metrics: the active metrics with milliseconds since seen; EDGE and CORE.
+    let metrics = server.json("/metrics/json");
+    assert!(metrics["ifinoctets"].is_u64() && metrics["tenants"].is_u64(), "{metrics}");
+    for token in ["EDGE", "CORE", "TOPOLOGY"] {
+        assert_eq!(
+            server.request("GET", &format!("/metric/{token}/ifinoctets/json"), None).0,
+            200,
+            "{token}"
+        );
+    }
+    // Current analyzer names, the old ones kept.
+    let analyzer = server.request("GET", "/prometheus/analyzer/txt", None).1;
+    for name in [
+        "sflow_analyzer_agent_count 1",
+        "sflow_analyzer_received_datagrams 100",
+        "sflow_analyzer_discarded_datagrams 0",
+        "sflow_analyzer_heap_used_bytes ",
+        "sflow_analyzer_cpu_load_process ",
+        "sflow_analyzer_agents 1",
+    ] {
+        assert!(analyzer.contains(name), "{name}: {analyzer}");
+    }
+    // logflows.py and largeflows.py start their long polls at -1: the newest record.
+    let newest = server.json("/flows/json?flowID=-1&maxFlows=1&timeout=10");
+    assert!(newest.as_array().is_some_and(|v| v.len() <= 1), "{newest}");
+    assert_eq!(server.request("GET", "/events/json?eventID=-1&maxEvents=1&timeout=1", None).0, 200);
+    server.stop();
+}
+
 #[test]
 fn bad_requests_get_clear_errors() {
     if !have_tool("curl") {

@@ -56,6 +56,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/events/json", get(events))
         .route("/prometheus/metrics/{agent}/{metric}/txt", get(prometheus_metrics))
         .route("/prometheus/analyzer/txt", get(prometheus_analyzer))
+        .route("/metrics/json", get(|State(s): AppState| async move { Json(s.active_metrics()) }))
+        .route("/app/prometheus/scripts/export.js/flows/{agent}/txt", get(prometheus_flows))
         .route("/metrics", get(own_metrics))
         .route("/pipelines/json", get(|State(s): AppState| async move { Json(lock(&s.pipelines).clone()) }))
         .fallback(|| async { Failure { status: 404, message: "no such path".into() } })
@@ -361,6 +363,67 @@ async fn prometheus_metrics(
 
 async fn prometheus_analyzer(State(s): AppState) -> Response {
     text(prometheus::analyzer(&s))
+}
+
+/// The sflow-rt/prometheus app's flow export: a flow defined for each distinct set of `key`
+/// (repeatable), `value`, `filter`, `n`, `t` and `dropped`, kept 5 minutes after the last
+/// scrape; one line per active flow, `metric{key="value",...} value` (`label` renames keys).
+async fn prometheus_flows(
+    State(s): AppState,
+    Path(agent): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Result<Response, Failure> {
+    /// The separator of key values in the flows this export defines.
+    const SEP: &str = "_SEP_";
+    let one = |name: &str| q.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    let all = |name: &str| -> Vec<&str> {
+        q.iter()
+            .filter(|(n, _)| n == name)
+            .flat_map(|(_, v)| v.split(','))
+            .filter(|v| !v.is_empty())
+            .collect()
+    };
+    let number = |name: &str, default: f64| -> Result<f64, Failure> {
+        match one(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .ok_or_else(|| Failure::bad(format!("parameter {name}=`{v}` is not a finite number"))),
+        }
+    };
+    let agents = AgentFilter::parse(&agent)?;
+    let metric = one("metric").ok_or_else(|| Failure::bad("parameter metric is required"))?;
+    let keys = all("key");
+    let value = one("value").ok_or_else(|| Failure::bad("parameter value is required"))?;
+    if keys.is_empty() {
+        return Err(Failure::bad("parameter key is required"));
+    }
+    let dropped = one("dropped") == Some("true");
+    let sum = match one("aggMode") {
+        None => dropped,
+        Some("max") => false,
+        Some("sum") => true,
+        Some(m) => return Err(Failure::bad(format!("aggMode `{m}` is not supported; use max or sum"))),
+    };
+    let mut spec = serde_json::json!({
+        "keys": keys.join(","), "value": value, "fs": SEP, "dropped": dropped,
+        "n": number("n", 10.0)?.clamp(0.0, 1000.0) as usize, "t": number("t", 15.0)?,
+    });
+    if let Some(f) = one("filter") {
+        spec["filter"] = f.into();
+    }
+    let spec: FlowSpec = serde_json::from_value(spec).map_err(|e| Failure::bad(e.to_string()))?;
+    let name = s.transient_flow("prometheus", spec, 300.0)?;
+    let max_flows = number("maxFlows", 20.0)?.clamp(0.0, 100_000.0) as usize;
+    let flows = s.active_flows(&agents, &name, max_flows, number("minValue", 0.1)?, sum)?;
+    // Labels rename keys by position; an empty one keeps the key's name.
+    let labels = all("label");
+    let names: Vec<&str> =
+        keys.iter().enumerate().map(|(i, k)| labels.get(i).copied().unwrap_or(k)).collect();
+    let scale = number("scale", 1.0)?;
+    Ok(text(prometheus::flow_lines(metric, &names, SEP, &flows, scale)))
 }
 
 async fn own_metrics(State(s): AppState) -> Response {

@@ -31,6 +31,11 @@ pub const ENDPOINTS: &[(&str, &str)] = &[
     ("GET /events/json", "threshold events (eventID, maxEvents, timeout)"),
     ("GET /prometheus/metrics/{agent}/{metric}/txt", "a metric for Prometheus"),
     ("GET /prometheus/analyzer/txt", "the analyzer's counters for Prometheus"),
+    (
+        "GET /app/prometheus/scripts/export.js/flows/{agent}/txt",
+        "largest flows for Prometheus (metric, key, label, value, filter, scale)",
+    ),
+    ("GET /metrics/json", "the metrics with values, and ms since the newest"),
     ("GET /metrics", "detunnel's own counters for Prometheus"),
     ("GET /pipelines/json", "the broker pipelines' summaries"),
 ];

@@ -23,16 +23,76 @@ pub fn sflow_metric(out: &mut String, metric: &str, values: &[MetricValue]) {
     }
 }
 
-/// `/prometheus/analyzer/txt`.
+/// `/prometheus/analyzer/txt`: current sFlow-RT's names (which dashboards query), then the
+/// older ones.
 pub fn analyzer(s: &Shared) -> String {
     let t = s.totals();
+    let agents = s.agents(&AgentFilter::All).len();
     let mut out = String::new();
-    let _ = writeln!(out, "sflow_analyzer_agents {}", s.agents(&AgentFilter::All).len());
+    let _ = writeln!(out, "sflow_analyzer_agent_count {agents}");
+    let _ = writeln!(out, "sflow_analyzer_received_bytes {}", t.bytes);
+    let _ = writeln!(out, "sflow_analyzer_received_datagrams {}", t.datagrams);
+    let _ = writeln!(out, "sflow_analyzer_discarded_datagrams {}", t.unreadable + t.malformed);
+    let _ = writeln!(out, "sflow_analyzer_heap_used_bytes {}", resident_bytes());
+    let _ = writeln!(out, "sflow_analyzer_cpu_load_process {}", cpu_load());
+    let _ = writeln!(out, "sflow_analyzer_agents {agents}");
     let _ = writeln!(out, "sflow_analyzer_datagrams {}", t.datagrams);
     let _ = writeln!(out, "sflow_analyzer_bytes {}", t.bytes);
     let _ = writeln!(out, "sflow_analyzer_flow_samples {}", t.flow_samples);
     let _ = writeln!(out, "sflow_analyzer_counter_samples {}", t.counter_samples);
     out
+}
+
+/// The lines of the sflow-rt/prometheus app's flow export: `metric{name="value",...} value`
+/// for every flow, its key split at `sep` into the values of `names`, its value times `scale`.
+pub fn flow_lines(
+    metric: &str,
+    names: &[&str],
+    sep: &str,
+    flows: &[crate::state::ActiveFlowJson],
+    scale: f64,
+) -> String {
+    let mut out = String::new();
+    let metric = metric_name(metric);
+    for f in flows {
+        let _ = write!(out, "{metric}{{");
+        for (i, (name, v)) in names.iter().zip(f.key.split(sep)).enumerate() {
+            let _ = write!(out, "{}{}=\"{}\"", if i > 0 { "," } else { "" }, metric_name(name), label(v));
+        }
+        let _ = writeln!(out, "}} {}", f.value * scale);
+    }
+    out
+}
+
+/// The process's share of one core since the previous call (since start on the first).
+fn cpu_load() -> f64 {
+    use std::sync::Mutex;
+    use std::time::Instant;
+    static LAST: Mutex<Option<(Instant, f64)>> = Mutex::new(None);
+    /// Clock ticks per second of /proc's times (USER_HZ on Linux).
+    const TICKS: f64 = 100.0;
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, r)| r).split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15, the 12th and 13th after the name.
+    let cpu = (ticks(11) + ticks(12)) / TICKS;
+    let now = Instant::now();
+    let mut last = crate::state::lock(&LAST);
+    let wall_and_cpu = match *last {
+        Some((since, before)) => (now.duration_since(since).as_secs_f64(), cpu - before),
+        None => {
+            // Since the process started: the system's uptime less the start (field 22).
+            let uptime = std::fs::read_to_string("/proc/uptime").unwrap_or_default();
+            let up: f64 = uptime.split_whitespace().next().and_then(|u| u.parse().ok()).unwrap_or(0.0);
+            (up - ticks(19) / TICKS, cpu)
+        }
+    };
+    *last = Some((now, cpu));
+    match wall_and_cpu {
+        (wall, used) if wall > 0.0 => (used / wall).max(0.0),
+        _ => 0.0,
+    }
 }
 
 /// Writes one metric family with its help and type lines.

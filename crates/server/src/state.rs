@@ -80,7 +80,7 @@ impl Failure {
 /// Which agents a query covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AgentFilter {
-    /// Every agent (`ALL`; `TOPOLOGY` too, as no topology is loaded).
+    /// Every agent (`ALL`; `TOPOLOGY`, `EDGE` and `CORE` too, as no topology is loaded).
     All,
     /// These agents.
     Only(Vec<IpAddr>),
@@ -88,8 +88,10 @@ pub enum AgentFilter {
 
 impl AgentFilter {
     /// Parses sFlow-RT's agent parameter: `ALL`, or addresses separated by `,` or `;`.
+    /// `TOPOLOGY`, `EDGE` and `CORE` select agents by the topology; none is loaded, so they
+    /// mean every agent.
     pub fn parse(s: &str) -> Result<AgentFilter, Failure> {
-        if s == "ALL" || s == "TOPOLOGY" {
+        if matches!(s, "ALL" | "TOPOLOGY" | "EDGE" | "CORE") {
             return Ok(AgentFilter::All);
         }
         s.split([',', ';'])
@@ -268,6 +270,19 @@ pub struct Shared {
     pub connections: Arc<ConnectionStats>,
     /// The memory each flow definition holds, by name.
     definition_memory: Mutex<BTreeMap<String, usize>>,
+    /// Flows defined on behalf of clients (the Prometheus flow export, the web UI).
+    transient: Mutex<Transient>,
+}
+
+/// Flows defined on behalf of clients: one per distinct definition and prefix, removed when
+/// no client has asked for it for a while.
+#[derive(Debug, Default)]
+struct Transient {
+    /// By prefix and definition: the flow's name, when it was last asked for, and for how
+    /// long it is kept after that.
+    flows: HashMap<(String, String), (String, f64, f64)>,
+    /// The number the next flow's name takes.
+    next: u64,
 }
 
 /// Thresholds' hysteresis: when each (threshold, data source, flow) was last above its value.
@@ -355,6 +370,7 @@ impl Shared {
             access: Access::default(),
             connections: Arc::new(ConnectionStats::default()),
             definition_memory: Mutex::new(definition_memory),
+            transient: Mutex::new(Transient::default()),
         })
     }
 
@@ -467,6 +483,60 @@ impl Shared {
         }
         declared.flows.insert(name.to_string(), spec);
         Ok(())
+    }
+
+    /// The flow defined on behalf of a client for `spec`: the first request defines it as
+    /// `{prefix}_{N}`, later ones with the same definition reuse it, and it is removed `keep`
+    /// seconds after the last one (as sFlow-RT's apps do: 10 s for browse-flows, 5 minutes for
+    /// the Prometheus export). A read-only server defines none.
+    pub fn transient_flow(&self, prefix: &str, spec: FlowSpec, keep: f64) -> Result<String, Failure> {
+        let id = (prefix.to_string(), serde_json::to_string(&spec).unwrap_or_default());
+        let now = self.now();
+        let mut t = lock(&self.transient);
+        if let Some((name, last, _)) = t.flows.get_mut(&id) {
+            *last = now;
+            return Ok(name.clone());
+        }
+        let name = format!("{prefix}_{}", t.next);
+        self.set_flow(&name, spec)?;
+        t.next += 1;
+        t.flows.insert(id, (name.clone(), now, keep));
+        Ok(name)
+    }
+
+    /// Removes the client-defined flows nobody asked for within their time.
+    fn expire_transient(&self, now: f64) {
+        let expired: Vec<String> = {
+            let mut t = lock(&self.transient);
+            let gone: Vec<(String, String)> = t
+                .flows
+                .iter()
+                .filter(|(_, (_, last, keep))| now - last > *keep)
+                .map(|(k, _)| k.clone())
+                .collect();
+            gone.iter().filter_map(|k| t.flows.remove(k)).map(|(name, ..)| name).collect()
+        };
+        for name in expired {
+            // A client may have deleted it already.
+            let _ = self.remove_flow(&name);
+        }
+    }
+
+    /// `/metrics/json`: every metric with values, and the milliseconds since the newest.
+    pub fn active_metrics(&self) -> BTreeMap<String, u64> {
+        let mut out = BTreeMap::new();
+        for metric in self.all_metrics() {
+            let newest = self
+                .dump(&AgentFilter::All, &metric)
+                .iter()
+                .filter(|v| v.metric_value.is_some())
+                .filter_map(|v| v.last_update)
+                .min();
+            if let Some(ms) = newest {
+                out.insert(metric, ms);
+            }
+        }
+        out
     }
 
     /// Removes flow `name`.
@@ -883,6 +953,7 @@ impl Shared {
             self.flows_tx.send_replace(log.last());
         }
         self.check_thresholds(now);
+        self.expire_transient(now);
     }
 
     fn check_thresholds(&self, now: f64) {
