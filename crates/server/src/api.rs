@@ -33,7 +33,12 @@ impl IntoResponse for Failure {
 pub fn router(shared: Arc<Shared>) -> Router {
     let limit = shared.options.max_body;
     Router::new()
-        .route("/", get(crate::index::index))
+        .route("/", get(crate::ui::root))
+        .route("/api", get(crate::index::index))
+        .route("/ui", get(|| async { axum::response::Redirect::permanent("/ui/") }))
+        .route("/ui/", get(crate::ui::file))
+        .route("/ui/api/top/json", get(crate::ui::top))
+        .route("/ui/{*path}", get(crate::ui::file))
         .route("/version", get(version))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/analyzer/json", get(analyzer))
@@ -141,6 +146,8 @@ struct Analyzer {
     s_flow_socket_drops: u64,
     http_connections_current: u64,
     http_connections_total: u64,
+    /// Writes are refused (`http.readonly`): the UI then shows the defined flows only.
+    readonly: bool,
     heap_used: u64,
     uptime: u64,
     workers: usize,
@@ -163,6 +170,7 @@ async fn analyzer(State(s): AppState) -> Json<Analyzer> {
         s_flow_socket_drops: capture::udp::kernel_drops(&ports),
         http_connections_current: s.http.current.load(Ordering::Relaxed),
         http_connections_total: s.http.total.load(Ordering::Relaxed),
+        readonly: s.options.readonly,
         heap_used: prometheus::resident_bytes(),
         uptime: (s.now() * 1000.0) as u64,
         workers: s.worker_count(),

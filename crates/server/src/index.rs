@@ -1,11 +1,14 @@
-//! `GET /`: an index of the API, so the address `serve` announces answers with where to go
-//! next. A browser gets a page with links; `curl` gets plain text.
+//! `GET /api` (and `GET /` for clients other than browsers, which go to the UI): an index of
+//! the API, so the address `serve` announces answers with where to go next. A browser gets a
+//! page with links; `curl` gets plain text.
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use std::fmt::Write as _;
 
 /// The API's paths (`{agent}` is an agent address or `ALL`) and what each answers.
 pub const ENDPOINTS: &[(&str, &str)] = &[
+    ("GET /ui/", "the web UI: flows, the broker, the collector"),
+    ("GET /api", "this index (GET / too, unless a browser asks: it goes to the UI)"),
     ("GET /version", "detunnel's version"),
     ("GET /healthz", "ok while the daemon runs"),
     ("GET /analyzer/json", "datagrams, samples and drops since start"),

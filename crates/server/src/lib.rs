@@ -18,6 +18,7 @@ pub mod ring;
 pub mod sources;
 pub mod spec;
 pub mod state;
+pub mod ui;
 
 pub use api::router;
 pub use state::{ServerOptions, Shared};
