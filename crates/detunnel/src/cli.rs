@@ -21,8 +21,9 @@ pub enum Command {
     Flows(FlowsArgs),
     /// Write synthetic tunnelled traffic (pcap or pcapng) for tests, demos and benchmarks.
     Generate(GenerateArgs),
-    /// Generate a few frames of every encapsulation and inspect them: a first look.
-    Demo,
+    /// The whole product on loopback: the daemon fed with synthetic mirrored traffic (a broker
+    /// pipeline and sFlow), its web UI, until Ctrl-C.
+    Demo(DemoArgs),
     /// The daemon: sFlow collector and flow engine behind an sFlow-RT compatible REST API.
     Serve(ServeArgs),
 }
@@ -52,6 +53,17 @@ pub struct ServeArgs {
     /// Replay `--read` at the pace of its timestamps instead of as fast as it can.
     #[arg(long, requires = "read")]
     pub realtime: bool,
+}
+
+/// Flags of `detunnel demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Serve the web UI and the REST API here (another free port on loopback when it is taken).
+    #[arg(long = "http", value_name = "HOST:PORT", default_value = "127.0.0.1:8008", value_parser = capture::resolve::socket_addr)]
+    pub http: std::net::SocketAddr,
+    /// Mirrored frames a second fed to the broker pipeline (sFlow samples 1 in 10 of them).
+    #[arg(long, value_name = "FPS", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub rate: u32,
 }
 
 /// Flags of `detunnel generate`.

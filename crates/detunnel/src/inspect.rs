@@ -24,37 +24,6 @@ pub fn run(args: &InspectArgs) -> Result<ExitCode> {
     run_on(reader, args)
 }
 
-/// Generates one frame of every encapsulation the generator knows and inspects them.
-pub fn demo() -> Result<ExitCode> {
-    use craft::mix::{Encap, Generator, Mix};
-    let mut frames = Vec::new();
-    for (_, encap) in Encap::NAMES {
-        let mix = Mix { encaps: vec![*encap], min_size: 80, max_size: 120, ..Mix::default() };
-        frames.push(Generator::new(mix).frame());
-    }
-    let nested = Mix {
-        encaps: vec![Encap::Vxlan, Encap::Erspan3],
-        nest: 2,
-        min_size: 80,
-        max_size: 80,
-        ..Mix::default()
-    };
-    frames.push(Generator::new(nested).frame());
-    let pcap = craft::pcap_file(1, &frames);
-    eprintln!("detunnel demo: {} generated frames, one per encapsulation, decoded:\n", frames.len());
-    let reader = FileReader::new("demo", std::io::Cursor::new(pcap))?;
-    let args = InspectArgs {
-        read: "demo".into(),
-        json: false,
-        count: None,
-        filter: None,
-        sets: Default::default(),
-        decoder: crate::cli::DecoderArgs { max_tunnels: 8, ..Default::default() },
-        quiet: false,
-    };
-    run_on(reader, &args)
-}
-
 /// Prints the frames of `reader` until it ends or a signal stops it (exit status 130 then).
 fn run_on(mut reader: FileReader, args: &InspectArgs) -> Result<ExitCode> {
     let mut filter = pipeline::filter::Filter::new(args.filter.as_deref(), &args.sets.context()?)?;

@@ -1,6 +1,7 @@
 //! The `detunnel` command: parses the command line and runs the subcommand.
 mod cli;
 mod decap_cmd;
+mod demo;
 mod flows_cmd;
 mod generate;
 mod inspect;
@@ -19,7 +20,7 @@ fn main() -> ExitCode {
         cli::Command::Decap(a) => decap_cmd::run(&a),
         cli::Command::Flows(a) => flows_cmd::run(&a),
         cli::Command::Generate(a) => generate::run(&a),
-        cli::Command::Demo => inspect::demo(),
+        cli::Command::Demo(args) => demo::run(&args),
         cli::Command::Serve(a) => serve::run(&a),
     };
     match result {

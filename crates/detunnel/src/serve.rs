@@ -29,6 +29,12 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
         Some(path) => Config::read(path)?,
         None => Config::builtin(),
     };
+    run_with(config, args)
+}
+
+/// Runs the daemon with `config` (the file `args` names, or one built in code), the flags of
+/// `args` replacing its settings, until SIGINT or SIGTERM.
+pub fn run_with(config: Config, args: &ServeArgs) -> Result<ExitCode> {
     let decoder = config
         .decoder
         .as_ref()

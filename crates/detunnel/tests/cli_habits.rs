@@ -328,3 +328,54 @@ fn a_tunnel_has_one_name_in_summaries_and_in_strip() {
         assert!(help.contains(&format!("{},", t.name())), "--help does not list {}", t.name());
     }
 }
+
+#[test]
+fn demo_runs_the_daemon_with_mirrored_tenants_and_its_ui_until_ctrl_c() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let port = common::serve::free_port(false);
+    let mut child = Command::new(detunnel())
+        .args(["demo", "--http", &format!("127.0.0.1:{port}")])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut said = String::new();
+    while !said.contains("REST API on") {
+        said.push_str(&lines.next().expect("demo ended early").unwrap());
+        said.push('\n');
+    }
+    assert!(said.contains(&format!("http://127.0.0.1:{port}/ui/")), "{said}");
+    let get = |path: &str| {
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(c, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        c.read_to_string(&mut answer).unwrap();
+        answer.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
+    };
+    // Within a few seconds: the pipeline's streams of every kind, the tenants' flows, the agent.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let kinds = ["vxlan", "geneve", "gre", "erspan2"];
+    loop {
+        let pipelines = get("/pipelines/json");
+        let v: serde_json::Value = serde_json::from_str(&pipelines).unwrap_or_default();
+        let streams: Vec<String> = v["mirror"]["streams"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["kind"].as_str().map(String::from))
+            .collect();
+        let tenants = get("/activeflows/ALL/tenants/json");
+        if kinds.iter().all(|k| streams.iter().any(|s| s == k)) && tenants.contains("10.1.0.11,10.1.0.20,443")
+        {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{streams:?} {tenants}");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    assert!(get("/agents/json").contains("192.0.2.10"));
+    assert!(get("/ui/").contains("<title>detunnel</title>"));
+    // Ctrl-C ends it, as it said.
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
