@@ -127,6 +127,18 @@ fn the_web_ui_shows_flows_the_broker_and_the_collector_in_a_real_browser() {
         let feeder = feed(vxlan_port, server.sflow, stop.clone());
         std::thread::sleep(Duration::from_secs(2));
         drive(&server, shots, if readonly { "readonly" } else { "full" });
+        // The flows the page defined go 10 s after no page asks for them.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let defined = server.json("/flow/json");
+            let left: Vec<&String> =
+                defined.as_object().unwrap().keys().filter(|n| n.starts_with("ui_")).collect();
+            if left.is_empty() {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "the page's flows stayed: {left:?}");
+            std::thread::sleep(Duration::from_millis(500));
+        }
         stop.store(true, Ordering::Relaxed);
         feeder.join().unwrap();
         server.stop();
