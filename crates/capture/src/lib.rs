@@ -16,6 +16,7 @@ pub mod resolve;
 pub mod rotating;
 pub mod sflow;
 pub mod tap;
+pub mod tool_port;
 pub mod udp;
 pub mod writer;
 

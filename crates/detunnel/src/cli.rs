@@ -316,12 +316,17 @@ pub struct DecapArgs {
     /// `erspan3://HOST?session=S`; repeatable.
     #[arg(long = "to", value_name = "URL", value_parser = capture::encap::Target::parse)]
     pub to: Vec<capture::encap::Target>,
-    /// Spread frames over the TAPs and `--to` targets by a symmetric hash of their flow (both
-    /// directions of a conversation reach the same one) instead of copying every frame to all.
+    /// Write the stripped frames onto network interface IFACE (a tool port), through a
+    /// transmit ring, in batches; repeatable.
+    #[arg(long = "out", value_name = "IFACE")]
+    pub out: Vec<String>,
+    /// Spread frames over the TAPs, tool ports and `--to` targets by a symmetric hash of their
+    /// flow (both directions of a conversation reach the same one) instead of copying every
+    /// frame to all.
     #[arg(long)]
     pub balance: bool,
     /// Output file; `-` writes to standard output (not to a terminal).
-    #[arg(short = 'w', long = "write", value_name = "FILE", required_unless_present_any = ["split_streams", "tap", "to"])]
+    #[arg(short = 'w', long = "write", value_name = "FILE", required_unless_present_any = ["split_streams", "tap", "to", "out"])]
     pub write: Option<String>,
     /// Start a new output file once this one holds MB million bytes: `x.pcapng`, then
     /// `x.1.pcapng`, `x.2.pcapng`, ...

@@ -51,6 +51,7 @@ pub fn config(args: &DecapArgs) -> Result<PipelineConfig> {
         sinks.push(Sink::File(FileSink { path, format, compression, rotation, split_streams }));
     }
     sinks.extend(args.tap.iter().map(|t| Sink::Tap(t.clone())));
+    sinks.extend(args.out.iter().map(|o| Sink::Port(o.clone())));
     sinks.extend(args.to.iter().map(|t| Sink::Tunnel(*t)));
     let config = PipelineConfig {
         sources,

@@ -183,6 +183,36 @@ for port in range(40000, 40020):
         s.send(frame('10.42.0.2', '10.42.0.1', 9999, port, n))
 "#;
 
+/// Which outputs (by their place in `paths`, from 1) carried each conversation of
+/// `CONVERSATIONS` (known by its client port), and how many of its frames each did.
+fn conversations_by_output(paths: &[&Path]) -> std::collections::BTreeMap<u16, Vec<(usize, usize)>> {
+    let conversation = |f: &Vec<u8>| {
+        let (sport, dport) = (u16::from_be_bytes([f[34], f[35]]), u16::from_be_bytes([f[36], f[37]]));
+        if sport == 9999 {
+            dport
+        } else {
+            sport
+        }
+    };
+    let mut on: std::collections::BTreeMap<u16, Vec<(usize, usize)>> = Default::default();
+    for (i, path) in paths.iter().enumerate() {
+        for f in frames_in(path) {
+            let e = on.entry(conversation(&f)).or_default();
+            match e.iter_mut().find(|(t, _)| *t == i + 1) {
+                Some(x) => x.1 += 1,
+                None => e.push((i + 1, 1)),
+            }
+        }
+    }
+    // All 20 conversations, each whole (3 frames each way) on one output.
+    assert_eq!(on.len(), 20, "{on:?}");
+    for (c, outputs) in &on {
+        assert_eq!(outputs.len(), 1, "conversation {c} split over outputs: {outputs:?}");
+        assert_eq!(outputs[0].1, 6, "conversation {c} incomplete: {outputs:?}");
+    }
+    on
+}
+
 #[test]
 fn balance_keeps_each_conversation_whole_on_one_tap() {
     if !root() || !have_tool("ip") || !have_tool("tcpdump") || !have_tool("python3") {
@@ -205,30 +235,7 @@ fn balance_keeps_each_conversation_whole_on_one_tap() {
     t1.stop();
     t2.stop();
     decap.stop();
-    // The conversation of a frame: its client port (the one that is not 9999).
-    let conversation = |f: &Vec<u8>| {
-        let (sport, dport) = (u16::from_be_bytes([f[34], f[35]]), u16::from_be_bytes([f[36], f[37]]));
-        if sport == 9999 {
-            dport
-        } else {
-            sport
-        }
-    };
-    let mut on: std::collections::BTreeMap<u16, Vec<(usize, usize)>> = Default::default();
-    for (tap, path) in [(1, &p1), (2, &p2)] {
-        for f in frames_in(path) {
-            let e = on.entry(conversation(&f)).or_default();
-            match e.iter_mut().find(|(t, _)| *t == tap) {
-                Some(x) => x.1 += 1,
-                None => e.push((tap, 1)),
-            }
-        }
-    }
-    assert_eq!(on.len(), 20, "{on:?}");
-    for (port, taps) in &on {
-        assert_eq!(taps.len(), 1, "conversation {port} split over TAPs: {taps:?}");
-        assert_eq!(taps[0].1, 6, "conversation {port} incomplete: {taps:?}");
-    }
+    let on = conversations_by_output(&[&p1, &p2]);
     let on_first = on.values().filter(|t| t[0].0 == 1).count();
     assert!((3..=17).contains(&on_first), "{on_first} of 20 conversations on mon1");
 }
@@ -509,4 +516,107 @@ fn outer_fragments_made_by_the_kernel_are_reassembled_by_the_workers() {
     assert_eq!(r["reassembled"], 30, "{summary}");
     assert_eq!(r["fragments"], 60, "two fragments a datagram: {summary}");
     assert_eq!((r["expired"].as_u64(), r["refused"].as_u64()), (Some(0), Some(0)), "{summary}");
+}
+
+/// Tool ports `tp1`, `tp2` in namespace `b`: veth pairs whose other ends, `tq1` and `tq2`, are
+/// in the tool's namespace `c`, where tcpdump listens as a tool would.
+fn tool_ports(peers: &Peers) {
+    for i in ["1", "2"] {
+        let (port, tool) = (format!("tp{i}"), format!("tq{i}"));
+        ip(&[
+            "link", "add", &port, "netns", &peers.b, "type", "veth", "peer", "name", &tool, "netns", &peers.c,
+        ]);
+        ip(&["-n", &peers.b, "link", "set", &port, "up"]);
+        ip(&["-n", &peers.c, "link", "set", &tool, "up"]);
+    }
+}
+
+/// Sends `n` UDP datagrams from namespace `a` through its kernel VXLAN device, `first` the
+/// first payload byte.
+fn send_through_vxlan(peers: &Peers, first: u32, n: u32) {
+    let script = format!(
+        "import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
+         for i in range({first},{first}+{n}):\n    s.sendto(bytes([i%256])*(60+i*7%900),('10.42.0.2',9999))\n    time.sleep(0.005)\n"
+    );
+    let out = command_in(Some(&peers.a), "python3").args(["-c", &script]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn tool_ports_carry_the_stripped_frames_and_survive_an_interface_going_down() {
+    if !root() || !have_tool("ip") || !have_tool("tcpdump") || !have_tool("python3") {
+        return;
+    }
+    let peers = Peers::new("o");
+    tool_ports(&peers);
+    let tmp = TempDir::new("netns-out");
+    let mut decap = decap_into_taps(
+        &peers.b,
+        &["--listen", "vxlan://192.0.2.2", "--out", "tp1", "--stats", "json"],
+        "tp1",
+    );
+    let (sent_pcap, tool_pcap) = (tmp.join("sent.pcap"), tmp.join("tool.pcap"));
+    let mut sent = tcpdump(&peers.a, "vx0", &sent_pcap);
+    let mut at_tool = tcpdump(&peers.c, "tq1", &tool_pcap);
+    std::thread::sleep(Duration::from_secs(2));
+    send_through_vxlan(&peers, 0, 100);
+    std::thread::sleep(Duration::from_millis(500));
+    // The port goes down: what is sent meanwhile is refused and counted, not waited for.
+    ip(&["-n", &peers.b, "link", "set", "tp1", "down"]);
+    send_through_vxlan(&peers, 100, 20);
+    std::thread::sleep(Duration::from_millis(500));
+    ip(&["-n", &peers.b, "link", "set", "tp1", "up"]);
+    std::thread::sleep(Duration::from_secs(2));
+    send_through_vxlan(&peers, 120, 30);
+    std::thread::sleep(Duration::from_secs(1));
+    sent.stop();
+    at_tool.stop();
+    let summary = String::from_utf8_lossy(&decap.stop().stderr).to_string();
+    let (sent, got) = (frames_in(&sent_pcap), frames_in(&tool_pcap));
+    assert_eq!(sent.len(), 150, "the VXLAN device sent other frames too");
+    // Exactly the stripped frames, byte for byte: the first 100, then the 30 after the port
+    // came back; of the 20 sent while it was down, those refused are counted.
+    let same = |a: &[Vec<u8>], b: &[Vec<u8>]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y);
+    assert!(
+        got.len() >= 130 && same(&got[..100], &sent[..100]),
+        "{} frames at the tool: {summary}",
+        got.len()
+    );
+    assert!(
+        same(&got[got.len() - 30..], &sent[120..]),
+        "the frames after the port came back differ: {summary}"
+    );
+    let port = json_sink(&summary, 0);
+    assert_eq!(port["name"], "out tp1", "{summary}");
+    let (frames, errors) = (port["frames"].as_u64().unwrap(), port["errors"].as_u64().unwrap());
+    assert_eq!(frames + errors, 150, "{summary}");
+    assert_eq!(frames, got.len() as u64, "written frames are the frames the tool got: {summary}");
+}
+
+#[test]
+fn balance_keeps_each_conversation_whole_on_one_tool_port() {
+    if !root() || !have_tool("ip") || !have_tool("tcpdump") || !have_tool("python3") {
+        return;
+    }
+    let peers = Peers::new("p");
+    tool_ports(&peers);
+    let tmp = TempDir::new("netns-out-balance");
+    let mut decap = decap_into_taps(
+        &peers.b,
+        &["--listen", "vxlan://192.0.2.2", "--out", "tp1", "--out", "tp2", "--balance", "-q"],
+        "tp2",
+    );
+    let (p1, p2) = (tmp.join("tq1.pcap"), tmp.join("tq2.pcap"));
+    let mut t1 = tcpdump(&peers.c, "tq1", &p1);
+    let mut t2 = tcpdump(&peers.c, "tq2", &p2);
+    std::thread::sleep(Duration::from_secs(2));
+    let out = command_in(Some(&peers.a), "python3").args(["-c", CONVERSATIONS]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::thread::sleep(Duration::from_secs(1));
+    t1.stop();
+    t2.stop();
+    decap.stop();
+    let on = conversations_by_output(&[&p1, &p2]);
+    let on_first = on.values().filter(|t| t[0].0 == 1).count();
+    assert!((3..=17).contains(&on_first), "{on_first} of 20 conversations on tp1");
 }

@@ -89,6 +89,8 @@ pub enum Sink {
     Tap(String),
     /// The stripped frames re-encapsulated to a remote tool.
     Tunnel(Target),
+    /// The stripped frames onto a network interface (a tool port).
+    Port(String),
     /// Every frame the pipeline accepts (1 in `sample` of them, counted as `sample` frames),
     /// decoded, into the flow engine.
     Flows {
@@ -98,7 +100,7 @@ pub enum Sink {
 }
 
 impl Sink {
-    /// Reads `flows`, `flows:N` (1 in N frames), `file:PATH`, `tap:NAME` or a tunnel URL
+    /// Reads `flows`, `flows:N` (1 in N frames), `file:PATH`, `tap:NAME`, `out:IFACE` or a tunnel URL
     /// (`vxlan://tool:4789?vni=7`, `gre://...`, `erspan3://...`).
     pub fn parse(s: &str) -> Result<Sink, String> {
         if s == "flows" {
@@ -118,11 +120,14 @@ impl Sink {
         if let Some(name) = s.strip_prefix("tap:") {
             return check_interface_name(name).map(|()| Sink::Tap(name.to_string()));
         }
+        if let Some(name) = s.strip_prefix("out:") {
+            return check_interface_name(name).map(|()| Sink::Port(name.to_string()));
+        }
         if s.contains("://") {
             return Target::parse(s).map(Sink::Tunnel);
         }
         Err(format!(
-            "`{s}`: a sink is flows, flows:N, file:PATH, tap:NAME or a tunnel URL (vxlan://HOST?vni=N, ...)"
+            "`{s}`: a sink is flows, flows:N, file:PATH, tap:NAME, out:IFACE or a tunnel URL (vxlan://HOST?vni=N, ...)"
         ))
     }
 }
@@ -284,6 +289,8 @@ pub struct SinkTable {
     pub flows: Option<bool>,
     /// A TAP interface.
     pub tap: Option<String>,
+    /// A tool port (a network interface).
+    pub out: Option<String>,
     /// A tunnel URL.
     pub to: Option<String>,
     /// File: `pcap` or `pcapng` (by default by the name).
@@ -354,6 +361,9 @@ impl SinkSpec {
         }
         if let Some(name) = &t.tap {
             return Sink::parse(&format!("tap:{name}"));
+        }
+        if let Some(name) = &t.out {
+            return Sink::parse(&format!("out:{name}"));
         }
         Sink::parse(t.to.as_deref().unwrap_or(""))
     }

@@ -323,6 +323,7 @@ impl Job {
             return;
         }
         self.last_flush = now;
+        self.sinks.iter_mut().for_each(FrameSink::flush);
         for i in 0..self.files.len() {
             if let Err(err) = self.files[i].flush() {
                 let _ = self.failed(err);
@@ -333,6 +334,7 @@ impl Job {
     /// Writes out and closes every output; the first error, if any.
     pub fn finish(&mut self) -> Option<WriteError> {
         self.show_progress(true);
+        self.sinks.iter_mut().for_each(FrameSink::finish);
         for i in 0..self.files.len() {
             if let Err(e) = self.files[i].finish() {
                 self.error.get_or_insert(e);

@@ -148,6 +148,8 @@ pub enum FrameSink {
     Tap(capture::tap::Tap),
     /// A tunnel to a remote tool.
     Tunnel(capture::encap::Sender),
+    /// A tool port: an interface written through a transmit ring.
+    Port(capture::tool_port::ToolPort),
 }
 
 impl FrameSink {
@@ -156,6 +158,21 @@ impl FrameSink {
         match self {
             FrameSink::Tap(t) => t.send(head, body),
             FrameSink::Tunnel(s) => s.send(head, body, ts),
+            FrameSink::Port(p) => p.send(head, body),
+        }
+    }
+
+    /// Hands on what the sink holds (a tool port's batch): when the input goes quiet.
+    pub fn flush(&mut self) {
+        if let FrameSink::Port(p) = self {
+            p.flush();
+        }
+    }
+
+    /// At the end: waits (briefly) until a tool port's interface has sent what it was given.
+    pub fn finish(&mut self) {
+        if let FrameSink::Port(p) = self {
+            p.finish();
         }
     }
 
@@ -165,6 +182,11 @@ impl FrameSink {
             FrameSink::Tap(t) => {
                 let c = t.counts;
                 let name = format!("tap {}", t.name());
+                SinkCounts { name, frames: c.frames, bytes: c.bytes, too_big: c.too_big, errors: c.errors }
+            }
+            FrameSink::Port(p) => {
+                let c = p.counts;
+                let name = format!("out {}", p.name());
                 SinkCounts { name, frames: c.frames, bytes: c.bytes, too_big: c.too_big, errors: c.errors }
             }
             FrameSink::Tunnel(s) => {

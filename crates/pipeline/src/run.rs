@@ -187,6 +187,10 @@ fn open(config: &PipelineConfig, stop: Arc<AtomicBool>, hooks: Hooks) -> Result<
                 capture::tap::Tap::open(name)
                     .map_err(|e| StartError::Setup(format!("cannot open TAP {name}: {e}")))?,
             )),
+            Sink::Port(name) => sinks.push(FrameSink::Port(
+                capture::tool_port::ToolPort::open(name)
+                    .map_err(|e| StartError::Setup(format!("cannot write to interface {name}: {e}")))?,
+            )),
             Sink::Tunnel(t) => sinks.push(FrameSink::Tunnel(
                 capture::encap::Sender::open(*t)
                     .map_err(|e| StartError::Setup(format!("cannot send to {t:?}: {e}")))?,

@@ -1,0 +1,372 @@
+//! A tool port: an interface detunnel writes the stripped frames onto, as a hardware broker
+//! forwards to the physical ports its tools listen on. Frames are copied into an `AF_PACKET`
+//! `TPACKET_V2` transmit ring (with `PACKET_QDISC_BYPASS`, which skips the queueing
+//! discipline a monitoring port does not need) and handed to the kernel in batches with one
+//! `send`. What the interface refuses — frames too big for its MTU, frames while it is down,
+//! frames the ring had no room for — is counted, never waited for. An interface that goes down
+//! and comes back is written to again; one that was deleted and created again is reopened.
+// The system calls and the ring shared with the kernel need `unsafe`; each block says why it
+// is sound.
+#![allow(unsafe_code)]
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::ptr;
+use std::sync::atomic::{fence, Ordering};
+use std::time::{Duration, Instant};
+
+/// `TPACKET_V2` in `enum tpacket_versions`.
+const TPACKET_V2: libc::c_int = 1;
+/// Where a frame's bytes start in its slot: after `struct tpacket2_hdr`, aligned to 16.
+const DATA_AT: usize = 32;
+/// Frames per batch handed to the kernel.
+const BATCH: u32 = 64;
+/// Ring size in bytes (the slot size follows from the interface's MTU).
+const RING_BYTES: usize = 4 << 20;
+/// Slot status values (`linux/if_packet.h`).
+const TP_STATUS_AVAILABLE: u32 = 0;
+const TP_STATUS_SEND_REQUEST: u32 = 1;
+const TP_STATUS_SENDING: u32 = 2;
+const TP_STATUS_WRONG_FORMAT: u32 = 4;
+
+/// What a tool port did with the frames given to it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PortCounts {
+    /// Frames handed to the interface.
+    pub frames: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Frames longer than the interface's MTU plus the Ethernet header: not written.
+    pub too_big: u64,
+    /// Frames the interface refused (down, gone, a malformed frame) or the ring had no room for.
+    pub errors: u64,
+    /// Times the port was opened again (its interface went down and came back, or was
+    /// deleted and created again).
+    pub reopened: u64,
+}
+
+/// An open tool port.
+pub struct ToolPort {
+    name: String,
+    ring: TxRing,
+    /// Frames queued in the ring since the last hand-over, and their bytes.
+    queued: (u32, u64),
+    /// When the port was last (re)opened: a failing one is tried again a second later.
+    opened: Instant,
+    /// A frame with a separate header, in one piece.
+    whole: Vec<u8>,
+    /// What was written and refused.
+    pub counts: PortCounts,
+}
+
+/// The transmit ring of one `AF_PACKET` socket bound to an interface.
+struct TxRing {
+    fd: OwnedFd,
+    map: *mut u8,
+    len: usize,
+    slot_size: usize,
+    slots: usize,
+    next: usize,
+    /// Largest frame: the MTU plus an Ethernet header and a VLAN tag.
+    max_frame: usize,
+}
+
+// SAFETY: the ring's memory is owned by this value alone (the kernel only reads slots it was
+// handed), so it may move to another thread.
+unsafe impl Send for TxRing {}
+
+fn check(r: libc::c_int) -> io::Result<()> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+fn setsockopt<T>(fd: &OwnedFd, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
+    // SAFETY: `value` points to a live `T` of the size given.
+    check(unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (value as *const T).cast(),
+            std::mem::size_of::<T>() as libc::socklen_t,
+        )
+    })
+}
+
+/// The interface's MTU, from sysfs.
+fn mtu(name: &str) -> io::Result<usize> {
+    let text = std::fs::read_to_string(format!("/sys/class/net/{name}/mtu"))?;
+    text.trim().parse().map_err(|_| io::Error::other(format!("cannot read the MTU of {name}")))
+}
+
+impl TxRing {
+    fn open(name: &str) -> io::Result<TxRing> {
+        let cname = std::ffi::CString::new(name).map_err(|_| io::Error::other("interface name has a NUL"))?;
+        // SAFETY: `cname` is a valid C string.
+        let ifindex = unsafe { libc::if_nametoindex(cname.as_ptr()) };
+        if ifindex == 0 {
+            return Err(io::Error::other(format!("no interface named {name}")));
+        }
+        let max_frame = mtu(name)? + 18;
+        // Protocol 0: this socket sends and receives nothing.
+        // SAFETY: plain socket creation; the descriptor is owned right away.
+        let raw = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
+        check(raw)?;
+        // SAFETY: `raw` is a new descriptor nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_VERSION, &TPACKET_V2)?;
+        // Older kernels lack it; the frames then go through the queueing discipline.
+        let _ = setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_QDISC_BYPASS, &1 as &libc::c_int);
+        let slot_size = (DATA_AT + max_frame).next_power_of_two().max(2048);
+        let block = slot_size.max(1 << 16);
+        let blocks = (RING_BYTES / block).max(1);
+        let req = libc::tpacket_req {
+            tp_block_size: block as u32,
+            tp_block_nr: blocks as u32,
+            tp_frame_size: slot_size as u32,
+            tp_frame_nr: (block / slot_size * blocks) as u32,
+        };
+        setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_TX_RING, &req)?;
+        let len = block * blocks;
+        // SAFETY: maps the ring the kernel just allocated for this socket; checked below.
+        let map = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if map == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let ring = TxRing { fd, map: map.cast(), len, slot_size, slots: len / slot_size, next: 0, max_frame };
+        // SAFETY: an all-zero sockaddr_ll is valid; the fields that matter are set.
+        let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        addr.sll_family = libc::AF_PACKET as u16;
+        addr.sll_ifindex = ifindex as i32;
+        // SAFETY: `addr` is a sockaddr_ll of the size given.
+        check(unsafe {
+            libc::bind(
+                ring.fd.as_raw_fd(),
+                (&addr as *const libc::sockaddr_ll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        })?;
+        Ok(ring)
+    }
+
+    /// The status word of slot `i`, shared with the kernel.
+    fn status(&self, i: usize) -> *mut u32 {
+        // SAFETY: `i < slots`, so the slot lies inside the mapping; its header starts with
+        // `tp_status`.
+        unsafe { self.map.add(i * self.slot_size).cast::<u32>() }
+    }
+
+    /// True when the next slot is free (or holds a frame the kernel refused, which is ours
+    /// again); false while the kernel has not sent it yet.
+    fn has_room(&self) -> bool {
+        // SAFETY: the status word is shared with the kernel: read volatile.
+        let s = unsafe { ptr::read_volatile(self.status(self.next)) };
+        s == TP_STATUS_AVAILABLE || s == TP_STATUS_WRONG_FORMAT
+    }
+
+    /// Copies `frame` into the next slot, which must have room, and marks it for sending.
+    fn queue(&mut self, frame: &[u8]) {
+        let status = self.status(self.next);
+        // SAFETY: the slot is ours (available); the frame fits (checked by the caller against
+        // `max_frame`, and `DATA_AT + max_frame <= slot_size`).
+        unsafe {
+            let slot = self.map.add(self.next * self.slot_size);
+            ptr::copy_nonoverlapping(frame.as_ptr(), slot.add(DATA_AT), frame.len());
+            // tp_len, then tp_snaplen, after tp_status.
+            ptr::write_volatile(slot.add(4).cast::<u32>(), frame.len() as u32);
+            ptr::write_volatile(slot.add(8).cast::<u32>(), frame.len() as u32);
+            // The frame is written before the kernel may see the slot as its own.
+            fence(Ordering::Release);
+            ptr::write_volatile(status, TP_STATUS_SEND_REQUEST);
+        }
+        self.next = (self.next + 1) % self.slots;
+    }
+
+    /// Hands every queued slot to the kernel, without waiting.
+    fn hand_over(&self) -> io::Result<()> {
+        // SAFETY: a send without a buffer tells the kernel to send the ring's queued slots.
+        let r = unsafe { libc::send(self.fd.as_raw_fd(), ptr::null(), 0, libc::MSG_DONTWAIT) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::WouldBlock {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies the `n` frames queued last (not handed over) into `fresh`, in order; how many
+    /// and their bytes.
+    fn move_queued(&self, n: u32, fresh: &mut TxRing) -> (u64, u64) {
+        let (mut moved, mut bytes) = (0, 0);
+        for k in 0..n as usize {
+            let i = (self.next + self.slots - n as usize + k) % self.slots;
+            // SAFETY: slot `i` is one we queued and the kernel did not take (its hand-over
+            // failed); its length was written by `queue` and fits the slot.
+            let frame = unsafe {
+                let slot = self.map.add(i * self.slot_size);
+                let len =
+                    (ptr::read_volatile(slot.add(4).cast::<u32>()) as usize).min(self.slot_size - DATA_AT);
+                std::slice::from_raw_parts(slot.add(DATA_AT), len)
+            };
+            if frame.len() <= fresh.max_frame && fresh.has_room() {
+                fresh.queue(frame);
+                moved += 1;
+                bytes += frame.len() as u64;
+            }
+        }
+        (moved, bytes)
+    }
+
+    /// Takes back the slots the kernel has not sent (its interface is down or gone); how many.
+    /// They are the last ones queued, and the kernel goes on from the first of them: the next
+    /// frame is queued there.
+    fn reclaim(&mut self) -> u64 {
+        let (mut unsent, mut refused) = (0, 0);
+        for i in 0..self.slots {
+            let status = self.status(i);
+            // SAFETY: shared status word: volatile; a slot the kernel is not sending is ours.
+            unsafe {
+                match ptr::read_volatile(status) {
+                    TP_STATUS_SEND_REQUEST => unsent += 1,
+                    // Refused as malformed: the kernel went past it.
+                    TP_STATUS_WRONG_FORMAT => refused += 1,
+                    _ => continue,
+                }
+                ptr::write_volatile(status, TP_STATUS_AVAILABLE);
+            }
+        }
+        self.next = (self.next + self.slots - unsent % self.slots) % self.slots;
+        (unsent + refused) as u64
+    }
+
+    /// True while the kernel still holds queued or sending slots.
+    fn busy(&self) -> bool {
+        (0..self.slots).any(|i| {
+            // SAFETY: shared status word, read volatile.
+            let s = unsafe { ptr::read_volatile(self.status(i)) };
+            s == TP_STATUS_SEND_REQUEST || s == TP_STATUS_SENDING
+        })
+    }
+}
+
+impl Drop for TxRing {
+    fn drop(&mut self) {
+        // SAFETY: unmaps the mapping made in `open`, which nothing else uses.
+        unsafe {
+            libc::munmap(self.map.cast(), self.len);
+        }
+    }
+}
+
+impl ToolPort {
+    /// Opens a tool port on interface `name` (which must exist; detunnel does not bring it up).
+    pub fn open(name: &str) -> io::Result<ToolPort> {
+        Ok(ToolPort {
+            name: name.to_string(),
+            ring: TxRing::open(name)?,
+            queued: (0, 0),
+            opened: Instant::now(),
+            whole: Vec::with_capacity(65_536),
+            counts: PortCounts::default(),
+        })
+    }
+
+    /// The interface name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Queues one Ethernet frame given as a header and a body; every 64 frames the queue goes
+    /// to the interface. A frame too big for the interface, or with no room in the ring, is
+    /// counted and dropped: the packet path never waits for a port.
+    pub fn send(&mut self, head: &[u8], body: &[u8]) {
+        let len = head.len() + body.len();
+        if len > self.ring.max_frame {
+            self.counts.too_big += 1;
+            return;
+        }
+        if !self.ring.has_room() {
+            // The ring is full: hand it over and look once more.
+            self.flush();
+            if !self.ring.has_room() {
+                self.counts.errors += 1;
+                return;
+            }
+        }
+        let frame = crate::joined(head, body, &mut self.whole);
+        self.ring.queue(frame);
+        self.queued.0 += 1;
+        self.queued.1 += len as u64;
+        if self.queued.0 >= BATCH {
+            self.flush();
+        }
+    }
+
+    /// Hands the queued frames to the interface (call it when the input goes quiet and at the
+    /// end). Frames an interface that is down or gone could not take are counted as errors.
+    pub fn flush(&mut self) {
+        if self.queued.0 == 0 {
+            return;
+        }
+        let (n, bytes) = std::mem::take(&mut self.queued);
+        if self.ring.hand_over().is_ok() {
+            self.counts.frames += u64::from(n);
+            self.counts.bytes += bytes;
+            return;
+        }
+        // Refused: the interface is down, or its socket went stale (the interface went down
+        // and came back, or was deleted and created again). When it is up, a fresh socket
+        // takes the frames; else they are counted as refused.
+        if let Some(mut fresh) = self.reopen() {
+            let (moved, moved_bytes) = self.ring.move_queued(n, &mut fresh);
+            self.ring = fresh;
+            self.counts.reopened += 1;
+            if self.ring.hand_over().is_ok() {
+                self.counts.frames += moved;
+                self.counts.bytes += moved_bytes;
+                self.counts.errors += u64::from(n) - moved;
+                return;
+            }
+        }
+        self.counts.errors += self.ring.reclaim();
+    }
+
+    /// Waits (up to a second) until the kernel has sent everything handed to it: for the end
+    /// of a run, so that nothing counted as written is still in the ring when the process exits.
+    pub fn finish(&mut self) {
+        self.flush();
+        let until = Instant::now() + Duration::from_secs(1);
+        while self.ring.busy() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // What the kernel did not send by then (the interface went down) is not written.
+        let left = self.ring.reclaim();
+        self.counts.errors += left;
+        self.counts.frames = self.counts.frames.saturating_sub(left);
+    }
+
+    /// A fresh transmit ring, when the interface is up (at most one try a second).
+    fn reopen(&mut self) -> Option<TxRing> {
+        if self.opened.elapsed() < Duration::from_secs(1) {
+            return None;
+        }
+        self.opened = Instant::now();
+        let flags = std::fs::read_to_string(format!("/sys/class/net/{}/flags", self.name)).ok()?;
+        let up =
+            u32::from_str_radix(flags.trim().trim_start_matches("0x"), 16).ok()? & libc::IFF_UP as u32 != 0;
+        up.then(|| TxRing::open(&self.name).ok()).flatten()
+    }
+}
