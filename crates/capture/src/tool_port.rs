@@ -55,6 +55,8 @@ pub struct ToolPort {
     opened: Instant,
     /// A frame with a separate header, in one piece.
     whole: Vec<u8>,
+    /// Wait for room in a full ring instead of counting the frame as refused.
+    wait_for_room: bool,
     /// What was written and refused.
     pub counts: PortCounts,
 }
@@ -280,6 +282,7 @@ impl ToolPort {
             queued: (0, 0),
             opened: Instant::now(),
             whole: Vec::with_capacity(65_536),
+            wait_for_room: false,
             counts: PortCounts::default(),
         })
     }
@@ -287,6 +290,12 @@ impl ToolPort {
     /// The interface name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Makes a full ring wait (a millisecond at a time) until the interface has sent enough
+    /// to take the next frame, as a traffic generator wants; a broker's port never waits.
+    pub fn wait_for_room(&mut self) {
+        self.wait_for_room = true;
     }
 
     /// Queues one Ethernet frame given as a header and a body; every 64 frames the queue goes
@@ -301,6 +310,10 @@ impl ToolPort {
         if !self.ring.has_room() {
             // The ring is full: hand it over and look once more.
             self.flush();
+            let until = Instant::now() + Duration::from_secs(1);
+            while self.wait_for_room && !self.ring.has_room() && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(1));
+            }
             if !self.ring.has_room() {
                 self.counts.errors += 1;
                 return;

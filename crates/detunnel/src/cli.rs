@@ -106,8 +106,13 @@ pub struct GenerateArgs {
     pub seed: u64,
     /// Send the frames as sFlow v5 datagrams to this address instead of writing a capture
     /// (`-c` then counts datagrams); for the collector benchmark and demos.
-    #[arg(long, value_name = "HOST:PORT", conflicts_with_all = ["write", "format"], value_parser = capture::resolve::socket_addr)]
+    #[arg(long, value_name = "HOST:PORT", conflicts_with_all = ["write", "format", "iface"], value_parser = capture::resolve::socket_addr)]
     pub sflow: Option<std::net::SocketAddr>,
+    /// Send the frames onto network interface IFACE (through a transmit ring, as `decap --out`
+    /// writes) instead of writing a capture: traffic for a live broker to take (`--rate`
+    /// frames a second; 0 as fast as the interface takes them).
+    #[arg(long, value_name = "IFACE", conflicts_with_all = ["write", "format", "compress"])]
+    pub iface: Option<String>,
     /// With `--sflow`: flow samples per datagram, each a 128-byte sampled header.
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub samples: u32,

@@ -620,3 +620,31 @@ fn balance_keeps_each_conversation_whole_on_one_tool_port() {
     let on_first = on.values().filter(|t| t[0].0 == 1).count();
     assert!((3..=17).contains(&on_first), "{on_first} of 20 conversations on tp1");
 }
+
+#[test]
+fn generate_sends_onto_an_interface_at_the_rate_asked() {
+    if !root() || !have_tool("ip") {
+        return;
+    }
+    let peers = Peers::new("g");
+    let rx = || {
+        let out = command_in(Some(&peers.b), "cat")
+            .arg("/sys/class/net/vb/statistics/rx_packets")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().parse::<u64>().unwrap()
+    };
+    let before = rx();
+    let started = Instant::now();
+    let out = command_in(Some(&peers.a), detunnel())
+        .args(["generate", "--iface", "va", "-c", "20000", "--size", "64-1000", "--rate", "10000"])
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("20000 frames") && said.contains("refused 0, too big 0"), "{said}");
+    // 20,000 frames at 10,000 a second: two seconds, give or take the start.
+    assert!(took >= Duration::from_millis(1900) && took < Duration::from_secs(10), "{took:?}");
+    assert!(rx() - before >= 20_000, "{} frames arrived", rx() - before);
+}
