@@ -39,6 +39,8 @@ pub struct RotatingWriter {
     index: u32,
     file_start: Option<u64>,
     reopen: Arc<AtomicBool>,
+    /// Each file is written out on a thread of its own (see [`FileWriter::write_behind`]).
+    write_behind: bool,
     /// A write failed; no file is opened again before `retry_at`.
     broken: bool,
     retry_at: Instant,
@@ -76,6 +78,7 @@ impl RotatingWriter {
             index: 0,
             file_start: None,
             reopen: Arc::new(AtomicBool::new(false)),
+            write_behind: false,
             broken: false,
             retry_at: Instant::now(),
             closed_frames: 0,
@@ -96,7 +99,17 @@ impl RotatingWriter {
         Ok(w)
     }
 
-    /// Set it to have the next frame reopen the file under its name (SIGHUP).
+    /// Writes every file out on a thread of its own, overlapping the system's copying with
+    /// the gathering of the next records (for inputs read as fast as they can be).
+    pub fn write_behind(&mut self) {
+        self.write_behind = true;
+        if let Some(w) = &mut self.writer {
+            w.write_behind();
+        }
+    }
+
+    /// The flag that asks for the file to be reopened (SIGHUP): set it to have the next frame
+    /// reopen the file under its name.
     pub fn reopen_flag(&self) -> Arc<AtomicBool> {
         self.reopen.clone()
     }
@@ -279,6 +292,9 @@ impl RotatingWriter {
             FIRST_INTERFACE,
         )
         .map_err(fail)?;
+        if self.write_behind {
+            w.write_behind();
+        }
         for name in &self.interfaces {
             w.add_interface(name, LinkType::ETHERNET)?;
         }

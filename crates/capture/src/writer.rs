@@ -77,7 +77,7 @@ impl Out {
 /// further frames. Call [`FileWriter::finish`] to write out the rest; dropping it also tries,
 /// but cannot report an error.
 pub struct FileWriter {
-    out: Out,
+    sink: Sink,
     path: String,
     format: Format,
     interfaces: u32,
@@ -88,12 +88,6 @@ pub struct FileWriter {
     ends: Vec<(u32, u32)>,
     /// Bytes known to be in the file, before compression.
     committed: u64,
-    /// The file's length (after compression), where a failed write cuts it back to.
-    file_len: u64,
-    /// Each buffer is written as one compressed member of this format.
-    compression: Option<Compression>,
-    /// The compressed buffer.
-    packed: Vec<u8>,
     /// Frames given to the writer, and frames known to be in the file.
     frames: u64,
     frames_written: u64,
@@ -119,7 +113,9 @@ impl FileWriter {
         let out =
             if path == "-" { Out::Other(Box::new(io::stdout())) } else { Out::File(File::create(path)?) };
         let mut w = FileWriter::with_out(out, path, format, link, name)?;
-        w.compression = compression;
+        if let Sink::Here(o) = &mut w.sink {
+            o.compression = compression;
+        }
         Ok(w)
     }
 
@@ -135,7 +131,13 @@ impl FileWriter {
 
     fn with_out(out: Out, path: &str, format: Format, link: LinkType, name: &str) -> io::Result<FileWriter> {
         let mut w = FileWriter {
-            out,
+            sink: Sink::Here(Output {
+                out,
+                compression: None,
+                packed: Vec::new(),
+                file_len: 0,
+                failed: false,
+            }),
             path: path.to_string(),
             format,
             interfaces: 0,
@@ -143,9 +145,6 @@ impl FileWriter {
             buf: Vec::with_capacity(BUFFER + 65_536),
             ends: Vec::with_capacity(4096),
             committed: 0,
-            file_len: 0,
-            compression: None,
-            packed: Vec::new(),
             frames: 0,
             frames_written: 0,
             failed: false,
@@ -178,6 +177,17 @@ impl FileWriter {
             }
         }
         Ok(w)
+    }
+
+    /// From now on, writes the gathered buffers out on a thread of its own, so that gathering
+    /// the next records overlaps the system's copying of the last ones (for a single output
+    /// read as fast as it can be: `decap -r`). Results, and a failure, are taken in as they
+    /// come; a failure drains what is still being written first, so that the counts are final.
+    pub fn write_behind(&mut self) {
+        if let Sink::Here(_) = self.sink {
+            let Sink::Here(output) = std::mem::replace(&mut self.sink, Sink::Moving) else { return };
+            self.sink = Sink::Behind(Behind::start(output));
+        }
     }
 
     /// The file's name (`-` for standard output).
@@ -319,7 +329,44 @@ impl FileWriter {
     pub fn flush(&mut self) -> Result<(), WriteError> {
         self.refuse_if_failed()?;
         self.write_out()?;
-        self.out.flush().map_err(|error| self.fail(error, 0, 0))
+        let done = match &mut self.sink {
+            Sink::Here(o) => vec![Written::flushed(o.out.flush())],
+            Sink::Behind(b) => b.flush(),
+            Sink::Moving => Vec::new(),
+        };
+        self.account(done)
+    }
+
+    /// Takes in what writing buffers did: the frames and bytes now in the file, and the first
+    /// failure with every frame lost (after a failure, what is still being written is waited
+    /// for, so that the counts are final).
+    fn account(&mut self, mut done: Vec<Written>) -> Result<(), WriteError> {
+        if done.iter().any(|w| w.error.is_some()) {
+            if let Sink::Behind(b) = &mut self.sink {
+                done.extend(b.drain());
+            }
+        }
+        let mut failure: Option<WriteError> = None;
+        for w in done {
+            self.committed += w.committed;
+            self.frames_written += w.frames;
+            if let Some((error, lost, lost_bytes)) = w.error {
+                match &mut failure {
+                    None => failure = Some(WriteError { path: self.path.clone(), error, lost, lost_bytes }),
+                    Some(f) => {
+                        f.lost += lost;
+                        f.lost_bytes += lost_bytes;
+                    }
+                }
+            }
+        }
+        match failure {
+            None => Ok(()),
+            Some(f) => {
+                self.failed = true;
+                Err(f)
+            }
+        }
     }
 
     fn end_record(&mut self, frame_len: u32) {
@@ -338,24 +385,90 @@ impl FileWriter {
         WriteError { path: self.path.clone(), error, lost, lost_bytes }
     }
 
-    fn fail(&mut self, error: io::Error, lost: u64, lost_bytes: u64) -> WriteError {
-        self.failed = true;
-        WriteError { path: self.path.clone(), error, lost, lost_bytes }
-    }
-
-    /// Writes the buffer out (compressed into one member when asked). When the system
-    /// refuses part of it, the file is cut back to the last whole record (of a compressed
-    /// file: to the end of the last whole member) and the frames after it are lost.
+    /// Writes the buffer out (or hands it to the thread that writes).
     fn write_out(&mut self) -> Result<(), WriteError> {
         if self.buf.is_empty() {
             return Ok(());
         }
+        let done = match &mut self.sink {
+            Sink::Here(o) => {
+                let w = o.write_buffer(&self.buf, &self.ends);
+                self.buf.clear();
+                self.ends.clear();
+                vec![w]
+            }
+            Sink::Behind(b) => b.hand(&mut self.buf, &mut self.ends),
+            Sink::Moving => Vec::new(),
+        };
+        self.account(done)
+    }
+}
+
+/// Where gathered buffers go.
+enum Sink {
+    /// Written by the thread that gathers them.
+    Here(Output),
+    /// Written by a thread of their own.
+    Behind(Behind),
+    /// Between the two, for an instant.
+    Moving,
+}
+
+/// The file (or other byte sink) and what writing to it needs.
+struct Output {
+    out: Out,
+    /// Each buffer is written as one compressed member of this format.
+    compression: Option<Compression>,
+    /// The compressed buffer.
+    packed: Vec<u8>,
+    /// The file's length (after compression), where a failed write cuts it back to.
+    file_len: u64,
+    /// A write failed: nothing more is written.
+    failed: bool,
+}
+
+/// What writing one buffer (or flushing) did: frames and bytes now in the file, and a failure
+/// with the frames and bytes it lost.
+struct Written {
+    frames: u64,
+    committed: u64,
+    error: Option<(io::Error, u64, u64)>,
+}
+
+impl Written {
+    /// What a flush did.
+    fn flushed(r: io::Result<()>) -> Written {
+        Written { frames: 0, committed: 0, error: r.err().map(|e| (e, 0, 0)) }
+    }
+}
+
+/// The frames of a buffer's records, and their bytes.
+fn frames_in(ends: &[(u32, u32)]) -> (u64, u64) {
+    let f = ends.iter().filter(|(_, len)| *len != NOT_A_FRAME);
+    (f.clone().count() as u64, f.map(|(_, len)| u64::from(*len)).sum::<u64>())
+}
+
+impl Output {
+    /// Writes `buf` (records ending at `ends`) out, compressed into one member when asked.
+    /// When the system refuses part of it, the file is cut back to the last whole record (of
+    /// a compressed file: to the end of the last whole member) and the frames after it are
+    /// lost; after a failure every buffer is refused, its frames lost.
+    fn write_buffer(&mut self, buf: &[u8], ends: &[(u32, u32)]) -> Written {
+        let (frames_buffered, bytes_buffered) = frames_in(ends);
+        if self.failed {
+            let error = io::Error::other("an earlier write failed");
+            return Written {
+                frames: 0,
+                committed: 0,
+                error: Some((error, frames_buffered, bytes_buffered)),
+            };
+        }
         let mut error = None;
         let out: &[u8] = match self.compression {
-            None => &self.buf,
+            None => buf,
             Some(c) => {
                 self.packed.clear();
-                if let Err(e) = c.pack(&self.buf, &mut self.packed) {
+                if let Err(e) = c.pack(buf, &mut self.packed) {
                     self.packed.clear();
                     error = Some(e);
                 }
@@ -371,46 +484,156 @@ impl FileWriter {
                 Err(e) => error = Some(e),
             }
         }
-        let frames = |ends: &[(u32, u32)]| {
-            let f = ends.iter().filter(|(_, len)| *len != NOT_A_FRAME);
-            (f.clone().count() as u64, f.map(|(_, len)| u64::from(*len)).sum::<u64>())
-        };
-        let (frames_buffered, bytes_buffered) = frames(&self.ends);
         let Some(e) = error else {
-            self.committed += self.buf.len() as u64;
             self.file_len += done as u64;
-            self.frames_written += frames_buffered;
-            self.buf.clear();
-            self.ends.clear();
-            return Ok(());
+            return Written { frames: frames_buffered, committed: buf.len() as u64, error: None };
         };
         // What reached the file whole: records of a plain file; nothing of a part-written member.
         let (whole, keep) = match self.compression {
             None => {
-                let whole = self.ends.partition_point(|(end, _)| *end as usize <= done);
-                (whole, whole.checked_sub(1).map_or(0, |i| self.ends[i].0 as u64))
+                let whole = ends.partition_point(|(end, _)| *end as usize <= done);
+                (whole, whole.checked_sub(1).map_or(0, |i| ends[i].0 as u64))
             }
             Some(_) => (0, 0),
         };
-        let (kept_frames, kept_bytes) = frames(&self.ends[..whole]);
+        let (kept_frames, kept_bytes) = frames_in(&ends[..whole]);
         if let Out::File(f) = &mut self.out {
             // A record or member cut in the middle would make the file unreadable past it.
             let _ = f.set_len(self.file_len + keep);
         }
-        self.committed += keep;
         self.file_len += keep;
-        self.frames_written += kept_frames;
-        self.buf.clear();
-        self.ends.clear();
-        Err(self.fail(e, frames_buffered - kept_frames, bytes_buffered - kept_bytes))
+        self.failed = true;
+        Written {
+            frames: kept_frames,
+            committed: keep,
+            error: Some((e, frames_buffered - kept_frames, bytes_buffered - kept_bytes)),
+        }
+    }
+}
+
+/// A buffer of records and where each ends.
+type Buffers = (Vec<u8>, Vec<(u32, u32)>);
+
+/// A buffer to write; or, without one, a flush.
+type Job = Option<Buffers>;
+
+/// Buffers being written on a thread of their own: at most two in flight while a third is
+/// gathered.
+struct Behind {
+    jobs: Option<std::sync::mpsc::SyncSender<Job>>,
+    done: std::sync::mpsc::Receiver<(Written, Job)>,
+    /// Empty buffers to gather into.
+    spare: Vec<Buffers>,
+    /// Jobs sent and not reported yet.
+    in_flight: usize,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Behind {
+    fn start(mut output: Output) -> Behind {
+        let (jobs, take) = std::sync::mpsc::sync_channel::<Job>(4);
+        let (report, done) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("write".into())
+            .spawn(move || {
+                for job in take {
+                    let result = match job {
+                        Some((mut buf, mut ends)) => {
+                            let w = output.write_buffer(&buf, &ends);
+                            buf.clear();
+                            ends.clear();
+                            (w, Some((buf, ends)))
+                        }
+                        None => (Written::flushed(output.out.flush()), None),
+                    };
+                    if report.send(result).is_err() {
+                        break;
+                    }
+                }
+                let _ = output.out.flush();
+            })
+            .ok();
+        let spare = (0..2).map(|_| (Vec::with_capacity(BUFFER + 65_536), Vec::with_capacity(4096))).collect();
+        Behind { jobs: Some(jobs), done, spare, in_flight: 0, thread }
+    }
+
+    /// One report of the thread (waiting for it), its buffers kept for reuse.
+    fn receive(&mut self) -> Option<Written> {
+        let (w, buffers) = match self.done.recv() {
+            Ok(r) => r,
+            Err(_) => {
+                // The thread is gone (it could not start, or panicked): what it held is lost.
+                self.in_flight = 0;
+                let error = io::Error::other("the writing thread stopped");
+                return Some(Written { frames: 0, committed: 0, error: Some((error, 0, 0)) });
+            }
+        };
+        self.in_flight -= 1;
+        self.spare.extend(buffers);
+        Some(w)
+    }
+
+    /// Sends the gathered `buf` and `ends` to be written, leaving empty ones in their place
+    /// (waiting for one when two are in flight); returns what was reported meanwhile.
+    fn hand(&mut self, buf: &mut Vec<u8>, ends: &mut Vec<(u32, u32)>) -> Vec<Written> {
+        let mut done = Vec::new();
+        while self.spare.is_empty() && self.in_flight > 0 {
+            done.extend(self.receive());
+        }
+        let (mut b, mut e) = self.spare.pop().unwrap_or_default();
+        std::mem::swap(buf, &mut b);
+        std::mem::swap(ends, &mut e);
+        let (frames, bytes) = frames_in(&e);
+        match self.jobs.as_ref().map(|j| j.send(Some((b, e)))) {
+            Some(Ok(())) => self.in_flight += 1,
+            _ => {
+                let error = io::Error::other("the writing thread stopped");
+                done.push(Written { frames: 0, committed: 0, error: Some((error, frames, bytes)) });
+            }
+        }
+        while let Ok(r) = self.done.try_recv() {
+            self.in_flight -= 1;
+            self.spare.extend(r.1);
+            done.push(r.0);
+        }
+        done
+    }
+
+    /// Waits until everything sent is written; what was reported.
+    fn drain(&mut self) -> Vec<Written> {
+        let mut done = Vec::new();
+        while self.in_flight > 0 {
+            done.extend(self.receive());
+        }
+        done
+    }
+
+    /// Waits until everything sent is written, then flushes the output.
+    fn flush(&mut self) -> Vec<Written> {
+        if let Some(j) = &self.jobs {
+            if j.send(None).is_ok() {
+                self.in_flight += 1;
+            }
+        }
+        self.drain()
+    }
+}
+
+impl Drop for Behind {
+    fn drop(&mut self) {
+        self.drain();
+        // Closing the channel ends the thread.
+        self.jobs = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 
 impl Drop for FileWriter {
     fn drop(&mut self) {
         if !self.failed {
-            let _ = self.write_out();
-            let _ = self.out.flush();
+            let _ = self.flush();
         }
     }
 }
@@ -491,6 +714,68 @@ mod tests {
             assert_eq!(n, 3000, "{name}");
         }
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A sink that takes `room` bytes, then refuses.
+    struct Full {
+        data: Shared,
+        room: usize,
+    }
+
+    impl Write for Full {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            let n = b.len().min(self.room);
+            if n == 0 {
+                return Err(io::Error::from(io::ErrorKind::StorageFull));
+            }
+            self.room -= n;
+            self.data.write(&b[..n])
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Writes 5,000 frames of 700 bytes (several buffers) into a sink with `room` bytes,
+    /// written behind or not; the bytes the sink got, frames written and frames lost.
+    fn write_frames(format: Format, behind: bool, room: usize) -> (Vec<u8>, u64, u64) {
+        let data = Shared::default();
+        let sink = Full { data: data.clone(), room };
+        let mut w = FileWriter::new(Box::new(sink), format, LinkType::ETHERNET, "eth0").unwrap();
+        if behind {
+            w.write_behind();
+        }
+        let mut lost = 0;
+        for i in 0..5000u32 {
+            let frame: Vec<u8> = (0..700u32).map(|b| (b * 3 + i) as u8).collect();
+            if let Err(e) = w.write_parts(0, u64::from(i) * 1000, 700, &frame[..14], &frame[14..]) {
+                lost += e.lost;
+            }
+        }
+        if let Err(e) = w.flush() {
+            lost += e.lost;
+        }
+        let written = w.frames_written();
+        drop(w);
+        let bytes = data.0.lock().unwrap().clone();
+        (bytes, written, lost)
+    }
+
+    #[test]
+    fn written_behind_the_bytes_are_the_same_and_a_failure_counts_every_frame() {
+        for format in [Format::Pcap, Format::Pcapng] {
+            let (here, n, lost) = write_frames(format, false, usize::MAX);
+            assert_eq!((n, lost), (5000, 0));
+            let (behind, n, lost) = write_frames(format, true, usize::MAX);
+            assert_eq!((n, lost), (5000, 0));
+            assert!(here == behind, "{format:?}: the file differs when written behind");
+            // A full disk part way: every frame is written or counted lost, behind or not.
+            for behind in [false, true] {
+                let (_, written, lost) = write_frames(format, behind, 2_500_000);
+                assert!(written > 0 && written < 5000, "{format:?} {behind}: {written}");
+                assert_eq!(written + lost, 5000, "{format:?} behind {behind}: {written} + {lost}");
+            }
+        }
     }
 
     #[test]

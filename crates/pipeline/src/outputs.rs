@@ -44,10 +44,16 @@ impl FileOut {
         }
         let rotation = capture::Rotation { retry: live, ..sink.rotation };
         let writer = match &sink.path {
-            Some(path) => Some(
-                RotatingWriter::create(path, sink.format, sink.compression, rotation)
-                    .map_err(|e| format!("cannot create {}: {}", e.path, e.error))?,
-            ),
+            Some(path) => {
+                let mut w = RotatingWriter::create(path, sink.format, sink.compression, rotation)
+                    .map_err(|e| format!("cannot create {}: {}", e.path, e.error))?;
+                // Read as fast as it can be, the input is decoded while the last buffers are
+                // written out (both cores); a live pipeline writes as frames come.
+                if !live {
+                    w.write_behind();
+                }
+                Some(w)
+            }
             None => None,
         };
         let split = match &sink.split_streams {
