@@ -1,21 +1,24 @@
 #!/usr/bin/env python3
 """Whole-process benchmark of the live broker: `detunnel decap -i` against `tcpdump -i`.
 
-Two network namespaces joined by a veth pair; tcpreplay replays a capture of tunnelled traffic
-from `detunnel generate` (ERSPAN II and III, GRE-TEB, VXLAN, GENEVE; inner frames 64-512
-bytes) onto one end at stepped rates, and on the other end, one at a time and each started
-fresh per step:
+Two network namespaces joined by a veth pair; `detunnel generate --iface` sends tunnelled
+traffic (ERSPAN II and III, GRE-TEB, VXLAN, GENEVE; inner frames 64-512 bytes) onto one end
+through a transmit ring at stepped rates (it outruns every receiver here: about 700,000 frames
+a second onto a veth, where tcpreplay ran out first), and on the other end, one at a time and
+each started fresh per step:
 
   tcpdump -i r0 -w FILE                      copies every frame, decapsulating nothing
   detunnel decap -i r0 -w FILE               strips every tunnel, 1 worker
   detunnel decap -i r0 -w FILE --workers 2   2 fanout workers
   detunnel decap -i r0 --tap mon0            strips into a TAP
+  detunnel decap -i r0 --out t0              strips onto a tool port (a veth whose peer is
+                                             the tool)
 
 For each it prints the frames it received (its own count), the loss (frames replayed minus
 received) and the CPU time per frame of its process (user + system, from /proc). The summary
 gives the highest rate each sustained with no loss and the ratio of CPU per frame against
 tcpdump's at the same rates, all measured in this run (the machines are shared, so only
-ratios mean much). Needs root, tcpreplay and tcpdump; output files go to /dev/shm.
+ratios mean much). Needs root and tcpdump; output files go to /dev/shm.
 
 Usage: sudo bench/live.py [--frames N] [--rates PPS,PPS,...] [--detunnel PATH]
 """
@@ -47,7 +50,10 @@ def setup():
         sh(*netns(ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"))
     sh("ip", "link", "add", "s0", "netns", SRC, "mtu", "9000", "type", "veth", "peer", "name", "r0", "netns", DST,
        "mtu", "9000")
-    for ns, dev in ((SRC, "s0"), (DST, "r0")):
+    # The tool port: t0 in the receiver's namespace, its peer t1 where a tool would listen.
+    sh("ip", "link", "add", "t0", "netns", DST, "mtu", "9000", "type", "veth", "peer", "name", "t1", "netns", SRC,
+       "mtu", "9000")
+    for ns, dev in ((SRC, "s0"), (DST, "r0"), (DST, "t0"), (SRC, "t1")):
         sh("ip", "-n", ns, "link", "set", dev, "up")
 
 
@@ -65,13 +71,13 @@ def cpu_seconds(pid):
         return 0.0
 
 
-def run_step(tool, cmd, capture, rate, frames, work):
-    """Starts the tool, replays at `rate` pps, stops it; returns (received, seconds of CPU)."""
+def run_step(tool, cmd, detunnel, rate, frames, work):
+    """Starts the tool, sends `frames` at `rate` pps, stops it; returns (received, seconds of CPU)."""
     p = subprocess.Popen(netns(DST, *cmd), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     time.sleep(1.0)
     cpu0 = cpu_seconds(p.pid)
-    replay = ["tcpreplay", "-q", "-i", "s0"] + (["--topspeed"] if rate == 0 else ["--pps", str(rate)]) + [capture]
-    sh(*netns(SRC, *replay))
+    send = [detunnel, "generate", "-q", "--iface", "s0", "-c", str(frames), "--size", "64-512", "--rate", str(rate)]
+    sh(*netns(SRC, *send))
     time.sleep(1.5)
     cpu = cpu_seconds(p.pid) - cpu0
     p.send_signal(signal.SIGINT if tool == "tcpdump" else signal.SIGTERM)
@@ -90,27 +96,27 @@ def run_step(tool, cmd, capture, rate, frames, work):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=200_000)
-    ap.add_argument("--rates", default="50000,100000,200000,0", help="packets per second; 0 is --topspeed")
+    ap.add_argument("--rates", default="100000,200000,300000,400000,0",
+                    help="frames per second; 0 is as fast as the sender goes")
     ap.add_argument("--detunnel", default="target/release/detunnel")
     ap.add_argument("--dir", default="/dev/shm/detunnel-live")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("needs root (network namespaces)")
-    for t in ("tcpreplay", "tcpdump", "ip"):
+    for t in ("tcpdump", "ip"):
         if not shutil.which(t):
-            sys.exit(f"{t} is not installed (apt-get install tcpreplay tcpdump iproute2)")
+            sys.exit(f"{t} is not installed (apt-get install tcpdump iproute2)")
     if not os.path.exists(args.detunnel):
         subprocess.run(["cargo", "build", "--release", "-q"], check=True)
     detunnel = os.path.abspath(args.detunnel)
     os.makedirs(args.dir, exist_ok=True)
-    capture = os.path.join(args.dir, "in.pcap")
-    sh(detunnel, "generate", "-c", str(args.frames), "--size", "64-512", "-w", capture)
     out = os.path.join(args.dir, "out")
     tools = [
         ("tcpdump", ["tcpdump", "-i", "r0", "-n", "-w", out + ".pcap"]),
         ("decap", [detunnel, "decap", "-i", "r0", "--stats", "json", "-w", out + ".pcap"]),
         ("decap x2", [detunnel, "decap", "-i", "r0", "--workers", "2", "--stats", "json", "-w", out + ".pcap"]),
         ("decap tap", [detunnel, "decap", "-i", "r0", "--stats", "json", "--tap", "mon0"]),
+        ("decap out", [detunnel, "decap", "-i", "r0", "--stats", "json", "--out", "t0"]),
     ]
     results = {}
     setup()
@@ -118,7 +124,7 @@ def main():
         print(f"{'tool':10} {'rate pps':>9} {'received':>9} {'lost':>8} {'CPU µs/frame':>13}")
         for rate in [int(r) for r in args.rates.split(",")]:
             for name, cmd in tools:
-                got, cpu = run_step(name.split()[0], cmd, capture, rate, args.frames, args.dir)
+                got, cpu = run_step(name.split()[0], cmd, detunnel, rate, args.frames, args.dir)
                 lost = args.frames - got
                 per = cpu / got * 1e6 if got else float("nan")
                 results.setdefault(name, []).append((rate, got, lost, per))

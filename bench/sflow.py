@@ -35,7 +35,7 @@ import tempfile
 import time
 import urllib.request
 
-from common import free_port
+from common import free_port, wait_for_serve
 
 SAMPLES = 8
 TICK = os.sysconf("SC_CLK_TCK")
@@ -106,14 +106,7 @@ def start_detunnel(args, tmp):
     port, http = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_STREAM)
     p = subprocess.Popen([args.detunnel, "serve", "-c", cfg, "--sflow", f"127.0.0.1:{port}",
                           "--http", f"127.0.0.1:{http}"], stderr=subprocess.DEVNULL, start_new_session=True)
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{http}/healthz", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.05)
-    else:
-        sys.exit("detunnel serve did not start")
+    wait_for_serve(http)
 
     def received():
         with urllib.request.urlopen(f"http://127.0.0.1:{http}/analyzer/json") as r:

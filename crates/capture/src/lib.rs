@@ -10,6 +10,7 @@ pub mod compression;
 pub mod encap;
 pub mod endpoint;
 pub mod live;
+mod packet_socket;
 pub mod process;
 pub mod reader;
 pub mod resolve;

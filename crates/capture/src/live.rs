@@ -7,11 +7,12 @@
 // The system calls and the shared ring need `unsafe`; each block says why it is sound.
 #![allow(unsafe_code)]
 
+use crate::packet_socket::{self, check, ifindex, setsockopt};
 use crate::reader::Frame;
 use dissect::LinkType;
 use std::io;
 use std::marker::PhantomData;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::ptr;
 use std::sync::atomic::{fence, Ordering};
 
@@ -47,44 +48,14 @@ pub struct Ring {
 // owns), so it may move to another thread.
 unsafe impl Send for Ring {}
 
-fn check(r: libc::c_int) -> io::Result<()> {
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
-
-fn setsockopt<T>(fd: &OwnedFd, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
-    // SAFETY: `value` points to a live `T` of the size given.
-    check(unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            level,
-            name,
-            (value as *const T).cast(),
-            std::mem::size_of::<T>() as libc::socklen_t,
-        )
-    })
-}
-
 impl Ring {
     /// Opens a ring on interface `name`; joins fanout group `fanout` (hashing flows) when
     /// given; puts the interface in promiscuous mode when `promiscuous` (for as long as the
     /// socket is open).
     pub fn open(name: &str, fanout: Option<u16>, promiscuous: bool) -> io::Result<Ring> {
-        let cname = std::ffi::CString::new(name).map_err(|_| io::Error::other("interface name has a NUL"))?;
-        // SAFETY: `cname` is a valid C string.
-        let ifindex = unsafe { libc::if_nametoindex(cname.as_ptr()) };
-        if ifindex == 0 {
-            return Err(io::Error::other(format!("no interface named {name}")));
-        }
+        let ifindex = ifindex(name)?;
         let proto = (libc::ETH_P_ALL as u16).to_be();
-        // SAFETY: plain socket creation; the descriptor is owned right away.
-        let raw = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, libc::c_int::from(proto)) };
-        check(raw)?;
-        // SAFETY: `raw` is a new descriptor nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let fd = packet_socket::open(proto)?;
         setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_VERSION, &TPACKET_V3)?;
         let req = libc::tpacket_req3 {
             tp_block_size: BLOCK_SIZE,
@@ -97,34 +68,9 @@ impl Ring {
         };
         setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_RX_RING, &req)?;
         let len = (BLOCK_SIZE * BLOCK_COUNT) as usize;
-        // SAFETY: maps the ring the kernel just allocated for this socket; checked below.
-        let map = unsafe {
-            libc::mmap(
-                ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                fd.as_raw_fd(),
-                0,
-            )
-        };
-        if map == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        let ring = Ring { fd, map: map.cast(), len, current: 0, record: 0 };
-        // SAFETY: an all-zero sockaddr_ll is valid; the fields that matter are set.
-        let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-        addr.sll_family = libc::AF_PACKET as u16;
-        addr.sll_protocol = proto;
-        addr.sll_ifindex = ifindex as i32;
-        // SAFETY: `addr` is a sockaddr_ll of the size given.
-        check(unsafe {
-            libc::bind(
-                ring.fd.as_raw_fd(),
-                (&addr as *const libc::sockaddr_ll).cast(),
-                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-            )
-        })?;
+        let map = packet_socket::map(&fd, len)?;
+        let ring = Ring { fd, map, len, current: 0, record: 0 };
+        packet_socket::bind(&ring.fd, ifindex, proto)?;
         if promiscuous {
             let mreq = libc::packet_mreq {
                 mr_ifindex: ifindex as i32,

@@ -9,8 +9,9 @@
 // is sound.
 #![allow(unsafe_code)]
 
+use crate::packet_socket::{self, ifindex, setsockopt};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::ptr;
 use std::sync::atomic::{fence, Ordering};
 use std::time::{Duration, Instant};
@@ -77,27 +78,6 @@ struct TxRing {
 // handed), so it may move to another thread.
 unsafe impl Send for TxRing {}
 
-fn check(r: libc::c_int) -> io::Result<()> {
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
-
-fn setsockopt<T>(fd: &OwnedFd, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
-    // SAFETY: `value` points to a live `T` of the size given.
-    check(unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            level,
-            name,
-            (value as *const T).cast(),
-            std::mem::size_of::<T>() as libc::socklen_t,
-        )
-    })
-}
-
 /// The interface's MTU, from sysfs.
 fn mtu(name: &str) -> io::Result<usize> {
     let text = std::fs::read_to_string(format!("/sys/class/net/{name}/mtu"))?;
@@ -106,19 +86,10 @@ fn mtu(name: &str) -> io::Result<usize> {
 
 impl TxRing {
     fn open(name: &str) -> io::Result<TxRing> {
-        let cname = std::ffi::CString::new(name).map_err(|_| io::Error::other("interface name has a NUL"))?;
-        // SAFETY: `cname` is a valid C string.
-        let ifindex = unsafe { libc::if_nametoindex(cname.as_ptr()) };
-        if ifindex == 0 {
-            return Err(io::Error::other(format!("no interface named {name}")));
-        }
+        let ifindex = ifindex(name)?;
         let max_frame = mtu(name)? + 18;
         // Protocol 0: this socket sends and receives nothing.
-        // SAFETY: plain socket creation; the descriptor is owned right away.
-        let raw = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
-        check(raw)?;
-        // SAFETY: `raw` is a new descriptor nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let fd = packet_socket::open(0)?;
         setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_VERSION, &TPACKET_V2)?;
         // Older kernels lack it; the frames then go through the queueing discipline.
         let _ = setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_QDISC_BYPASS, &1 as &libc::c_int);
@@ -133,33 +104,9 @@ impl TxRing {
         };
         setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_TX_RING, &req)?;
         let len = block * blocks;
-        // SAFETY: maps the ring the kernel just allocated for this socket; checked below.
-        let map = unsafe {
-            libc::mmap(
-                ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                fd.as_raw_fd(),
-                0,
-            )
-        };
-        if map == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        let ring = TxRing { fd, map: map.cast(), len, slot_size, slots: len / slot_size, next: 0, max_frame };
-        // SAFETY: an all-zero sockaddr_ll is valid; the fields that matter are set.
-        let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-        addr.sll_family = libc::AF_PACKET as u16;
-        addr.sll_ifindex = ifindex as i32;
-        // SAFETY: `addr` is a sockaddr_ll of the size given.
-        check(unsafe {
-            libc::bind(
-                ring.fd.as_raw_fd(),
-                (&addr as *const libc::sockaddr_ll).cast(),
-                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-            )
-        })?;
+        let map = packet_socket::map(&fd, len)?;
+        let ring = TxRing { fd, map, len, slot_size, slots: len / slot_size, next: 0, max_frame };
+        packet_socket::bind(&ring.fd, ifindex, 0)?;
         Ok(ring)
     }
 

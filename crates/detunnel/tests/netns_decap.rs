@@ -219,15 +219,20 @@ fn balance_keeps_each_conversation_whole_on_one_tap() {
         return;
     }
     let peers = Peers::new("l");
-    let tmp = TempDir::new("netns-balance");
-    let mut decap = decap_into_taps(
-        &peers.b,
-        &["--listen", "vxlan://192.0.2.2", "--tap", "mon1", "--tap", "mon2", "--balance", "-q"],
-        "mon2",
-    );
-    let (p1, p2) = (tmp.join("mon1.pcap"), tmp.join("mon2.pcap"));
-    let mut t1 = tcpdump(&peers.b, "mon1", &p1);
-    let mut t2 = tcpdump(&peers.b, "mon2", &p2);
+    let taps = ["--tap", "mon1", "--tap", "mon2"];
+    balanced(&peers, &taps, &peers.b, ["mon1", "mon2"]);
+}
+
+/// Sends `CONVERSATIONS` through `decap --listen vxlan://192.0.2.2 OUTPUTS --balance` in
+/// namespace `b`, captures its two outputs `devs` in namespace `at`, and checks that each
+/// conversation went whole to one of them, and that both had a share.
+fn balanced(peers: &Peers, outputs: &[&str], at: &str, devs: [&str; 2]) {
+    let tmp = TempDir::new(&format!("netns-balance-{}", devs[0]));
+    let args = [&["--listen", "vxlan://192.0.2.2", "--balance", "-q"][..], outputs].concat();
+    let mut decap = decap_into_taps(&peers.b, &args, outputs[outputs.len() - 1]);
+    let (p1, p2) = (tmp.join("one.pcap"), tmp.join("two.pcap"));
+    let mut t1 = tcpdump(at, devs[0], &p1);
+    let mut t2 = tcpdump(at, devs[1], &p2);
     std::thread::sleep(Duration::from_secs(2));
     let out = command_in(Some(&peers.a), "python3").args(["-c", CONVERSATIONS]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -237,7 +242,7 @@ fn balance_keeps_each_conversation_whole_on_one_tap() {
     decap.stop();
     let on = conversations_by_output(&[&p1, &p2]);
     let on_first = on.values().filter(|t| t[0].0 == 1).count();
-    assert!((3..=17).contains(&on_first), "{on_first} of 20 conversations on mon1");
+    assert!((3..=17).contains(&on_first), "{on_first} of 20 conversations on {}", devs[0]);
 }
 
 #[test]
@@ -600,25 +605,7 @@ fn balance_keeps_each_conversation_whole_on_one_tool_port() {
     }
     let peers = Peers::new("p");
     tool_ports(&peers);
-    let tmp = TempDir::new("netns-out-balance");
-    let mut decap = decap_into_taps(
-        &peers.b,
-        &["--listen", "vxlan://192.0.2.2", "--out", "tp1", "--out", "tp2", "--balance", "-q"],
-        "tp2",
-    );
-    let (p1, p2) = (tmp.join("tq1.pcap"), tmp.join("tq2.pcap"));
-    let mut t1 = tcpdump(&peers.c, "tq1", &p1);
-    let mut t2 = tcpdump(&peers.c, "tq2", &p2);
-    std::thread::sleep(Duration::from_secs(2));
-    let out = command_in(Some(&peers.a), "python3").args(["-c", CONVERSATIONS]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    std::thread::sleep(Duration::from_secs(1));
-    t1.stop();
-    t2.stop();
-    decap.stop();
-    let on = conversations_by_output(&[&p1, &p2]);
-    let on_first = on.values().filter(|t| t[0].0 == 1).count();
-    assert!((3..=17).contains(&on_first), "{on_first} of 20 conversations on tp1");
+    balanced(&peers, &["--out", "tp1", "--out", "tp2"], &peers.c, ["tq1", "tq2"]);
 }
 
 #[test]

@@ -1,7 +1,7 @@
 // Drives detunnel's web UI in Debian's headless Chromium and checks what a user sees against
 // the REST API. Usage: node drive.mjs BASE_URL SCREENSHOT_DIR [readonly]
 // Prints one line per check; exits 1 with the failures listed.
-import { chromium } from 'playwright-core';
+import { launch } from './browser.mjs';
 
 const [base, shots, mode] = process.argv.slice(2);
 const readonly = mode === 'readonly';
@@ -15,7 +15,7 @@ const api = async (path, init) => {
   const text = await r.text();
   return { status: r.status, text, json: () => JSON.parse(text) };
 };
-const until = async (what, f, ms = 15000) => {
+const until = async (what, f, ms = 30000) => {
   const end = Date.now() + ms;
   for (;;) {
     try {
@@ -27,11 +27,7 @@ const until = async (what, f, ms = 15000) => {
   }
 };
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync'],
-});
+const browser = await launch();
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
   const requests = [];
@@ -44,7 +40,8 @@ try {
   await page.goto(base, { waitUntil: 'load' });
   const loaded = Date.now() - started;
   check(new URL(page.url()).pathname === '/ui/', `GET / leads a browser to /ui/ (${page.url()})`);
-  check(loaded < 300, `the page loads in under 300 ms (${loaded} ms)`);
+  // Timed in bench/ui.py, not here (the machines are shared): only a sanity bound.
+  check(loaded < 5000, `the page loads (${loaded} ms)`);
 
   if (readonly) {
     // Read-only: no definition form, the flows defined already.

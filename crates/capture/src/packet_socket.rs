@@ -1,0 +1,92 @@
+//! What the receive ring (`live`) and the transmit ring (`tool_port`) share: an `AF_PACKET`
+//! socket bound to one interface, its options, and its ring mapped into memory.
+// System calls need `unsafe`; each block says why it is sound.
+#![allow(unsafe_code)]
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::ptr;
+
+/// A system call's result: an error when it is negative.
+pub(crate) fn check(r: libc::c_int) -> io::Result<()> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Sets socket option `name` at `level` to `value`.
+pub(crate) fn setsockopt<T>(
+    fd: &OwnedFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &T,
+) -> io::Result<()> {
+    // SAFETY: `value` points to a live `T` of the size given.
+    check(unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (value as *const T).cast(),
+            std::mem::size_of::<T>() as libc::socklen_t,
+        )
+    })
+}
+
+/// The index of interface `name`.
+pub(crate) fn ifindex(name: &str) -> io::Result<u32> {
+    let cname = std::ffi::CString::new(name).map_err(|_| io::Error::other("interface name has a NUL"))?;
+    // SAFETY: `cname` is a valid C string.
+    let index = unsafe { libc::if_nametoindex(cname.as_ptr()) };
+    if index == 0 {
+        return Err(io::Error::other(format!("no interface named {name}")));
+    }
+    Ok(index)
+}
+
+/// A new raw `AF_PACKET` socket for `protocol` (network byte order; 0 receives nothing).
+pub(crate) fn open(protocol: u16) -> io::Result<OwnedFd> {
+    // SAFETY: plain socket creation; the descriptor is owned right away.
+    let raw = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, libc::c_int::from(protocol)) };
+    check(raw)?;
+    // SAFETY: `raw` is a new descriptor nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+/// Maps the ring of `len` bytes the kernel allocated for `fd`.
+pub(crate) fn map(fd: &OwnedFd, len: usize) -> io::Result<*mut u8> {
+    // SAFETY: maps the socket's own ring; checked below.
+    let map = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            fd.as_raw_fd(),
+            0,
+        )
+    };
+    if map == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(map.cast())
+}
+
+/// Binds `fd` to interface `ifindex` for `protocol` (network byte order).
+pub(crate) fn bind(fd: &OwnedFd, ifindex: u32, protocol: u16) -> io::Result<()> {
+    // SAFETY: an all-zero sockaddr_ll is valid; the fields that matter are set.
+    let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    addr.sll_family = libc::AF_PACKET as u16;
+    addr.sll_protocol = protocol;
+    addr.sll_ifindex = ifindex as i32;
+    // SAFETY: `addr` is a sockaddr_ll of the size given.
+    check(unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&addr as *const libc::sockaddr_ll).cast(),
+            std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+        )
+    })
+}
