@@ -252,3 +252,36 @@ fn one_port_one_collector_and_one_agent_counted_once() {
     assert_eq!((sources.len(), distinct.len()), (48, 48), "{sampling}");
     s.stop();
 }
+
+/// The web UI and the Prometheus flow export define flows on a GET, without write permission:
+/// however many distinct definitions a client asks for, they cannot crowd out the flows
+/// defined on purpose.
+#[test]
+fn flows_defined_for_pages_are_bounded() {
+    if !have_tool("curl") {
+        return;
+    }
+    let server = Serve::start("serve-transient", "", &["--workers", "1"], None);
+    let mut refused = 0;
+    for i in 0..40 {
+        let (status, body) = server.request(
+            "GET",
+            &format!("/ui/api/top/json?keys=ipsource&filter=ipsource%3D10.0.0.{i}"),
+            None,
+        );
+        match status {
+            200 => {}
+            429 => {
+                refused += 1;
+                assert!(body.contains("flows are defined for ui clients already"), "{body}");
+            }
+            s => panic!("{s}: {body}"),
+        }
+    }
+    assert_eq!(refused, 8);
+    let defined = server.json("/flow/json");
+    assert_eq!(defined.as_object().unwrap().keys().filter(|n| n.starts_with("ui_")).count(), 32);
+    // A flow defined on purpose still can be.
+    assert_eq!(server.request("PUT", "/flow/mine/json", Some(r#"{"keys":"ipsource"}"#)).0, 204);
+    server.stop();
+}

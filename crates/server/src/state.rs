@@ -274,6 +274,9 @@ pub struct Shared {
     transient: Mutex<Transient>,
 }
 
+/// Most flows defined on behalf of one kind of client (the web UI, the Prometheus export).
+const MAX_TRANSIENT: usize = 32;
+
 /// Flows defined on behalf of clients: one per distinct definition and prefix, removed when
 /// no client has asked for it for a while.
 #[derive(Debug, Default)]
@@ -496,6 +499,18 @@ impl Shared {
         if let Some((name, last, _)) = t.flows.get_mut(&id) {
             *last = now;
             return Ok(name.clone());
+        }
+        // Clients need no write permission for these: they may not crowd out the flows
+        // defined on purpose.
+        let held = t.flows.keys().filter(|(p, _)| p == prefix).count();
+        if held >= MAX_TRANSIENT {
+            return Err(Failure {
+                status: 429,
+                message: format!(
+                    "{held} flows are defined for {prefix} clients already, the most there may be; \
+                     one is removed {keep} s after the last request for it"
+                ),
+            });
         }
         let name = format!("{prefix}_{}", t.next);
         self.set_flow(&name, spec)?;
