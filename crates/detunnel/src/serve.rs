@@ -66,13 +66,15 @@ pub fn run_with(config: Config, args: &ServeArgs) -> Result<ExitCode> {
     if let Some(w) = access.warning() {
         eprintln!("detunnel serve: warning: {w}");
     }
-    let shared = Arc::new(
-        Shared::new(workers, &decoder.config(), limits, config.declared(), options)
-            .map_err(|e| {
-                anyhow::anyhow!("{}: {e}", args.config.as_deref().unwrap_or("built-in configuration"))
-            })?
-            .with_access(access),
-    );
+    let mut shared = Shared::new(workers, &decoder.config(), limits, config.declared(), options)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.config.as_deref().unwrap_or("built-in configuration")))?
+        .with_access(access);
+    if let Some(ipfix) = config.export.ipfix.as_ref().filter(|i| !i.collectors.is_empty()) {
+        shared = shared.with_ipfix(&ipfix.collectors).context("cannot export IPFIX")?;
+        let list: Vec<String> = ipfix.collectors.iter().map(ToString::to_string).collect();
+        eprintln!("detunnel serve: every sample exported as IPFIX to {}", list.join(", "));
+    }
+    let shared = Arc::new(shared);
     quiet_panics();
     // The API's connection cap needs room below the limit of open files.
     capture::process::raise_open_files();

@@ -41,6 +41,26 @@ pub struct Config {
     /// Broker pipelines run inside the daemon, by name.
     #[serde(default)]
     pub pipelines: BTreeMap<String, pipeline::PipelineSpec>,
+    /// Exports of every sample.
+    #[serde(default)]
+    pub export: Export,
+}
+
+/// `[export]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Export {
+    /// `[export.ipfix]`.
+    pub ipfix: Option<Ipfix>,
+}
+
+/// `[export.ipfix]`: IPFIX collectors every sFlow sample is exported to.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ipfix {
+    /// Collectors, `HOST:PORT` (host names resolved once).
+    #[serde(deserialize_with = "host_addrs")]
+    pub collectors: Vec<SocketAddr>,
 }
 
 /// `[sflow]`.

@@ -441,6 +441,66 @@ fn requests_of_real_sflow_rt_clients_are_answered() {
     server.stop();
 }
 
+/// Every sample counted is exported as an IPFIX record, and tshark reads the tenant inside the
+/// tunnel, the VNI as layer2SegmentId, and bytes and packets scaled by the sampling rate.
+#[test]
+fn every_sample_is_exported_as_ipfix_that_tshark_reads() {
+    if !have_tool("curl") || !have_tool("tshark") {
+        return;
+    }
+    let collector = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    collector.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let config = format!("[export.ipfix]\ncollectors = [\"{}\"]\n", collector.local_addr().unwrap());
+    let server = Serve::start("serve-ipfix", &config, &["--workers", "1"], None);
+    // 100 datagrams of 5 samples (4 of tenant 10.1.0.1, 1 of 10.1.0.9; VNI 42; 1 in 100).
+    server.send(&traffic(1, 100, 1_000_000));
+    let mut messages = Vec::new();
+    let mut buf = [0u8; 65_536];
+    // Until nothing more comes (the last records go out within a second).
+    while let Ok(n) = collector.recv(&mut buf) {
+        messages.push(buf[..n].to_vec());
+    }
+    let metrics = server.request("GET", "/metrics", None).1;
+    assert!(metrics.contains("detunnel_ipfix_records_total 500"), "{metrics}");
+    server.stop();
+    // The messages as tshark reads them from a capture of the collector's port.
+    let frames: Vec<Vec<u8>> = messages
+        .iter()
+        .map(|m| {
+            craft::build(&[
+                craft::Header::eth(),
+                craft::Header::ipv4([127, 0, 0, 1], [127, 0, 0, 1]),
+                craft::Header::Udp { src: 40000, dst: 4739 },
+                craft::Header::Payload(m.clone()),
+            ])
+        })
+        .collect();
+    let tmp = TempDir::new("serve-ipfix");
+    let pcap = tmp.join("ipfix.pcap");
+    std::fs::write(&pcap, craft::pcap_file(1, &frames)).unwrap();
+    let fields = [
+        "cflow.srcaddr",
+        "cflow.dstaddr",
+        "cflow.layer2_segment_id",
+        "cflow.octets",
+        "cflow.packets",
+        "cflow.dstport",
+    ];
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for row in tshark_rows(&pcap, &fields) {
+        let cols: Vec<Vec<&str>> = row.iter().map(|c| c.split(',').collect()).collect();
+        for i in 0..cols[0].len() {
+            let record: Vec<&str> = cols.iter().map(|c| c.get(i).copied().unwrap_or("")).collect();
+            *seen.entry(record.join(" ")).or_default() += 1;
+        }
+    }
+    // VXLAN (type 0x01 in the top byte, RFC 7133) VNI 42; 1,000-byte frames, 1 in 100.
+    let segment = (1u64 << 56 | 42).to_string();
+    let one = |src: &str| format!("{src} 10.1.0.2 {segment} 100000 100 443");
+    assert_eq!(seen.get(&one("10.1.0.1")), Some(&400), "{seen:?}");
+    assert_eq!(seen.get(&one("10.1.0.9")), Some(&100), "{seen:?}");
+}
+
 #[test]
 fn bad_requests_get_clear_errors() {
     if !have_tool("curl") {

@@ -88,6 +88,8 @@ pub struct Worker {
     pub keys: FlowKeys,
     /// Frames read from capture files, and those of a link type not decoded.
     file_frames: (u64, u64),
+    /// The IPFIX exporter of every sample counted, when collectors are configured.
+    pub export: Option<crate::ipfix::Exporter>,
 }
 
 impl Worker {
@@ -102,6 +104,7 @@ impl Worker {
             sources: Sources::new(limits.max_sources),
             keys: FlowKeys::default(),
             file_frames: (0, 0),
+            export: None,
         }
     }
 
@@ -121,13 +124,27 @@ impl Worker {
 
     /// Reads one sFlow datagram received at `now` (server seconds).
     pub fn datagram(&mut self, data: &[u8], now: f64) {
-        let (engine, keys, sources) = (&mut self.engine, &mut self.keys, &mut self.sources);
+        let (engine, keys, sources, export) =
+            (&mut self.engine, &mut self.keys, &mut self.sources, &mut self.export);
         let agent = self.reader.datagram(data, |item| match item {
             Sampled::Frame { input, source, weight, discarded } => {
                 if discarded {
                     engine.add_dropped(source, input, 1, now);
                 } else {
                     engine.add(source, input, weight, now);
+                    if let (Some(x), Some(p)) = (export.as_mut(), input.sample) {
+                        let index = |i: wire::sflow::Interface| match i {
+                            wire::sflow::Interface::Index(n) => n,
+                            _ => 0,
+                        };
+                        let agent = match p.agent {
+                            wire::sflow::Address::V4(a) => IpAddr::from(a.0),
+                            wire::sflow::Address::V6(a) => IpAddr::from(a.0),
+                            wire::sflow::Address::Unknown => IpAddr::from([0, 0, 0, 0]),
+                        };
+                        let ports = (index(p.input), index(p.output));
+                        x.sample(&input.decoded, input.frame_len, p.sampling_rate, agent, ports);
+                    }
                 }
                 keys.observe(&input.decoded, now);
             }

@@ -12,6 +12,7 @@ pub mod api;
 pub mod collector;
 pub mod engine_sink;
 pub mod index;
+pub mod ipfix;
 pub mod listener;
 pub mod prometheus;
 pub mod ring;

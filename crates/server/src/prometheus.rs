@@ -146,6 +146,31 @@ pub fn own(s: &Shared) -> String {
         &one(t.skipped),
     );
     family(&mut out, "detunnel_file_frames_total", c, "Frames read from capture files.", &one(t.file_frames));
+    if let Some(x) = s.ipfix_counts() {
+        family(
+            &mut out,
+            "detunnel_ipfix_records_total",
+            c,
+            "Samples exported as IPFIX records.",
+            &one(x.records),
+        );
+        family(
+            &mut out,
+            "detunnel_ipfix_messages_total",
+            c,
+            "IPFIX messages sent (to each collector).",
+            &one(x.messages),
+        );
+        let not = vec![("{reason=\"not_ipv4\"}".to_string(), x.not_ipv4 as f64)];
+        family(&mut out, "detunnel_ipfix_not_exported_total", c, "Samples not exported, by reason.", &not);
+        family(
+            &mut out,
+            "detunnel_ipfix_send_errors_total",
+            c,
+            "IPFIX messages the network refused.",
+            &one(x.errors),
+        );
+    }
     let ports = lock(&s.udp_ports).clone();
     family(
         &mut out,

@@ -11,7 +11,7 @@ use crate::spec::{check_name, Declared, FlowSpec, GroupSpec, MapSpec, ThresholdS
 use flows::{DataSource, FlowRecord};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -449,6 +449,29 @@ impl Shared {
         } else {
             Ok(())
         }
+    }
+
+    /// Exports every sample the workers count to IPFIX `collectors`.
+    pub fn with_ipfix(self, collectors: &[SocketAddr]) -> std::io::Result<Shared> {
+        for (i, w) in self.workers.iter().enumerate() {
+            lock(w).export = Some(crate::ipfix::Exporter::new(collectors.to_vec(), i)?);
+        }
+        Ok(self)
+    }
+
+    /// What the IPFIX exporters did, summed over the workers (`None` without collectors).
+    pub fn ipfix_counts(&self) -> Option<crate::ipfix::ExportCounts> {
+        let mut total: Option<crate::ipfix::ExportCounts> = None;
+        for w in &self.workers {
+            if let Some(x) = &lock(w).export {
+                let t = total.get_or_insert_default();
+                t.records += x.counts.records;
+                t.messages += x.counts.messages;
+                t.not_ipv4 += x.counts.not_ipv4;
+                t.errors += x.counts.errors;
+            }
+        }
+        total
     }
 
     /// Defines (or redefines) flow `name`; its tables start empty.
@@ -949,7 +972,11 @@ impl Shared {
         let now = self.now();
         let mut records: Vec<FlowRecord> = Vec::new();
         for w in &self.workers {
-            records.extend(lock(w).engine.housekeep(now, self.options.rate_floor));
+            let mut w = lock(w);
+            records.extend(w.engine.housekeep(now, self.options.rate_floor));
+            if let Some(x) = &mut w.export {
+                x.tick();
+            }
         }
         if !records.is_empty() {
             let mut log = lock(&self.flow_log);

@@ -70,6 +70,7 @@ pub mod gtpv2;
 pub mod icmp;
 pub mod icmpv6;
 pub mod ieee80211;
+pub mod ipfix;
 pub mod ipv4;
 pub mod ipv6;
 pub mod isl;
