@@ -475,7 +475,7 @@ fn every_sample_is_exported_as_ipfix_that_tshark_reads() {
             ])
         })
         .collect();
-    let tmp = TempDir::new("serve-ipfix");
+    let tmp = TempDir::new("ipfix-capture");
     let pcap = tmp.join("ipfix.pcap");
     std::fs::write(&pcap, craft::pcap_file(1, &frames)).unwrap();
     let fields = [
@@ -499,6 +499,52 @@ fn every_sample_is_exported_as_ipfix_that_tshark_reads() {
     let one = |src: &str| format!("{src} 10.1.0.2 {segment} 100000 100 443");
     assert_eq!(seen.get(&one("10.1.0.1")), Some(&400), "{seen:?}");
     assert_eq!(seen.get(&one("10.1.0.9")), Some(&100), "{seen:?}");
+}
+
+/// nfdump's collector, nfcapd, takes the IPFIX export: every record, and the packet and byte
+/// totals the sampling rate gives, with no sequence error.
+#[test]
+fn nfcapd_reads_the_ipfix_export_with_exact_totals() {
+    if !have_tool("curl") || !have_tool("nfdump") {
+        return;
+    }
+    let tmp = TempDir::new("nfcapd-files");
+    let port = common::serve::free_port(true);
+    let mut nfcapd = Running(
+        Some(spawn_group(
+            std::process::Command::new("nfcapd")
+                .args(["-b", "127.0.0.1", "-p", &port.to_string(), "-w"])
+                .arg(&tmp.0)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped()),
+        )),
+        "-TERM",
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let config = format!("[export.ipfix]\ncollectors = [\"127.0.0.1:{port}\"]\n");
+    let server = Serve::start("serve-nfcapd", &config, &["--workers", "1"], None);
+    server.send(&traffic(1, 100, 1_000_000));
+    // The last records leave within a second of the last sample.
+    std::thread::sleep(Duration::from_millis(2500));
+    server.stop();
+    let said = nfcapd.stop();
+    let log = String::from_utf8_lossy(&said.stdout).to_string() + &String::from_utf8_lossy(&said.stderr);
+    assert!(log.contains("Flows: 500, Packets: 50000, Bytes: 50000000, Sequence Errors: 0"), "{log}");
+    let out = std::process::Command::new("nfdump")
+        .arg("-R")
+        .arg(&tmp.0)
+        .args(["-q", "-o", "fmt:%sa %da %pkt %byt"])
+        .output()
+        .unwrap();
+    let rows = String::from_utf8_lossy(&out.stdout).to_string();
+    let files: Vec<_> = std::fs::read_dir(&tmp.0).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(out.status.success() && !rows.is_empty(), "{files:?} {}", String::from_utf8_lossy(&out.stderr));
+    let tenant = |src: &str| {
+        rows.lines()
+            .filter(|l| l.split_whitespace().collect::<Vec<_>>() == [src, "10.1.0.2", "100", "100000"])
+            .count()
+    };
+    assert_eq!((tenant("10.1.0.1"), tenant("10.1.0.9")), (400, 100), "{rows}");
 }
 
 #[test]
