@@ -54,8 +54,6 @@ pub struct ToolPort {
     queued: (u32, u64),
     /// When the port was last (re)opened: a failing one is tried again a second later.
     opened: Instant,
-    /// A frame with a separate header, in one piece.
-    whole: Vec<u8>,
     /// Wait for room in a full ring instead of counting the frame as refused.
     wait_for_room: bool,
     /// What was written and refused.
@@ -125,17 +123,20 @@ impl TxRing {
         s == TP_STATUS_AVAILABLE || s == TP_STATUS_WRONG_FORMAT
     }
 
-    /// Copies `frame` into the next slot, which must have room, and marks it for sending.
-    fn queue(&mut self, frame: &[u8]) {
+    /// Copies the frame `head` then `body` into the next slot, which must have room, and marks
+    /// it for sending.
+    fn queue(&mut self, head: &[u8], body: &[u8]) {
         let status = self.status(self.next);
+        let len = head.len() + body.len();
         // SAFETY: the slot is ours (available); the frame fits (checked by the caller against
         // `max_frame`, and `DATA_AT + max_frame <= slot_size`).
         unsafe {
             let slot = self.map.add(self.next * self.slot_size);
-            ptr::copy_nonoverlapping(frame.as_ptr(), slot.add(DATA_AT), frame.len());
+            ptr::copy_nonoverlapping(head.as_ptr(), slot.add(DATA_AT), head.len());
+            ptr::copy_nonoverlapping(body.as_ptr(), slot.add(DATA_AT + head.len()), body.len());
             // tp_len, then tp_snaplen, after tp_status.
-            ptr::write_volatile(slot.add(4).cast::<u32>(), frame.len() as u32);
-            ptr::write_volatile(slot.add(8).cast::<u32>(), frame.len() as u32);
+            ptr::write_volatile(slot.add(4).cast::<u32>(), len as u32);
+            ptr::write_volatile(slot.add(8).cast::<u32>(), len as u32);
             // The frame is written before the kernel may see the slot as its own.
             fence(Ordering::Release);
             ptr::write_volatile(status, TP_STATUS_SEND_REQUEST);
@@ -171,7 +172,7 @@ impl TxRing {
                 std::slice::from_raw_parts(slot.add(DATA_AT), len)
             };
             if frame.len() <= fresh.max_frame && fresh.has_room() {
-                fresh.queue(frame);
+                fresh.queue(frame, &[]);
                 moved += 1;
                 bytes += frame.len() as u64;
             }
@@ -228,7 +229,6 @@ impl ToolPort {
             ring: TxRing::open(name)?,
             queued: (0, 0),
             opened: Instant::now(),
-            whole: Vec::with_capacity(65_536),
             wait_for_room: false,
             counts: PortCounts::default(),
         })
@@ -266,8 +266,7 @@ impl ToolPort {
                 return;
             }
         }
-        let frame = crate::joined(head, body, &mut self.whole);
-        self.ring.queue(frame);
+        self.ring.queue(head, body);
         self.queued.0 += 1;
         self.queued.1 += len as u64;
         if self.queued.0 >= BATCH {

@@ -184,10 +184,10 @@ impl FileWriter {
     /// read as fast as it can be: `decap -r`). Results, and a failure, are taken in as they
     /// come; a failure drains what is still being written first, so that the counts are final.
     pub fn write_behind(&mut self) {
-        if let Sink::Here(_) = self.sink {
-            let Sink::Here(output) = std::mem::replace(&mut self.sink, Sink::Moving) else { return };
-            self.sink = Sink::Behind(Behind::start(output));
-        }
+        self.sink = match std::mem::replace(&mut self.sink, Sink::Moving) {
+            Sink::Here(output) => Sink::Behind(Behind::start(output)),
+            other => other,
+        };
     }
 
     /// The file's name (`-` for standard output).
@@ -558,19 +558,23 @@ impl Behind {
     }
 
     /// One report of the thread (waiting for it), its buffers kept for reuse.
-    fn receive(&mut self) -> Option<Written> {
-        let (w, buffers) = match self.done.recv() {
-            Ok(r) => r,
+    fn receive(&mut self) -> Written {
+        match self.done.recv() {
+            Ok(r) => self.take_in(r),
             Err(_) => {
                 // The thread is gone (it could not start, or panicked): what it held is lost.
                 self.in_flight = 0;
                 let error = io::Error::other("the writing thread stopped");
-                return Some(Written { frames: 0, committed: 0, error: Some((error, 0, 0)) });
+                Written { frames: 0, committed: 0, error: Some((error, 0, 0)) }
             }
-        };
+        }
+    }
+
+    /// Takes in one report of the thread, its buffers kept for reuse.
+    fn take_in(&mut self, (written, buffers): (Written, Job)) -> Written {
         self.in_flight -= 1;
         self.spare.extend(buffers);
-        Some(w)
+        written
     }
 
     /// Sends the gathered `buf` and `ends` to be written, leaving empty ones in their place
@@ -578,7 +582,7 @@ impl Behind {
     fn hand(&mut self, buf: &mut Vec<u8>, ends: &mut Vec<(u32, u32)>) -> Vec<Written> {
         let mut done = Vec::new();
         while self.spare.is_empty() && self.in_flight > 0 {
-            done.extend(self.receive());
+            done.push(self.receive());
         }
         let (mut b, mut e) = self.spare.pop().unwrap_or_default();
         std::mem::swap(buf, &mut b);
@@ -592,9 +596,8 @@ impl Behind {
             }
         }
         while let Ok(r) = self.done.try_recv() {
-            self.in_flight -= 1;
-            self.spare.extend(r.1);
-            done.push(r.0);
+            let w = self.take_in(r);
+            done.push(w);
         }
         done
     }
@@ -603,7 +606,7 @@ impl Behind {
     fn drain(&mut self) -> Vec<Written> {
         let mut done = Vec::new();
         while self.in_flight > 0 {
-            done.extend(self.receive());
+            done.push(self.receive());
         }
         done
     }

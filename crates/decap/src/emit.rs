@@ -199,14 +199,6 @@ impl Head {
     pub fn bytes(&self) -> &[u8] {
         &self.bytes[..usize::from(self.len)]
     }
-    /// Its length.
-    pub fn len(&self) -> usize {
-        usize::from(self.len)
-    }
-    /// True for an empty header (never built).
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
 }
 
 /// The frame to emit, described without copying it: an optional new Ethernet header, then
@@ -237,7 +229,7 @@ impl Emission {
     }
     /// Captured length of the emitted frame.
     pub fn len(&self) -> usize {
-        self.head.map_or(0, |h| h.len()) + self.body.len()
+        self.head.map_or(0, |h| h.bytes().len()) + self.body.len()
     }
     /// True when nothing is emitted (never the case for a decapsulated frame).
     pub fn is_empty(&self) -> bool {
@@ -483,13 +475,12 @@ impl Decapsulator {
         loop {
             let sub = dissect::protocol::amsdu_subframe(frame.get(at..)?)?;
             let msdu = at + wire::ieee80211::SUBFRAME_HEADER_LEN;
-            let wire_end = (msdu + usize::from(sub.len)).min(aggregate_end);
-            let next = at + sub.next_at();
+            let (wire_end, rest) = subframe_span(at, &sub, aggregate_end);
             let snap = frame.get(msdu..).and_then(|b| wire::llc::Packet::new_checked(b).ok());
             let snap =
                 snap.filter(|p| p.is_snap() && p.snap_oui() == 0 && msdu + wire::llc::SNAP_LEN <= wire_end);
             let Some(snap) = snap else {
-                at = next;
+                at += sub.next_at();
                 continue;
             };
             let head = Head::ethernet(&ethernet::Repr {
@@ -499,14 +490,13 @@ impl Decapsulator {
             });
             let start = msdu + wire::llc::SNAP_LEN;
             let cap_start = start.min(frame.len());
-            let more = next + wire::ieee80211::SUBFRAME_HEADER_LEN <= aggregate_end;
             let e = Emission {
                 head: Some(head),
                 body: cap_start..wire_end.min(frame.len()).max(cap_start),
                 orig_len: (ethernet::HEADER_LEN + wire_end - start) as u32,
                 stream: previous.stream,
                 first_layer: previous.first_layer,
-                subframes: more.then_some((next, aggregate_end)),
+                subframes: rest,
             };
             return match self.finish(e) {
                 Outcome::Emitted(e) => Some(e),
@@ -535,13 +525,14 @@ impl Decapsulator {
         let start = l.end();
         let (source, destination) = self.synth_macs(frame, layers);
         let mut head = Head::ethernet(&ethernet::Repr { source, destination, ethertype: et::PPPOE_SESSION });
-        let session = stream.map_or(0, |s| s.id as u16);
         let payload = 2 + wire_end.saturating_sub(start);
+        let pppoe = wire::pppoe::Repr {
+            session_id: stream.map_or(0, |s| s.id as u16),
+            length: payload.min(usize::from(u16::MAX)) as u16,
+        };
         let shim = &mut head.bytes[ethernet::HEADER_LEN..];
-        shim[..2].copy_from_slice(&[0x11, 0x00]);
-        shim[2..4].copy_from_slice(&session.to_be_bytes());
-        shim[4..6].copy_from_slice(&(payload.min(usize::from(u16::MAX)) as u16).to_be_bytes());
-        shim[6..8].copy_from_slice(&h.protocol.to_be_bytes());
+        pppoe.emit(shim);
+        wire::ppp::Header { protocol: h.protocol, len: 2 }.emit(&mut shim[wire::pppoe::HEADER_LEN..]);
         head.len = Head::MAX as u8;
         let cap_end = wire_end.min(frame.len());
         let body = start.min(cap_end)..cap_end;
@@ -551,7 +542,7 @@ impl Decapsulator {
 
     fn finish(&self, mut e: Emission) -> Outcome {
         if let Some(s) = self.options.snaplen {
-            let keep = s.saturating_sub(e.head.map_or(0, |h| h.len()));
+            let keep = s.saturating_sub(e.head.map_or(0, |h| h.bytes().len()));
             e.body.end = e.body.end.min(e.body.start + keep);
         }
         e.orig_len = e.orig_len.max(e.len() as u32);
@@ -628,12 +619,8 @@ fn wlan_as_ethernet(
     let (mut at, mut wire_end, mut subframes) = (wlan + 1, wire_end, None);
     if let Some(a) = layers.get(at).filter(|a| a.proto == Proto::Amsdu) {
         let sub = amsdu_subframe(a.bytes(frame)).ok_or(Drop::NoInnerFrame)?;
-        let (start, aggregate_end) = (a.offset as usize, wire_end);
         (destination, source) = (sub.destination, sub.source);
-        wire_end = wire_end.min(start + wire::ieee80211::SUBFRAME_HEADER_LEN + usize::from(sub.len));
-        let next = start + sub.next_at();
-        let more = next + wire::ieee80211::SUBFRAME_HEADER_LEN <= aggregate_end;
-        subframes = more.then_some((next, aggregate_end));
+        (wire_end, subframes) = subframe_span(a.offset as usize, &sub, wire_end);
         at += 1;
     }
     let llc = layers.get(at).filter(|l| l.proto == Proto::Llc).ok_or(Drop::NoInnerFrame)?;
@@ -649,6 +636,19 @@ fn wlan_as_ethernet(
         }
     };
     Ok(WlanEthernet { header: ethernet::Repr { destination, source, ethertype }, body, wire_end, subframes })
+}
+
+/// Where the A-MSDU subframe `sub` starting at `at` ends on the wire, and when another follows
+/// it before `aggregate_end`, where that one starts and the aggregate ends.
+fn subframe_span(
+    at: usize,
+    sub: &wire::ieee80211::Subframe,
+    aggregate_end: usize,
+) -> (usize, Option<(usize, usize)>) {
+    let end = (at + wire::ieee80211::SUBFRAME_HEADER_LEN + usize::from(sub.len)).min(aggregate_end);
+    let next = at + sub.next_at();
+    let more = next + wire::ieee80211::SUBFRAME_HEADER_LEN <= aggregate_end;
+    (end, more.then_some((next, aggregate_end)))
 }
 
 /// The end, in frame bytes, that the outer headers' length fields give the payload.

@@ -37,7 +37,7 @@ const FIELDS: [FieldSpec; 16] = [
 ];
 
 /// Length of one data record.
-const RECORD_LEN: usize = 66;
+const RECORD_LEN: usize = wire::ipfix::record_len(&FIELDS);
 /// Largest message sent.
 const MESSAGE_MAX: usize = 1400;
 /// How often the template is sent again.

@@ -544,16 +544,14 @@ impl Shared {
 
     /// Removes the client-defined flows nobody asked for within their time.
     fn expire_transient(&self, now: f64) {
-        let expired: Vec<String> = {
-            let mut t = lock(&self.transient);
-            let gone: Vec<(String, String)> = t
-                .flows
-                .iter()
-                .filter(|(_, (_, last, keep))| now - last > *keep)
-                .map(|(k, _)| k.clone())
-                .collect();
-            gone.iter().filter_map(|k| t.flows.remove(k)).map(|(name, ..)| name).collect()
-        };
+        let mut expired = Vec::new();
+        lock(&self.transient).flows.retain(|_, (name, last, keep)| {
+            let wanted = now - *last <= *keep;
+            if !wanted {
+                expired.push(std::mem::take(name));
+            }
+            wanted
+        });
         for name in expired {
             // A client may have deleted it already.
             let _ = self.remove_flow(&name);

@@ -40,6 +40,16 @@ pub fn emit_set_header(buf: &mut [u8], set_id: u16, len: u16) {
     put16(buf, 2, len);
 }
 
+/// Length of one data record of a template of `fields`.
+pub const fn record_len(fields: &[FieldSpec]) -> usize {
+    let (mut len, mut i) = (0, 0);
+    while i < fields.len() {
+        len += fields[i].len as usize;
+        i += 1;
+    }
+    len
+}
+
 /// Length of a template set holding one template of `fields`.
 pub fn template_set_len(fields: &[FieldSpec]) -> usize {
     SET_HEADER_LEN + 4 + fields.iter().map(|f| if f.enterprise.is_some() { 8 } else { 4 }).sum::<usize>()
