@@ -104,6 +104,8 @@ pub fn items(dg: &Datagram<'_>, mut f: impl FnMut(&Item<'_>)) -> Result<Datagram
                 }));
                 let provenance = Provenance {
                     agent: dg.agent,
+                    sub_agent_id: dg.sub_agent_id,
+                    datagram_sequence: dg.sequence,
                     source_index: fs.source_id_index,
                     input: fs.input,
                     output: fs.output,
@@ -117,6 +119,8 @@ pub fn items(dg: &Datagram<'_>, mut f: impl FnMut(&Item<'_>)) -> Result<Datagram
                 let ds = DiscardSample::parse(sample.data)?;
                 let provenance = Provenance {
                     agent: dg.agent,
+                    sub_agent_id: dg.sub_agent_id,
+                    datagram_sequence: dg.sequence,
                     source_index: ds.source_id_index,
                     input: Interface::Index(ds.input),
                     output: Interface::Index(ds.output),

@@ -74,6 +74,21 @@ pub fn run_with(config: Config, args: &ServeArgs) -> Result<ExitCode> {
         let list: Vec<String> = ipfix.collectors.iter().map(ToString::to_string).collect();
         eprintln!("detunnel serve: every sample exported as IPFIX to {}", list.join(", "));
     }
+    if let Some(kafka) = &config.export.kafka {
+        kafka.check().map_err(|e| anyhow::anyhow!("{}: {e}", args.config.as_deref().unwrap_or("configuration")))?;
+        let instance = match &config.export.instance {
+            Some(i) => i.clone(),
+            None => default_instance(listen.first().map_or(6343, |a| a.port())),
+        };
+        let export = server::kafka::KafkaExport::start(kafka.clone(), instance.clone())
+            .context("cannot start the Kafka export")?;
+        shared = shared.with_kafka(export);
+        eprintln!(
+            "detunnel serve: every sample exported to Kafka topic {} on {} as instance {instance}",
+            kafka.topic,
+            kafka.brokers.join(", ")
+        );
+    }
     let shared = Arc::new(shared);
     quiet_panics();
     // The API's connection cap needs room below the limit of open files.
@@ -164,6 +179,18 @@ pub fn run_with(config: Config, args: &ServeArgs) -> Result<ExitCode> {
     for t in threads {
         let _ = t.join();
     }
+    shared.finish_exports();
+    if let Some(k) = shared.kafka() {
+        let c = k.counters.counts();
+        eprintln!(
+            "detunnel serve: kafka: {} samples delivered, {} dropped (queue full {}, refused {}, at shutdown {})",
+            c.delivered,
+            c.dropped_queue_full + c.dropped_rejected + c.dropped_shutdown,
+            c.dropped_queue_full,
+            c.dropped_rejected,
+            c.dropped_shutdown
+        );
+    }
     served?;
     let t = shared.totals();
     eprintln!(
@@ -171,6 +198,13 @@ pub fn run_with(config: Config, args: &ServeArgs) -> Result<ExitCode> {
         t.datagrams, t.unreadable, t.malformed, t.sampled_headers, t.file_frames
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The export instance's default name: this host's name and the sFlow port.
+fn default_instance(port: u16) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let host = host.trim();
+    format!("{}:{port}", if host.is_empty() { "detunnel" } else { host })
 }
 
 /// Runs an opened broker pipeline on its own thread until the daemon stops; a failure is

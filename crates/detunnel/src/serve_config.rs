@@ -50,8 +50,13 @@ pub struct Config {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Export {
+    /// The name every exported record carries (default: the host's name and the first sFlow
+    /// port, `HOST:PORT`); unique among the collectors feeding one topic.
+    pub instance: Option<String>,
     /// `[export.ipfix]`.
     pub ipfix: Option<Ipfix>,
+    /// `[export.kafka]`.
+    pub kafka: Option<server::kafka::KafkaSettings>,
 }
 
 /// `[export.ipfix]`: IPFIX collectors every sFlow sample is exported to.

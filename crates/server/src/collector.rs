@@ -90,6 +90,8 @@ pub struct Worker {
     file_frames: (u64, u64),
     /// The IPFIX exporter of every sample counted, when collectors are configured.
     pub export: Option<crate::ipfix::Exporter>,
+    /// The Kafka export of every sample counted, when brokers are configured.
+    pub kafka: Option<crate::kafka::KafkaWriter>,
 }
 
 impl Worker {
@@ -105,6 +107,7 @@ impl Worker {
             keys: FlowKeys::default(),
             file_frames: (0, 0),
             export: None,
+            kafka: None,
         }
     }
 
@@ -124,26 +127,38 @@ impl Worker {
 
     /// Reads one sFlow datagram received at `now` (server seconds).
     pub fn datagram(&mut self, data: &[u8], now: f64) {
-        let (engine, keys, sources, export) =
-            (&mut self.engine, &mut self.keys, &mut self.sources, &mut self.export);
+        let (engine, keys, sources, export, kafka) =
+            (&mut self.engine, &mut self.keys, &mut self.sources, &mut self.export, &mut self.kafka);
+        let time_ns = kafka.as_ref().map_or(0, |_| unix_ns());
         let agent = self.reader.datagram(data, |item| match item {
             Sampled::Frame { input, source, weight, discarded } => {
                 if discarded {
                     engine.add_dropped(source, input, 1, now);
                 } else {
                     engine.add(source, input, weight, now);
-                    if let (Some(x), Some(p)) = (export.as_mut(), input.sample) {
+                    if let Some(p) = input.sample {
                         let index = |i: wire::sflow::Interface| match i {
                             wire::sflow::Interface::Index(n) => n,
                             _ => 0,
                         };
-                        let agent = match p.agent {
-                            wire::sflow::Address::V4(a) => IpAddr::from(a.0),
-                            wire::sflow::Address::V6(a) => IpAddr::from(a.0),
-                            wire::sflow::Address::Unknown => IpAddr::from([0, 0, 0, 0]),
-                        };
                         let ports = (index(p.input), index(p.output));
-                        x.sample(&input.decoded, input.frame_len, p.sampling_rate, agent, ports);
+                        if let Some(x) = export.as_mut() {
+                            x.sample(&input.decoded, input.frame_len, p.sampling_rate, source.agent, ports);
+                        }
+                        if let Some(k) = kafka.as_mut() {
+                            let origin = crate::sample_record::Origin {
+                                time_ns,
+                                agent: source.agent,
+                                sub_agent_id: p.sub_agent_id,
+                                datagram_sequence: p.datagram_sequence,
+                                source_index: p.source_index,
+                                interfaces: ports,
+                                sampling_rate: p.sampling_rate,
+                                frame_len: input.frame_len,
+                                pipeline: None,
+                            };
+                            k.sample(&input.decoded, &origin);
+                        }
                     }
                 }
                 keys.observe(&input.decoded, now);
@@ -188,6 +203,11 @@ impl Worker {
         self.keys.observe(&input.decoded, now);
         None
     }
+}
+
+/// Now, in ns since the Unix epoch.
+fn unix_ns() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// Most distinct protocol stacks remembered for `/flowkeys`.

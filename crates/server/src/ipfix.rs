@@ -135,6 +135,11 @@ impl Exporter {
         }
     }
 
+    /// Sends what is gathered now (at shutdown).
+    pub fn flush(&mut self) {
+        self.send();
+    }
+
     /// A message header, the template when it is due, and the data set's header.
     fn start_message(&mut self) {
         self.message.resize(HEADER_LEN, 0);

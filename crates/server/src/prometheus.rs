@@ -103,6 +103,33 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str, rows: &[(String,
     }
 }
 
+/// The Kafka export's families.
+fn kafka_families(out: &mut String, k: &crate::kafka::KafkaCounts) {
+    let one = |v: u64| vec![(String::new(), v as f64)];
+    let c = "counter";
+    family(out, "detunnel_kafka_samples_total", c, "Samples written into Kafka messages.", &one(k.samples));
+    family(out, "detunnel_kafka_delivered_total", c, "Samples the brokers acknowledged.", &one(k.delivered));
+    family(out, "detunnel_kafka_messages_total", c, "Kafka messages the brokers acknowledged.", &one(k.messages));
+    family(out, "detunnel_kafka_bytes_total", c, "Bytes of the acknowledged messages.", &one(k.bytes));
+    let by = |rows: &[(&str, u64)]| -> Vec<(String, f64)> {
+        rows.iter().map(|(r, v)| (format!("{{reason=\"{r}\"}}"), *v as f64)).collect()
+    };
+    let dropped = by(&[
+        ("queue_full", k.dropped_queue_full),
+        ("rejected", k.dropped_rejected),
+        ("shutdown", k.dropped_shutdown),
+    ]);
+    family(out, "detunnel_kafka_dropped_total", c, "Samples not delivered, by reason.", &dropped);
+    let errors = by(&[
+        ("unreachable", k.errors_unreachable),
+        ("topic", k.errors_topic),
+        ("auth", k.errors_auth),
+        ("counters", k.errors_counters),
+    ]);
+    family(out, "detunnel_kafka_errors_total", c, "Failed attempts (retried), by reason.", &errors);
+    family(out, "detunnel_kafka_queued", "gauge", "Samples waiting for the brokers.", &one(k.queued));
+}
+
 /// `/metrics`: what detunnel received, dropped and holds.
 pub fn own(s: &Shared) -> String {
     let t = s.totals();
@@ -170,6 +197,9 @@ pub fn own(s: &Shared) -> String {
             "IPFIX messages the network refused.",
             &one(x.errors),
         );
+    }
+    if let Some(k) = s.kafka() {
+        kafka_families(&mut out, &k.counters.counts());
     }
     let ports = lock(&s.udp_ports).clone();
     family(

@@ -272,6 +272,8 @@ pub struct Shared {
     definition_memory: Mutex<BTreeMap<String, usize>>,
     /// Flows defined on behalf of clients (the Prometheus flow export, the web UI).
     transient: Mutex<Transient>,
+    /// The Kafka export, when brokers are configured.
+    kafka: Option<Arc<crate::kafka::KafkaExport>>,
 }
 
 /// Most flows defined on behalf of one kind of client (the web UI, the Prometheus export).
@@ -374,6 +376,7 @@ impl Shared {
             connections: Arc::new(ConnectionStats::default()),
             definition_memory: Mutex::new(definition_memory),
             transient: Mutex::new(Transient::default()),
+            kafka: None,
         })
     }
 
@@ -457,6 +460,37 @@ impl Shared {
             lock(w).export = Some(crate::ipfix::Exporter::new(collectors.to_vec(), i)?);
         }
         Ok(self)
+    }
+
+    /// Exports every sample the workers count to Kafka through `export`.
+    pub fn with_kafka(mut self, export: Arc<crate::kafka::KafkaExport>) -> Shared {
+        for w in &self.workers {
+            lock(w).kafka = Some(crate::kafka::KafkaWriter::new(export.clone()));
+        }
+        self.kafka = Some(export);
+        self
+    }
+
+    /// The Kafka export, when brokers are configured.
+    pub fn kafka(&self) -> Option<&crate::kafka::KafkaExport> {
+        self.kafka.as_deref()
+    }
+
+    /// Hands every sample the workers hold to the exports and stops the Kafka producer once
+    /// it has delivered them (or its grace period is over): the last step of a shutdown.
+    pub fn finish_exports(&self) {
+        for w in &self.workers {
+            let mut w = lock(w);
+            if let Some(k) = &mut w.kafka {
+                k.flush();
+            }
+            if let Some(x) = &mut w.export {
+                x.flush();
+            }
+        }
+        if let Some(k) = &self.kafka {
+            k.finish();
+        }
     }
 
     /// What the IPFIX exporters did, summed over the workers (`None` without collectors).
@@ -974,6 +1008,9 @@ impl Shared {
             records.extend(w.engine.housekeep(now, self.options.rate_floor));
             if let Some(x) = &mut w.export {
                 x.tick();
+            }
+            if let Some(k) = &mut w.kafka {
+                k.flush();
             }
         }
         if !records.is_empty() {

@@ -583,6 +583,10 @@ impl Extended {
 pub struct Provenance {
     /// The agent that sent the datagram.
     pub agent: Address,
+    /// The sub-agent that sent it.
+    pub sub_agent_id: u32,
+    /// The datagram's sequence number (per sub-agent).
+    pub datagram_sequence: u32,
     /// The sample's data source index (an ifIndex for interface sources).
     pub source_index: u32,
     /// The input interface.
