@@ -541,6 +541,10 @@ impl Producer {
         deadline: &mut Option<Instant>,
     ) -> Result<(), (Failure, String)> {
         let linger = Duration::from_millis(self.export.settings.linger_ms);
+        // The counters go out on every connection (an instance announces itself), every 10 s,
+        // and at the end.
+        self.last_counters = Instant::now();
+        self.send_counters(conn).await;
         loop {
             if self.last_counters.elapsed() >= COUNTERS_EVERY {
                 self.last_counters = Instant::now();
@@ -694,5 +698,38 @@ fn key_bytes(a: IpAddr) -> Vec<u8> {
     match a {
         IpAddr::V4(v4) => v4.octets().to_vec(),
         IpAddr::V6(v6) => v6.octets().to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_hash_as_kafkas_java_client_hashes_them() {
+        // Apache Kafka's own test vectors for its murmur2 (UtilsTest.testMurmur2).
+        for (key, want) in [
+            (&b"21"[..], -973_932_308),
+            (b"foobar", -790_332_482),
+            (b"a-little-bit-long-string", -985_981_536),
+            (b"a-little-bit-longer-string", -1_486_304_829),
+            (b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58_897_971),
+            (b"abc", 479_470_107),
+        ] {
+            assert_eq!(murmur2(key), want, "{}", String::from_utf8_lossy(key));
+        }
+        assert!((0..1000u32).all(|i| partition_of(&i.to_be_bytes(), 7) < 7));
+    }
+
+    #[test]
+    fn settings_that_cannot_work_are_named() {
+        let toml = |s: &str| -> KafkaSettings { serde_json::from_str(s).unwrap() };
+        let ok = toml(r#"{"brokers":["127.0.0.1:9092"],"topic":"t"}"#);
+        assert_eq!(ok.check(), Ok(()));
+        assert_eq!((ok.samples_per_message, ok.queue_size, ok.counters_topic.as_str()), (100, 1_000_000, "detunnel-counters"));
+        let e = toml(r#"{"brokers":[],"topic":"t"}"#).check().unwrap_err();
+        assert!(e.contains("export.kafka.brokers"), "{e}");
+        let e = toml(r#"{"brokers":["b:1"],"topic":"t","samples_per_message":0}"#).check().unwrap_err();
+        assert!(e.contains("samples_per_message"), "{e}");
     }
 }

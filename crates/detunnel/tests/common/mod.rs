@@ -416,3 +416,4 @@ impl Drop for Running {
 
 pub mod serve;
 pub mod terminal;
+pub mod kafka;

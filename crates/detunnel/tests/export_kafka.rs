@@ -1,0 +1,228 @@
+//! The Kafka export end to end with real components: tansu (a Kafka-protocol broker, from
+//! PyPI), three `detunnel serve` collectors each fed a different agent's deterministic sFlow,
+//! the topic read back by explicit partitions, and the records loaded into ClickHouse (chdb,
+//! from PyPI) through the repository's DDL (`export/clickhouse.sql`), whose totals must equal
+//! what the generator sent, weighted by the sampling rate.
+mod common;
+
+use common::kafka::{delimited, read_topic, Broker};
+use common::serve::Serve;
+use common::*;
+use craft::sflow::{datagram, Agent, Sample};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The topic's partitions.
+const PARTITIONS: i32 = 4;
+
+/// One sample the generator sends, as the totals count it.
+struct Sent {
+    agent: [u8; 4],
+    tunnel: &'static str,
+    id: u32,
+    inner: ([u8; 4], [u8; 4]),
+    bytes: u64,
+}
+
+/// A sampled frame: outer IPv4 from the agent's network, VXLAN (VNI `id`) or GRE (key `id`),
+/// then the tenant's IPv4 TCP packet to port 443.
+fn frame(agent: [u8; 4], tunnel: &str, id: u32, inner: ([u8; 4], [u8; 4])) -> Vec<u8> {
+    use craft::{build, Header};
+    let outer = Header::ipv4([192, 0, 2, agent[3]], [192, 0, 2, 100]);
+    let mut h = vec![Header::eth(), outer];
+    if tunnel == "vxlan" {
+        h.extend([Header::Udp { src: 50000, dst: 4789 }, Header::Vxlan { vni: id }]);
+    } else {
+        h.push(Header::Gre { key: Some(id), seq: None });
+    }
+    h.extend([
+        Header::eth(),
+        Header::ipv4(inner.0, inner.1),
+        Header::Tcp { src: 40000, dst: 443, flags: 0x18 },
+        Header::Payload(vec![0; 200]),
+    ]);
+    let mut f = build(&h);
+    f.truncate(128);
+    f
+}
+
+/// Agent `agent`'s stream: `count` datagrams of 5 flow samples over three tenants (VXLAN VNIs
+/// 100 and 200, GRE key 300), four sources each, two sampling rates and five frame lengths.
+fn stream(agent: [u8; 4], first_seq: u32, count: u32, sent: &mut Vec<Sent>) -> Vec<Vec<u8>> {
+    let from = Agent { address: IpAddr::from(agent), sub_agent: 0 };
+    (first_seq..first_seq + count)
+        .map(|d| {
+            let samples: Vec<Sample> = (0..5u32)
+                .map(|s| {
+                    let (tunnel, id) = [("vxlan", 100), ("vxlan", 200), ("gre", 300)][((d + s) % 3) as usize];
+                    let net = (id / 100) as u8;
+                    let inner = ([10, net, 0, 1 + ((d * 5 + s) % 4) as u8], [10, net, 0, 100]);
+                    let rate = 100 * (1 + s % 2) * u32::from(agent[3]);
+                    let len = 200 + 100 * ((d + s) % 5);
+                    sent.push(Sent { agent, tunnel, id, inner, bytes: u64::from(len) * u64::from(rate) });
+                    Sample::Flow {
+                        source: 3,
+                        sampling_rate: rate,
+                        sample_pool: rate * (d * 5 + s),
+                        input: 3,
+                        output: 7,
+                        frame_length: len,
+                        header: frame(agent, tunnel, id, inner),
+                    }
+                })
+                .collect();
+            datagram(from, d, d * 10, &samples)
+        })
+        .collect()
+}
+
+fn have_chdb() -> bool {
+    let ok = Command::new("python3").args(["-c", "import chdb"]).output().is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(std::env::var_os("CI").is_none(), "chdb (PyPI) is required in CI but is not installed");
+        skip("chdb is not installed (pip install chdb)");
+    }
+    ok
+}
+
+fn config(broker: &Broker, instance: &str, extra: &str) -> String {
+    format!(
+        "[export]\ninstance = \"{instance}\"\n[export.kafka]\nbrokers = [\"{}\"]\ntopic = \"detunnel\"\nlinger_ms = 20\n{extra}",
+        broker.address()
+    )
+}
+
+/// A counter of `/metrics`.
+fn metric(server: &Serve, line: &str) -> u64 {
+    let text = server.request("GET", "/metrics", None).1;
+    text.lines()
+        .find_map(|l| l.strip_prefix(line).and_then(|v| v.trim().parse::<f64>().ok()))
+        .unwrap_or_else(|| panic!("no {line} in {text}")) as u64
+}
+
+/// Waits until `server` has delivered `want` samples (or dropped some: then it fails).
+fn wait_delivered(server: &Serve, want: u64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while metric(server, "detunnel_kafka_delivered_total ") < want {
+        assert!(Instant::now() < deadline, "not delivered: {}", server.request("GET", "/metrics", None).1);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn samples_in(values: &[Vec<u8>]) -> usize {
+    values.iter().map(|v| delimited(v).len()).sum()
+}
+
+fn repo_file(path: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
+}
+
+/// Three collectors, one topic, ClickHouse: totals per agent, per tunnel and per inner address
+/// pair equal the generator's, every record is there once, and nothing was dropped.
+#[test]
+fn three_collectors_export_to_kafka_and_clickhouse_adds_them_up_exactly() {
+    let Some(broker) = Broker::start() else { return };
+    if !have_chdb() || !have_tool("curl") {
+        return;
+    }
+    broker.create_topic("detunnel", PARTITIONS as u32);
+    broker.create_topic("detunnel-counters", 1);
+    let mut sent = Vec::new();
+    let mut servers = Vec::new();
+    for (i, agent) in [[198, 51, 100, 1], [198, 51, 100, 2], [198, 51, 100, 3]].into_iter().enumerate() {
+        let name = format!("collector-{}", i + 1);
+        let server = Serve::start(&format!("kafka-{name}"), &config(&broker, &name, ""), &["--workers", "2"], None);
+        let datagrams = stream(agent, 1, 400, &mut sent);
+        server.send(&datagrams);
+        servers.push(server);
+    }
+    for (i, server) in servers.iter().enumerate() {
+        wait_delivered(server, 2000);
+        for reason in ["queue_full", "rejected", "shutdown"] {
+            let line = format!("detunnel_kafka_dropped_total{{reason=\"{reason}\"}} ");
+            assert_eq!(metric(server, &line), 0, "collector {} dropped for {reason}", i + 1);
+        }
+        assert_eq!(metric(server, "detunnel_kafka_samples_total "), 2000);
+    }
+    let values = read_topic(&broker.address(), "detunnel", PARTITIONS, Duration::from_secs(30), |v| {
+        samples_in(v) >= sent.len()
+    });
+    assert_eq!(samples_in(&values), sent.len(), "records on the topic");
+    let tmp = TempDir::new("kafka-chdb");
+    let records = tmp.join("records.pb");
+    std::fs::write(&records, values.concat()).unwrap();
+    let out = Command::new("python3")
+        .arg(repo_file("crates/detunnel/tests/export/chdb_totals.py"))
+        .arg(repo_file("export/clickhouse.sql"))
+        .arg(repo_file("export/detunnel.proto"))
+        .arg(&records)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "chdb: {}", String::from_utf8_lossy(&out.stderr));
+    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(got["records"].as_u64(), Some(sent.len() as u64), "{got}");
+    assert_eq!(got["distinct"].as_u64(), Some(sent.len() as u64), "(instance, sequence) pairs: {got}");
+    // What the generator sent, weighted by the sampling rate.
+    let mut per_agent: BTreeMap<String, u64> = BTreeMap::new();
+    let mut per_tunnel: BTreeMap<(String, u64), u64> = BTreeMap::new();
+    let mut per_pair: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
+    for s in &sent {
+        *per_agent.entry(format!("::ffff:{}", IpAddr::from(s.agent))).or_default() += s.bytes;
+        *per_tunnel.entry((s.tunnel.to_string(), u64::from(s.id))).or_default() += s.bytes;
+        let pair = (format!("::ffff:{}", IpAddr::from(s.inner.0)), format!("::ffff:{}", IpAddr::from(s.inner.1)));
+        let e = per_pair.entry(pair).or_default();
+        e.0 += s.bytes;
+        e.1 += 1;
+    }
+    let num = |v: &Value| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).unwrap();
+    let rows = |k: &str| got[k].as_array().unwrap().clone();
+    let agents: BTreeMap<String, u64> =
+        rows("per_agent").iter().map(|r| (r[0].as_str().unwrap().to_string(), num(&r[1]))).collect();
+    assert_eq!(agents, per_agent, "bytes per agent");
+    let tunnels: BTreeMap<(String, u64), u64> =
+        rows("per_tunnel").iter().map(|r| ((r[0].as_str().unwrap().to_string(), num(&r[1])), num(&r[2]))).collect();
+    assert_eq!(tunnels, per_tunnel, "bytes per tunnel");
+    let pairs: BTreeMap<(String, String), (u64, u64)> = rows("per_pair")
+        .iter()
+        .map(|r| {
+            assert_eq!((num(&r[2]), num(&r[3])), (6, 443), "{r}");
+            ((r[0].as_str().unwrap().to_string(), r[1].as_str().unwrap().to_string()), (num(&r[4]), num(&r[5])))
+        })
+        .collect();
+    assert_eq!(pairs, per_pair, "bytes and samples per inner address pair");
+    // Every record lists the tunnel at depth 1 by kind and identifier name.
+    let depth1: Vec<(String, String, u64)> = rows("depth1")
+        .iter()
+        .map(|r| (r[0].as_str().unwrap().to_string(), r[1].as_str().unwrap().to_string(), num(&r[2])))
+        .collect();
+    let gre = sent.iter().filter(|s| s.tunnel == "gre").count() as u64;
+    let want = [("gre".into(), "key".into(), gre), ("vxlan".into(), "vni".into(), sent.len() as u64 - gre)];
+    assert_eq!(depth1, want, "{got}");
+    for s in servers {
+        s.stop();
+    }
+    // The counters topic: each instance's last record says 2,000 delivered and none dropped.
+    let counters = read_topic(&broker.address(), "detunnel-counters", 1, Duration::from_secs(10), |v| {
+        let last = last_counters(v);
+        last.len() == 3 && last.values().all(|c| c["delivered"] == 2000)
+    });
+    let last = last_counters(&counters);
+    assert_eq!(last.keys().cloned().collect::<Vec<_>>(), ["collector-1", "collector-2", "collector-3"]);
+    for (instance, c) in last {
+        assert_eq!((c["samples"].as_u64(), c["delivered"].as_u64()), (Some(2000), Some(2000)), "{instance}: {c}");
+        let drops = ["dropped_queue_full", "dropped_rejected", "dropped_shutdown"];
+        assert!(drops.iter().all(|d| c[*d] == 0), "{instance}: {c}");
+    }
+}
+
+/// Each instance's latest counters record on the counters topic.
+fn last_counters(values: &[Vec<u8>]) -> BTreeMap<String, Value> {
+    values
+        .iter()
+        .map(|v| serde_json::from_slice::<Value>(v).unwrap())
+        .map(|j| (j["instance"].as_str().unwrap().to_string(), j["counters"].clone()))
+        .collect()
+}
