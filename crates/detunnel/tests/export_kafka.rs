@@ -226,3 +226,76 @@ fn last_counters(values: &[Vec<u8>]) -> BTreeMap<String, Value> {
         .map(|j| (j["instance"].as_str().unwrap().to_string(), j["counters"].clone()))
         .collect()
 }
+
+/// The broker stopped mid-run: the collector keeps answering and counting, queues what the
+/// queue holds and drops (and counts) the rest, and delivers the queue once the broker is
+/// back; what reached Kafka plus what was counted as dropped equals what was sampled.
+#[test]
+fn a_stopped_broker_costs_only_counted_samples() {
+    let Some(mut broker) = Broker::start() else { return };
+    if !have_tool("curl") {
+        return;
+    }
+    broker.create_topic("detunnel", PARTITIONS as u32);
+    let extra = "queue_size = 1500\nsamples_per_message = 10\n";
+    let server = Serve::start("kafka-outage", &config(&broker, "outage", extra), &["--workers", "1"], None);
+    let agent = [198, 51, 100, 7];
+    let mut sent = Vec::new();
+    // Before: 1,000 samples delivered and read.
+    server.send(&stream(agent, 1, 200, &mut sent));
+    wait_delivered(&server, 1000);
+    let before = read_topic(&broker.address(), "detunnel", PARTITIONS, Duration::from_secs(10), |v| {
+        samples_in(v) >= 1000
+    });
+    assert_eq!(samples_in(&before), 1000);
+    // During: the broker is gone; 3,000 samples arrive.
+    broker.stop();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    server.send(&stream(agent, 201, 600, &mut sent));
+    while metric(&server, "detunnel_kafka_errors_total{reason=\"unreachable\"} ") == 0 {
+        assert!(Instant::now() < deadline, "no error counted: {}", server.request("GET", "/metrics", None).1);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(server.request("GET", "/healthz", None).0, 200);
+    let agents = server.json("/agents/json");
+    assert!(agents[std::net::Ipv4Addr::from(agent).to_string()].is_object(), "{agents}");
+    let queued = metric(&server, "detunnel_kafka_queued ");
+    assert!(queued <= 1500, "queued {queued} past queue_size");
+    let dropped = metric(&server, "detunnel_kafka_dropped_total{reason=\"queue_full\"} ");
+    assert!(dropped >= 1500, "dropped {dropped}: {}", server.request("GET", "/metrics", None).1);
+    // After: the broker is back (empty: its storage was memory), then 1,000 more samples.
+    let broker = Broker::start_on(broker.port);
+    broker.create_topic("detunnel", PARTITIONS as u32);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while metric(&server, "detunnel_kafka_queued ") > 0 {
+        assert!(Instant::now() < deadline, "queue not delivered: {}", server.request("GET", "/metrics", None).1);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server.send(&stream(agent, 801, 200, &mut sent));
+    let counted = |s: &Serve| {
+        metric(s, "detunnel_kafka_delivered_total ")
+            + metric(s, "detunnel_kafka_dropped_total{reason=\"queue_full\"} ")
+            + metric(s, "detunnel_kafka_dropped_total{reason=\"rejected\"} ")
+    };
+    while counted(&server) < sent.len() as u64 || metric(&server, "detunnel_kafka_queued ") > 0 {
+        assert!(Instant::now() < deadline, "not settled: {}", server.request("GET", "/metrics", None).1);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let delivered = metric(&server, "detunnel_kafka_delivered_total ");
+    let dropped = sent.len() as u64 - delivered;
+    let after = read_topic(&broker.address(), "detunnel", PARTITIONS, Duration::from_secs(10), |v| {
+        (1000 + samples_in(v)) as u64 >= delivered
+    });
+    assert_eq!(
+        (samples_in(&before) + samples_in(&after)) as u64 + metric(&server, "detunnel_kafka_dropped_total{reason=\"queue_full\"} "),
+        sent.len() as u64,
+        "reached Kafka ({} + {}) + dropped ({dropped}) = sampled",
+        samples_in(&before),
+        samples_in(&after)
+    );
+    // The queue's 1,500 samples came through after the outage, then the last 1,000.
+    assert!(samples_in(&after) >= 2500, "{}", samples_in(&after));
+    let log = server.stop();
+    let complaints = log.lines().filter(|l| l.contains("kafka: cannot")).count();
+    assert!((1..=4).contains(&complaints), "logged {complaints} times (once a minute per kind):\n{log}");
+}

@@ -30,6 +30,9 @@ const COUNTERS_EVERY: Duration = Duration::from_secs(10);
 const LOG_EVERY: Duration = Duration::from_secs(60);
 /// Backoff between attempts after an error: first and longest.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(5));
+/// How long a connection or a produce request may take before it counts as failed (a broker
+/// that is gone can leave a request unanswered).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long, once the daemon stops, what is queued may take to be delivered.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -439,7 +442,8 @@ impl Producer {
                     break;
                 }
             }
-            let connection = match self.connect().await {
+            let connected = tokio::time::timeout(REQUEST_TIMEOUT, self.connect()).await;
+            let connection = match connected.unwrap_or_else(|_| Err((Failure::Unreachable, "timed out".into()))) {
                 Ok(c) => c,
                 Err(f) => {
                     self.failed(f, "cannot connect");
@@ -624,7 +628,10 @@ impl Producer {
         let requests = by_partition.into_iter().enumerate().filter(|(_, (r, _))| !r.is_empty()).map(
             |(p, (records, which))| {
                 let client = &conn.partitions[p];
-                async move { (which, client.produce(records, compression).await) }
+                async move {
+                    let result = tokio::time::timeout(REQUEST_TIMEOUT, client.produce(records, compression)).await;
+                    (which, result.map_err(|_| None).and_then(|r| r.map_err(Some)))
+                }
             },
         );
         let results = futures::future::join_all(requests).await;
@@ -642,7 +649,8 @@ impl Producer {
                         c.bytes.fetch_add(m.data.len() as u64, Ordering::Relaxed);
                     }
                 }
-                Err(e) => match classify(&e) {
+                Err(None) => failure = Some((Failure::Unreachable, "no answer in time".into())),
+                Err(Some(e)) => match classify(&e) {
                     Failure::Rejected => {
                         for &i in &which {
                             done[i] = true;
@@ -681,7 +689,8 @@ impl Producer {
             headers: Default::default(),
             timestamp: timestamp(),
         };
-        if client.produce(vec![record], Compression::NoCompression).await.is_err() {
+        let sent = tokio::time::timeout(REQUEST_TIMEOUT, client.produce(vec![record], Compression::NoCompression));
+        if !matches!(sent.await, Ok(Ok(_))) {
             self.export.counters.errors_counters.fetch_add(1, Ordering::Relaxed);
         }
     }

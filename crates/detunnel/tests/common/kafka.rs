@@ -33,7 +33,8 @@ impl Broker {
                 .stdout(Stdio::null())
                 .stderr(Stdio::null()),
         );
-        let b = Broker { process: Running(Some(child), "-TERM"), port };
+        // Stopped as a crash stops it: SIGTERM lets tansu serve open connections for a while.
+        let b = Broker { process: Running(Some(child), "-KILL"), port };
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "tansu did not start on port {port}");
