@@ -75,7 +75,9 @@ pub fn run_with(config: Config, args: &ServeArgs) -> Result<ExitCode> {
         eprintln!("detunnel serve: every sample exported as IPFIX to {}", list.join(", "));
     }
     if let Some(kafka) = &config.export.kafka {
-        kafka.check().map_err(|e| anyhow::anyhow!("{}: {e}", args.config.as_deref().unwrap_or("configuration")))?;
+        kafka
+            .check()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", args.config.as_deref().unwrap_or("configuration")))?;
         let instance = match &config.export.instance {
             Some(i) => i.clone(),
             None => default_instance(listen.first().map_or(6343, |a| a.port())),
@@ -118,7 +120,10 @@ pub fn run_with(config: Config, args: &ServeArgs) -> Result<ExitCode> {
             })
         };
         let flows = Box::new(server::engine_sink::EngineSink(shared.clone()));
-        let hooks = pipeline::Hooks { publish: Some(publish), flows: Some(flows), progress: false };
+        let export: Option<Box<dyn pipeline::FlowCounter>> = shared.exports().then(|| {
+            Box::new(server::engine_sink::ExportSink { shared: shared.clone(), pipeline: name.clone() }) as _
+        });
+        let hooks = pipeline::Hooks { publish: Some(publish), flows: Some(flows), export, progress: false };
         let p = pipeline::Pipeline::open(&config, stop.clone(), hooks)
             .map_err(|e| anyhow::anyhow!("pipeline `{name}`: {e}"))?;
         opened.push((name, sources, p));

@@ -134,7 +134,8 @@ fn three_collectors_export_to_kafka_and_clickhouse_adds_them_up_exactly() {
     let mut servers = Vec::new();
     for (i, agent) in [[198, 51, 100, 1], [198, 51, 100, 2], [198, 51, 100, 3]].into_iter().enumerate() {
         let name = format!("collector-{}", i + 1);
-        let server = Serve::start(&format!("kafka-{name}"), &config(&broker, &name, ""), &["--workers", "2"], None);
+        let server =
+            Serve::start(&format!("kafka-{name}"), &config(&broker, &name, ""), &["--workers", "2"], None);
         let datagrams = stream(agent, 1, 400, &mut sent);
         server.send(&datagrams);
         servers.push(server);
@@ -172,7 +173,8 @@ fn three_collectors_export_to_kafka_and_clickhouse_adds_them_up_exactly() {
     for s in &sent {
         *per_agent.entry(format!("::ffff:{}", IpAddr::from(s.agent))).or_default() += s.bytes;
         *per_tunnel.entry((s.tunnel.to_string(), u64::from(s.id))).or_default() += s.bytes;
-        let pair = (format!("::ffff:{}", IpAddr::from(s.inner.0)), format!("::ffff:{}", IpAddr::from(s.inner.1)));
+        let pair =
+            (format!("::ffff:{}", IpAddr::from(s.inner.0)), format!("::ffff:{}", IpAddr::from(s.inner.1)));
         let e = per_pair.entry(pair).or_default();
         e.0 += s.bytes;
         e.1 += 1;
@@ -182,14 +184,19 @@ fn three_collectors_export_to_kafka_and_clickhouse_adds_them_up_exactly() {
     let agents: BTreeMap<String, u64> =
         rows("per_agent").iter().map(|r| (r[0].as_str().unwrap().to_string(), num(&r[1]))).collect();
     assert_eq!(agents, per_agent, "bytes per agent");
-    let tunnels: BTreeMap<(String, u64), u64> =
-        rows("per_tunnel").iter().map(|r| ((r[0].as_str().unwrap().to_string(), num(&r[1])), num(&r[2]))).collect();
+    let tunnels: BTreeMap<(String, u64), u64> = rows("per_tunnel")
+        .iter()
+        .map(|r| ((r[0].as_str().unwrap().to_string(), num(&r[1])), num(&r[2])))
+        .collect();
     assert_eq!(tunnels, per_tunnel, "bytes per tunnel");
     let pairs: BTreeMap<(String, String), (u64, u64)> = rows("per_pair")
         .iter()
         .map(|r| {
             assert_eq!((num(&r[2]), num(&r[3])), (6, 443), "{r}");
-            ((r[0].as_str().unwrap().to_string(), r[1].as_str().unwrap().to_string()), (num(&r[4]), num(&r[5])))
+            (
+                (r[0].as_str().unwrap().to_string(), r[1].as_str().unwrap().to_string()),
+                (num(&r[4]), num(&r[5])),
+            )
         })
         .collect();
     assert_eq!(pairs, per_pair, "bytes and samples per inner address pair");
@@ -212,7 +219,11 @@ fn three_collectors_export_to_kafka_and_clickhouse_adds_them_up_exactly() {
     let last = last_counters(&counters);
     assert_eq!(last.keys().cloned().collect::<Vec<_>>(), ["collector-1", "collector-2", "collector-3"]);
     for (instance, c) in last {
-        assert_eq!((c["samples"].as_u64(), c["delivered"].as_u64()), (Some(2000), Some(2000)), "{instance}: {c}");
+        assert_eq!(
+            (c["samples"].as_u64(), c["delivered"].as_u64()),
+            (Some(2000), Some(2000)),
+            "{instance}: {c}"
+        );
         let drops = ["dropped_queue_full", "dropped_rejected", "dropped_shutdown"];
         assert!(drops.iter().all(|d| c[*d] == 0), "{instance}: {c}");
     }
@@ -268,7 +279,11 @@ fn a_stopped_broker_costs_only_counted_samples() {
     broker.create_topic("detunnel", PARTITIONS as u32);
     let deadline = Instant::now() + Duration::from_secs(30);
     while metric(&server, "detunnel_kafka_queued ") > 0 {
-        assert!(Instant::now() < deadline, "queue not delivered: {}", server.request("GET", "/metrics", None).1);
+        assert!(
+            Instant::now() < deadline,
+            "queue not delivered: {}",
+            server.request("GET", "/metrics", None).1
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     server.send(&stream(agent, 801, 200, &mut sent));
@@ -287,7 +302,8 @@ fn a_stopped_broker_costs_only_counted_samples() {
         (1000 + samples_in(v)) as u64 >= delivered
     });
     assert_eq!(
-        (samples_in(&before) + samples_in(&after)) as u64 + metric(&server, "detunnel_kafka_dropped_total{reason=\"queue_full\"} "),
+        (samples_in(&before) + samples_in(&after)) as u64
+            + metric(&server, "detunnel_kafka_dropped_total{reason=\"queue_full\"} "),
         sent.len() as u64,
         "reached Kafka ({} + {}) + dropped ({dropped}) = sampled",
         samples_in(&before),
@@ -298,4 +314,88 @@ fn a_stopped_broker_costs_only_counted_samples() {
     let log = server.stop();
     let complaints = log.lines().filter(|l| l.contains("kafka: cannot")).count();
     assert!((1..=4).contains(&complaints), "logged {complaints} times (once a minute per kind):\n{log}");
+}
+
+/// A pipeline's `export` sink: each frame the broker takes is a record on the topic (JSON
+/// here), with the pipeline's name, the tunnel and the tenant inside it.
+#[test]
+fn a_pipelines_frames_are_exported_as_json_records() {
+    let Some(broker) = Broker::start() else { return };
+    if !have_tool("curl") {
+        return;
+    }
+    broker.create_topic("detunnel", 1);
+    let port = common::serve::free_port(true);
+    let extra = format!(
+        "format = \"json\"\n[pipelines.mirror]\nsources = [\"vxlan://127.0.0.1:{port}\"]\nsinks = [\"export\"]\n"
+    );
+    let server =
+        Serve::start("kafka-pipeline", &config(&broker, "broker-1", &extra), &["--workers", "1"], None);
+    let inner = |src: [u8; 4], dst: [u8; 4]| {
+        craft::build(&[
+            craft::Header::eth(),
+            craft::Header::ipv4(src, dst),
+            craft::Header::Tcp { src: 40000, dst: 443, flags: 0x18 },
+            craft::Header::Payload(vec![0; 100]),
+        ])
+    };
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for i in 0..40 {
+        let (vni, frame) = if i % 4 == 3 {
+            (200, inner([10, 2, 0, 1], [10, 2, 0, 2]))
+        } else {
+            (100, inner([10, 1, 0, 1], [10, 1, 0, 2]))
+        };
+        let mut payload = craft::build(&[craft::Header::Vxlan { vni }]);
+        payload.extend_from_slice(&frame);
+        s.send_to(&payload, ("127.0.0.1", port)).unwrap();
+    }
+    wait_delivered(&server, 40);
+    let values = read_topic(&broker.address(), "detunnel", 1, Duration::from_secs(10), |v| {
+        v.iter().map(|m| m.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count()).sum::<usize>() >= 40
+    });
+    let records: Vec<Value> = values
+        .iter()
+        .flat_map(|m| {
+            m.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap())
+        })
+        .collect();
+    assert_eq!(records.len(), 40);
+    let mut seen: BTreeMap<(u64, String, String), usize> = BTreeMap::new();
+    for r in &records {
+        assert_eq!(
+            (r["type"].as_str(), r["pipeline"].as_str(), r["instance"].as_str()),
+            (Some("DETUNNEL_PIPELINE"), Some("mirror"), Some("broker-1")),
+            "{r}"
+        );
+        assert_eq!(
+            (r["tunnel"].as_str(), r["sampling_rate"].as_u64(), r["tunnels"].as_u64()),
+            (Some("vxlan"), Some(1), Some(1)),
+            "{r}"
+        );
+        assert_eq!(r["stack"], "eth.ip.udp.vxlan.eth.ip.tcp", "{r}");
+        assert_eq!((r["inner_proto"].as_u64(), r["inner_dst_port"].as_u64()), (Some(6), Some(443)), "{r}");
+        assert_eq!(r["depths"][1]["id_name"], "vni", "{r}");
+        assert_eq!(r["depths"][1]["id"], r["tunnel_id"], "{r}");
+        // The frame as received: Ethernet, IPv4 and UDP before the VXLAN datagram.
+        assert_eq!(r["bytes"].as_u64(), Some(14 + 20 + 8 + 8 + 14 + 20 + 20 + 100), "{r}");
+        let key = (
+            r["tunnel_id"].as_u64().unwrap(),
+            r["inner_src_addr"].as_str().unwrap().to_string(),
+            r["inner_dst_addr"].as_str().unwrap().to_string(),
+        );
+        *seen.entry(key).or_default() += 1;
+    }
+    let want: BTreeMap<(u64, String, String), usize> = [
+        ((100, "10.1.0.1".to_string(), "10.1.0.2".to_string()), 30),
+        ((200, "10.2.0.1".to_string(), "10.2.0.2".to_string()), 10),
+    ]
+    .into();
+    assert_eq!(seen, want);
+    let sequences: std::collections::BTreeSet<u64> =
+        records.iter().map(|r| r["sequence"].as_u64().unwrap()).collect();
+    assert_eq!(sequences.len(), 40, "one sequence number per record");
+    let summary = server.json("/pipelines/json");
+    assert_eq!(summary["mirror"]["export"]["counted"], 40, "{summary}");
+    server.stop();
 }

@@ -97,22 +97,33 @@ pub enum Sink {
         /// Count 1 in this many frames.
         sample: u64,
     },
+    /// Every frame the pipeline accepts (1 in `sample`, standing for `sample` frames), decoded,
+    /// as a record of the daemon's exports (`[export.kafka]`, `[export.ipfix]`).
+    Export {
+        /// Export 1 in this many frames.
+        sample: u64,
+    },
 }
 
 impl Sink {
-    /// Reads `flows`, `flows:N` (1 in N frames), `file:PATH`, `tap:NAME`, `out:IFACE` or a tunnel URL
-    /// (`vxlan://tool:4789?vni=7`, `gre://...`, `erspan3://...`).
+    /// Reads `flows`, `flows:N` (1 in N frames), `export`, `export:N`, `file:PATH`,
+    /// `tap:NAME`, `out:IFACE` or a tunnel URL (`vxlan://tool:4789?vni=7`, `gre://...`,
+    /// `erspan3://...`).
     pub fn parse(s: &str) -> Result<Sink, String> {
-        if s == "flows" {
-            return Ok(Sink::Flows { sample: 1 });
-        }
-        if let Some(n) = s.strip_prefix("flows:") {
-            let sample = n
-                .parse()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| format!("`{s}`: flows:N needs N of 1 or more"))?;
-            return Ok(Sink::Flows { sample });
+        let flows = |sample| Sink::Flows { sample };
+        let export = |sample| Sink::Export { sample };
+        for (name, sink) in [("flows", &flows as &dyn Fn(u64) -> Sink), ("export", &export)] {
+            if s == name {
+                return Ok(sink(1));
+            }
+            if let Some(n) = s.strip_prefix(name).and_then(|r| r.strip_prefix(':')) {
+                let sample = n
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| format!("`{s}`: {name}:N needs N of 1 or more"))?;
+                return Ok(sink(sample));
+            }
         }
         if let Some(path) = s.strip_prefix("file:") {
             return Ok(Sink::File(FileSink::new(path)));
@@ -127,8 +138,13 @@ impl Sink {
             return Target::parse(s).map(Sink::Tunnel);
         }
         Err(format!(
-            "`{s}`: a sink is flows, flows:N, file:PATH, tap:NAME, out:IFACE or a tunnel URL (vxlan://HOST?vni=N, ...)"
+            "`{s}`: a sink is flows, flows:N, export, export:N, file:PATH, tap:NAME, out:IFACE or a tunnel URL (vxlan://HOST?vni=N, ...)"
         ))
+    }
+
+    /// True for the sinks that take decoded frames (flows, export) rather than stripped ones.
+    pub fn counts(&self) -> bool {
+        matches!(self, Sink::Flows { .. } | Sink::Export { .. })
     }
 }
 
@@ -214,6 +230,9 @@ impl PipelineConfig {
         if self.sinks.iter().filter(|s| matches!(s, Sink::Flows { .. })).count() > 1 {
             return Err("a pipeline counts into the flow engine once: one flows sink".into());
         }
+        if self.sinks.iter().filter(|s| matches!(s, Sink::Export { .. })).count() > 1 {
+            return Err("a pipeline exports its frames once: one export sink".into());
+        }
         if self.workers == 0 || self.workers > 64 {
             return Err(format!("workers = {}: from 1 to 64", self.workers));
         }
@@ -287,6 +306,8 @@ pub struct SinkTable {
     pub file: Option<String>,
     /// The flow engine.
     pub flows: Option<bool>,
+    /// The daemon's exports.
+    pub export: Option<bool>,
     /// A TAP interface.
     pub tap: Option<String>,
     /// A tool port (a network interface).
@@ -303,7 +324,7 @@ pub struct SinkTable {
     pub rotate_seconds: Option<u64>,
     /// File: also one file per tunnel stream in this folder.
     pub split_streams: Option<String>,
-    /// Flows: count 1 in this many frames.
+    /// Flows and export: take 1 in this many frames.
     pub sample: Option<u64>,
 }
 
@@ -314,9 +335,15 @@ impl SinkSpec {
             SinkSpec::Short(s) => return Sink::parse(s),
             SinkSpec::Table(t) => t,
         };
-        let given = [t.file.is_some(), t.flows == Some(true), t.tap.is_some(), t.to.is_some()];
+        let given = [
+            t.file.is_some(),
+            t.flows == Some(true),
+            t.export == Some(true),
+            t.tap.is_some(),
+            t.to.is_some(),
+        ];
         if given.iter().filter(|g| **g).count() != 1 {
-            return Err("a sink table names one of file, flows = true, tap or to".into());
+            return Err("a sink table names one of file, flows = true, export = true, tap or to".into());
         }
         let file_options = t.format.is_some()
             || t.compress.is_some()
@@ -329,8 +356,8 @@ impl SinkSpec {
                     .into(),
             );
         }
-        if t.flows != Some(true) && t.sample.is_some() {
-            return Err("sample is an option of the flows sink".into());
+        if t.flows != Some(true) && t.export != Some(true) && t.sample.is_some() {
+            return Err("sample is an option of the flows and export sinks".into());
         }
         if let Some(path) = &t.file {
             let format = match t.format.as_deref() {
@@ -352,12 +379,12 @@ impl SinkSpec {
             let path = Some(path.clone());
             return Ok(Sink::File(FileSink { path, format, compression, rotation, split_streams }));
         }
-        if t.flows == Some(true) {
+        if t.flows == Some(true) || t.export == Some(true) {
             let sample = t.sample.unwrap_or(1);
             if sample == 0 {
                 return Err("sample = 0: count 1 in N frames with N of 1 or more".into());
             }
-            return Ok(Sink::Flows { sample });
+            return Ok(if t.flows == Some(true) { Sink::Flows { sample } } else { Sink::Export { sample } });
         }
         if let Some(name) = &t.tap {
             return Sink::parse(&format!("tap:{name}"));
@@ -451,6 +478,9 @@ mod tests {
         assert_eq!(Sink::parse("flows"), Ok(Sink::Flows { sample: 1 }));
         assert_eq!(Sink::parse("flows:100"), Ok(Sink::Flows { sample: 100 }));
         assert!(Sink::parse("flows:0").is_err());
+        assert_eq!(Sink::parse("export"), Ok(Sink::Export { sample: 1 }));
+        assert_eq!(Sink::parse("export:10"), Ok(Sink::Export { sample: 10 }));
+        assert!(Sink::parse("export:").is_err());
         assert!(
             matches!(Sink::parse("file:/var/cap/x.pcapng"), Ok(Sink::File(f)) if f.format == Format::Pcapng)
         );

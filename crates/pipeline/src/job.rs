@@ -34,6 +34,7 @@ pub struct Job {
     files: Vec<FileOut>,
     sinks: Vec<FrameSink>,
     flows: Option<(FlowSink, u64)>,
+    export: Option<(FlowSink, u64)>,
     /// Frames holding sFlow datagrams are read as the packets they sample.
     sflow: Option<SflowReader>,
     streams: StreamTable,
@@ -84,6 +85,7 @@ impl Job {
         files: Vec<FileOut>,
         sinks: Vec<FrameSink>,
         flows: Option<(FlowSink, u64)>,
+        export: Option<(FlowSink, u64)>,
         sflow: Option<SflowReader>,
         publish: Option<Publish>,
         progress: bool,
@@ -99,6 +101,7 @@ impl Job {
             files,
             sinks,
             flows,
+            export,
             sflow,
             streams: StreamTable::default(),
             kernel: None,
@@ -184,10 +187,12 @@ impl Job {
                 flow
             }
         };
-        // The flow engine counts every frame the filter let through (duplicates aside), as
-        // received and decoded.
-        if let (Some((sink, _)), Some(decoded)) = (&mut self.flows, lane.counted(d, f.data)) {
-            sink.offer(decoded, f.orig_len);
+        // The flow engine counts, and the export sends, every frame the filter let through
+        // (duplicates aside), as received and decoded.
+        if let Some(decoded) = lane.counted(d, f.data) {
+            for (sink, _) in [&mut self.flows, &mut self.export].into_iter().flatten() {
+                sink.offer(decoded, f.orig_len);
+            }
         }
         if self.error.is_some() || self.output_closed {
             return ControlFlow::Break(());
@@ -201,11 +206,11 @@ impl Job {
         flow
     }
 
-    /// Frames out as `-c` counts them: emitted, or counted when only the flow engine takes
-    /// frames.
+    /// Frames out as `-c` counts them: emitted, or counted when only the flow engine (or the
+    /// export) takes frames.
     fn frames_counted_out(&self) -> u64 {
         if self.files.is_empty() && self.sinks.is_empty() {
-            self.flows.as_ref().map_or(0, |(f, _)| f.matched)
+            self.flows.as_ref().or(self.export.as_ref()).map_or(0, |(f, _)| f.matched)
         } else {
             self.emitted
         }
@@ -219,12 +224,12 @@ impl Job {
             return;
         };
         let Some(datagram) = decoded.frame().get(l.offset as usize..) else { return };
-        let flows = &mut self.flows;
+        let (flows, export) = (&mut self.flows, &mut self.export);
         reader.datagram(datagram, |item| {
-            if let (Sampled::Frame { input, source, weight, discarded: false }, Some((sink, _))) =
-                (item, flows.as_mut())
-            {
-                sink.offer_input(input, source, weight);
+            if let Sampled::Frame { input, source, weight, discarded: false } = item {
+                for (sink, _) in [&mut *flows, &mut *export].into_iter().flatten() {
+                    sink.offer_input(input, source, weight);
+                }
             }
         });
     }
@@ -442,11 +447,8 @@ impl Job {
                 .collect(),
             sinks: self.sinks.iter().map(FrameSink::counts).collect(),
             sflow: self.sflow.as_ref().map(sflow_counts),
-            flows: self.flows.as_ref().map(|(f, sample)| summary::FlowCounts {
-                offered: f.offered,
-                counted: f.counted,
-                sample: *sample,
-            }),
+            flows: self.flows.as_ref().map(flow_counts),
+            export: self.export.as_ref().map(flow_counts),
             streams,
             other_streams,
             count_reached: self.limit.filter(|_| self.limit_reached),
@@ -454,6 +456,11 @@ impl Job {
             error: None,
         }
     }
+}
+
+/// What a flows or export sink took.
+fn flow_counts((f, sample): &(FlowSink, u64)) -> summary::FlowCounts {
+    summary::FlowCounts { offered: f.offered, counted: f.counted, sample: *sample }
 }
 
 /// Seconds as `m:ss` (or `h:mm:ss`).

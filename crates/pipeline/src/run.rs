@@ -28,6 +28,8 @@ pub struct Hooks {
     pub publish: Option<Publish>,
     /// Where a flows sink counts (the daemon's engine, `detunnel flows`'s table).
     pub flows: Option<Box<dyn FlowCounter>>,
+    /// Where an export sink sends (the daemon's exports).
+    pub export: Option<Box<dyn FlowCounter>>,
     /// Show a progress line on standard error when it is a terminal.
     pub progress: bool,
 }
@@ -178,8 +180,8 @@ fn open(config: &PipelineConfig, stop: Arc<AtomicBool>, hooks: Hooks) -> Result<
             }
         }
     }
-    let (mut files, mut sinks, mut flows) = (Vec::new(), Vec::new(), None);
-    let mut counter = hooks.flows;
+    let (mut files, mut sinks, mut flows, mut export) = (Vec::new(), Vec::new(), None, None);
+    let (mut counter, mut exporter) = (hooks.flows, hooks.export);
     for s in &config.sinks {
         match s {
             Sink::File(f) => files.push(FileOut::open(f, live).map_err(StartError::Setup)?),
@@ -203,6 +205,14 @@ fn open(config: &PipelineConfig, stop: Arc<AtomicBool>, hooks: Hooks) -> Result<
                 })?;
                 flows = Some((FlowSink::new(counter, *sample), *sample));
             }
+            Sink::Export { sample } => {
+                let exporter = exporter.take().ok_or_else(|| {
+                    StartError::Setup(
+                        "the export sink sends to the daemon's exports: run it in detunnel serve with [export.kafka] or [export.ipfix]".into(),
+                    )
+                })?;
+                export = Some((FlowSink::new(exporter, *sample), *sample));
+            }
         }
     }
     for flag in files.iter().filter_map(FileOut::reopen_flag) {
@@ -214,8 +224,8 @@ fn open(config: &PipelineConfig, stop: Arc<AtomicBool>, hooks: Hooks) -> Result<
         let decap = Decapsulator::new(config.decap.clone());
         let dissector = Dissector::new(config.decoder.clone());
         let lane = Lane::new(dissector, decap, filter, config.erspan_timestamps, config.balance);
-        let emit = config.sinks.iter().any(|s| !matches!(s, Sink::Flows { .. }));
-        let count = config.sinks.iter().any(|s| matches!(s, Sink::Flows { .. }));
+        let emit = config.sinks.iter().any(|s| !s.counts());
+        let count = config.sinks.iter().any(Sink::counts);
         Ok(lane.sinks(emit, count))
     };
     let lanes = if live {
@@ -238,6 +248,7 @@ fn open(config: &PipelineConfig, stop: Arc<AtomicBool>, hooks: Hooks) -> Result<
         files,
         sinks,
         flows,
+        export,
         config.sflow.then(|| SflowReader::new(config.decoder.clone(), MAX_SFLOW_AGENTS)),
         hooks.publish,
         hooks.progress,

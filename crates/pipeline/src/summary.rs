@@ -59,6 +59,9 @@ pub struct Summary {
     /// The flows sink.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flows: Option<FlowCounts>,
+    /// The export sink.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub export: Option<FlowCounts>,
     /// sFlow datagrams read as the packets they sample.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sflow: Option<SflowCounts>,

@@ -137,28 +137,8 @@ impl Worker {
                 } else {
                     engine.add(source, input, weight, now);
                     if let Some(p) = input.sample {
-                        let index = |i: wire::sflow::Interface| match i {
-                            wire::sflow::Interface::Index(n) => n,
-                            _ => 0,
-                        };
-                        let ports = (index(p.input), index(p.output));
-                        if let Some(x) = export.as_mut() {
-                            x.sample(&input.decoded, input.frame_len, p.sampling_rate, source.agent, ports);
-                        }
-                        if let Some(k) = kafka.as_mut() {
-                            let origin = crate::sample_record::Origin {
-                                time_ns,
-                                agent: source.agent,
-                                sub_agent_id: p.sub_agent_id,
-                                datagram_sequence: p.datagram_sequence,
-                                source_index: p.source_index,
-                                interfaces: ports,
-                                sampling_rate: p.sampling_rate,
-                                frame_len: input.frame_len,
-                                pipeline: None,
-                            };
-                            k.sample(&input.decoded, &origin);
-                        }
+                        let exports = (&mut *export, &mut *kafka);
+                        export_sample(exports, input, source, p.sampling_rate, time_ns, None);
                     }
                 }
                 keys.observe(&input.decoded, now);
@@ -175,6 +155,13 @@ impl Worker {
             seen.last = now;
             seen.uptime_ms = heard.uptime_ms;
         }
+    }
+
+    /// Exports a frame pipeline `pipeline` decoded, standing for `weight` frames, seen at
+    /// `source` (an sFlow sample's interfaces and sequence numbers when it came in one).
+    pub fn export_frame(&mut self, pipeline: &str, source: DataSource, input: &Input<'_>, weight: u64) {
+        let rate = u32::try_from(weight).unwrap_or(u32::MAX);
+        export_sample((&mut self.export, &mut self.kafka), input, source, rate, unix_ns(), Some(pipeline));
     }
 
     /// Reads one captured frame at `now`: a frame that holds an sFlow datagram is left to the
@@ -202,6 +189,41 @@ impl Worker {
         self.engine.add(DataSource { agent: FILE_AGENT, index: interface }, &input, 1, now);
         self.keys.observe(&input.decoded, now);
         None
+    }
+}
+
+/// Hands a sampled frame (1 in `rate`, received at `time_ns`, of pipeline `pipeline` when a
+/// pipeline counted it) to the IPFIX and Kafka exports that are configured.
+fn export_sample(
+    (ipfix, kafka): (&mut Option<crate::ipfix::Exporter>, &mut Option<crate::kafka::KafkaWriter>),
+    input: &Input<'_>,
+    source: DataSource,
+    rate: u32,
+    time_ns: u64,
+    pipeline: Option<&str>,
+) {
+    let index = |i: wire::sflow::Interface| match i {
+        wire::sflow::Interface::Index(n) => n,
+        _ => 0,
+    };
+    let p = input.sample;
+    let interfaces = p.map_or((0, 0), |p| (index(p.input), index(p.output)));
+    if let Some(x) = ipfix {
+        x.sample(&input.decoded, input.frame_len, rate, source.agent, interfaces);
+    }
+    if let Some(k) = kafka {
+        let origin = crate::sample_record::Origin {
+            time_ns,
+            agent: source.agent,
+            sub_agent_id: p.map_or(0, |p| p.sub_agent_id),
+            datagram_sequence: p.map_or(0, |p| p.datagram_sequence),
+            source_index: source.index,
+            interfaces,
+            sampling_rate: rate,
+            frame_len: input.frame_len,
+            pipeline,
+        };
+        k.sample(&input.decoded, &origin);
     }
 }
 

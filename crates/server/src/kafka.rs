@@ -422,7 +422,14 @@ struct Connection {
 
 impl Producer {
     fn new(export: Arc<KafkaExport>, rx: mpsc::UnboundedReceiver<Message>) -> Producer {
-        Producer { export, rx, pending: Vec::new(), logged: [None; 4], round_robin: 0, last_counters: Instant::now() }
+        Producer {
+            export,
+            rx,
+            pending: Vec::new(),
+            logged: [None; 4],
+            round_robin: 0,
+            last_counters: Instant::now(),
+        }
     }
 
     fn stopping(&self) -> bool {
@@ -443,14 +450,15 @@ impl Producer {
                 }
             }
             let connected = tokio::time::timeout(REQUEST_TIMEOUT, self.connect()).await;
-            let connection = match connected.unwrap_or_else(|_| Err((Failure::Unreachable, "timed out".into()))) {
-                Ok(c) => c,
-                Err(f) => {
-                    self.failed(f, "cannot connect");
-                    self.sleep(&mut backoff).await;
-                    continue;
-                }
-            };
+            let connection =
+                match connected.unwrap_or_else(|_| Err((Failure::Unreachable, "timed out".into()))) {
+                    Ok(c) => c,
+                    Err(f) => {
+                        self.failed(f, "cannot connect");
+                        self.sleep(&mut backoff).await;
+                        continue;
+                    }
+                };
             backoff = BACKOFF.0;
             match self.produce_until_failure(&connection, &mut deadline).await {
                 Ok(()) => break,
@@ -524,7 +532,10 @@ impl Producer {
         let mut partitions = Vec::with_capacity(n);
         for p in 0..n as i32 {
             partitions.push(
-                client.partition_client(s.topic.clone(), p, UnknownTopicHandling::Error).await.map_err(fail)?,
+                client
+                    .partition_client(s.topic.clone(), p, UnknownTopicHandling::Error)
+                    .await
+                    .map_err(fail)?,
             );
         }
         let counters = match count(&s.counters_topic) {
@@ -592,12 +603,14 @@ impl Producer {
         let n = conn.partitions.len();
         let mut take = 0;
         let mut bytes = 0;
-        while take < self.pending.len() && (take == 0 || bytes + self.pending[take].data.len() <= ROUND_BYTES) {
+        while take < self.pending.len() && (take == 0 || bytes + self.pending[take].data.len() <= ROUND_BYTES)
+        {
             bytes += self.pending[take].data.len();
             take += 1;
         }
         let now = timestamp();
-        let mut by_partition: Vec<(Vec<Record>, Vec<usize>)> = (0..n).map(|_| (Vec::new(), Vec::new())).collect();
+        let mut by_partition: Vec<(Vec<Record>, Vec<usize>)> =
+            (0..n).map(|_| (Vec::new(), Vec::new())).collect();
         for (i, m) in self.pending[..take].iter().enumerate() {
             let (key, p) = match self.export.settings.key {
                 KeyName::Agent => {
@@ -629,7 +642,8 @@ impl Producer {
             |(p, (records, which))| {
                 let client = &conn.partitions[p];
                 async move {
-                    let result = tokio::time::timeout(REQUEST_TIMEOUT, client.produce(records, compression)).await;
+                    let result =
+                        tokio::time::timeout(REQUEST_TIMEOUT, client.produce(records, compression)).await;
                     (which, result.map_err(|_| None).and_then(|r| r.map_err(Some)))
                 }
             },
@@ -689,7 +703,8 @@ impl Producer {
             headers: Default::default(),
             timestamp: timestamp(),
         };
-        let sent = tokio::time::timeout(REQUEST_TIMEOUT, client.produce(vec![record], Compression::NoCompression));
+        let sent =
+            tokio::time::timeout(REQUEST_TIMEOUT, client.produce(vec![record], Compression::NoCompression));
         if !matches!(sent.await, Ok(Ok(_))) {
             self.export.counters.errors_counters.fetch_add(1, Ordering::Relaxed);
         }
@@ -735,7 +750,10 @@ mod tests {
         let toml = |s: &str| -> KafkaSettings { serde_json::from_str(s).unwrap() };
         let ok = toml(r#"{"brokers":["127.0.0.1:9092"],"topic":"t"}"#);
         assert_eq!(ok.check(), Ok(()));
-        assert_eq!((ok.samples_per_message, ok.queue_size, ok.counters_topic.as_str()), (100, 1_000_000, "detunnel-counters"));
+        assert_eq!(
+            (ok.samples_per_message, ok.queue_size, ok.counters_topic.as_str()),
+            (100, 1_000_000, "detunnel-counters")
+        );
         let e = toml(r#"{"brokers":[],"topic":"t"}"#).check().unwrap_err();
         assert!(e.contains("export.kafka.brokers"), "{e}");
         let e = toml(r#"{"brokers":["b:1"],"topic":"t","samples_per_message":0}"#).check().unwrap_err();

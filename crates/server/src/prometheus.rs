@@ -109,7 +109,13 @@ fn kafka_families(out: &mut String, k: &crate::kafka::KafkaCounts) {
     let c = "counter";
     family(out, "detunnel_kafka_samples_total", c, "Samples written into Kafka messages.", &one(k.samples));
     family(out, "detunnel_kafka_delivered_total", c, "Samples the brokers acknowledged.", &one(k.delivered));
-    family(out, "detunnel_kafka_messages_total", c, "Kafka messages the brokers acknowledged.", &one(k.messages));
+    family(
+        out,
+        "detunnel_kafka_messages_total",
+        c,
+        "Kafka messages the brokers acknowledged.",
+        &one(k.messages),
+    );
     family(out, "detunnel_kafka_bytes_total", c, "Bytes of the acknowledged messages.", &one(k.bytes));
     let by = |rows: &[(&str, u64)]| -> Vec<(String, f64)> {
         rows.iter().map(|(r, v)| (format!("{{reason=\"{r}\"}}"), *v as f64)).collect()

@@ -79,11 +79,16 @@ mod tests {
 
     #[test]
     fn varints_are_little_endian_groups_of_seven_bits() {
-        for (v, bytes) in [(0u64, vec![0u8]), (1, vec![1]), (300, vec![0xac, 0x02]), (u64::MAX, {
-            let mut b = vec![0xff; 9];
-            b.push(1);
-            b
-        })] {
+        for (v, bytes) in [
+            (0u64, vec![0u8]),
+            (1, vec![1]),
+            (300, vec![0xac, 0x02]),
+            (u64::MAX, {
+                let mut b = vec![0xff; 9];
+                b.push(1);
+                b
+            }),
+        ] {
             let mut out = Vec::new();
             put_varint(&mut out, v);
             assert_eq!(out, bytes, "{v}");

@@ -432,6 +432,24 @@ impl Shared {
         w.keys.observe(&input.decoded, now);
     }
 
+    /// Exports a frame pipeline `pipeline` decoded, standing for `weight` frames, seen at
+    /// `source`, through the worker of its agent.
+    pub fn export_frame(
+        &self,
+        pipeline: &str,
+        source: flows::DataSource,
+        input: &query::Input<'_>,
+        weight: u64,
+    ) {
+        let mut w = lock(self.worker(agent_worker(&source.agent, self.workers.len())));
+        w.export_frame(pipeline, source, input, weight);
+    }
+
+    /// Whether samples are exported (Kafka or IPFIX).
+    pub fn exports(&self) -> bool {
+        self.kafka.is_some() || self.workers.first().is_some_and(|w| lock(w).export.is_some())
+    }
+
     /// Reads a frame of a capture (`serve --read`): sFlow datagrams in it as received ones,
     /// other frames as samples of rate 1 (see [`Worker::frame`]).
     pub fn frame(&self, data: &[u8], link: dissect::LinkType, orig_len: u32, interface: u32, now: f64) {

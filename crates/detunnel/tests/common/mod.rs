@@ -414,6 +414,6 @@ impl Drop for Running {
     }
 }
 
+pub mod kafka;
 pub mod serve;
 pub mod terminal;
-pub mod kafka;
