@@ -463,7 +463,25 @@ fn every_sample_is_exported_as_ipfix_that_tshark_reads() {
     let metrics = server.request("GET", "/metrics", None).1;
     assert!(metrics.contains("detunnel_ipfix_records_total 500"), "{metrics}");
     server.stop();
-    // The messages as tshark reads them from a capture of the collector's port.
+    let fields = [
+        "cflow.srcaddr",
+        "cflow.dstaddr",
+        "cflow.layer2_segment_id",
+        "cflow.octets",
+        "cflow.packets",
+        "cflow.dstport",
+    ];
+    let seen = ipfix_records(&messages, &fields);
+    // VXLAN (type 0x01 in the top byte, RFC 7133) VNI 42; 1,000-byte frames, 1 in 100.
+    let segment = (1u64 << 56 | 42).to_string();
+    let one = |src: &str| format!("{src} 10.1.0.2 {segment} 100000 100 443");
+    assert_eq!(seen.get(&one("10.1.0.1")), Some(&400), "{seen:?}");
+    assert_eq!(seen.get(&one("10.1.0.9")), Some(&100), "{seen:?}");
+}
+
+/// The IPFIX messages a collector received, as tshark reads them from a capture of its port:
+/// each record's `fields` joined by spaces, and how many records had them.
+fn ipfix_records(messages: &[Vec<u8>], fields: &[&str]) -> BTreeMap<String, usize> {
     let frames: Vec<Vec<u8>> = messages
         .iter()
         .map(|m| {
@@ -478,27 +496,81 @@ fn every_sample_is_exported_as_ipfix_that_tshark_reads() {
     let tmp = TempDir::new("ipfix-capture");
     let pcap = tmp.join("ipfix.pcap");
     std::fs::write(&pcap, craft::pcap_file(1, &frames)).unwrap();
-    let fields = [
-        "cflow.srcaddr",
-        "cflow.dstaddr",
-        "cflow.layer2_segment_id",
-        "cflow.octets",
-        "cflow.packets",
-        "cflow.dstport",
-    ];
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    for row in tshark_rows(&pcap, &fields) {
+    for row in tshark_rows(&pcap, fields) {
         let cols: Vec<Vec<&str>> = row.iter().map(|c| c.split(',').collect()).collect();
         for i in 0..cols[0].len() {
             let record: Vec<&str> = cols.iter().map(|c| c.get(i).copied().unwrap_or("")).collect();
             *seen.entry(record.join(" ")).or_default() += 1;
         }
     }
-    // VXLAN (type 0x01 in the top byte, RFC 7133) VNI 42; 1,000-byte frames, 1 in 100.
-    let segment = (1u64 << 56 | 42).to_string();
-    let one = |src: &str| format!("{src} 10.1.0.2 {segment} 100000 100 443");
-    assert_eq!(seen.get(&one("10.1.0.1")), Some(&400), "{seen:?}");
-    assert_eq!(seen.get(&one("10.1.0.9")), Some(&100), "{seen:?}");
+    seen
+}
+
+/// Tenants on IPv6 inside VXLAN are exported with their own template (IPv6 addresses), beside
+/// IPv4 ones in the same messages; tshark reads both.
+#[test]
+fn ipv6_tenants_are_exported_with_a_template_of_their_own() {
+    if !have_tool("curl") || !have_tool("tshark") {
+        return;
+    }
+    use craft::{build, Header};
+    let collector = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    collector.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let config = format!("[export.ipfix]\ncollectors = [\"{}\"]\n", collector.local_addr().unwrap());
+    let server = Serve::start("serve-ipfix6", &config, &["--workers", "1"], None);
+    let v6 = |last: u16| std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, last).octets();
+    let frame = |inner: Header, vni: u32| {
+        let mut f = build(&[
+            Header::eth(),
+            Header::ipv4([192, 0, 2, 1], [192, 0, 2, 2]),
+            Header::Udp { src: 50000, dst: 4789 },
+            Header::Vxlan { vni },
+            Header::eth(),
+            inner,
+            Header::Udp { src: 5353, dst: 53 },
+            Header::Payload(vec![0; 100]),
+        ]);
+        f.truncate(128);
+        f
+    };
+    let agent = Agent { address: IpAddr::from([198, 51, 100, 6]), sub_agent: 0 };
+    let flow = |header: Vec<u8>| Sample::Flow {
+        source: 1,
+        sampling_rate: 10,
+        sample_pool: 10,
+        input: 1,
+        output: 2,
+        frame_length: 500,
+        header,
+    };
+    let datagrams: Vec<Vec<u8>> = (0..20)
+        .map(|i| {
+            let samples = vec![
+                flow(frame(Header::ipv6(v6(1), v6(2)), 7)),
+                flow(frame(Header::ipv6(v6(1), v6(2)), 7)),
+                flow(frame(Header::ipv4([10, 9, 0, 1], [10, 9, 0, 2]), 8)),
+            ];
+            datagram(agent, i + 1, i * 10, &samples)
+        })
+        .collect();
+    server.send(&datagrams);
+    let mut messages = Vec::new();
+    let mut buf = [0u8; 65_536];
+    while let Ok(n) = collector.recv(&mut buf) {
+        messages.push(buf[..n].to_vec());
+    }
+    server.stop();
+    // tshark lists each field over all the records of a message, so fields of one template
+    // are read apart from those both templates have.
+    let six = ipfix_records(&messages, &["cflow.srcaddrv6", "cflow.dstaddrv6"]);
+    assert_eq!(six, [("2001:db8::1 2001:db8::2".to_string(), 40)].into(), "{six:?}");
+    let four = ipfix_records(&messages, &["cflow.srcaddr", "cflow.dstaddr"]);
+    assert_eq!(four, [("10.9.0.1 10.9.0.2".to_string(), 20)].into(), "{four:?}");
+    let both = ipfix_records(&messages, &["cflow.layer2_segment_id", "cflow.octets", "cflow.dstport"]);
+    let segment = |vni: u64| (1u64 << 56 | vni).to_string();
+    let want = [(format!("{} 5000 53", segment(7)), 40), (format!("{} 5000 53", segment(8)), 20)].into();
+    assert_eq!(both, want, "{both:?}");
 }
 
 /// nfdump's collector, nfcapd, takes the IPFIX export: every record, and the packet and byte

@@ -194,7 +194,7 @@ pub fn own(s: &Shared) -> String {
             "IPFIX messages sent (to each collector).",
             &one(x.messages),
         );
-        let not = vec![("{reason=\"not_ipv4\"}".to_string(), x.not_ipv4 as f64)];
+        let not = vec![("{reason=\"not_ip\"}".to_string(), x.not_ip as f64)];
         family(&mut out, "detunnel_ipfix_not_exported_total", c, "Samples not exported, by reason.", &not);
         family(
             &mut out,

@@ -516,11 +516,7 @@ impl Shared {
         let mut total: Option<crate::ipfix::ExportCounts> = None;
         for w in &self.workers {
             if let Some(x) = &lock(w).export {
-                let t = total.get_or_insert_default();
-                t.records += x.counts.records;
-                t.messages += x.counts.messages;
-                t.not_ipv4 += x.counts.not_ipv4;
-                t.errors += x.counts.errors;
+                total.get_or_insert_default().add(&x.counts());
             }
         }
         total
