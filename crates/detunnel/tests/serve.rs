@@ -823,3 +823,59 @@ sinks = ["flows", "file:{}"]
         .unwrap();
     assert_eq!(written, sent);
 }
+
+/// A flow definition's `ipfixCollectors`: its completed flows reach the collector as IPFIX
+/// records of its keys (the tenant inside the tunnel, the VNI), whose octets add up to what
+/// was sampled; a key with no IPFIX element is refused by name.
+#[test]
+fn a_flow_definition_exports_its_completed_flows_as_ipfix() {
+    if !have_tool("curl") || !have_tool("tshark") {
+        return;
+    }
+    let collector = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    collector.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
+    let server = Serve::start("serve-flow-ipfix", "", &["--workers", "1"], None);
+    let at = collector.local_addr().unwrap();
+    let refused = server.request(
+        "PUT",
+        "/flow/stacks/json",
+        Some(&format!(r#"{{"keys":"stack","value":"bytes","ipfixCollectors":["{at}"]}}"#)),
+    );
+    assert_eq!(refused.0, 400, "{refused:?}");
+    assert!(refused.1.contains("key `stack` has no IPFIX element"), "{refused:?}");
+    let spec = format!(
+        r#"{{"keys":"ipsource.1,ipdestination.1,tcpdestinationport,vxlanvni","value":"bytes","activeTimeout":1,"ipfixCollectors":["{at}"]}}"#
+    );
+    assert_eq!(server.request("PUT", "/flow/tenants/json", Some(&spec)).0, 204);
+    assert!(server.json("/flow/tenants/json")["ipfixCollectors"][0] == at.to_string());
+    // 100 datagrams of 4 samples of 10.1.0.1 and 1 of 10.1.0.9, 1,000 bytes 1 in 100, VNI 42.
+    server.send(&traffic(1, 100, 1_000_000));
+    let mut messages = Vec::new();
+    let mut buf = [0u8; 65_536];
+    // Until the flows have ended (5 s idle) and their last records have come.
+    while let Ok(n) = collector.recv(&mut buf) {
+        messages.push(buf[..n].to_vec());
+        if messages.len() > 1000 {
+            break;
+        }
+    }
+    // Not in the flow log: the definition exports without `log`.
+    assert_eq!(server.json("/flows/json?maxFlows=100").as_array().map(Vec::len), Some(0));
+    let metrics = server.request("GET", "/metrics", None).1;
+    assert!(metrics.contains("detunnel_ipfix_flow_records_total{flow=\"tenants\"}"), "{metrics}");
+    server.stop();
+    let fields =
+        ["cflow.srcaddr", "cflow.dstaddr", "cflow.dstport", "cflow.layer2_segment_id", "cflow.octets"];
+    let mut octets: BTreeMap<String, u64> = BTreeMap::new();
+    for (record, n) in ipfix_records(&messages, &fields) {
+        let (key, value) = record.rsplit_once(' ').unwrap();
+        *octets.entry(key.to_string()).or_default() += value.parse::<u64>().unwrap() * n as u64;
+    }
+    let segment = (1u64 << 56 | 42).to_string();
+    let want: BTreeMap<String, u64> = [
+        (format!("10.1.0.1 10.1.0.2 443 {segment}"), 400 * 1000 * 100),
+        (format!("10.1.0.9 10.1.0.2 443 {segment}"), 100 * 1000 * 100),
+    ]
+    .into();
+    assert_eq!(octets, want);
+}

@@ -11,6 +11,7 @@ pub mod access;
 pub mod api;
 pub mod collector;
 pub mod engine_sink;
+pub mod flow_ipfix;
 pub mod index;
 pub mod ipfix;
 pub mod kafka;

@@ -204,6 +204,13 @@ pub fn own(s: &Shared) -> String {
             &one(x.errors),
         );
     }
+    let flow_ipfix = s.flow_ipfix_counts();
+    if !flow_ipfix.is_empty() {
+        let rows: Vec<(String, f64)> =
+            flow_ipfix.iter().map(|(n, x)| (format!("{{flow=\"{n}\"}}"), x.records as f64)).collect();
+        let help = "Completed flows exported as IPFIX records (ipfixCollectors), by flow definition.";
+        family(&mut out, "detunnel_ipfix_flow_records_total", c, help, &rows);
+    }
     if let Some(k) = s.kafka() {
         kafka_families(&mut out, &k.counters.counts());
     }

@@ -46,6 +46,9 @@ pub struct FlowSpec {
     /// sFlow-RT's apps set `AGENT`; accepted and kept (tables are per data source).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agg_mode: Option<String>,
+    /// IPFIX collectors (`ADDRESS` or `ADDRESS:PORT`) the completed flows are exported to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ipfix_collectors: Vec<String>,
 }
 
 fn default_value() -> String {
@@ -94,7 +97,8 @@ impl FlowSpec {
         };
         let o = Options {
             dropped: self.dropped,
-            log: self.log,
+            // Exported flows are the flow log's records.
+            log: self.log || !self.ipfix_collectors.is_empty(),
             flow_start: self.flow_start,
             active_timeout: self.active_timeout.max(1.0),
         };

@@ -4,6 +4,7 @@
 //! the sum of its rates on every worker (smoothed rates add up exactly).
 use crate::access::Access;
 use crate::collector::{Totals, Worker, WorkerLimits};
+use crate::flow_ipfix::FlowExport;
 use crate::listener::ConnectionStats;
 use crate::ring::Ring;
 use crate::sources::COUNTER_METRICS;
@@ -274,7 +275,14 @@ pub struct Shared {
     transient: Mutex<Transient>,
     /// The Kafka export, when brokers are configured.
     kafka: Option<Arc<crate::kafka::KafkaExport>>,
+    /// The IPFIX exports of flow definitions with `ipfixCollectors`, by name, and the next
+    /// observation domain.
+    flow_exports: Mutex<(BTreeMap<String, FlowExport>, u32)>,
 }
+
+/// The observation domain of the first flow definition's IPFIX export (the sample exports
+/// use 1 and up, one per worker).
+const FLOW_DOMAINS: u32 = 1000;
 
 /// Most flows defined on behalf of one kind of client (the web UI, the Prometheus export).
 const MAX_TRANSIENT: usize = 32;
@@ -340,6 +348,14 @@ impl Shared {
             definition_memory.insert(name.clone(), c.memory());
             compiled.push((name.clone(), c, o));
         }
+        let mut flow_exports = BTreeMap::new();
+        let mut next_domain = FLOW_DOMAINS;
+        for (name, f) in &declared.flows {
+            if let Some(x) = FlowExport::new(f, next_domain).map_err(|e| format!("flow {name}: {e}"))? {
+                flow_exports.insert(name.clone(), x);
+                next_domain += 1;
+            }
+        }
         let total: usize = definition_memory.values().sum();
         if total > options.max_definition_memory {
             return Err(format!(
@@ -377,6 +393,7 @@ impl Shared {
             definition_memory: Mutex::new(definition_memory),
             transient: Mutex::new(Transient::default()),
             kafka: None,
+            flow_exports: Mutex::new((flow_exports, next_domain)),
         })
     }
 
@@ -506,9 +523,15 @@ impl Shared {
                 x.flush();
             }
         }
+        lock(&self.flow_exports).0.values_mut().for_each(FlowExport::flush);
         if let Some(k) = &self.kafka {
             k.finish();
         }
+    }
+
+    /// What each flow definition's IPFIX export sent, by name.
+    pub fn flow_ipfix_counts(&self) -> BTreeMap<String, crate::ipfix::ExportCounts> {
+        lock(&self.flow_exports).0.iter().map(|(n, x)| (n.clone(), x.counts())).collect()
     }
 
     /// What the IPFIX exporters did, summed over the workers (`None` without collectors).
@@ -552,8 +575,19 @@ impl Shared {
             ))));
         }
         held.insert(name.to_string(), memory);
+        let mut exports = lock(&self.flow_exports);
+        let export = FlowExport::new(&spec, exports.1).map_err(|e| refused(Failure::bad(e)))?;
         for w in &self.workers {
             lock(w).engine.set_flow(name, compiled.clone(), o);
+        }
+        match export {
+            Some(x) => {
+                exports.0.insert(name.to_string(), x);
+                exports.1 += 1;
+            }
+            None => {
+                exports.0.remove(name);
+            }
         }
         declared.flows.insert(name.to_string(), spec);
         Ok(())
@@ -631,6 +665,9 @@ impl Shared {
             return Err(Failure::missing("flow", name));
         }
         lock(&self.definition_memory).remove(name);
+        if let Some(mut x) = lock(&self.flow_exports).0.remove(name) {
+            x.flush();
+        }
         for w in &self.workers {
             lock(w).engine.remove_flow(name);
         }
@@ -1027,6 +1064,19 @@ impl Shared {
                 k.flush();
             }
         }
+        {
+            let mut exports = lock(&self.flow_exports);
+            for r in &records {
+                if let Some(x) = exports.0.get_mut(&r.name) {
+                    x.record(r, self.wall_ms(r.start), self.wall_ms(r.end));
+                }
+            }
+            exports.0.values_mut().for_each(FlowExport::tick);
+        }
+        // Flows exported and not logged leave no record in the log.
+        let logged: Vec<String> =
+            lock(&self.declared).flows.iter().filter(|(_, f)| f.log).map(|(n, _)| n.clone()).collect();
+        records.retain(|r| logged.contains(&r.name));
         if !records.is_empty() {
             let mut log = lock(&self.flow_log);
             for r in records {
