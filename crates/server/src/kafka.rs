@@ -22,8 +22,9 @@ use tokio::sync::mpsc;
 
 /// Largest `samples_per_message`.
 pub const MAX_SAMPLES_PER_MESSAGE: usize = 1000;
-/// Most bytes produced to the brokers in one round (under Kafka's default message limit).
-const ROUND_BYTES: usize = 900 << 10;
+/// Most bytes produced to one partition in one request (under Kafka's default limit of a
+/// record batch, 1 MiB).
+const PARTITION_BYTES: usize = 900 << 10;
 /// How often the counters are sent to the counters topic.
 const COUNTERS_EVERY: Duration = Duration::from_secs(10);
 /// How often a kind of error is logged at most.
@@ -216,6 +217,8 @@ impl KafkaCounters {
 /// A Kafka message in the making or in the queue: records of one agent's samples.
 struct Message {
     key: IpAddr,
+    /// The writer's count of messages before it (places unkeyed messages round the partitions).
+    serial: u64,
     samples: u64,
     data: Vec<u8>,
 }
@@ -299,12 +302,13 @@ impl KafkaExport {
 pub struct KafkaWriter {
     export: Arc<KafkaExport>,
     open: Option<Message>,
+    messages: u64,
 }
 
 impl KafkaWriter {
     /// A writer into `export`.
     pub fn new(export: Arc<KafkaExport>) -> KafkaWriter {
-        KafkaWriter { export, open: None }
+        KafkaWriter { export, open: None, messages: 0 }
     }
 
     /// Writes the record of `decoded`, sampled at `origin`.
@@ -314,10 +318,15 @@ impl KafkaWriter {
             self.flush();
         }
         let x = &self.export;
-        let m = self.open.get_or_insert_with(|| Message {
-            key: origin.agent,
-            samples: 0,
-            data: Vec::with_capacity(per_message as usize * 256),
+        let serial = &mut self.messages;
+        let m = self.open.get_or_insert_with(|| {
+            *serial += 1;
+            Message {
+                key: origin.agent,
+                serial: *serial,
+                samples: 0,
+                data: Vec::with_capacity(per_message as usize * 256),
+            }
         });
         let sequence = x.sequence.fetch_add(1, Ordering::Relaxed);
         sample_record::write(&mut m.data, x.format, decoded, origin, &x.instance, sequence);
@@ -410,7 +419,6 @@ struct Producer {
     pending: Vec<Message>,
     /// When each kind of failure was last logged.
     logged: [Option<Instant>; 4],
-    round_robin: usize,
     last_counters: Instant,
 }
 
@@ -422,14 +430,7 @@ struct Connection {
 
 impl Producer {
     fn new(export: Arc<KafkaExport>, rx: mpsc::UnboundedReceiver<Message>) -> Producer {
-        Producer {
-            export,
-            rx,
-            pending: Vec::new(),
-            logged: [None; 4],
-            round_robin: 0,
-            last_counters: Instant::now(),
-        }
+        Producer { export, rx, pending: Vec::new(), logged: [None; 4], last_counters: Instant::now() }
     }
 
     fn stopping(&self) -> bool {
@@ -580,11 +581,15 @@ impl Producer {
                     Ok(None) => return Ok(()),
                     Err(_) => continue,
                 }
-                // Gather for `linger`, or until a round's worth.
+                // Gather for `linger`, or until a request's worth for every partition.
                 let until = tokio::time::Instant::now() + linger;
-                while self.pending_bytes() < ROUND_BYTES {
+                let mut bytes = self.pending.iter().map(|m| m.data.len()).sum::<usize>();
+                while bytes < PARTITION_BYTES * conn.partitions.len() {
                     match tokio::time::timeout_at(until, self.rx.recv()).await {
-                        Ok(Some(m)) => self.pending.push(m),
+                        Ok(Some(m)) => {
+                            bytes += m.data.len();
+                            self.pending.push(m);
+                        }
                         _ => break,
                     }
                 }
@@ -593,36 +598,27 @@ impl Producer {
         }
     }
 
-    fn pending_bytes(&self) -> usize {
-        self.pending.iter().map(|m| m.data.len()).sum()
-    }
-
-    /// Produces up to a round's worth of the pending messages, each partition's in one
-    /// request, all partitions at once; what a partition refused stays pending (in order).
+    /// Produces the pending messages, in order, up to a request's worth for each partition,
+    /// all partitions at once; what a partition refused stays pending (in order).
     async fn produce_round(&mut self, conn: &Connection) -> Result<(), (Failure, String)> {
         let n = conn.partitions.len();
-        let mut take = 0;
-        let mut bytes = 0;
-        while take < self.pending.len() && (take == 0 || bytes + self.pending[take].data.len() <= ROUND_BYTES)
-        {
-            bytes += self.pending[take].data.len();
-            take += 1;
-        }
         let now = timestamp();
         let mut by_partition: Vec<(Vec<Record>, Vec<usize>)> =
             (0..n).map(|_| (Vec::new(), Vec::new())).collect();
-        for (i, m) in self.pending[..take].iter().enumerate() {
-            let (key, p) = match self.export.settings.key {
-                KeyName::Agent => {
-                    let k = key_bytes(m.key);
-                    let p = partition_of(&k, n);
-                    (Some(k), p)
-                }
-                KeyName::None => {
-                    self.round_robin = self.round_robin.wrapping_add(1);
-                    (None, self.round_robin % n)
-                }
+        let mut bytes = vec![0usize; n];
+        let mut full = vec![false; n];
+        for (i, m) in self.pending.iter().enumerate() {
+            let key = match self.export.settings.key {
+                KeyName::Agent => Some(key_bytes(m.key)),
+                KeyName::None => None,
             };
+            let p = key.as_deref().map_or(m.serial as usize % n, |k| partition_of(k, n));
+            // A partition's later messages wait for the next round once one did not fit.
+            if full[p] || (bytes[p] > 0 && bytes[p] + m.data.len() > PARTITION_BYTES) {
+                full[p] = true;
+                continue;
+            }
+            bytes[p] += m.data.len();
             let record = Record {
                 key,
                 // A copy: the message stays pending until a broker acknowledges it.
@@ -650,7 +646,7 @@ impl Producer {
         );
         let results = futures::future::join_all(requests).await;
         let mut failure = None;
-        let mut done = vec![false; take];
+        let mut done = vec![false; self.pending.len()];
         let c = &self.export.counters;
         for (which, result) in results {
             match result {
@@ -678,7 +674,7 @@ impl Producer {
         }
         let mut i = 0;
         self.pending.retain(|m| {
-            let keep = i >= take || !done[i];
+            let keep = !done[i];
             if !keep {
                 c.queued.fetch_sub(m.samples, Ordering::Relaxed);
             }

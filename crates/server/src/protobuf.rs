@@ -7,10 +7,9 @@
 const VARINT: u8 = 0;
 /// Wire type of length-delimited fields (bytes, strings, messages, packed lists).
 const LEN: u8 = 2;
-/// Most bytes a length prefix of a message under 2 MiB takes.
-const LEN_PREFIX_MAX: usize = 3;
 
 /// Appends `v` as a varint.
+#[inline]
 pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push(v as u8 | 0x80);
@@ -24,11 +23,13 @@ fn varint_len(v: u64) -> usize {
     (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
+#[inline]
 fn put_key(out: &mut Vec<u8>, field: u32, wire_type: u8) {
     put_varint(out, u64::from(field) << 3 | u64::from(wire_type));
 }
 
 /// Appends field `field` holding the unsigned integer `v` (left out when 0).
+#[inline]
 pub fn put_uint(out: &mut Vec<u8>, field: u32, v: u64) {
     if v != 0 {
         put_key(out, field, VARINT);
@@ -37,6 +38,7 @@ pub fn put_uint(out: &mut Vec<u8>, field: u32, v: u64) {
 }
 
 /// Appends field `field` holding `bytes` (left out when empty).
+#[inline]
 pub fn put_bytes(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
     if !bytes.is_empty() {
         put_key(out, field, LEN);
@@ -53,19 +55,33 @@ pub fn put_message(out: &mut Vec<u8>, field: u32, body: impl FnOnce(&mut Vec<u8>
 }
 
 /// Appends the message `body` writes with its length before it: the framing of a stream of
-/// messages, and of a nested message's bytes.
+/// messages, and of a nested message's bytes. Room for a one-byte length is kept before the
+/// body (two bytes from 128); a longer length moves the body once.
 pub fn delimited(out: &mut Vec<u8>, body: impl FnOnce(&mut Vec<u8>)) {
+    delimited_in(out, 1, body);
+}
+
+/// [`delimited`] for a message likely 128 bytes or longer (a record): room for a two-byte
+/// length is kept.
+pub fn delimited_long(out: &mut Vec<u8>, body: impl FnOnce(&mut Vec<u8>)) {
+    delimited_in(out, 2, body);
+}
+
+#[inline]
+fn delimited_in(out: &mut Vec<u8>, room: usize, body: impl FnOnce(&mut Vec<u8>)) {
     let at = out.len();
-    out.resize(at + LEN_PREFIX_MAX, 0);
+    out.resize(at + room, 0);
     body(out);
-    let len = out.len() - at - LEN_PREFIX_MAX;
+    let len = out.len() - at - room;
     let prefix = varint_len(len as u64);
-    if prefix > LEN_PREFIX_MAX {
-        out.resize(out.len() + prefix - LEN_PREFIX_MAX, 0);
+    if prefix != room {
+        // Move the body to sit right after its prefix.
+        if prefix > room {
+            out.resize(out.len() + prefix - room, 0);
+        }
+        out.copy_within(at + room..at + room + len, at + prefix);
+        out.truncate(at + prefix + len);
     }
-    // Move the body next to its (usually one-byte) prefix, then write the prefix.
-    out.copy_within(at + LEN_PREFIX_MAX..at + LEN_PREFIX_MAX + len, at + prefix);
-    out.truncate(at + prefix + len);
     let mut v = len as u64;
     for b in &mut out[at..at + prefix] {
         *b = if v >= 0x80 { v as u8 | 0x80 } else { v as u8 };
@@ -111,13 +127,15 @@ mod tests {
     #[test]
     fn a_long_body_gets_a_longer_length_prefix() {
         for len in [0usize, 127, 128, 16_383, 16_384, 100_000, 3_000_000] {
-            let mut out = vec![9u8];
-            delimited(&mut out, |m| m.extend(std::iter::repeat_n(7u8, len)));
-            let mut prefix = Vec::new();
-            put_varint(&mut prefix, len as u64);
-            assert_eq!(&out[1..1 + prefix.len()], &prefix[..], "{len}");
-            assert_eq!(out.len(), 1 + prefix.len() + len, "{len}");
-            assert!(out[1 + prefix.len()..].iter().all(|&b| b == 7));
+            for room in [1, 2] {
+                let mut out = vec![9u8];
+                delimited_in(&mut out, room, |m| m.extend(std::iter::repeat_n(7u8, len)));
+                let mut prefix = Vec::new();
+                put_varint(&mut prefix, len as u64);
+                assert_eq!(&out[1..1 + prefix.len()], &prefix[..], "{len}");
+                assert_eq!(out.len(), 1 + prefix.len() + len, "{len}");
+                assert!(out[1 + prefix.len()..].iter().all(|&b| b == 7));
+            }
         }
     }
 }

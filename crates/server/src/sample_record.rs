@@ -3,13 +3,14 @@
 //! it was sampled, its outer headers under goflow2's field numbers, and every depth of its
 //! tunnel stack — each tunnel's kind and identifier and the addresses, protocol and ports
 //! inside it. Encoding appends to a buffer and allocates nothing of its own.
-use crate::protobuf::{delimited, put_bytes, put_message, put_uint};
+use crate::protobuf::{delimited_long, put_bytes, put_message, put_uint};
 use dissect::{Decoded, Proto, Tunnel};
 use std::io::Write as _;
 use std::net::IpAddr;
 
-/// Most depths written; deeper ones are counted in `tunnels` but not listed.
-pub const MAX_DEPTHS: usize = 16;
+/// Most depths written (the outer headers and 8 tunnels, the decoder's default bound); deeper
+/// ones are counted in `tunnels` but not listed.
+pub const MAX_DEPTHS: usize = 9;
 
 /// How records are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -156,7 +157,9 @@ pub fn write(
 ) {
     let depths = Depths::of(decoded);
     match format {
-        Format::Protobuf => delimited(out, |m| protobuf(m, decoded, &depths, origin, instance, sequence)),
+        Format::Protobuf => {
+            delimited_long(out, |m| protobuf(m, decoded, &depths, origin, instance, sequence))
+        }
         Format::Json => json(out, decoded, &depths, origin, instance, sequence),
     }
 }
