@@ -2,7 +2,10 @@
 //! collector worker — datagrams of 8 flow samples with 128-byte tunnelled headers, counted
 //! into three flow definitions — and the ratio to a baseline measured in the same run
 //! (reading the same datagrams' samples and records with `wire` alone), since the machines
-//! are shared and absolute figures drift. `bench/sflow.py` measures whole processes over UDP.
+//! are shared and absolute figures drift; then the same worker writing every sample's Kafka
+//! export record too (to a broker that is not there: the records are written, the messages
+//! dropped at the queue), as a ratio to the worker without export. `bench/sflow.py` and
+//! `bench/export.py` measure whole processes over UDP.
 use craft::mix::{Generator, Mix};
 use craft::sflow::{stream, Agent};
 use craft::timing::{iterations, median_ns};
@@ -48,6 +51,17 @@ fn main() {
         }
         records
     });
+    let settings: server::kafka::KafkaSettings =
+        serde_json::from_str(r#"{"brokers":["127.0.0.1:1"],"topic":"bench","queue_size":1}"#).unwrap();
+    let export = server::kafka::KafkaExport::start(settings, "bench".into()).unwrap();
+    w.kafka = Some(server::kafka::KafkaWriter::new(export));
+    let exported = median_ns(7, n, |n| {
+        for i in 0..n {
+            clock += 1e-5;
+            w.datagram(black_box(&datagrams[i % datagrams.len()]), clock);
+        }
+        w.totals().sampled_headers
+    });
     let per_sample = collect / f64::from(SAMPLES);
     println!(
         "collect: {collect:.0} ns per datagram of {SAMPLES} samples, {per_sample:.0} ns per sample: {:.2} M samples/s per core",
@@ -56,5 +70,11 @@ fn main() {
     println!(
         "baseline (wire parse only): {baseline:.0} ns per datagram; collect/baseline = {:.1}",
         collect / baseline
+    );
+    let per_exported = exported / f64::from(SAMPLES);
+    println!(
+        "collect and write the Kafka record: {per_exported:.0} ns per sample: {:.2} M samples/s per core; exported/collect = {:.2}",
+        1e3 / per_exported,
+        exported / collect
     );
 }

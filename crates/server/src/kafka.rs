@@ -138,7 +138,7 @@ impl KafkaSettings {
 /// What the export did; every drop and error by its reason.
 #[derive(Debug, Default)]
 pub struct KafkaCounters {
-    /// Samples written into messages.
+    /// Samples written into messages handed to the queue.
     pub samples: AtomicU64,
     /// Samples the brokers acknowledged.
     pub delivered: AtomicU64,
@@ -331,7 +331,6 @@ impl KafkaWriter {
         let sequence = x.sequence.fetch_add(1, Ordering::Relaxed);
         sample_record::write(&mut m.data, x.format, decoded, origin, &x.instance, sequence);
         m.samples += 1;
-        x.counters.samples.fetch_add(1, Ordering::Relaxed);
         if m.samples >= per_message {
             self.flush();
         }
@@ -340,6 +339,7 @@ impl KafkaWriter {
     /// Hands the message being filled to the producer (call once a second and at the end).
     pub fn flush(&mut self) {
         if let Some(m) = self.open.take() {
+            self.export.counters.samples.fetch_add(m.samples, Ordering::Relaxed);
             self.export.enqueue(m);
         }
     }

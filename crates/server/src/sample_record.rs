@@ -12,6 +12,9 @@ use std::net::IpAddr;
 /// ones are counted in `tunnels` but not listed.
 pub const MAX_DEPTHS: usize = 9;
 
+/// Room made in the buffer before a record is written (most records are 200 to 300 bytes).
+const RECORD_ROOM: usize = 512;
+
 /// How records are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
@@ -156,6 +159,7 @@ pub fn write(
     sequence: u64,
 ) {
     let depths = Depths::of(decoded);
+    out.reserve(RECORD_ROOM);
     match format {
         Format::Protobuf => {
             delimited_long(out, |m| protobuf(m, decoded, &depths, origin, instance, sequence))
@@ -234,7 +238,7 @@ fn stack_into(decoded: &Decoded<'_>, m: &mut Vec<u8>, field: u32) {
             if i > 0 {
                 m.push(b'.');
             }
-            m.extend_from_slice(l.proto.token().as_bytes());
+            crate::protobuf::extend(m, l.proto.token().as_bytes());
         }
     });
 }
