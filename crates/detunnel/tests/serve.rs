@@ -448,18 +448,10 @@ fn every_sample_is_exported_as_ipfix_that_tshark_reads() {
     if !have_tool("curl") || !have_tool("tshark") {
         return;
     }
-    let collector = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    collector.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-    let config = format!("[export.ipfix]\ncollectors = [\"{}\"]\n", collector.local_addr().unwrap());
-    let server = Serve::start("serve-ipfix", &config, &["--workers", "1"], None);
+    let (collector, server) = ipfix_collector_and_server("serve-ipfix");
     // 100 datagrams of 5 samples (4 of tenant 10.1.0.1, 1 of 10.1.0.9; VNI 42; 1 in 100).
     server.send(&traffic(1, 100, 1_000_000));
-    let mut messages = Vec::new();
-    let mut buf = [0u8; 65_536];
-    // Until nothing more comes (the last records go out within a second).
-    while let Ok(n) = collector.recv(&mut buf) {
-        messages.push(buf[..n].to_vec());
-    }
+    let messages = received(&collector);
     let metrics = server.request("GET", "/metrics", None).1;
     assert!(metrics.contains("detunnel_ipfix_records_total 500"), "{metrics}");
     server.stop();
@@ -477,6 +469,25 @@ fn every_sample_is_exported_as_ipfix_that_tshark_reads() {
     let one = |src: &str| format!("{src} 10.1.0.2 {segment} 100000 100 443");
     assert_eq!(seen.get(&one("10.1.0.1")), Some(&400), "{seen:?}");
     assert_eq!(seen.get(&one("10.1.0.9")), Some(&100), "{seen:?}");
+}
+
+/// A UDP socket standing for an IPFIX collector, and a server exporting to it.
+fn ipfix_collector_and_server(tag: &str) -> (std::net::UdpSocket, Serve) {
+    let collector = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    collector.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let config = format!("[export.ipfix]\ncollectors = [\"{}\"]\n", collector.local_addr().unwrap());
+    (collector, Serve::start(tag, &config, &["--workers", "1"], None))
+}
+
+/// The messages `collector` receives until nothing more comes for its read timeout (the last
+/// records go out within a second).
+fn received(collector: &std::net::UdpSocket) -> Vec<Vec<u8>> {
+    let mut messages = Vec::new();
+    let mut buf = [0u8; 65_536];
+    while let Ok(n) = collector.recv(&mut buf) {
+        messages.push(buf[..n].to_vec());
+    }
+    messages
 }
 
 /// The IPFIX messages a collector received, as tshark reads them from a capture of its port:
@@ -515,10 +526,7 @@ fn ipv6_tenants_are_exported_with_a_template_of_their_own() {
         return;
     }
     use craft::{build, Header};
-    let collector = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    collector.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-    let config = format!("[export.ipfix]\ncollectors = [\"{}\"]\n", collector.local_addr().unwrap());
-    let server = Serve::start("serve-ipfix6", &config, &["--workers", "1"], None);
+    let (collector, server) = ipfix_collector_and_server("serve-ipfix6");
     let v6 = |last: u16| std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, last).octets();
     let frame = |inner: Header, vni: u32| {
         let mut f = build(&[
@@ -555,11 +563,7 @@ fn ipv6_tenants_are_exported_with_a_template_of_their_own() {
         })
         .collect();
     server.send(&datagrams);
-    let mut messages = Vec::new();
-    let mut buf = [0u8; 65_536];
-    while let Ok(n) = collector.recv(&mut buf) {
-        messages.push(buf[..n].to_vec());
-    }
+    let messages = received(&collector);
     server.stop();
     // tshark lists each field over all the records of a message, so fields of one template
     // are read apart from those both templates have.
@@ -850,15 +854,8 @@ fn a_flow_definition_exports_its_completed_flows_as_ipfix() {
     assert!(server.json("/flow/tenants/json")["ipfixCollectors"][0] == at.to_string());
     // 100 datagrams of 4 samples of 10.1.0.1 and 1 of 10.1.0.9, 1,000 bytes 1 in 100, VNI 42.
     server.send(&traffic(1, 100, 1_000_000));
-    let mut messages = Vec::new();
-    let mut buf = [0u8; 65_536];
     // Until the flows have ended (5 s idle) and their last records have come.
-    while let Ok(n) = collector.recv(&mut buf) {
-        messages.push(buf[..n].to_vec());
-        if messages.len() > 1000 {
-            break;
-        }
-    }
+    let messages = received(&collector);
     // Not in the flow log: the definition exports without `log`.
     assert_eq!(server.json("/flows/json?maxFlows=100").as_array().map(Vec::len), Some(0));
     let metrics = server.request("GET", "/metrics", None).1;
