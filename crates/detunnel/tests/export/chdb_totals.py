@@ -1,26 +1,28 @@
 #!/usr/bin/env python3
-"""Loads detunnel's exported records into ClickHouse (chdb, embedded) through the repository's
-DDL and prints the totals the export test compares with what was sent, as JSON.
+"""Runs the repository's ClickHouse DDL in chdb (embedded ClickHouse) against a Kafka topic,
+waits until its Kafka engine table has moved the expected number of records into the raw
+table (and the per-minute view into the SummingMergeTree), and prints the totals the export
+test compares with what was sent, as JSON.
 
-Usage: chdb_totals.py DDL PROTO RECORDS
+Usage: chdb_totals.py DDL PROTO BROKER TOPIC EXPECTED
 
-RECORDS holds the Kafka messages' values one after the other (length-delimited
-detunnel.v1.Sample records). The DDL's statements run in order except those marked `@kafka`
-(the Kafka engine table and its view, which need a consumer group): the records go into the
-raw table with the same Protobuf format the Kafka engine reads, and the per-minute view fills
-the SummingMergeTree from there.
+The DDL's broker list, topic and schema path are replaced by BROKER, TOPIC and PROTO's path.
+ClickHouse reports a spurious `Shutdown was called (LOGICAL_ERROR)` when it creates a Kafka
+table (../shared/EXPORT.md), yet creates it and streams: that error is ignored when the table
+exists. The consumer group's join takes about 25 s.
 """
 import json
 import os
-import re
 import sys
 import tempfile
+import time
 
 import chdb.session
 
 
 def statements(ddl):
-    """The DDL's statements, each with whether a `-- @kafka` comment marks it."""
+    """The DDL's statements, each with whether a `-- @kafka` comment marks it (those are the
+    ones that need a broker)."""
     out = []
     marked = False
     current = []
@@ -38,22 +40,29 @@ def statements(ddl):
 
 
 def main():
-    ddl_path, proto, records = sys.argv[1:4]
+    ddl_path, proto, broker, topic, expected = sys.argv[1:6]
+    ddl = open(ddl_path).read()
+    ddl = ddl.replace("'127.0.0.1:9092'", f"'{broker}'").replace("kafka_topic_list = 'detunnel'", f"kafka_topic_list = '{topic}'")
+    ddl = ddl.replace("'detunnel.proto:Sample'", f"'{os.path.abspath(proto)}:Sample'")
     with tempfile.TemporaryDirectory() as tmp:
         s = chdb.session.Session(os.path.join(tmp, "db"))
-        for marked, text in statements(open(ddl_path).read()):
-            if not marked:
+        for marked, text in statements(ddl):
+            try:
                 s.query(text)
-        schema = os.path.abspath(proto) + ":Sample"
-        s.query(
-            f"INSERT INTO detunnel_samples SELECT * FROM file('{os.path.abspath(records)}', 'Protobuf', "
-            f"'{structure(s)}') SETTINGS format_schema = '{schema}'"
-        )
+            except Exception as e:
+                if not (marked and "Shutdown was called" in str(e)):
+                    raise
 
         def rows(sql):
             r = s.query(sql, "JSONCompact")
             return json.loads(r.bytes())["data"] if r.bytes() else []
 
+        assert rows("EXISTS TABLE detunnel_kafka")[0][0] == 1, "the Kafka engine table was not created"
+        deadline = time.time() + 120
+        while rows("SELECT count() FROM detunnel_samples")[0][0] < int(expected) and time.time() < deadline:
+            time.sleep(0.5)
+        # Anything more (a duplicate) would show in the counts below.
+        time.sleep(2)
         out = {
             "records": rows("SELECT count() FROM detunnel_samples")[0][0],
             "distinct": rows("SELECT uniqExact(instance, sequence) FROM detunnel_samples")[0][0],
@@ -79,26 +88,6 @@ def main():
         }
         s.close()
         print(json.dumps(out))
-
-
-def structure(s):
-    """The raw table's columns as a file() structure (Nested columns as one)."""
-    r = s.query("SELECT name, type FROM system.columns WHERE table = 'detunnel_samples' ORDER BY position", "JSONCompact")
-    cols = json.loads(r.bytes())["data"]
-    out, nested = [], {}
-    for name, typ in cols:
-        if "." in name:
-            parent, child = name.split(".", 1)
-            inner = re.fullmatch(r"Array\((.*)\)", typ).group(1)
-            if parent not in nested:
-                nested[parent] = []
-                out.append((parent, None))
-            nested[parent].append(f"{child} {inner}")
-        else:
-            out.append((name, typ))
-    return ", ".join(
-        f"{n} Nested({', '.join(nested[n])})" if t is None else f"{n} {t}" for n, t in out
-    ).replace("'", "\\'")
 
 
 if __name__ == "__main__":
