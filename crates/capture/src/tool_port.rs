@@ -2,7 +2,10 @@
 //! forwards to the physical ports its tools listen on. Frames are copied into an `AF_PACKET`
 //! `TPACKET_V2` transmit ring (with `PACKET_QDISC_BYPASS`, which skips the queueing
 //! discipline a monitoring port does not need) and handed to the kernel in batches with one
-//! `send`. What the interface refuses — frames too big for its MTU, frames while it is down,
+//! `send`. Each frame goes with a `virtio_net_hdr` (`PACKET_VNET_HDR`) whose header length is
+//! the whole frame: the kernel then copies it into the socket buffer, rather than pointing at
+//! the ring's pages — which a veth (or anything that forwards the buffer) would have to copy
+//! into freshly allocated, zeroed pages, a page per frame. What the interface refuses — frames too big for its MTU, frames while it is down,
 //! frames the ring had no room for — is counted, never waited for. An interface that goes down
 //! and comes back is written to again; one that was deleted and created again is reopened.
 // The system calls and the ring shared with the kernel need `unsafe`; each block says why it
@@ -20,6 +23,8 @@ use std::time::{Duration, Instant};
 const TPACKET_V2: libc::c_int = 1;
 /// Where a frame's bytes start in its slot: after `struct tpacket2_hdr`, aligned to 16.
 const DATA_AT: usize = 32;
+/// Length of `struct virtio_net_hdr`, before each frame when the socket has `PACKET_VNET_HDR`.
+const VNET_HDR_LEN: usize = 10;
 /// Frames per batch handed to the kernel.
 const BATCH: u32 = 64;
 /// Ring size in bytes (the slot size follows from the interface's MTU).
@@ -70,6 +75,8 @@ struct TxRing {
     next: usize,
     /// Largest frame: the MTU plus an Ethernet header and a VLAN tag.
     max_frame: usize,
+    /// Each frame has a `virtio_net_hdr` before it (the kernel copies the frame whole).
+    vnet: bool,
 }
 
 // SAFETY: the ring's memory is owned by this value alone (the kernel only reads slots it was
@@ -89,9 +96,12 @@ impl TxRing {
         // Protocol 0: this socket sends and receives nothing.
         let fd = packet_socket::open(0)?;
         setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_VERSION, &TPACKET_V2)?;
+        // Before the ring is set up (the kernel refuses it after). Without it (older kernels)
+        // frames go as the ring's pages.
+        let vnet = setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_VNET_HDR, &1 as &libc::c_int).is_ok();
         // Older kernels lack it; the frames then go through the queueing discipline.
         let _ = setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_QDISC_BYPASS, &1 as &libc::c_int);
-        let slot_size = (DATA_AT + max_frame).next_power_of_two().max(2048);
+        let slot_size = (DATA_AT + VNET_HDR_LEN + max_frame).next_power_of_two().max(2048);
         let block = slot_size.max(1 << 16);
         let blocks = (RING_BYTES / block).max(1);
         let req = libc::tpacket_req {
@@ -103,7 +113,7 @@ impl TxRing {
         setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_TX_RING, &req)?;
         let len = block * blocks;
         let map = packet_socket::map(&fd, len)?;
-        let ring = TxRing { fd, map, len, slot_size, slots: len / slot_size, next: 0, max_frame };
+        let ring = TxRing { fd, map, len, slot_size, slots: len / slot_size, next: 0, max_frame, vnet };
         packet_socket::bind(&ring.fd, ifindex, 0)?;
         Ok(ring)
     }
@@ -128,20 +138,38 @@ impl TxRing {
     fn queue(&mut self, head: &[u8], body: &[u8]) {
         let status = self.status(self.next);
         let len = head.len() + body.len();
+        let (at, vnet_len) = self.frame_at();
         // SAFETY: the slot is ours (available); the frame fits (checked by the caller against
-        // `max_frame`, and `DATA_AT + max_frame <= slot_size`).
+        // `max_frame`, and `DATA_AT + VNET_HDR_LEN + max_frame <= slot_size`).
         unsafe {
             let slot = self.map.add(self.next * self.slot_size);
-            ptr::copy_nonoverlapping(head.as_ptr(), slot.add(DATA_AT), head.len());
-            ptr::copy_nonoverlapping(body.as_ptr(), slot.add(DATA_AT + head.len()), body.len());
-            // tp_len, then tp_snaplen, after tp_status.
-            ptr::write_volatile(slot.add(4).cast::<u32>(), len as u32);
-            ptr::write_volatile(slot.add(8).cast::<u32>(), len as u32);
+            if self.vnet {
+                // virtio_net_hdr: no flags, no GSO; hdr_len (little-endian, as virtio 1.0 has
+                // it on every host detunnel runs on) is the whole frame, copied into the
+                // buffer's linear part.
+                let mut h = [0u8; VNET_HDR_LEN];
+                h[2..4].copy_from_slice(&(len as u16).to_le_bytes());
+                ptr::copy_nonoverlapping(h.as_ptr(), slot.add(DATA_AT), VNET_HDR_LEN);
+            }
+            ptr::copy_nonoverlapping(head.as_ptr(), slot.add(at), head.len());
+            ptr::copy_nonoverlapping(body.as_ptr(), slot.add(at + head.len()), body.len());
+            // tp_len, then tp_snaplen, after tp_status: the frame with its virtio header.
+            ptr::write_volatile(slot.add(4).cast::<u32>(), (vnet_len + len) as u32);
+            ptr::write_volatile(slot.add(8).cast::<u32>(), (vnet_len + len) as u32);
             // The frame is written before the kernel may see the slot as its own.
             fence(Ordering::Release);
             ptr::write_volatile(status, TP_STATUS_SEND_REQUEST);
         }
         self.next = (self.next + 1) % self.slots;
+    }
+
+    /// Where a frame starts in its slot, and the length of the virtio header before it.
+    fn frame_at(&self) -> (usize, usize) {
+        if self.vnet {
+            (DATA_AT + VNET_HDR_LEN, VNET_HDR_LEN)
+        } else {
+            (DATA_AT, 0)
+        }
     }
 
     /// Hands every queued slot to the kernel, without waiting.
@@ -165,11 +193,11 @@ impl TxRing {
             let i = (self.next + self.slots - n as usize + k) % self.slots;
             // SAFETY: slot `i` is one we queued and the kernel did not take (its hand-over
             // failed); its length was written by `queue` and fits the slot.
+            let (at, vnet_len) = self.frame_at();
             let frame = unsafe {
                 let slot = self.map.add(i * self.slot_size);
-                let len =
-                    (ptr::read_volatile(slot.add(4).cast::<u32>()) as usize).min(self.slot_size - DATA_AT);
-                std::slice::from_raw_parts(slot.add(DATA_AT), len)
+                let len = (ptr::read_volatile(slot.add(4).cast::<u32>()) as usize).saturating_sub(vnet_len);
+                std::slice::from_raw_parts(slot.add(at), len.min(self.slot_size - at))
             };
             if frame.len() <= fresh.max_frame && fresh.has_room() {
                 fresh.queue(frame, &[]);
