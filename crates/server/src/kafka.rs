@@ -10,7 +10,7 @@
 use crate::sample_record::{self, Format, Origin};
 use rskafka::client::error::{Error as KafkaError, ProtocolError};
 use rskafka::client::partition::{Compression, PartitionClient, UnknownTopicHandling};
-use rskafka::client::ClientBuilder;
+use rskafka::client::{ClientBuilder, Credentials, SaslConfig};
 use rskafka::record::Record;
 use rskafka::BackoffConfig;
 use serde::Deserialize;
@@ -66,6 +66,32 @@ pub struct KafkaSettings {
     /// Most samples in one Kafka message (1 for consumers that read one record per message).
     #[serde(default = "default_per_message")]
     pub samples_per_message: usize,
+    /// SASL authentication, when the brokers ask for it.
+    pub sasl: Option<Sasl>,
+}
+
+/// `[export.kafka.sasl]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sasl {
+    /// `plain`, `scram-sha-256` or `scram-sha-512`.
+    pub mechanism: SaslMechanism,
+    /// The user.
+    pub username: String,
+    /// The password.
+    pub password: String,
+}
+
+/// `mechanism`.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum SaslMechanism {
+    /// PLAIN (RFC 4616): the password in the clear; use it over a trusted network only.
+    Plain,
+    /// SCRAM-SHA-256 (RFC 7677).
+    ScramSha256,
+    /// SCRAM-SHA-512.
+    ScramSha512,
 }
 
 fn default_counters_topic() -> String {
@@ -404,7 +430,7 @@ fn classify(e: &KafkaError) -> Failure {
     let text = e.to_string();
     if text.contains("UnknownTopicOrPartition") {
         Failure::Topic
-    } else if text.contains("Authentication") || text.contains("Authorization") {
+    } else if text.contains("Authentication") || text.contains("Authorization") || text.contains("Sasl") {
         Failure::Auth
     } else {
         Failure::Unreachable
@@ -518,12 +544,16 @@ impl Producer {
             base: 2.0,
             deadline: Some(Duration::from_secs(2)),
         };
-        let client = ClientBuilder::new(s.brokers.clone())
-            .client_id("detunnel")
-            .backoff_config(backoff)
-            .build()
-            .await
-            .map_err(fail)?;
+        let mut builder = ClientBuilder::new(s.brokers.clone()).client_id("detunnel").backoff_config(backoff);
+        if let Some(sasl) = &s.sasl {
+            let c = Credentials::new(sasl.username.clone(), sasl.password.clone());
+            builder = builder.sasl_config(match sasl.mechanism {
+                SaslMechanism::Plain => SaslConfig::Plain(c),
+                SaslMechanism::ScramSha256 => SaslConfig::ScramSha256(c),
+                SaslMechanism::ScramSha512 => SaslConfig::ScramSha512(c),
+            });
+        }
+        let client = builder.build().await.map_err(fail)?;
         let topics = client.list_topics().await.map_err(fail)?;
         let count = |name: &str| topics.iter().find(|t| t.name == name).map_or(0, |t| t.partitions.len());
         let n = count(&s.topic);
@@ -754,5 +784,13 @@ mod tests {
         assert!(e.contains("export.kafka.brokers"), "{e}");
         let e = toml(r#"{"brokers":["b:1"],"topic":"t","samples_per_message":0}"#).check().unwrap_err();
         assert!(e.contains("samples_per_message"), "{e}");
+        let sasl = toml(
+            r#"{"brokers":["b:1"],"topic":"t","sasl":{"mechanism":"scram-sha-512","username":"u","password":"p"}}"#,
+        );
+        assert_eq!(sasl.sasl.map(|s| s.mechanism), Some(SaslMechanism::ScramSha512));
+        let bad = serde_json::from_str::<KafkaSettings>(
+            r#"{"brokers":["b:1"],"topic":"t","sasl":{"mechanism":"gssapi","username":"u","password":"p"}}"#,
+        );
+        assert!(bad.unwrap_err().to_string().contains("unknown variant `gssapi`"));
     }
 }
