@@ -84,13 +84,15 @@ pub struct Sasl {
 
 /// `mechanism`.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
 pub enum SaslMechanism {
     /// PLAIN (RFC 4616): the password in the clear; use it over a trusted network only.
+    #[serde(rename = "plain")]
     Plain,
     /// SCRAM-SHA-256 (RFC 7677).
+    #[serde(rename = "scram-sha-256")]
     ScramSha256,
     /// SCRAM-SHA-512.
+    #[serde(rename = "scram-sha-512")]
     ScramSha512,
 }
 
