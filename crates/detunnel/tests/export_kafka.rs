@@ -398,3 +398,30 @@ fn a_pipelines_frames_are_exported_as_json_records() {
     assert_eq!(summary["mirror"]["export"]["counted"], 40, "{summary}");
     server.stop();
 }
+
+/// Stopping the collector delivers what it holds: the messages being filled and the queue.
+#[test]
+fn samples_in_hand_at_shutdown_are_delivered() {
+    let Some(broker) = Broker::start() else { return };
+    if !have_tool("curl") {
+        return;
+    }
+    broker.create_topic("detunnel", 2);
+    // Messages that fill slowly: nothing would leave before a second has passed.
+    let config = config(&broker, "stopping", "samples_per_message = 1000\n")
+        .replace("linger_ms = 20", "linger_ms = 1000");
+    let server = Serve::start("kafka-shutdown", &config, &["--workers", "2"], None);
+    let mut sent = Vec::new();
+    server.send(&stream([198, 51, 100, 9], 1, 100, &mut sent));
+    // Counted (the datagrams were read) before the stop, not delivered yet.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.json("/analyzer/json")["sFlowFlowSamples"].as_u64() < Some(sent.len() as u64) {
+        assert!(Instant::now() < deadline, "samples not counted");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = server.stop();
+    assert!(log.contains("kafka: 500 samples delivered, 0 dropped"), "{log}");
+    let values =
+        read_topic(&broker.address(), "detunnel", 2, Duration::from_secs(10), |v| samples_in(v) >= 500);
+    assert_eq!(samples_in(&values), 500);
+}
