@@ -3,7 +3,7 @@
 //! it was sampled, its outer headers under goflow2's field numbers, and every depth of its
 //! tunnel stack — each tunnel's kind and identifier and the addresses, protocol and ports
 //! inside it. Encoding appends to a buffer and allocates nothing of its own.
-use crate::protobuf::{delimited_long, put_bytes, put_message, put_uint};
+use crate::protobuf::{append_delimited, Writer, LEN_FIELD_OVERHEAD, UINT_FIELD_MAX};
 use dissect::{Decoded, Proto, Tunnel};
 use std::io::Write as _;
 use std::net::IpAddr;
@@ -11,9 +11,6 @@ use std::net::IpAddr;
 /// Most depths written (the outer headers and 8 tunnels, the decoder's default bound); deeper
 /// ones are counted in `tunnels` but not listed.
 pub const MAX_DEPTHS: usize = 9;
-
-/// Room made in the buffer before a record is written (most records are 200 to 300 bytes).
-const RECORD_ROOM: usize = 512;
 
 /// How records are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -159,17 +156,37 @@ pub fn write(
     sequence: u64,
 ) {
     let depths = Depths::of(decoded);
-    out.reserve(RECORD_ROOM);
     match format {
         Format::Protobuf => {
-            delimited_long(out, |m| protobuf(m, decoded, &depths, origin, instance, sequence))
+            let bound = protobuf_bound(decoded, &depths, origin, instance);
+            append_delimited(out, bound, |m| protobuf(m, decoded, &depths, origin, instance, sequence))
         }
         Format::Json => json(out, decoded, &depths, origin, instance, sequence),
     }
 }
 
+/// The most bytes the protobuf record can take: every field at its longest.
+fn protobuf_bound(decoded: &Decoded<'_>, depths: &Depths<'_>, o: &Origin<'_>, instance: &str) -> usize {
+    let stack: usize = decoded.stack().layers().iter().map(|l| l.proto.token().len() + 1).sum();
+    let names = |d: &Depth<'_>| d.tunnel.map_or(0, |t| t.name().len()) + d.id.map_or(0, |(n, _)| n.len());
+    // Per depth: 5 varint fields and 4 bytes fields (addresses 16 bytes at most), and the
+    // message's own key and length.
+    let depth: usize =
+        depths.list().iter().map(|d| UINT_FIELD_MAX * 5 + LEN_FIELD_OVERHEAD * 5 + 2 * 16 + names(d)).sum();
+    // At the top: 30 varint fields, 10 bytes fields (addresses, strings), the first tunnel's name.
+    let first = depths.list().get(1).map_or(0, names);
+    UINT_FIELD_MAX * 30
+        + LEN_FIELD_OVERHEAD * 10
+        + 6 * 16
+        + instance.len()
+        + o.pipeline.map_or(0, str::len)
+        + stack
+        + first
+        + depth
+}
+
 fn protobuf(
-    m: &mut Vec<u8>,
+    m: &mut Writer<'_>,
     decoded: &Decoded<'_>,
     depths: &Depths<'_>,
     o: &Origin<'_>,
@@ -178,67 +195,67 @@ fn protobuf(
 ) {
     let outer = &depths.list[0];
     let inner = depths.innermost();
-    put_uint(m, 1, if o.pipeline.is_some() { TYPE_PIPELINE } else { TYPE_SFLOW });
-    put_uint(m, 110, o.time_ns);
-    put_uint(m, 4, u64::from(o.datagram_sequence));
-    put_uint(m, 3, u64::from(o.sampling_rate));
+    m.uint(1, if o.pipeline.is_some() { TYPE_PIPELINE } else { TYPE_SFLOW });
+    m.uint(110, o.time_ns);
+    m.uint(4, u64::from(o.datagram_sequence));
+    m.uint(3, u64::from(o.sampling_rate));
     let (agent, agent_len) = address(o.agent);
-    put_bytes(m, 11, &agent[..agent_len]);
-    put_uint(m, 9, u64::from(o.frame_len));
-    put_uint(m, 10, 1);
-    put_bytes(m, 6, outer.src);
-    put_bytes(m, 7, outer.dst);
-    put_uint(m, 30, etype(outer.src));
-    put_uint(m, 20, u64::from(outer.proto));
-    put_uint(m, 21, u64::from(outer.ports.0));
-    put_uint(m, 22, u64::from(outer.ports.1));
-    put_uint(m, 18, u64::from(o.interfaces.0));
-    put_uint(m, 19, u64::from(o.interfaces.1));
-    put_uint(m, 27, depths.macs.0);
-    put_uint(m, 28, depths.macs.1);
-    put_uint(m, 29, u64::from(outer.vlan));
-    put_bytes(m, 1000, instance.as_bytes());
-    put_uint(m, 1001, sequence);
-    put_uint(m, 1002, u64::from(o.sub_agent_id));
-    put_uint(m, 1003, u64::from(o.source_index));
+    m.field_bytes(11, &agent[..agent_len]);
+    m.uint(9, u64::from(o.frame_len));
+    m.uint(10, 1);
+    m.field_bytes(6, outer.src);
+    m.field_bytes(7, outer.dst);
+    m.uint(30, etype(outer.src));
+    m.uint(20, u64::from(outer.proto));
+    m.uint(21, u64::from(outer.ports.0));
+    m.uint(22, u64::from(outer.ports.1));
+    m.uint(18, u64::from(o.interfaces.0));
+    m.uint(19, u64::from(o.interfaces.1));
+    m.uint(27, depths.macs.0);
+    m.uint(28, depths.macs.1);
+    m.uint(29, u64::from(outer.vlan));
+    m.field_bytes(1000, instance.as_bytes());
+    m.uint(1001, sequence);
+    m.uint(1002, u64::from(o.sub_agent_id));
+    m.uint(1003, u64::from(o.source_index));
     stack_into(decoded, m, 1004);
-    put_bytes(m, 1005, o.pipeline.unwrap_or("").as_bytes());
-    put_uint(m, 1006, depths.tunnels as u64);
+    m.field_bytes(1005, o.pipeline.unwrap_or("").as_bytes());
+    m.uint(1006, depths.tunnels as u64);
     if let Some(first) = depths.list().get(1) {
-        put_bytes(m, 1010, first.tunnel.map_or("", Tunnel::name).as_bytes());
-        put_uint(m, 1011, u64::from(first.id.map_or(0, |(_, id)| id)));
+        m.field_bytes(1010, first.tunnel.map_or("", Tunnel::name).as_bytes());
+        m.uint(1011, u64::from(first.id.map_or(0, |(_, id)| id)));
     }
-    put_bytes(m, 1020, inner.src);
-    put_bytes(m, 1021, inner.dst);
-    put_uint(m, 1022, u64::from(inner.proto));
-    put_uint(m, 1023, u64::from(inner.ports.0));
-    put_uint(m, 1024, u64::from(inner.ports.1));
+    m.field_bytes(1020, inner.src);
+    m.field_bytes(1021, inner.dst);
+    m.uint(1022, u64::from(inner.proto));
+    m.uint(1023, u64::from(inner.ports.0));
+    m.uint(1024, u64::from(inner.ports.1));
     for d in depths.list() {
-        put_message(m, 1030, |m| {
-            put_bytes(m, 1, d.tunnel.map_or("", Tunnel::name).as_bytes());
-            put_bytes(m, 2, d.id.map_or("", |(n, _)| n).as_bytes());
-            put_uint(m, 3, u64::from(d.id.map_or(0, |(_, id)| id)));
-            put_bytes(m, 4, d.src);
-            put_bytes(m, 5, d.dst);
-            put_uint(m, 6, u64::from(d.proto));
-            put_uint(m, 7, u64::from(d.ports.0));
-            put_uint(m, 8, u64::from(d.ports.1));
-            put_uint(m, 9, u64::from(d.vlan));
+        m.message(1030, |m| {
+            m.field_bytes(1, d.tunnel.map_or("", Tunnel::name).as_bytes());
+            m.field_bytes(2, d.id.map_or("", |(n, _)| n).as_bytes());
+            m.uint(3, u64::from(d.id.map_or(0, |(_, id)| id)));
+            m.field_bytes(4, d.src);
+            m.field_bytes(5, d.dst);
+            m.uint(6, u64::from(d.proto));
+            m.uint(7, u64::from(d.ports.0));
+            m.uint(8, u64::from(d.ports.1));
+            m.uint(9, u64::from(d.vlan));
         });
     }
 }
 
-/// Appends field `field` holding `decoded`'s `stack` tokens, written straight into it.
-fn stack_into(decoded: &Decoded<'_>, m: &mut Vec<u8>, field: u32) {
+/// Writes field `field` holding `decoded`'s `stack` tokens, written straight into it.
+fn stack_into(decoded: &Decoded<'_>, m: &mut Writer<'_>, field: u32) {
     if decoded.stack().layers().is_empty() {
         return;
     }
-    put_message(m, field, |m| {
+    m.message(field, |m| {
         for (i, l) in decoded.stack().layers().iter().enumerate() {
             if i > 0 {
-                m.push(b'.');
+                m.byte(b'.');
             }
-            crate::protobuf::extend(m, l.proto.token().as_bytes());
+            m.bytes(l.proto.token().as_bytes());
         }
     });
 }
