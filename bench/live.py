@@ -13,6 +13,10 @@ each started fresh per step:
   detunnel decap -i r0 --tap mon0            strips into a TAP
   detunnel decap -i r0 --out t0              strips onto a tool port (a veth whose peer is
                                              the tool)
+  detunnel decap --listen vxlan://10.255.0.1 a VXLAN tunnel endpoint (UDP sockets), 1 and 2
+                                             workers; for these r0 takes the generator's outer
+                                             destination address and MAC, and the generator
+                                             sends VXLAN only
 
 For each it prints the frames it received (its own count), the loss (frames replayed minus
 received) and the CPU time per frame of its process (user + system, from /proc). The summary
@@ -57,6 +61,21 @@ def setup():
         sh("ip", "-n", ns, "link", "set", dev, "up")
 
 
+# The generator's outer destination (craft's mix) and its MAC.
+ENDPOINT, ENDPOINT_MAC = "10.255.0.1", "02:bb:00:00:00:01"
+
+
+def endpoint(on):
+    """Makes r0 the tunnel endpoint the generator sends to (its address and MAC), or not: the
+    other receivers take the frames as a tap sees them, not addressed to r0."""
+    if on:
+        sh("ip", "-n", DST, "link", "set", "r0", "address", ENDPOINT_MAC)
+        sh("ip", "-n", DST, "addr", "add", f"{ENDPOINT}/8", "dev", "r0")
+    else:
+        sh("ip", "-n", DST, "addr", "flush", "dev", "r0")
+        sh("ip", "-n", DST, "link", "set", "r0", "address", "02:00:00:00:00:99")
+
+
 def teardown():
     for ns in (SRC, DST):
         sh("ip", "netns", "del", ns, check=False)
@@ -71,12 +90,15 @@ def cpu_seconds(pid):
         return 0.0
 
 
-def run_step(tool, cmd, detunnel, rate, frames, work):
-    """Starts the tool, sends `frames` at `rate` pps, stops it; returns (received, seconds of CPU)."""
+def run_step(tool, cmd, detunnel, rate, frames, work, encap=None):
+    """Starts the tool, sends `frames` at `rate` pps (of `encap` only, when given), stops it;
+    returns (received, seconds of CPU)."""
     p = subprocess.Popen(netns(DST, *cmd), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     time.sleep(1.0)
     cpu0 = cpu_seconds(p.pid)
     send = [detunnel, "generate", "-q", "--iface", "s0", "-c", str(frames), "--size", "64-512", "--rate", str(rate)]
+    if encap:
+        send += ["--encap", encap]
     sh(*netns(SRC, *send))
     time.sleep(1.5)
     cpu = cpu_seconds(p.pid) - cpu0
@@ -118,13 +140,22 @@ def main():
         ("decap tap", [detunnel, "decap", "-i", "r0", "--stats", "json", "--tap", "mon0"]),
         ("decap out", [detunnel, "decap", "-i", "r0", "--stats", "json", "--out", "t0"]),
     ]
+    listen = [detunnel, "decap", "--listen", f"vxlan://{ENDPOINT}:4789", "--stats", "json", "-w", out + ".pcap"]
+    endpoints = [("listen", listen), ("listen x2", listen + ["--workers", "2"])]
     results = {}
     setup()
     try:
         print(f"{'tool':10} {'rate pps':>9} {'received':>9} {'lost':>8} {'CPU µs/frame':>13}")
         for rate in [int(r) for r in args.rates.split(",")]:
-            for name, cmd in tools:
-                got, cpu = run_step(name.split()[0], cmd, detunnel, rate, args.frames, args.dir)
+            steps = [(n, c, None) for n, c in tools] + [(n, c, "vxlan") for n, c in endpoints]
+            for name, cmd, encap in steps:
+                if encap:
+                    endpoint(True)
+                try:
+                    got, cpu = run_step(name.split()[0], cmd, detunnel, rate, args.frames, args.dir, encap)
+                finally:
+                    if encap:
+                        endpoint(False)
                 lost = args.frames - got
                 per = cpu / got * 1e6 if got else float("nan")
                 results.setdefault(name, []).append((rate, got, lost, per))
