@@ -161,6 +161,13 @@ fn replayed_sflow_captures_agree_with_tshark() {
 /// A VXLAN-encapsulated TCP frame between tenants `inner` and 10.1.0.2 over tunnel endpoints
 /// 192.0.2.1 and 192.0.2.2, as a switch would sample it.
 fn tunnelled(inner: [u8; 4], vni: u32) -> Vec<u8> {
+    use craft::Header;
+    in_vxlan(vni, Header::ipv4(inner, [10, 1, 0, 2]), Header::Tcp { src: 40000, dst: 443, flags: 0x18 })
+}
+
+/// Frame `ip` then `transport` in VXLAN `vni` between 192.0.2.1 and 192.0.2.2, its first 128
+/// bytes, as a switch samples it.
+fn in_vxlan(vni: u32, ip: craft::Header, transport: craft::Header) -> Vec<u8> {
     use craft::{build, Header};
     let mut f = build(&[
         Header::eth(),
@@ -168,8 +175,8 @@ fn tunnelled(inner: [u8; 4], vni: u32) -> Vec<u8> {
         Header::Udp { src: 50000, dst: 4789 },
         Header::Vxlan { vni },
         Header::eth(),
-        Header::ipv4(inner, [10, 1, 0, 2]),
-        Header::Tcp { src: 40000, dst: 443, flags: 0x18 },
+        ip,
+        transport,
         Header::Payload(vec![0; 200]),
     ]);
     f.truncate(128);
@@ -525,23 +532,10 @@ fn ipv6_tenants_are_exported_with_a_template_of_their_own() {
     if !have_tool("curl") || !have_tool("tshark") {
         return;
     }
-    use craft::{build, Header};
+    use craft::Header;
     let (collector, server) = ipfix_collector_and_server("serve-ipfix6");
     let v6 = |last: u16| std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, last).octets();
-    let frame = |inner: Header, vni: u32| {
-        let mut f = build(&[
-            Header::eth(),
-            Header::ipv4([192, 0, 2, 1], [192, 0, 2, 2]),
-            Header::Udp { src: 50000, dst: 4789 },
-            Header::Vxlan { vni },
-            Header::eth(),
-            inner,
-            Header::Udp { src: 5353, dst: 53 },
-            Header::Payload(vec![0; 100]),
-        ]);
-        f.truncate(128);
-        f
-    };
+    let frame = |inner: Header, vni: u32| in_vxlan(vni, inner, Header::Udp { src: 5353, dst: 53 });
     let agent = Agent { address: IpAddr::from([198, 51, 100, 6]), sub_agent: 0 };
     let flow = |header: Vec<u8>| Sample::Flow {
         source: 1,
