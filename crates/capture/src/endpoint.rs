@@ -8,10 +8,12 @@
 //! (the destination is the address bound, 0.0.0.0 when bound to all, and the protocol's
 //! standard port), so tunnel streams keep their endpoints; a raw socket's packet starts with its IPv4 header already.
 use crate::reader::Frame;
+use crate::recv_batch::RecvBatch;
 use dissect::{Anomaly, LinkType, Proto, Stack};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io::{self, Read};
 use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// What an endpoint terminates.
@@ -127,8 +129,8 @@ const V6_HEAD: usize = 14 + 40 + 8;
 
 /// The socket of an endpoint.
 enum Receiver {
-    /// UDP, shared with other workers (`SO_REUSEPORT`).
-    Udp(std::net::UdpSocket),
+    /// UDP, shared with other workers (`SO_REUSEPORT`), read many datagrams at a time.
+    Udp(std::net::UdpSocket, Box<RecvBatch>),
     /// A raw IP protocol socket.
     Raw(Socket),
 }
@@ -166,15 +168,19 @@ impl Listener {
             _ => {
                 // The first socket of an endpoint checks no other process shares its port.
                 crate::udp::check_not_taken(endpoint.addr)?;
-                Receiver::Udp(crate::udp::shared_socket(endpoint.addr, receive_buffer, timeout)?)
+                let head = if endpoint.addr.is_ipv6() { V6_HEAD } else { V4_HEAD };
+                let socket = crate::udp::shared_socket(endpoint.addr, receive_buffer, timeout)?;
+                Receiver::Udp(socket, Box::new(RecvBatch::new(head)))
             }
         };
         let mut endpoint = endpoint;
-        if let Receiver::Udp(u) = &socket {
+        if let Receiver::Udp(u, _) = &socket {
             endpoint.addr.set_port(u.local_addr()?.port());
         }
         let to = SocketAddr::new(endpoint.addr.ip(), endpoint.kind.port());
-        Ok(Listener { endpoint, to, socket, buf: vec![0; 65_536 + V6_HEAD], received: 0 })
+        // Raw sockets read into `buf`; UDP sockets into their batch's slots.
+        let buf = if endpoint.kind.is_raw() { vec![0; 65_536] } else { Vec::new() };
+        Ok(Listener { endpoint, to, socket, buf, received: 0 })
     }
 
     /// The endpoint (with the port actually bound).
@@ -191,44 +197,40 @@ impl Listener {
     /// `None` when the kernel's table cannot be read.
     pub fn kernel_drops(&self) -> Option<u64> {
         match &self.socket {
-            Receiver::Udp(u) => crate::udp::socket_drops(u, false),
+            Receiver::Udp(u, _) => crate::udp::socket_drops(u, false),
             Receiver::Raw(r) => crate::udp::socket_drops(r, true),
         }
     }
 
-    /// Receives one packet as a frame (`None` when the read timed out).
+    /// Receives one packet as a frame (`None` when the read timed out). UDP datagrams come
+    /// from a batch the kernel fills with one system call.
     pub fn recv(&mut self) -> io::Result<Option<Frame<'_>>> {
-        let raw = self.endpoint.kind.is_raw();
-        let head = if raw {
-            0
-        } else if self.endpoint.addr.is_ipv6() {
-            V6_HEAD
-        } else {
-            V4_HEAD
-        };
-        let room = &mut self.buf[head..];
-        let got = match &self.socket {
-            Receiver::Udp(u) => u.recv_from(room).map(|(n, from)| (n, Some(from))),
-            // A raw socket's packet carries its addresses in its IP header.
-            Receiver::Raw(r) => (&mut &*r).read(room).map(|n| (n, None)),
-        };
-        let (n, from) = match got {
-            Ok(r) => r,
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                return Ok(None)
+        let timed_out =
+            |e: &io::Error| matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut);
+        let (data, link) = match &mut self.socket {
+            Receiver::Udp(u, batch) => {
+                if !batch.pending() {
+                    match batch.fill(u.as_raw_fd()) {
+                        Ok(_) => {}
+                        Err(e) if timed_out(&e) => return Ok(None),
+                        Err(e) => return Err(e),
+                    }
+                }
+                let Some((slot, n, from)) = batch.next() else { return Ok(None) };
+                let head = if self.endpoint.addr.is_ipv6() { V6_HEAD } else { V4_HEAD };
+                let from = from.unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
+                write_head(&mut slot[..head], from, self.to, n);
+                (&slot[..head + n], LinkType::ETHERNET)
             }
-            Err(e) => return Err(e),
+            // A raw socket's packet carries its addresses in its IP header.
+            Receiver::Raw(r) => match (&mut &*r).read(&mut self.buf) {
+                Ok(n) => (&self.buf[..n], LinkType::IPV4),
+                Err(e) if timed_out(&e) => return Ok(None),
+                Err(e) => return Err(e),
+            },
         };
         let ts_nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
         self.received += 1;
-        let link = if raw {
-            LinkType::IPV4
-        } else {
-            let from = from.unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
-            write_head(&mut self.buf[..head], from, self.to, n);
-            LinkType::ETHERNET
-        };
-        let data = &self.buf[..head + n];
         Ok(Some(Frame {
             data,
             orig_len: data.len() as u32,

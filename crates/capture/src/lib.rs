@@ -1,8 +1,9 @@
 //! Sources and sinks of frames: capture files (read and written), sFlow datagrams as sampled
 //! frames, shared UDP sockets, tunnel endpoints, live interfaces (AF_PACKET rings), TAP
 //! interfaces and tunnel senders.
-// The `unsafe` blocks: the memory map of an input file (`reader.rs`), the AF_PACKET ring
-// (`live.rs`) and the process's resource limits (`process.rs`).
+// The `unsafe` blocks: the memory map of an input file (`reader.rs`), the AF_PACKET rings
+// (`live.rs`, `tool_port.rs`), `recvmmsg` (`recv_batch.rs`) and the process's resource limits
+// (`process.rs`).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -13,6 +14,7 @@ pub mod live;
 mod packet_socket;
 pub mod process;
 pub mod reader;
+mod recv_batch;
 pub mod resolve;
 pub mod rotating;
 pub mod sflow;
