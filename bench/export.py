@@ -30,7 +30,7 @@ import tempfile
 import time
 import urllib.request
 
-from common import free_port, wait_for_serve
+from common import free_port, send_sflow, start_serve, stop
 from sflow import DETUNNEL_CONFIG, SAMPLES, group_cpu, udp_drops
 
 KAFKA_CONFIG = """
@@ -67,19 +67,12 @@ def step(args, kafka_port, rate, tmp):
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         tansu(args, "topic", "create", "--broker", broker, "--partitions", "4", "detunnel")
         config += KAFKA_CONFIG.format(port=kafka_port)
-    cfg = os.path.join(tmp, "detunnel.toml")
-    with open(cfg, "w") as f:
-        f.write(config)
-    port, http = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_STREAM)
-    p = subprocess.Popen([args.detunnel, "serve", "-c", cfg, "--sflow", f"127.0.0.1:{port}",
-                          "--http", f"127.0.0.1:{http}"], stderr=subprocess.DEVNULL, start_new_session=True)
+    p, port, http = start_serve(args.detunnel, config, tmp)
     try:
-        wait_for_serve(http)
         cpu0, drops0 = group_cpu(p.pid), udp_drops(port)
         count = int(rate * args.seconds)
         t0 = time.perf_counter()
-        subprocess.run([args.detunnel, "generate", "--sflow", f"127.0.0.1:{port}", "-c", str(count),
-                        "--rate", str(rate), "--samples", str(SAMPLES)], check=True, stderr=subprocess.DEVNULL)
+        send_sflow(args.detunnel, port, count, rate, SAMPLES)
         wall = time.perf_counter() - t0
         # Until the export's queue is empty (at most 20 s), so its CPU is all counted.
         deadline = time.time() + 20
@@ -95,8 +88,7 @@ def step(args, kafka_port, rate, tmp):
             lost += got - m.get("detunnel_kafka_delivered_total", 0)
         return got / wall, int(lost), got / cpu if cpu > 0 else float("nan")
     finally:
-        os.killpg(p.pid, signal.SIGTERM)
-        p.wait()
+        stop(p)
 
 
 def main():

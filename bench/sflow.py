@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -35,7 +34,7 @@ import tempfile
 import time
 import urllib.request
 
-from common import free_port, wait_for_serve
+from common import free_port, send_sflow, start_serve, stop
 
 SAMPLES = 8
 TICK = os.sysconf("SC_CLK_TCK")
@@ -100,13 +99,7 @@ def group_cpu(pgid):
 
 
 def start_detunnel(args, tmp):
-    cfg = os.path.join(tmp, "detunnel.toml")
-    with open(cfg, "w") as f:
-        f.write(DETUNNEL_CONFIG)
-    port, http = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_STREAM)
-    p = subprocess.Popen([args.detunnel, "serve", "-c", cfg, "--sflow", f"127.0.0.1:{port}",
-                          "--http", f"127.0.0.1:{http}"], stderr=subprocess.DEVNULL, start_new_session=True)
-    wait_for_serve(http)
+    p, port, http = start_serve(args.detunnel, DETUNNEL_CONFIG, tmp)
 
     def received():
         with urllib.request.urlopen(f"http://127.0.0.1:{http}/analyzer/json") as r:
@@ -134,16 +127,14 @@ def step(args, start, rate, tmp):
         cpu0, drops0 = group_cpu(p.pid), udp_drops(port)
         count = int(rate * args.seconds)
         t0 = time.perf_counter()
-        subprocess.run([args.detunnel, "generate", "--sflow", f"127.0.0.1:{port}", "-c", str(count),
-                        "--rate", str(rate), "--samples", str(SAMPLES)], check=True, stderr=subprocess.DEVNULL)
+        send_sflow(args.detunnel, port, count, rate, SAMPLES)
         time.sleep(1.0)
         wall = time.perf_counter() - t0 - 1.0
         cpu, drops = group_cpu(p.pid) - cpu0, udp_drops(port) - drops0
         got = received() if received else (count - drops) * SAMPLES
         return got / wall, drops, got / cpu if cpu > 0 else float("nan")
     finally:
-        os.killpg(p.pid, signal.SIGTERM)
-        p.wait()
+        stop(p)
 
 
 def main():

@@ -13,15 +13,13 @@ Needs chromium and `npm install` in crates/detunnel/tests/ui.
 import argparse
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import free_port, wait_for_serve  # noqa: E402
+from common import start_serve, stop  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 SAMPLES = 8
@@ -45,11 +43,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--detunnel", default="target/release/detunnel")
     args = ap.parse_args()
-    port, http = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_STREAM)
-    serve = subprocess.Popen([args.detunnel, "serve", "--sflow", f"127.0.0.1:{port}", "--http", f"127.0.0.1:{http}"],
-                             stderr=subprocess.DEVNULL, start_new_session=True)
+    serve, port, http = start_serve(args.detunnel)
     try:
-        wait_for_serve(http)
         rate = args.samples_per_second // SAMPLES
         total = 2 * args.seconds + 10
         gen = subprocess.Popen([args.detunnel, "generate", "--sflow", f"127.0.0.1:{port}", "-c", str(int(rate * total)),
@@ -74,8 +69,7 @@ def main():
         gen.terminate()
         gen.wait()
     finally:
-        os.killpg(serve.pid, signal.SIGTERM)
-        serve.wait()
+        stop(serve)
     (idle, rate_a), (shown, rate_b) = results
     print(f"{'':24}{'daemon CPU':>12}{'samples/s':>12}")
     print(f"{'no page':24}{100 * idle:>11.1f}%{rate_a:>12.0f}")

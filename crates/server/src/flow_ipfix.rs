@@ -124,12 +124,12 @@ impl FlowExport {
     pub fn record(&mut self, r: &FlowRecord, start_ms: u64, end_ms: u64) {
         let mut out = vec![0u8; self.record_len];
         let mut at = 0;
-        let values = r.key.split(self.separator.as_str());
-        for (encoding, (value, field)) in self.keys.iter().zip(values.zip(&self.fields)) {
-            write_key(&mut out[at..at + field.len as usize], *encoding, value);
+        // A key the flow lacks a value for stays zero.
+        let mut values = r.key.split(self.separator.as_str());
+        for (encoding, field) in self.keys.iter().zip(&self.fields) {
+            write_key(&mut out[at..at + field.len as usize], *encoding, values.next().unwrap_or(""));
             at += field.len as usize;
         }
-        at = self.fields[..self.keys.len()].iter().map(|f| f.len as usize).sum();
         let agent = match r.source.agent {
             IpAddr::V4(a) => a.octets(),
             IpAddr::V6(_) => [0; 4],

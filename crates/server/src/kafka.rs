@@ -50,7 +50,7 @@ pub struct KafkaSettings {
     pub counters_topic: String,
     /// `protobuf` (length-delimited `detunnel.v1.Sample`) or `json` (a line per sample).
     #[serde(default)]
-    pub format: FormatName,
+    pub format: Format,
     /// What picks a message's partition: `agent` (the default) or `none` (round robin).
     #[serde(default)]
     pub key: KeyName,
@@ -107,17 +107,6 @@ fn default_queue() -> usize {
 }
 fn default_per_message() -> usize {
     100
-}
-
-/// `format`.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum FormatName {
-    /// Length-delimited protobuf.
-    #[default]
-    Protobuf,
-    /// JSON lines.
-    Json,
 }
 
 /// `key`.
@@ -254,7 +243,6 @@ struct Message {
 /// The export shared by the workers and the producer thread.
 pub struct KafkaExport {
     settings: KafkaSettings,
-    format: Format,
     instance: String,
     sequence: AtomicU64,
     queue: mpsc::UnboundedSender<Message>,
@@ -269,13 +257,8 @@ impl KafkaExport {
     /// record.
     pub fn start(settings: KafkaSettings, instance: String) -> std::io::Result<Arc<KafkaExport>> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let format = match settings.format {
-            FormatName::Protobuf => Format::Protobuf,
-            FormatName::Json => Format::Json,
-        };
         let export = Arc::new(KafkaExport {
             settings,
-            format,
             instance,
             sequence: AtomicU64::new(0),
             queue: tx,
@@ -294,16 +277,10 @@ impl KafkaExport {
         Ok(export)
     }
 
-    /// The settings.
-    pub fn settings(&self) -> &KafkaSettings {
-        &self.settings
-    }
-
     /// Hands a full message to the producer, or drops it when the queue is full.
     fn enqueue(&self, m: Message) {
         let c = &self.counters;
-        let queued = c.queued.load(Ordering::Relaxed);
-        if queued + m.samples > self.settings.queue_size as u64 || self.stopping.load(Ordering::Relaxed) {
+        if c.queued.load(Ordering::Relaxed) + m.samples > self.settings.queue_size as u64 {
             c.dropped_queue_full.fetch_add(m.samples, Ordering::Relaxed);
             return;
         }
@@ -357,7 +334,7 @@ impl KafkaWriter {
             }
         });
         let sequence = x.sequence.fetch_add(1, Ordering::Relaxed);
-        sample_record::write(&mut m.data, x.format, decoded, origin, &x.instance, sequence);
+        sample_record::write(&mut m.data, x.settings.format, decoded, origin, &x.instance, sequence);
         m.samples += 1;
         if m.samples >= per_message {
             self.flush();
@@ -469,14 +446,8 @@ impl Producer {
         let mut backoff = BACKOFF.0;
         let mut deadline: Option<Instant> = None;
         loop {
-            if self.stopping() {
-                let d = *deadline.get_or_insert_with(|| Instant::now() + SHUTDOWN_GRACE);
-                while let Ok(m) = self.rx.try_recv() {
-                    self.pending.push(m);
-                }
-                if self.pending.is_empty() || Instant::now() >= d {
-                    break;
-                }
+            if self.stopping() && self.drained(&mut deadline) {
+                break;
             }
             let connected = tokio::time::timeout(REQUEST_TIMEOUT, self.connect()).await;
             let connection =
@@ -506,6 +477,17 @@ impl Producer {
             c.queued.fetch_sub(m.samples, Ordering::Relaxed);
             c.dropped_shutdown.fetch_add(m.samples, Ordering::Relaxed);
         }
+    }
+
+    /// Once the daemon stops: takes what is left in the queue into `pending`, and says whether
+    /// the producer is done — nothing pending, or the grace period (counted from the first
+    /// call, kept in `deadline`) over.
+    fn drained(&mut self, deadline: &mut Option<Instant>) -> bool {
+        let d = *deadline.get_or_insert_with(|| Instant::now() + SHUTDOWN_GRACE);
+        while let Ok(m) = self.rx.try_recv() {
+            self.pending.push(m);
+        }
+        self.pending.is_empty() || Instant::now() >= d
     }
 
     /// Waits `backoff` (or less when stopping), doubling it for next time.
@@ -599,11 +581,7 @@ impl Producer {
                 self.send_counters(conn).await;
             }
             if self.stopping() {
-                let d = *deadline.get_or_insert_with(|| Instant::now() + SHUTDOWN_GRACE);
-                while let Ok(m) = self.rx.try_recv() {
-                    self.pending.push(m);
-                }
-                if self.pending.is_empty() || Instant::now() >= d {
+                if self.drained(deadline) {
                     self.send_counters(conn).await;
                     return Ok(());
                 }

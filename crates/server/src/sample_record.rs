@@ -12,8 +12,9 @@ use std::net::IpAddr;
 /// ones are counted in `tunnels` but not listed.
 pub const MAX_DEPTHS: usize = 9;
 
-/// How records are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How records are written (`format` of `[export.kafka]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Format {
     /// Length-delimited protobuf.
     #[default]

@@ -1074,9 +1074,10 @@ impl Shared {
             exports.0.values_mut().for_each(FlowExport::tick);
         }
         // Flows exported and not logged leave no record in the log.
-        let logged: Vec<String> =
-            lock(&self.declared).flows.iter().filter(|(_, f)| f.log).map(|(n, _)| n.clone()).collect();
-        records.retain(|r| logged.contains(&r.name));
+        {
+            let declared = lock(&self.declared);
+            records.retain(|r| declared.flows.get(&r.name).is_some_and(|f| f.log));
+        }
         if !records.is_empty() {
             let mut log = lock(&self.flow_log);
             for r in records {
