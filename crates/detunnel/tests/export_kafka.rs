@@ -207,6 +207,17 @@ fn three_collectors_export_to_kafka_and_clickhouse_adds_them_up_exactly() {
     let gre = sent.iter().filter(|s| s.tunnel == "gre").count() as u64;
     let want = [("gre".into(), "key".into(), gre), ("vxlan".into(), "vni".into(), sent.len() as u64 - gre)];
     assert_eq!(depth1, want, "{got}");
+    // The stack each record names, and the instances they came from.
+    let stacks: Vec<(String, u64)> =
+        rows("stacks").iter().map(|r| (r[0].as_str().unwrap().to_string(), num(&r[1]))).collect();
+    let want = [
+        ("eth.ip.gre.eth.ip.tcp".to_string(), gre),
+        ("eth.ip.udp.vxlan.eth.ip.tcp".to_string(), sent.len() as u64 - gre),
+    ];
+    assert_eq!(stacks, want, "{got}");
+    let instances: Vec<String> =
+        rows("instances").iter().map(|r| r[0].as_str().unwrap().to_string()).collect();
+    assert_eq!(instances, ["collector-1", "collector-2", "collector-3"], "{got}");
     for s in servers {
         s.stop();
     }
