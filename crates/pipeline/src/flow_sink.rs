@@ -60,6 +60,11 @@ impl FlowSink {
         FlowSink { counter, sample: sample.max(1), offered: 0, counted: 0, matched: 0 }
     }
 
+    /// Its sampling: 1 in this many frames counts.
+    pub fn sample(&self) -> u64 {
+        self.sample
+    }
+
     /// Offers a decoded frame of `frame_len` bytes on the wire.
     pub fn offer(&mut self, decoded: Decoded<'_>, frame_len: u32) {
         // A frame sampling passes over is not read at all.

@@ -33,8 +33,8 @@ pub struct Job {
     clock: Option<ErspanClock>,
     files: Vec<FileOut>,
     sinks: Vec<FrameSink>,
-    flows: Option<(FlowSink, u64)>,
-    export: Option<(FlowSink, u64)>,
+    flows: Option<FlowSink>,
+    export: Option<FlowSink>,
     /// Frames holding sFlow datagrams are read as the packets they sample.
     sflow: Option<SflowReader>,
     streams: StreamTable,
@@ -84,8 +84,8 @@ impl Job {
         erspan_timestamps: bool,
         files: Vec<FileOut>,
         sinks: Vec<FrameSink>,
-        flows: Option<(FlowSink, u64)>,
-        export: Option<(FlowSink, u64)>,
+        flows: Option<FlowSink>,
+        export: Option<FlowSink>,
         sflow: Option<SflowReader>,
         publish: Option<Publish>,
         progress: bool,
@@ -190,7 +190,7 @@ impl Job {
         // The flow engine counts, and the export sends, every frame the filter let through
         // (duplicates aside), as received and decoded.
         if let Some(decoded) = lane.counted(d, f.data) {
-            for (sink, _) in [&mut self.flows, &mut self.export].into_iter().flatten() {
+            for sink in [&mut self.flows, &mut self.export].into_iter().flatten() {
                 sink.offer(decoded, f.orig_len);
             }
         }
@@ -210,7 +210,7 @@ impl Job {
     /// export) takes frames.
     fn frames_counted_out(&self) -> u64 {
         if self.files.is_empty() && self.sinks.is_empty() {
-            self.flows.as_ref().or(self.export.as_ref()).map_or(0, |(f, _)| f.matched)
+            self.flows.as_ref().or(self.export.as_ref()).map_or(0, |f| f.matched)
         } else {
             self.emitted
         }
@@ -227,7 +227,7 @@ impl Job {
         let (flows, export) = (&mut self.flows, &mut self.export);
         reader.datagram(datagram, |item| {
             if let Sampled::Frame { input, source, weight, discarded: false } = item {
-                for (sink, _) in [&mut *flows, &mut *export].into_iter().flatten() {
+                for sink in [&mut *flows, &mut *export].into_iter().flatten() {
                     sink.offer_input(input, source, weight);
                 }
             }
@@ -459,8 +459,8 @@ impl Job {
 }
 
 /// What a flows or export sink took.
-fn flow_counts((f, sample): &(FlowSink, u64)) -> summary::FlowCounts {
-    summary::FlowCounts { offered: f.offered, counted: f.counted, sample: *sample }
+fn flow_counts(f: &FlowSink) -> summary::FlowCounts {
+    summary::FlowCounts { offered: f.offered, counted: f.counted, sample: f.sample() }
 }
 
 /// Seconds as `m:ss` (or `h:mm:ss`).

@@ -203,7 +203,7 @@ fn open(config: &PipelineConfig, stop: Arc<AtomicBool>, hooks: Hooks) -> Result<
                         "the flows sink counts into a flow engine: run it in detunnel serve".into(),
                     )
                 })?;
-                flows = Some((FlowSink::new(counter, *sample), *sample));
+                flows = Some(FlowSink::new(counter, *sample));
             }
             Sink::Export { sample } => {
                 let exporter = exporter.take().ok_or_else(|| {
@@ -211,7 +211,7 @@ fn open(config: &PipelineConfig, stop: Arc<AtomicBool>, hooks: Hooks) -> Result<
                         "the export sink sends to the daemon's exports: run it in detunnel serve with [export.kafka] or [export.ipfix]".into(),
                     )
                 })?;
-                export = Some((FlowSink::new(exporter, *sample), *sample));
+                export = Some(FlowSink::new(exporter, *sample));
             }
         }
     }
