@@ -11,10 +11,10 @@ use crate::reader::Frame;
 use crate::recv_batch::RecvBatch;
 use dissect::{Anomaly, LinkType, Proto, Stack};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use std::io::{self, Read};
+use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// What an endpoint terminates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,60 +127,58 @@ const V4_HEAD: usize = 14 + 20 + 8;
 /// The same with IPv6.
 const V6_HEAD: usize = 14 + 40 + 8;
 
-/// The socket of an endpoint.
-enum Receiver {
-    /// UDP, shared with other workers (`SO_REUSEPORT`), read many datagrams at a time.
-    Udp(std::net::UdpSocket, Box<RecvBatch>),
-    /// A raw IP protocol socket.
-    Raw(Socket),
-}
-
-/// A listening endpoint.
+/// A listening endpoint: its socket and the batch of packets last received.
 pub struct Listener {
     endpoint: Endpoint,
     /// The destination written in front of UDP payloads: the address bound and the protocol's
     /// own port, so the decoder reads the payload as what the endpoint terminates.
     to: SocketAddr,
-    socket: Receiver,
-    buf: Vec<u8>,
+    /// UDP (shared with other workers, `SO_REUSEPORT`) or a raw IP protocol socket.
+    socket: Socket,
+    /// Slots with room for the headers put in front of UDP payloads (none for raw packets).
+    batch: Box<RecvBatch>,
+    /// Packets received before the last batch.
     received: u64,
 }
 
 impl Listener {
     /// Opens the endpoint's socket with `receive_buffer` bytes of buffer (UDP sockets share
-    /// their port with `SO_REUSEPORT`); reads time out after `timeout`.
+    /// their port with `SO_REUSEPORT`); reads time out after `timeout`. The kernel stamps each
+    /// packet with the time it was received.
     pub fn open(endpoint: Endpoint, receive_buffer: usize, timeout: Duration) -> io::Result<Listener> {
-        let socket = match endpoint.kind {
-            kind if kind.is_raw() => {
-                let proto = if endpoint.kind == Kind::Gre { 47 } else { 4 };
-                if endpoint.addr.is_ipv6() {
-                    return Err(io::Error::new(
-                        io::ErrorKind::Unsupported,
-                        "raw GRE and IP-in-IP endpoints are IPv4 only",
-                    ));
-                }
-                let s = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(proto)))?;
-                s.bind(&SockAddr::from(endpoint.addr))?;
-                s.set_recv_buffer_size(receive_buffer)?;
-                s.set_read_timeout(Some(timeout))?;
-                Receiver::Raw(s)
+        let socket = if endpoint.kind.is_raw() {
+            let proto = if endpoint.kind == Kind::Gre { 47 } else { 4 };
+            if endpoint.addr.is_ipv6() {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "raw GRE and IP-in-IP endpoints are IPv4 only",
+                ));
             }
-            _ => {
-                // The first socket of an endpoint checks no other process shares its port.
-                crate::udp::check_not_taken(endpoint.addr)?;
-                let head = if endpoint.addr.is_ipv6() { V6_HEAD } else { V4_HEAD };
-                let socket = crate::udp::shared_socket(endpoint.addr, receive_buffer, timeout)?;
-                Receiver::Udp(socket, Box::new(RecvBatch::new(head)))
+            let s = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(proto)))?;
+            s.bind(&SockAddr::from(endpoint.addr))?;
+            s.set_recv_buffer_size(receive_buffer)?;
+            s.set_read_timeout(Some(timeout))?;
+            s
+        } else {
+            // The first socket of an endpoint checks no other process shares its port.
+            crate::udp::check_not_taken(endpoint.addr)?;
+            Socket::from(crate::udp::shared_socket(endpoint.addr, receive_buffer, timeout)?)
+        };
+        crate::packet_socket::setsockopt(&socket, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, &1i32)?;
+        let mut endpoint = endpoint;
+        let head = match endpoint.kind.is_raw() {
+            true => 0,
+            false => {
+                endpoint.addr.set_port(socket.local_addr()?.as_socket().map_or(0, |a| a.port()));
+                if endpoint.addr.is_ipv6() {
+                    V6_HEAD
+                } else {
+                    V4_HEAD
+                }
             }
         };
-        let mut endpoint = endpoint;
-        if let Receiver::Udp(u, _) = &socket {
-            endpoint.addr.set_port(u.local_addr()?.port());
-        }
         let to = SocketAddr::new(endpoint.addr.ip(), endpoint.kind.port());
-        // Raw sockets read into `buf`; UDP sockets into their batch's slots.
-        let buf = if endpoint.kind.is_raw() { vec![0; 65_536] } else { Vec::new() };
-        Ok(Listener { endpoint, to, socket, buf, received: 0 })
+        Ok(Listener { endpoint, to, socket, batch: Box::new(RecvBatch::new(head)), received: 0 })
     }
 
     /// The endpoint (with the port actually bound).
@@ -196,49 +194,47 @@ impl Listener {
     /// Packets the kernel dropped on this listener's own socket (a full receive buffer);
     /// `None` when the kernel's table cannot be read.
     pub fn kernel_drops(&self) -> Option<u64> {
-        match &self.socket {
-            Receiver::Udp(u, _) => crate::udp::socket_drops(u, false),
-            Receiver::Raw(r) => crate::udp::socket_drops(r, true),
-        }
+        crate::udp::socket_drops(&self.socket, self.endpoint.kind.is_raw())
     }
 
-    /// Receives one packet as a frame (`None` when the read timed out). UDP datagrams come
-    /// from a batch the kernel fills with one system call.
-    pub fn recv(&mut self) -> io::Result<Option<Frame<'_>>> {
-        let timed_out =
-            |e: &io::Error| matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut);
-        let (data, link) = match &mut self.socket {
-            Receiver::Udp(u, batch) => {
-                if !batch.pending() {
-                    match batch.fill(u.as_raw_fd()) {
-                        Ok(_) => {}
-                        Err(e) if timed_out(&e) => return Ok(None),
-                        Err(e) => return Err(e),
-                    }
-                }
-                let Some((slot, n, from)) = batch.next() else { return Ok(None) };
-                let head = if self.endpoint.addr.is_ipv6() { V6_HEAD } else { V4_HEAD };
-                let from = from.unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
-                write_head(&mut slot[..head], from, self.to, n);
-                (&slot[..head + n], LinkType::ETHERNET)
+    /// Receives what the kernel has queued, up to [`crate::recv_batch::SLOTS`] packets with
+    /// one system call, as the batch [`Listener::frames`] walks; how many (0 when the read
+    /// timed out).
+    pub fn fill(&mut self) -> io::Result<usize> {
+        self.received += self.batch.len() as u64;
+        let n = match self.batch.fill(self.socket.as_raw_fd()) {
+            Ok(n) => n,
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                return Ok(0)
             }
-            // A raw socket's packet carries its addresses in its IP header.
-            Receiver::Raw(r) => match (&mut &*r).read(&mut self.buf) {
-                Ok(n) => (&self.buf[..n], LinkType::IPV4),
-                Err(e) if timed_out(&e) => return Ok(None),
-                Err(e) => return Err(e),
-            },
+            Err(e) => return Err(e),
         };
-        let ts_nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
-        self.received += 1;
-        Ok(Some(Frame {
-            data,
-            orig_len: data.len() as u32,
-            ts_nanos,
-            link,
-            interface: 0,
-            record: self.received,
-        }))
+        // A UDP payload gets the headers the decoder reads in front of it.
+        if self.is_udp() {
+            for i in 0..n {
+                let (head, len, from) = self.batch.head_mut(i);
+                let from = from.unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
+                write_head(head, from, self.to, len);
+            }
+        }
+        Ok(n)
+    }
+
+    /// The frames of the last batch, in the order received; they can be walked more than once.
+    pub fn frames(&self) -> impl Iterator<Item = Frame<'_>> + '_ {
+        // A raw socket's packet carries its addresses in its IP header.
+        let link = if self.is_udp() { LinkType::ETHERNET } else { LinkType::IPV4 };
+        (0..self.batch.len()).map(move |i| {
+            let (data, _, ts_nanos) = self.batch.get(i);
+            Frame {
+                data,
+                orig_len: data.len() as u32,
+                ts_nanos,
+                link,
+                interface: 0,
+                record: self.received + i as u64 + 1,
+            }
+        })
     }
 }
 
@@ -286,6 +282,12 @@ mod tests {
     use super::*;
     use dissect::{Dissector, Stack};
 
+    /// The one frame the next batch holds.
+    fn one(l: &mut Listener) -> Frame<'_> {
+        assert_eq!(l.fill().unwrap(), 1);
+        l.frames().next().unwrap()
+    }
+
     #[test]
     fn urls() {
         let e = Endpoint::parse("vxlan://0.0.0.0").unwrap();
@@ -310,12 +312,12 @@ mod tests {
         for (flags, accepted) in [(0x08u8, true), (0x00, false), (0x0c, false)] {
             let payload = [&[flags, 0, 0, 0, 0, 0, 42, 0][..], &inner].concat();
             s.send_to(&payload, ("127.0.0.1", port)).unwrap();
-            let f = l.recv().unwrap().unwrap();
+            let f = one(&mut l);
             d.dissect(f.data, f.link, &mut stack);
             assert_eq!(Kind::Vxlan.terminates(&stack), accepted, "flags {flags:#x}");
         }
         s.send_to(b"random bytes that are no tunnel at all", ("127.0.0.1", port)).unwrap();
-        let f = l.recv().unwrap().unwrap();
+        let f = one(&mut l);
         d.dissect(f.data, f.link, &mut stack);
         assert!(!Kind::Vxlan.terminates(&stack));
         assert!(!Kind::Geneve.terminates(&stack));
@@ -331,7 +333,7 @@ mod tests {
         let payload = [&[0x08u8, 0, 0, 0, 0, 0, 42, 0][..], &inner].concat();
         let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         s.send_to(&payload, ("127.0.0.1", port)).unwrap();
-        let f = l.recv().unwrap().unwrap();
+        let f = one(&mut l);
         let mut stack = Stack::new();
         Dissector::default().dissect(f.data, f.link, &mut stack);
         let mut text = String::new();

@@ -18,7 +18,7 @@ pub(crate) fn check(r: libc::c_int) -> io::Result<()> {
 
 /// Sets socket option `name` at `level` to `value`.
 pub(crate) fn setsockopt<T>(
-    fd: &OwnedFd,
+    fd: &impl AsRawFd,
     level: libc::c_int,
     name: libc::c_int,
     value: &T,

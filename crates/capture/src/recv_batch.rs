@@ -19,15 +19,20 @@ const DATAGRAM_MAX: usize = 65_536;
 /// How long a call after a short batch waits before it reads.
 pub const GATHER: std::time::Duration = std::time::Duration::from_micros(100);
 
-/// The slots one `recvmmsg` fills, and which of them are still to be read.
+/// Room for a `SCM_TIMESTAMPNS` control message (`CMSG_SPACE` of a `timespec`) and then some.
+const CONTROL_LEN: usize = 64;
+
+/// The slots one `recvmmsg` fills: each datagram's length, sender and the time the kernel
+/// received it.
 pub struct RecvBatch {
     /// `SLOTS` slots of `head + DATAGRAM_MAX` bytes.
     buf: Vec<u8>,
     head: usize,
     lens: [usize; SLOTS],
     from: [Option<SocketAddr>; SLOTS],
+    /// Receive times, nanoseconds since the Unix epoch.
+    times: [u64; SLOTS],
     count: usize,
-    next: usize,
     /// The last batch was short: gather before the next.
     short: bool,
 }
@@ -40,8 +45,8 @@ impl RecvBatch {
             head,
             lens: [0; SLOTS],
             from: [None; SLOTS],
+            times: [0; SLOTS],
             count: 0,
-            next: 0,
             short: false,
         }
     }
@@ -50,27 +55,30 @@ impl RecvBatch {
         self.head + DATAGRAM_MAX
     }
 
-    /// True while datagrams of the last batch are still to be read.
-    pub fn pending(&self) -> bool {
-        self.next < self.count
+    /// Datagrams in the last batch.
+    pub fn len(&self) -> usize {
+        self.count
     }
 
-    /// The next datagram not yet read: its slot (the room, then the datagram), its length and
-    /// its sender; `None` when all of the last batch were read.
-    pub fn next(&mut self) -> Option<(&mut [u8], usize, Option<SocketAddr>)> {
-        if self.next >= self.count {
-            return None;
-        }
-        let i = self.next;
-        self.next += 1;
-        let len = self.slot_len();
-        Some((&mut self.buf[i * len..(i + 1) * len], self.lens[i], self.from[i]))
+    /// Datagram `i` of the last batch: its slot (the room, then the datagram; `head + len`
+    /// bytes), its sender and its receive time.
+    pub fn get(&self, i: usize) -> (&[u8], Option<SocketAddr>, u64) {
+        let at = i * self.slot_len();
+        (&self.buf[at..at + self.head + self.lens[i]], self.from[i], self.times[i])
+    }
+
+    /// The room before datagram `i` of the last batch, and the datagram's length and sender.
+    pub fn head_mut(&mut self, i: usize) -> (&mut [u8], usize, Option<SocketAddr>) {
+        let at = i * self.slot_len();
+        (&mut self.buf[at..at + self.head], self.lens[i], self.from[i])
     }
 
     /// Receives what `fd` has queued, up to `SLOTS` datagrams, waiting for the first as long
     /// as the socket's receive timeout allows; how many (the timeout is an error, `WouldBlock`
-    /// or `TimedOut`).
+    /// or `TimedOut`). Receive times are the kernel's where the socket has `SO_TIMESTAMPNS`
+    /// on, else the time of the call's return.
     pub fn fill(&mut self, fd: RawFd) -> io::Result<usize> {
+        self.count = 0;
         if self.short {
             std::thread::sleep(GATHER);
         }
@@ -80,19 +88,24 @@ impl RecvBatch {
         let mut names: [libc::sockaddr_storage; SLOTS] = unsafe { std::mem::zeroed() };
         let mut iov: [libc::iovec; SLOTS] = unsafe { std::mem::zeroed() };
         let mut msgs: [libc::mmsghdr; SLOTS] = unsafe { std::mem::zeroed() };
+        // u64 elements: aligned for the `cmsghdr` the kernel writes at each start.
+        let mut control = [[0u64; CONTROL_LEN / 8]; SLOTS];
         for i in 0..SLOTS {
             iov[i] = libc::iovec {
                 // SAFETY: the slot's datagram part lies inside `buf` (SLOTS slots of slot_len).
                 iov_base: unsafe { self.buf.as_mut_ptr().add(i * slot_len + head) }.cast(),
                 iov_len: DATAGRAM_MAX,
             };
-            msgs[i].msg_hdr.msg_name = (&mut names[i] as *mut libc::sockaddr_storage).cast();
-            msgs[i].msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            msgs[i].msg_hdr.msg_iov = &mut iov[i];
-            msgs[i].msg_hdr.msg_iovlen = 1;
+            let m = &mut msgs[i].msg_hdr;
+            m.msg_name = (&mut names[i] as *mut libc::sockaddr_storage).cast();
+            m.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            m.msg_iov = &mut iov[i];
+            m.msg_iovlen = 1;
+            m.msg_control = control[i].as_mut_ptr().cast();
+            m.msg_controllen = CONTROL_LEN;
         }
         // SAFETY: every message points at memory that lives through the call (the slots, the
-        // names, the iovecs) and says how long it is.
+        // names, the iovecs, the control buffers) and says how long it is.
         let n = unsafe {
             libc::recvmmsg(
                 fd,
@@ -103,22 +116,45 @@ impl RecvBatch {
             )
         };
         if n < 0 {
-            self.count = 0;
-            self.next = 0;
             // Nothing came within the socket's timeout: traffic is sparse, no need to gather.
             self.short = false;
             return Err(io::Error::last_os_error());
         }
         let n = n as usize;
         self.short = n < SLOTS / 2;
+        let mut now = None;
         for i in 0..n {
             self.lens[i] = (msgs[i].msg_len as usize).min(DATAGRAM_MAX);
             self.from[i] = socket_addr(&names[i]);
+            self.times[i] =
+                kernel_time(&msgs[i].msg_hdr).unwrap_or_else(|| *now.get_or_insert_with(unix_nanos));
         }
         self.count = n;
-        self.next = 0;
         Ok(n)
     }
+}
+
+/// Nanoseconds since the Unix epoch, now.
+fn unix_nanos() -> u64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// The receive time in a message's `SCM_TIMESTAMPNS` control message, if it has one.
+fn kernel_time(m: &libc::msghdr) -> Option<u64> {
+    // SAFETY: the kernel wrote `msg_controllen` bytes of control messages into the buffer
+    // `msg_control` points at; the CMSG macros walk them within that length.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(m);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPNS {
+                let t = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::timespec>());
+                return Some(t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64);
+            }
+            c = libc::CMSG_NXTHDR(m, c);
+        }
+    }
+    None
 }
 
 /// The address the kernel wrote into `s`, if it is IPv4 or IPv6.
@@ -155,18 +191,24 @@ mod tests {
     fn queued_datagrams_come_in_one_call_with_their_senders() {
         let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         rx.set_read_timeout(Some(std::time::Duration::from_millis(200))).unwrap();
+        crate::packet_socket::setsockopt(&rx, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, &1i32).unwrap();
         let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let sent = unix_nanos();
         for i in 0..40u8 {
             tx.send_to(&vec![i; 10 + i as usize], rx.local_addr().unwrap()).unwrap();
         }
         let mut b = RecvBatch::new(42);
         let mut got = Vec::new();
+        let before = unix_nanos();
         while got.len() < 40 {
             let n = b.fill(rx.as_raw_fd()).unwrap();
             assert!((1..=SLOTS).contains(&n));
-            while let Some((slot, len, from)) = b.next() {
+            for i in 0..n {
+                let (slot, from, time) = b.get(i);
                 assert_eq!(from, Some(tx.local_addr().unwrap()));
-                got.push(slot[42..42 + len].to_vec());
+                // The kernel's time: taken when it was received, before these reads.
+                assert!((sent..=before).contains(&time), "{time} not in {sent}..={before}");
+                got.push(slot[42..].to_vec());
             }
         }
         for (i, d) in got.iter().enumerate() {

@@ -302,49 +302,33 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, stop: &AtomicBoo
     let lock = || shared.lock().unwrap_or_else(|e| e.into_inner());
     std::thread::scope(|scope| {
         for (n, ((mut source, i), mut lane)) in sources.into_iter().zip(slots).zip(lanes).enumerate() {
-            let lock = &lock;
+            let (lock, shared) = (&lock, &shared);
             scope.spawn(move || {
-                // A ring block's decisions, made outside the lock (reused: no allocation per frame).
+                // A batch's decisions, made outside the lock (reused: no allocation per frame).
                 let mut decisions: Vec<Decision> = Vec::new();
-                let mut received = 0u64;
                 while !stop.load(Ordering::Relaxed) {
+                    let (lane, decisions) = (&mut lane, &mut decisions);
                     let got = match &mut source {
-                        Live::Endpoint(l) => l.recv().map(|f| {
-                            let Some(f) = f else {
-                                lock().lanes[n] = lane.figures();
-                                return;
-                            };
-                            lane.begin();
-                            let d = lane.decide(&f);
-                            let mut job = lock();
-                            job.count_source(i, &f);
-                            let _ = job.deliver(&f, &d, &lane);
-                            received += 1;
-                            if received % 64 == 0 {
-                                job.lanes[n] = lane.figures();
-                            }
+                        // A batch of datagrams (up to 32).
+                        Live::Endpoint(l) => l.fill().map(|count| {
+                            count > 0 && take_batch(|| l.frames(), lane, decisions, shared, i, n)
                         }),
-                        // A whole block decided in parallel, then delivered under one lock.
-                        Live::Ring(r, _) => r.wait(200).map(|()| {
-                            let Some(block) = r.next_block() else { return };
-                            lane.begin();
-                            decisions.clear();
-                            decisions.extend(block.frames().map(|f| lane.decide(&f)));
-                            let mut job = lock();
-                            for (f, d) in block.frames().zip(&decisions) {
-                                job.count_source(i, &f);
-                                if job.deliver(&f, d, &lane).is_break() {
-                                    break;
-                                }
-                            }
-                            job.lanes[n] = lane.figures();
+                        // A ring block.
+                        Live::Ring(r, _) => r.wait(200).map(|()| match r.next_block() {
+                            Some(block) => take_batch(|| block.frames(), lane, decisions, shared, i, n),
+                            None => false,
                         }),
                     };
-                    if let Err(e) = got {
-                        eprintln!("detunnel: receiving: {e}");
-                        std::thread::sleep(Duration::from_millis(200));
+                    // Nothing taken: the job's periodic work still runs.
+                    if !matches!(got, Ok(true)) {
+                        if let Err(e) = got {
+                            eprintln!("detunnel: receiving: {e}");
+                            std::thread::sleep(Duration::from_millis(200));
+                        }
+                        let mut job = lock();
+                        job.lanes[n] = lane.figures();
+                        job.tick();
                     }
-                    lock().tick();
                 }
                 lane.finish();
                 lock().lanes[n] = lane.figures();
@@ -367,6 +351,31 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, stop: &AtomicBoo
             });
         }
     });
+}
+
+/// Decides a batch of frames in worker `worker`'s lane, outside the lock, then counts (as
+/// source `source`) and delivers them under one lock, with the job's periodic work; true.
+fn take_batch<'f, I: Iterator<Item = Frame<'f>>>(
+    frames: impl Fn() -> I,
+    lane: &mut Lane,
+    decisions: &mut Vec<Decision>,
+    shared: &Mutex<&mut Job>,
+    source: usize,
+    worker: usize,
+) -> bool {
+    lane.begin();
+    decisions.clear();
+    decisions.extend(frames().map(|f| lane.decide(&f)));
+    let mut job = shared.lock().unwrap_or_else(|e| e.into_inner());
+    for (f, d) in frames().zip(decisions.iter()) {
+        job.count_source(source, &f);
+        if job.deliver(&f, d, lane).is_break() {
+            break;
+        }
+    }
+    job.lanes[worker] = lane.figures();
+    job.tick();
+    true
 }
 
 /// One input's next frame, copied out of its reader.
