@@ -3,9 +3,9 @@
 
 Two network namespaces joined by a veth pair; `detunnel generate --iface` sends tunnelled
 traffic (ERSPAN II and III, GRE-TEB, VXLAN, GENEVE; inner frames 64-512 bytes) onto one end
-through a transmit ring at stepped rates (it outruns every receiver here: about 700,000 frames
-a second onto a veth, where tcpreplay ran out first), and on the other end, one at a time and
-each started fresh per step:
+through a transmit ring at stepped rates (about 850,000-930,000 frames a second onto a veth at
+top speed, where tcpreplay ran out first), and on the other end, one at a time and each started
+fresh per step:
 
   tcpdump -i r0 -w FILE                      copies every frame, decapsulating nothing
   detunnel decap -i r0 -w FILE               strips every tunnel, 1 worker
@@ -19,18 +19,23 @@ each started fresh per step:
                                              sends VXLAN only
 
 For each it prints the frames it received (its own count), the loss (frames replayed minus
-received) and the CPU time per frame of its process (user + system, from /proc). The summary
-gives the highest rate each sustained with no loss and the ratio of CPU per frame against
-tcpdump's at the same rates, all measured in this run (the machines are shared, so only
-ratios mean much). Needs root and tcpdump; output files go to /dev/shm.
+received) and the CPU time per frame of its process (user + system, from /proc). Each rate is
+run `--repeat` times (3 by default), the receivers taking turns, so that a noisy neighbour
+weighs on all of them alike; the summary gives, per receiver, the highest rate every
+repetition took with no loss, the median CPU per frame at each rate and its ratio to tcpdump's
+median at the same rate, all measured in this run (the machines are shared, so only ratios
+mean much). `--tools` picks receivers by the names printed. Needs root and tcpdump; output
+files go to /dev/shm.
 
-Usage: sudo bench/live.py [--frames N] [--rates PPS,PPS,...] [--detunnel PATH]
+Usage: sudo bench/live.py [--frames N] [--rates PPS,PPS,...] [--repeat N] [--tools NAME,...]
+                          [--detunnel PATH]
 """
 import argparse
 import json
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -120,6 +125,8 @@ def main():
     ap.add_argument("--frames", type=int, default=200_000)
     ap.add_argument("--rates", default="100000,200000,300000,400000,0",
                     help="frames per second; 0 is as fast as the sender goes")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each receiver at each rate")
+    ap.add_argument("--tools", help="receivers to run, by name (tcpdump always runs: the baseline)")
     ap.add_argument("--detunnel", default="target/release/detunnel")
     ap.add_argument("--dir", default="/dev/shm/detunnel-live")
     args = ap.parse_args()
@@ -142,36 +149,48 @@ def main():
     ]
     listen = [detunnel, "decap", "--listen", f"vxlan://{ENDPOINT}:4789", "--stats", "json", "-w", out + ".pcap"]
     endpoints = [("listen", listen), ("listen x2", listen + ["--workers", "2"])]
-    results = {}
+    steps = [(n, c, None) for n, c in tools] + [(n, c, "vxlan") for n, c in endpoints]
+    if args.tools:
+        wanted = args.tools.split(",")
+        unknown = set(wanted) - {n for n, _, _ in steps}
+        if unknown:
+            sys.exit(f"unknown --tools {', '.join(sorted(unknown))}; known: {', '.join(n for n, _, _ in steps)}")
+        steps = [s for s in steps if s[0] in wanted or s[0] == "tcpdump"]
+    rates = [int(r) for r in args.rates.split(",")]
+    runs = {}  # (tool, rate) -> [(lost, CPU µs per frame)]
     setup()
     try:
         print(f"{'tool':10} {'rate pps':>9} {'received':>9} {'lost':>8} {'CPU µs/frame':>13}")
-        for rate in [int(r) for r in args.rates.split(",")]:
-            steps = [(n, c, None) for n, c in tools] + [(n, c, "vxlan") for n, c in endpoints]
-            for name, cmd, encap in steps:
-                if encap:
-                    endpoint(True)
-                try:
-                    got, cpu = run_step(name.split()[0], cmd, detunnel, rate, args.frames, args.dir, encap)
-                finally:
+        for rate in rates:
+            for _ in range(args.repeat):
+                for name, cmd, encap in steps:
                     if encap:
-                        endpoint(False)
-                lost = args.frames - got
-                per = cpu / got * 1e6 if got else float("nan")
-                results.setdefault(name, []).append((rate, got, lost, per))
-                label = "top" if rate == 0 else f"{rate:,}"
-                print(f"{name:10} {label:>9} {got:9,} {lost:8,} {per:13.2f}", flush=True)
+                        endpoint(True)
+                    try:
+                        got, cpu = run_step(name.split()[0], cmd, detunnel, rate, args.frames, args.dir, encap)
+                    finally:
+                        if encap:
+                            endpoint(False)
+                    lost = args.frames - got
+                    per = cpu / got * 1e6 if got else float("nan")
+                    runs.setdefault((name, rate), []).append((lost, per))
+                    label = "top" if rate == 0 else f"{rate:,}"
+                    print(f"{name:10} {label:>9} {got:9,} {lost:8,} {per:13.2f}", flush=True)
     finally:
         teardown()
         shutil.rmtree(args.dir, ignore_errors=True)
-    print()
-    base = {r[0]: r[3] for r in results["tcpdump"]}
-    for name, rows in results.items():
-        clean = [r[0] for r in rows if r[2] <= 0]
+    print(f"\nmedian CPU µs per frame of {args.repeat} runs (and / tcpdump's median at that rate)")
+    print(f"{'tool':10} " + " ".join(f"{'top' if r == 0 else f'{r:,}':>15}" for r in rates) + "  no loss up to")
+    median = {k: statistics.median(per for _, per in v) for k, v in runs.items()}
+    for name, _, _ in steps:
+        cells = []
+        for r in rates:
+            m, base = median[(name, r)], median[("tcpdump", r)]
+            cells.append(f"{m:6.2f} ({m / base:4.2f})")
+        clean = [r for r in rates if all(lost <= 0 for lost, _ in runs[(name, r)])]
         best = "none" if not clean else ("top speed" if 0 in clean else f"{max(clean):,} pps")
-        ratios = [r[3] / base[r[0]] for r in rows if base.get(r[0])]
-        ratio = f"{min(ratios):.2f}-{max(ratios):.2f}" if ratios else "n/a"
-        print(f"{name:10} no loss up to: {best:>12}; CPU per frame / tcpdump's: {ratio}")
+        ratios = [median[(name, r)] / median[("tcpdump", r)] for r in rates]
+        print(f"{name:10} " + " ".join(f"{c:>15}" for c in cells) + f"  {best}; / tcpdump {min(ratios):.2f}-{max(ratios):.2f}")
 
 
 if __name__ == "__main__":
