@@ -16,9 +16,13 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::ptr;
 use std::sync::atomic::{fence, Ordering};
 
-/// Ring geometry: blocks of 1 MiB, 64 of them, retired to user space after 10 ms.
+/// Ring geometry: blocks of 1 MiB (as many as the ring's size in MiB), retired to user space
+/// after 10 ms.
 const BLOCK_SIZE: u32 = 1 << 20;
-const BLOCK_COUNT: u32 = 64;
+/// The ring's size unless asked otherwise, MiB.
+pub const DEFAULT_RING_MIB: u32 = 64;
+/// The smallest and largest ring, MiB.
+pub const RING_MIB: std::ops::RangeInclusive<u32> = 4..=4096;
 const FRAME_SIZE: u32 = 2048;
 const RETIRE_MS: u32 = 10;
 /// Offset of `hdr.bh1.block_status` in a block descriptor (after `version`, `offset_to_priv`).
@@ -40,6 +44,8 @@ pub struct Ring {
     fd: OwnedFd,
     map: *mut u8,
     len: usize,
+    /// Blocks in the ring.
+    blocks: u32,
     current: u32,
     record: u64,
 }
@@ -49,27 +55,34 @@ pub struct Ring {
 unsafe impl Send for Ring {}
 
 impl Ring {
-    /// Opens a ring on interface `name`; joins fanout group `fanout` (hashing flows) when
-    /// given; puts the interface in promiscuous mode when `promiscuous` (for as long as the
-    /// socket is open).
-    pub fn open(name: &str, fanout: Option<u16>, promiscuous: bool) -> io::Result<Ring> {
+    /// Opens a ring of `mib` MiB (within [`RING_MIB`]) on interface `name`; joins fanout
+    /// group `fanout` (hashing flows) when given; puts the interface in promiscuous mode when
+    /// `promiscuous` (for as long as the socket is open).
+    pub fn open(name: &str, mib: u32, fanout: Option<u16>, promiscuous: bool) -> io::Result<Ring> {
+        if !RING_MIB.contains(&mib) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("a ring of {mib} MiB: {} to {} MiB", RING_MIB.start(), RING_MIB.end()),
+            ));
+        }
+        let blocks = mib * (1 << 20) / BLOCK_SIZE;
         let ifindex = ifindex(name)?;
         let proto = (libc::ETH_P_ALL as u16).to_be();
         let fd = packet_socket::open(proto)?;
         setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_VERSION, &TPACKET_V3)?;
         let req = libc::tpacket_req3 {
             tp_block_size: BLOCK_SIZE,
-            tp_block_nr: BLOCK_COUNT,
+            tp_block_nr: blocks,
             tp_frame_size: FRAME_SIZE,
-            tp_frame_nr: BLOCK_SIZE / FRAME_SIZE * BLOCK_COUNT,
+            tp_frame_nr: BLOCK_SIZE / FRAME_SIZE * blocks,
             tp_retire_blk_tov: RETIRE_MS,
             tp_sizeof_priv: 0,
             tp_feature_req_word: 0,
         };
         setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_RX_RING, &req)?;
-        let len = (BLOCK_SIZE * BLOCK_COUNT) as usize;
+        let len = blocks as usize * BLOCK_SIZE as usize;
         let map = packet_socket::map(&fd, len)?;
-        let ring = Ring { fd, map, len, current: 0, record: 0 };
+        let ring = Ring { fd, map, len, blocks, current: 0, record: 0 };
         packet_socket::bind(&ring.fd, ifindex, proto)?;
         if promiscuous {
             let mreq = libc::packet_mreq {
@@ -89,8 +102,8 @@ impl Ring {
     }
 
     fn block(&self, i: u32) -> *mut u8 {
-        // SAFETY: `i < BLOCK_COUNT`, so the offset stays inside the mapping.
-        unsafe { self.map.add((i * BLOCK_SIZE) as usize) }
+        // SAFETY: `i < self.blocks`, so the offset stays inside the mapping.
+        unsafe { self.map.add(i as usize * BLOCK_SIZE as usize) }
     }
 
     /// True when the next block belongs to user space (the kernel handed it over).
@@ -186,7 +199,7 @@ impl Drop for Block<'_> {
         unsafe {
             ptr::write_volatile(self.base.add(STATUS_AT).cast::<u32>(), libc::TP_STATUS_KERNEL);
         }
-        self.ring.current = (self.ring.current + 1) % BLOCK_COUNT;
+        self.ring.current = (self.ring.current + 1) % self.ring.blocks;
         self.ring.record += self.count as u64;
     }
 }

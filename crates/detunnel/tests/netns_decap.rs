@@ -442,8 +442,10 @@ fn capture_survives_its_interface_going_down_and_up() {
     let peers = Peers::new("i");
     let tmp = TempDir::new("netns-ifdown");
     let out = tmp.join("out.pcap");
+    // The smallest ring, 4 blocks: frames 10 ms apart are retired a block or two each, so the
+    // walk wraps around the ring several times.
     let child = command_in(Some(&peers.b), detunnel())
-        .args(["decap", "-i", "vb", "--stats", "json", "-w"])
+        .args(["decap", "-i", "vb", "--buffer", "4", "--stats", "json", "-w"])
         .arg(&out)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

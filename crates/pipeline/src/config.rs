@@ -165,6 +165,9 @@ pub struct PipelineConfig {
     pub workers: usize,
     /// Interfaces are captured in promiscuous mode.
     pub promiscuous: bool,
+    /// Size of each interface worker's receive ring, MiB: what it holds while the worker is
+    /// busy.
+    pub ring_mib: u32,
     /// The decoder's configuration.
     pub decoder: dissect::Config,
     /// Only frames that pass this filter go on.
@@ -197,6 +200,7 @@ impl PipelineConfig {
             sources,
             workers: 1,
             promiscuous: false,
+            ring_mib: capture::live::DEFAULT_RING_MIB,
             decoder: dissect::Config::default(),
             filter: None,
             context: query::Context::new(),
@@ -255,6 +259,9 @@ pub struct PipelineSpec {
     /// Capture interfaces in promiscuous mode.
     #[serde(default)]
     pub promiscuous: bool,
+    /// Each interface worker's receive ring, MiB.
+    #[serde(default = "default_ring_mib")]
+    pub ring_mib: u32,
     /// Only frames that pass this filter.
     pub filter: Option<String>,
     /// Tunnel kinds to strip (`gre`, `erspan`, `vxlan`, ... or `all`).
@@ -281,6 +288,10 @@ pub struct PipelineSpec {
     /// Spread frames over the TAPs and tunnels by conversation.
     #[serde(default)]
     pub balance: bool,
+}
+
+fn default_ring_mib() -> u32 {
+    capture::live::DEFAULT_RING_MIB
 }
 
 fn one() -> usize {
@@ -417,10 +428,15 @@ impl PipelineSpec {
             Some(other) => return Err(format!("timestamps = `{other}`: capture or erspan")),
         };
         let synth_macs = self.synth_mac.as_deref().map(parse_mac_pair).transpose()?;
+        let rings = capture::live::RING_MIB;
+        if !rings.contains(&self.ring_mib) {
+            return Err(format!("ring_mib = {}: {} to {} MiB", self.ring_mib, rings.start(), rings.end()));
+        }
         let config = PipelineConfig {
             sources,
             workers: self.workers,
             promiscuous: self.promiscuous,
+            ring_mib: self.ring_mib,
             decoder,
             filter: self.filter.clone(),
             context,
@@ -504,6 +520,7 @@ mod tests {
         .unwrap();
         let c = spec.config(dissect::Config::default(), query::Context::new()).unwrap();
         assert_eq!(c.sources.len(), 2);
+        assert_eq!(c.ring_mib, 64);
         assert_eq!(c.sinks[0], Sink::Flows { sample: 1 });
         let Sink::File(f) = &c.sinks[1] else { panic!("{:?}", c.sinks[1]) };
         assert_eq!(
@@ -512,6 +529,13 @@ mod tests {
         );
         let Sink::File(g) = &c.sinks[3] else { panic!("{:?}", c.sinks[3]) };
         assert_eq!((g.format, g.compression), (Format::Pcap, Some(Compression::Gzip)));
+        let ring = |mib: u32| {
+            let toml = format!("sources = [\"iface:eth0\"]\nsinks = [\"flows\"]\nring_mib = {mib}");
+            let spec: PipelineSpec = toml::from_str(&toml).unwrap();
+            spec.config(dissect::Config::default(), query::Context::new()).map(|c| c.ring_mib)
+        };
+        assert_eq!(ring(256), Ok(256));
+        assert_eq!(ring(2), Err("ring_mib = 2: 4 to 4096 MiB".to_string()));
         let xz: PipelineSpec =
             toml::from_str("sources = [\"file:x.pcap\"]\nsinks = [{ file = \"y\", compress = \"xz\" }]")
                 .unwrap();

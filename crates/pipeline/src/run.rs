@@ -173,7 +173,7 @@ fn open(config: &PipelineConfig, stop: Arc<AtomicBool>, hooks: Hooks) -> Result<
                 let group = ((std::process::id() as u16) ^ n.wrapping_mul(0x9e37)).max(1);
                 for _ in 0..config.workers {
                     let fanout = (config.workers > 1).then_some(group);
-                    let ring = capture::live::Ring::open(name, fanout, config.promiscuous)
+                    let ring = capture::live::Ring::open(name, config.ring_mib, fanout, config.promiscuous)
                         .map_err(|e| StartError::Setup(format!("cannot capture on {name}: {e}")))?;
                     sources.push(Live::Ring(ring, format!("interface {name}")));
                 }
