@@ -27,8 +27,15 @@ median at the same rate, all measured in this run (the machines are shared, so o
 mean much). `--tools` picks receivers by the names printed. Needs root and tcpdump; output
 files go to /dev/shm.
 
+On a machine with few cores the sender shares them with the receiver and runs out first.
+`--drain` measures what a receiver takes when it has the machine to itself: it is started with
+a 2 GiB ring per worker and stopped (SIGSTOP), `--frames` are sent into its ring, then it is
+let go (SIGCONT) and timed until its CPU time stops moving; frames taken / that time is its
+capacity, and a ring that overflowed (kernel drops) voids the run. Tunnel endpoints are left
+out (a socket buffer holds far less than a ring).
+
 Usage: sudo bench/live.py [--frames N] [--rates PPS,PPS,...] [--repeat N] [--tools NAME,...]
-                          [--detunnel PATH]
+                          [--drain] [--detunnel PATH]
 """
 import argparse
 import json
@@ -120,6 +127,82 @@ def run_step(tool, cmd, detunnel, rate, frames, work, encap=None):
     return received, cpu
 
 
+def drain_step(tool, cmd, detunnel, frames, work):
+    """Starts the tool, stops it, fills its ring with `frames`, lets it go and times it until
+    its CPU time stops moving; returns (received, kernel drops, seconds to drain)."""
+    p = subprocess.Popen(netns(DST, *cmd), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    pid = p.pid  # `ip netns exec` execs the receiver: the pid is its own
+    # Ready once the kernel has built its rings (seconds for a few GiB): its CPU time rests.
+    time.sleep(0.5)
+    settled(pid, 0.5)
+    os.kill(pid, signal.SIGSTOP)
+    sh(*netns(SRC, detunnel, "generate", "-q", "--iface", "s0", "-c", str(frames), "--size", "64-512"))
+    time.sleep(0.5)
+    start = time.monotonic()
+    os.kill(pid, signal.SIGCONT)
+    seconds = settled(pid, 0.3) - start
+    p.send_signal(signal.SIGINT if tool == "tcpdump" else signal.SIGTERM)
+    _, err = p.communicate(timeout=30)
+    if tool == "tcpdump":
+        received = next(int(l.split()[0]) for l in err.splitlines() if "packets captured" in l)
+        drops = next(int(l.split()[0]) for l in err.splitlines() if "dropped by kernel" in l)
+    else:
+        summary = json.loads(next(l for l in err.splitlines() if l.startswith("{")))
+        received = summary["frames_in"]
+        drops = (summary.get("kernel") or {}).get("drops", 0)
+    for name in os.listdir(work):
+        if name.startswith("out"):
+            os.remove(os.path.join(work, name))
+    return received, drops, seconds
+
+
+def run_seconds(pid):
+    """CPU seconds the threads of `pid` alive now have run, to the nanosecond (schedstat)."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except OSError:
+            pass
+    return total / 1e9
+
+
+def settled(pid, quiet):
+    """Waits until process `pid` has used no CPU for `quiet` seconds; when it last did."""
+    last_cpu, last_move = run_seconds(pid), time.monotonic()
+    while time.monotonic() - last_move < quiet:
+        time.sleep(0.001)
+        cpu = run_seconds(pid)
+        if cpu > last_cpu + 0.0005:
+            last_cpu, last_move = cpu, time.monotonic()
+    return last_move
+
+
+def drain(steps, detunnel, frames, repeat, work):
+    """The --drain mode: each receiver's capacity with the machine to itself."""
+    print(f"{'tool':10} {'received':>9} {'kernel drops':>12} {'seconds':>8} {'frames/s':>11}")
+    rates = {}
+    for _ in range(repeat):
+        for name, cmd, _ in steps:
+            got, drops, seconds = drain_step(name.split()[0], cmd, detunnel, frames, work)
+            rate = got / seconds if seconds > 0 and drops == 0 else float("nan")
+            if drops == 0:
+                rates.setdefault(name, []).append(rate)
+            print(f"{name:10} {got:9,} {drops:12,} {seconds:8.3f} {rate:11,.0f}", flush=True)
+    print(f"\nmedian capacity of {repeat} runs, frames a second (and / tcpdump's, / the same with 1 worker)")
+    median = {n: statistics.median(r) for n, r in rates.items()}
+    for name, _, _ in steps:
+        if name not in median:
+            print(f"{name:10} every run overflowed its ring")
+            continue
+        m = median[name]
+        vs = f"{m / median['tcpdump']:5.2f}" if median.get("tcpdump") else "  n/a"
+        one = median.get(name.replace(" x2", ""))
+        scale = f"; x2 / 1 worker {m / one:.2f}" if " x2" in name and one else ""
+        print(f"{name:10} {m:11,.0f}  / tcpdump {vs}{scale}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=200_000)
@@ -127,6 +210,7 @@ def main():
                     help="frames per second; 0 is as fast as the sender goes")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each receiver at each rate")
     ap.add_argument("--tools", help="receivers to run, by name (tcpdump always runs: the baseline)")
+    ap.add_argument("--drain", action="store_true", help="measure capacity from a filled ring instead")
     ap.add_argument("--detunnel", default="target/release/detunnel")
     ap.add_argument("--dir", default="/dev/shm/detunnel-live")
     args = ap.parse_args()
@@ -156,6 +240,16 @@ def main():
         if unknown:
             sys.exit(f"unknown --tools {', '.join(sorted(unknown))}; known: {', '.join(n for n, _, _ in steps)}")
         steps = [s for s in steps if s[0] in wanted or s[0] == "tcpdump"]
+    if args.drain:
+        ring = {"tcpdump": ["-B", "2000000"]}  # KiB: its most (a C int of bytes)
+        steps = [(n, c + ring.get(n, ["--buffer", "2048"]), e) for n, c, e in steps if not e]
+        setup()
+        try:
+            drain(steps, detunnel, args.frames, args.repeat, args.dir)
+        finally:
+            teardown()
+            shutil.rmtree(args.dir, ignore_errors=True)
+        return
     rates = [int(r) for r in args.rates.split(",")]
     runs = {}  # (tool, rate) -> [(lost, CPU µs per frame)]
     setup()
