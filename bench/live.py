@@ -31,8 +31,8 @@ On a machine with few cores the sender shares them with the receiver and runs ou
 `--drain` measures what a receiver takes when it has the machine to itself: it is started with
 a 2 GiB ring per worker and stopped (SIGSTOP), `--frames` are sent into its ring, then it is
 let go (SIGCONT) and timed until its CPU time stops moving; frames taken / that time is its
-capacity, and a ring that overflowed (kernel drops) voids the run. Tunnel endpoints are left
-out (a socket buffer holds far less than a ring).
+capacity, and a ring that overflowed (kernel drops) voids the run. Tunnel endpoints get
+500,000 frames at most (their socket buffers, forced past net.core.rmem_max, hold about 1 GiB).
 
 Usage: sudo bench/live.py [--frames N] [--rates PPS,PPS,...] [--repeat N] [--tools NAME,...]
                           [--drain] [--detunnel PATH]
@@ -127,16 +127,18 @@ def run_step(tool, cmd, detunnel, rate, frames, work, encap=None):
     return received, cpu
 
 
-def drain_step(tool, cmd, detunnel, frames, work):
-    """Starts the tool, stops it, fills its ring with `frames`, lets it go and times it until
-    its CPU time stops moving; returns (received, kernel drops, seconds to drain)."""
+def drain_step(tool, cmd, detunnel, frames, work, encap=None):
+    """Starts the tool, stops it, fills its ring (or socket buffer) with `frames` (of `encap`
+    only, when given), lets it go and times it until its CPU time stops moving; returns
+    (received, kernel drops, seconds to drain)."""
     p = subprocess.Popen(netns(DST, *cmd), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     pid = p.pid  # `ip netns exec` execs the receiver: the pid is its own
     # Ready once the kernel has built its rings (seconds for a few GiB): its CPU time rests.
     time.sleep(0.5)
     settled(pid, 0.5)
     os.kill(pid, signal.SIGSTOP)
-    sh(*netns(SRC, detunnel, "generate", "-q", "--iface", "s0", "-c", str(frames), "--size", "64-512"))
+    send = [detunnel, "generate", "-q", "--iface", "s0", "-c", str(frames), "--size", "64-512"]
+    sh(*netns(SRC, *send, *(["--encap", encap] if encap else [])))
     time.sleep(0.5)
     start = time.monotonic()
     os.kill(pid, signal.SIGCONT)
@@ -149,7 +151,7 @@ def drain_step(tool, cmd, detunnel, frames, work):
     else:
         summary = json.loads(next(l for l in err.splitlines() if l.startswith("{")))
         received = summary["frames_in"]
-        drops = (summary.get("kernel") or {}).get("drops", 0)
+        drops = (summary.get("kernel") or {}).get("drops", 0) + (summary.get("socket_drops") or 0)
     for name in os.listdir(work):
         if name.startswith("out"):
             os.remove(os.path.join(work, name))
@@ -179,13 +181,25 @@ def settled(pid, quiet):
     return last_move
 
 
+# Frames a tunnel endpoint's drain sends: what its socket buffer holds.
+ENDPOINT_FRAMES = 500_000
+
+
 def drain(steps, detunnel, frames, repeat, work):
     """The --drain mode: each receiver's capacity with the machine to itself."""
     print(f"{'tool':10} {'received':>9} {'kernel drops':>12} {'seconds':>8} {'frames/s':>11}")
     rates = {}
     for _ in range(repeat):
-        for name, cmd, _ in steps:
-            got, drops, seconds = drain_step(name.split()[0], cmd, detunnel, frames, work)
+        for name, cmd, encap in steps:
+            # A socket's buffer (at most 1 GiB) holds fewer datagrams than a 2 GiB ring.
+            n = min(frames, ENDPOINT_FRAMES) if encap else frames
+            if encap:
+                endpoint(True)
+            try:
+                got, drops, seconds = drain_step(name.split()[0], cmd, detunnel, n, work, encap)
+            finally:
+                if encap:
+                    endpoint(False)
             rate = got / seconds if seconds > 0 and drops == 0 else float("nan")
             if drops == 0:
                 rates.setdefault(name, []).append(rate)
@@ -242,7 +256,7 @@ def main():
         steps = [s for s in steps if s[0] in wanted or s[0] == "tcpdump"]
     if args.drain:
         ring = {"tcpdump": ["-B", "2000000"]}  # KiB: its most (a C int of bytes)
-        steps = [(n, c + ring.get(n, ["--buffer", "2048"]), e) for n, c, e in steps if not e]
+        steps = [(n, c + ring.get(n, ["--buffer", "2048"]), e) for n, c, e in steps]
         setup()
         try:
             drain(steps, detunnel, args.frames, args.repeat, args.dir)

@@ -156,7 +156,7 @@ impl Listener {
             }
             let s = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(proto)))?;
             s.bind(&SockAddr::from(endpoint.addr))?;
-            s.set_recv_buffer_size(receive_buffer)?;
+            crate::udp::set_receive_buffer(&s, receive_buffer)?;
             s.set_read_timeout(Some(timeout))?;
             s
         } else {
@@ -189,6 +189,12 @@ impl Listener {
     /// True for UDP endpoints (false for raw GRE and IP-in-IP sockets).
     pub fn is_udp(&self) -> bool {
         !self.endpoint.kind.is_raw()
+    }
+
+    /// The receive buffer the kernel granted, bytes (less than asked when
+    /// `net.core.rmem_max` caps it and the process may not pass it).
+    pub fn receive_buffer(&self) -> usize {
+        self.socket.recv_buffer_size().map_or(0, |b| b / 2)
     }
 
     /// Packets the kernel dropped on this listener's own socket (a full receive buffer);
@@ -321,6 +327,24 @@ mod tests {
         d.dissect(f.data, f.link, &mut stack);
         assert!(!Kind::Vxlan.terminates(&stack));
         assert!(!Kind::Geneve.terminates(&stack));
+    }
+
+    #[test]
+    fn root_gets_the_receive_buffer_it_asks_for_past_the_kernels_cap() {
+        let asked = 64 << 20;
+        let l =
+            Listener::open(Endpoint::parse("vxlan://127.0.0.1:0").unwrap(), asked, Duration::from_secs(2))
+                .unwrap();
+        let cap =
+            std::fs::read_to_string("/proc/sys/net/core/rmem_max").unwrap().trim().parse::<usize>().unwrap();
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let uids = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+        let root = uids.split_whitespace().nth(2) == Some("0");
+        if root {
+            assert_eq!(l.receive_buffer(), asked);
+        } else {
+            assert_eq!(l.receive_buffer(), cap.min(asked), "capped by net.core.rmem_max");
+        }
     }
 
     #[test]

@@ -28,6 +28,12 @@ pub use reader::{CaptureError, FileReader, Frame};
 pub use rotating::{RotatingWriter, Rotation};
 pub use writer::{FileWriter, Format, WriteError};
 
+/// A live source's receive buffer unless asked otherwise, MiB: a ring per interface worker, a
+/// socket's buffer per endpoint worker; what is held while the worker is busy.
+pub const DEFAULT_BUFFER_MIB: u32 = 64;
+/// The smallest and largest receive buffer, MiB.
+pub const BUFFER_MIB: std::ops::RangeInclusive<u32> = 4..=4096;
+
 /// A frame given as a header and a body (how sinks take decapsulated frames) in one piece:
 /// the body itself when there is no header, else both copied into `scratch`.
 pub fn joined<'a>(head: &'a [u8], body: &'a [u8], scratch: &'a mut Vec<u8>) -> &'a [u8] {

@@ -19,10 +19,6 @@ use std::sync::atomic::{fence, Ordering};
 /// Ring geometry: blocks of 1 MiB (as many as the ring's size in MiB), retired to user space
 /// after 10 ms.
 const BLOCK_SIZE: u32 = 1 << 20;
-/// The ring's size unless asked otherwise, MiB.
-pub const DEFAULT_RING_MIB: u32 = 64;
-/// The smallest and largest ring, MiB.
-pub const RING_MIB: std::ops::RangeInclusive<u32> = 4..=4096;
 const FRAME_SIZE: u32 = 2048;
 const RETIRE_MS: u32 = 10;
 /// Offset of `hdr.bh1.block_status` in a block descriptor (after `version`, `offset_to_priv`).
@@ -55,14 +51,15 @@ pub struct Ring {
 unsafe impl Send for Ring {}
 
 impl Ring {
-    /// Opens a ring of `mib` MiB (within [`RING_MIB`]) on interface `name`; joins fanout
+    /// Opens a ring of `mib` MiB (within [`crate::BUFFER_MIB`]) on interface `name`; joins fanout
     /// group `fanout` (hashing flows) when given; puts the interface in promiscuous mode when
     /// `promiscuous` (for as long as the socket is open).
     pub fn open(name: &str, mib: u32, fanout: Option<u16>, promiscuous: bool) -> io::Result<Ring> {
-        if !RING_MIB.contains(&mib) {
+        let sizes = crate::BUFFER_MIB;
+        if !sizes.contains(&mib) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("a ring of {mib} MiB: {} to {} MiB", RING_MIB.start(), RING_MIB.end()),
+                format!("a ring of {mib} MiB: {} to {} MiB", sizes.start(), sizes.end()),
             ));
         }
         let blocks = mib * (1 << 20) / BLOCK_SIZE;

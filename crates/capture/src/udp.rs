@@ -69,9 +69,21 @@ fn process_holding(inodes: &[u64]) -> Option<String> {
     None
 }
 
-/// A socket bound to `addr` that other sockets may share (`SO_REUSEPORT`), asking for
-/// `receive_buffer` bytes of buffer (the kernel caps it at `net.core.rmem_max`), whose reads
-/// time out after `timeout` so its thread can notice a shutdown.
+/// Gives `s` a receive buffer of `bytes`: past `net.core.rmem_max` when the process may
+/// (`SO_RCVBUFFORCE`, root or CAP_NET_ADMIN), else as much as that cap allows. Returns the
+/// bytes granted (the kernel reports twice what it was given, for its own bookkeeping; this
+/// is half of that).
+pub fn set_receive_buffer(s: &Socket, bytes: usize) -> io::Result<usize> {
+    let asked = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    if crate::packet_socket::setsockopt(s, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &asked).is_err() {
+        s.set_recv_buffer_size(bytes)?;
+    }
+    Ok(s.recv_buffer_size()? / 2)
+}
+
+/// A socket bound to `addr` that other sockets may share (`SO_REUSEPORT`), with a receive
+/// buffer of `receive_buffer` bytes (see [`set_receive_buffer`]), whose reads time out after
+/// `timeout` so its thread can notice a shutdown.
 pub fn shared_socket(addr: SocketAddr, receive_buffer: usize, timeout: Duration) -> io::Result<UdpSocket> {
     let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     s.set_reuse_port(true)?;
@@ -79,7 +91,7 @@ pub fn shared_socket(addr: SocketAddr, receive_buffer: usize, timeout: Duration)
         // `[::]` takes IPv4 senders too.
         s.set_only_v6(false)?;
     }
-    s.set_recv_buffer_size(receive_buffer)?;
+    set_receive_buffer(&s, receive_buffer)?;
     s.set_read_timeout(Some(timeout))?;
     s.bind(&addr.into())?;
     Ok(s.into())

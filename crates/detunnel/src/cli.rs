@@ -307,11 +307,12 @@ pub struct DecapArgs {
     /// With `-i`: put the interface in promiscuous mode while capturing.
     #[arg(long)]
     pub promiscuous: bool,
-    /// With `-i`: each worker's receive ring, in MiB (tcpdump's -B counts KiB): what is held
-    /// while the worker is busy, before the kernel drops.
-    #[arg(long = "buffer", value_name = "MIB", default_value_t = capture::live::DEFAULT_RING_MIB,
-          value_parser = clap::value_parser!(u32).range(i64::from(*capture::live::RING_MIB.start())..=i64::from(*capture::live::RING_MIB.end())))]
-    pub ring_mib: u32,
+    /// Each worker's receive buffer, in MiB (tcpdump's -B counts KiB): its ring with `-i`, its
+    /// socket's buffer with `--listen` (past net.core.rmem_max as root); what is held while
+    /// the worker is busy, before the kernel drops.
+    #[arg(long = "buffer", value_name = "MIB", default_value_t = capture::DEFAULT_BUFFER_MIB,
+          value_parser = clap::value_parser!(u32).range(i64::from(*capture::BUFFER_MIB.start())..=i64::from(*capture::BUFFER_MIB.end())))]
+    pub buffer_mib: u32,
     /// Terminate tunnels: `vxlan://ADDR[:4789]`, `geneve://ADDR[:6081]`, `gpe://ADDR[:4790]`,
     /// `udpgre://ADDR[:4754]`, `gre://ADDR` (GRE, NVGRE, ERSPAN; raw socket, root),
     /// `ipip://ADDR`; repeatable. Runs until SIGINT or SIGTERM.

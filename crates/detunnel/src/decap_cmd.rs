@@ -57,7 +57,7 @@ pub fn config(args: &DecapArgs) -> Result<PipelineConfig> {
         sources,
         workers: usize::from(args.workers),
         promiscuous: args.promiscuous,
-        ring_mib: args.ring_mib,
+        buffer_mib: args.buffer_mib,
         decoder: args.decoder.config(),
         filter: args.filter.clone(),
         context: args.sets.context()?,

@@ -165,9 +165,9 @@ pub struct PipelineConfig {
     pub workers: usize,
     /// Interfaces are captured in promiscuous mode.
     pub promiscuous: bool,
-    /// Size of each interface worker's receive ring, MiB: what it holds while the worker is
-    /// busy.
-    pub ring_mib: u32,
+    /// Each live worker's receive buffer, MiB: its ring on an interface, its socket's buffer
+    /// on an endpoint; what is held while the worker is busy.
+    pub buffer_mib: u32,
     /// The decoder's configuration.
     pub decoder: dissect::Config,
     /// Only frames that pass this filter go on.
@@ -200,7 +200,7 @@ impl PipelineConfig {
             sources,
             workers: 1,
             promiscuous: false,
-            ring_mib: capture::live::DEFAULT_RING_MIB,
+            buffer_mib: capture::DEFAULT_BUFFER_MIB,
             decoder: dissect::Config::default(),
             filter: None,
             context: query::Context::new(),
@@ -259,9 +259,9 @@ pub struct PipelineSpec {
     /// Capture interfaces in promiscuous mode.
     #[serde(default)]
     pub promiscuous: bool,
-    /// Each interface worker's receive ring, MiB.
-    #[serde(default = "default_ring_mib")]
-    pub ring_mib: u32,
+    /// Each live worker's receive buffer (ring or socket), MiB.
+    #[serde(default = "default_buffer_mib")]
+    pub buffer_mib: u32,
     /// Only frames that pass this filter.
     pub filter: Option<String>,
     /// Tunnel kinds to strip (`gre`, `erspan`, `vxlan`, ... or `all`).
@@ -290,8 +290,8 @@ pub struct PipelineSpec {
     pub balance: bool,
 }
 
-fn default_ring_mib() -> u32 {
-    capture::live::DEFAULT_RING_MIB
+fn default_buffer_mib() -> u32 {
+    capture::DEFAULT_BUFFER_MIB
 }
 
 fn one() -> usize {
@@ -428,15 +428,20 @@ impl PipelineSpec {
             Some(other) => return Err(format!("timestamps = `{other}`: capture or erspan")),
         };
         let synth_macs = self.synth_mac.as_deref().map(parse_mac_pair).transpose()?;
-        let rings = capture::live::RING_MIB;
-        if !rings.contains(&self.ring_mib) {
-            return Err(format!("ring_mib = {}: {} to {} MiB", self.ring_mib, rings.start(), rings.end()));
+        let sizes = capture::BUFFER_MIB;
+        if !sizes.contains(&self.buffer_mib) {
+            return Err(format!(
+                "buffer_mib = {}: {} to {} MiB",
+                self.buffer_mib,
+                sizes.start(),
+                sizes.end()
+            ));
         }
         let config = PipelineConfig {
             sources,
             workers: self.workers,
             promiscuous: self.promiscuous,
-            ring_mib: self.ring_mib,
+            buffer_mib: self.buffer_mib,
             decoder,
             filter: self.filter.clone(),
             context,
@@ -520,7 +525,7 @@ mod tests {
         .unwrap();
         let c = spec.config(dissect::Config::default(), query::Context::new()).unwrap();
         assert_eq!(c.sources.len(), 2);
-        assert_eq!(c.ring_mib, 64);
+        assert_eq!(c.buffer_mib, 64);
         assert_eq!(c.sinks[0], Sink::Flows { sample: 1 });
         let Sink::File(f) = &c.sinks[1] else { panic!("{:?}", c.sinks[1]) };
         assert_eq!(
@@ -529,13 +534,13 @@ mod tests {
         );
         let Sink::File(g) = &c.sinks[3] else { panic!("{:?}", c.sinks[3]) };
         assert_eq!((g.format, g.compression), (Format::Pcap, Some(Compression::Gzip)));
-        let ring = |mib: u32| {
-            let toml = format!("sources = [\"iface:eth0\"]\nsinks = [\"flows\"]\nring_mib = {mib}");
+        let buffer = |mib: u32| {
+            let toml = format!("sources = [\"iface:eth0\"]\nsinks = [\"flows\"]\nbuffer_mib = {mib}");
             let spec: PipelineSpec = toml::from_str(&toml).unwrap();
-            spec.config(dissect::Config::default(), query::Context::new()).map(|c| c.ring_mib)
+            spec.config(dissect::Config::default(), query::Context::new()).map(|c| c.buffer_mib)
         };
-        assert_eq!(ring(256), Ok(256));
-        assert_eq!(ring(2), Err("ring_mib = 2: 4 to 4096 MiB".to_string()));
+        assert_eq!(buffer(256), Ok(256));
+        assert_eq!(buffer(2), Err("buffer_mib = 2: 4 to 4096 MiB".to_string()));
         let xz: PipelineSpec =
             toml::from_str("sources = [\"file:x.pcap\"]\nsinks = [{ file = \"y\", compress = \"xz\" }]")
                 .unwrap();

@@ -166,14 +166,14 @@ fn open(config: &PipelineConfig, stop: Arc<AtomicBool>, hooks: Hooks) -> Result<
                 Err(_) if stop.load(Ordering::Relaxed) => return Err(StartError::Stopped),
                 Err(e) => return Err(StartError::Setup(e.to_string())),
             },
-            Source::Endpoint(e) => open_endpoint(*e, config.workers, &mut sources)?,
+            Source::Endpoint(e) => open_endpoint(*e, config.workers, config.buffer_mib, &mut sources)?,
             Source::Interface(name) => {
                 // One fanout group per interface, unique to this process.
                 let n = sources.len() as u16;
                 let group = ((std::process::id() as u16) ^ n.wrapping_mul(0x9e37)).max(1);
                 for _ in 0..config.workers {
                     let fanout = (config.workers > 1).then_some(group);
-                    let ring = capture::live::Ring::open(name, config.ring_mib, fanout, config.promiscuous)
+                    let ring = capture::live::Ring::open(name, config.buffer_mib, fanout, config.promiscuous)
                         .map_err(|e| StartError::Setup(format!("cannot capture on {name}: {e}")))?;
                     sources.push(Live::Ring(ring, format!("interface {name}")));
                 }
@@ -263,14 +263,26 @@ fn open(config: &PipelineConfig, stop: Arc<AtomicBool>, hooks: Hooks) -> Result<
 fn open_endpoint(
     e: capture::endpoint::Endpoint,
     workers: usize,
+    buffer_mib: u32,
     sources: &mut Vec<Live>,
 ) -> Result<(), StartError> {
+    let asked = buffer_mib as usize * (1 << 20);
     let open = |e: capture::endpoint::Endpoint| {
-        capture::endpoint::Listener::open(e, 32 << 20, Duration::from_millis(200)).map_err(|err| {
+        capture::endpoint::Listener::open(e, asked, Duration::from_millis(200)).map_err(|err| {
             StartError::Setup(format!("cannot listen on {}://{}: {err}", e.kind.scheme(), e.addr))
         })
     };
     let first = open(e)?;
+    let granted = first.receive_buffer();
+    if granted < asked {
+        eprintln!(
+            "detunnel: {}://{}: a receive buffer of {} KiB per socket, not the {buffer_mib} MiB asked \
+             (net.core.rmem_max caps it; root or CAP_NET_ADMIN passes the cap)",
+            e.kind.scheme(),
+            first.endpoint().addr,
+            granted >> 10
+        );
+    }
     let (more, bound) = (if first.is_udp() { workers - 1 } else { 0 }, first.endpoint());
     sources.push(Live::Endpoint(first));
     for _ in 0..more {
