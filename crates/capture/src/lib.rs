@@ -31,8 +31,8 @@ pub use writer::{FileWriter, Format, WriteError};
 /// A live source's receive buffer unless asked otherwise, MiB: a ring per interface worker, a
 /// socket's buffer per endpoint worker; what is held while the worker is busy.
 pub const DEFAULT_BUFFER_MIB: u32 = 64;
-/// The smallest and largest receive buffer, MiB.
-pub const BUFFER_MIB: std::ops::RangeInclusive<u32> = 4..=4096;
+/// The smallest and largest receive buffer, MiB (a ring's bytes must fit in 32 bits).
+pub const BUFFER_MIB: std::ops::RangeInclusive<u32> = 4..=4095;
 
 /// A frame given as a header and a body (how sinks take decapsulated frames) in one piece:
 /// the body itself when there is no header, else both copied into `scratch`.

@@ -62,7 +62,7 @@ impl Ring {
                 format!("a ring of {mib} MiB: {} to {} MiB", sizes.start(), sizes.end()),
             ));
         }
-        let blocks = mib * (1 << 20) / BLOCK_SIZE;
+        let blocks = mib * ((1 << 20) / BLOCK_SIZE);
         let ifindex = ifindex(name)?;
         let proto = (libc::ETH_P_ALL as u16).to_be();
         let fd = packet_socket::open(proto)?;

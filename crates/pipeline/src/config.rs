@@ -540,7 +540,7 @@ mod tests {
             spec.config(dissect::Config::default(), query::Context::new()).map(|c| c.buffer_mib)
         };
         assert_eq!(buffer(256), Ok(256));
-        assert_eq!(buffer(2), Err("buffer_mib = 2: 4 to 4096 MiB".to_string()));
+        assert_eq!(buffer(2), Err("buffer_mib = 2: 4 to 4095 MiB".to_string()));
         let xz: PipelineSpec =
             toml::from_str("sources = [\"file:x.pcap\"]\nsinks = [{ file = \"y\", compress = \"xz\" }]")
                 .unwrap();

@@ -277,7 +277,7 @@ fn open_endpoint(
     if granted < asked {
         eprintln!(
             "detunnel: {}://{}: a receive buffer of {} KiB per socket, not the {buffer_mib} MiB asked \
-             (net.core.rmem_max caps it; root or CAP_NET_ADMIN passes the cap)",
+             (the kernel caps it at net.core.rmem_max, which root or CAP_NET_ADMIN passes, and at 1 GiB)",
             e.kind.scheme(),
             first.endpoint().addr,
             granted >> 10
