@@ -194,7 +194,7 @@ impl Listener {
     /// The receive buffer the kernel granted, bytes (less than asked when
     /// `net.core.rmem_max` caps it and the process may not pass it).
     pub fn receive_buffer(&self) -> usize {
-        self.socket.recv_buffer_size().map_or(0, |b| b / 2)
+        crate::udp::receive_buffer(&self.socket)
     }
 
     /// Packets the kernel dropped on this listener's own socket (a full receive buffer);

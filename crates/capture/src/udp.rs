@@ -78,7 +78,25 @@ pub fn set_receive_buffer(s: &Socket, bytes: usize) -> io::Result<usize> {
     if crate::packet_socket::setsockopt(s, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &asked).is_err() {
         s.set_recv_buffer_size(bytes)?;
     }
-    Ok(s.recv_buffer_size()? / 2)
+    Ok(receive_buffer(s))
+}
+
+/// The receive buffer the kernel granted socket `s`, bytes (half of what it reports).
+pub fn receive_buffer(s: &impl std::os::fd::AsFd) -> usize {
+    socket2::SockRef::from(s).recv_buffer_size().map_or(0, |b| b / 2)
+}
+
+/// What to say when the sockets of `what` were granted `granted` bytes of receive buffer
+/// each, of the `asked`: nothing when they got it all.
+pub fn buffer_shortfall(what: &str, granted: usize, asked: usize) -> Option<String> {
+    (granted < asked).then(|| {
+        format!(
+            "{what}: a receive buffer of {} KiB per socket, not the {} KiB asked (the kernel caps it at \
+             net.core.rmem_max, which root or CAP_NET_ADMIN passes, and at 1 GiB)",
+            granted >> 10,
+            asked >> 10
+        )
+    })
 }
 
 /// A socket bound to `addr` that other sockets may share (`SO_REUSEPORT`), with a receive
@@ -159,6 +177,19 @@ fn rows(table: &str) -> impl Iterator<Item = Row> + '_ {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_short_receive_buffer_is_said_with_both_sizes() {
+        let w = buffer_shortfall("sFlow on 0.0.0.0:6343", 4 << 20, 8 << 20).unwrap();
+        assert!(
+            w.starts_with("sFlow on 0.0.0.0:6343: a receive buffer of 4096 KiB per socket, not the 8192 KiB"),
+            "{w}"
+        );
+        assert_eq!(buffer_shortfall("x", 8 << 20, 8 << 20), None);
+        // Within the cap (a stock net.core.rmem_max is 208 KiB), a socket gets what it asks for.
+        let s = Socket::new(Domain::IPV4, Type::DGRAM, None).unwrap();
+        assert_eq!(set_receive_buffer(&s, 100_000).unwrap(), 100_000);
+    }
 
     #[test]
     fn reads_the_drop_column_of_the_ports_asked_for() {

@@ -102,8 +102,16 @@ pub fn run_with(config: Config, args: &ServeArgs) -> Result<ExitCode> {
     for addr in &listen {
         capture::udp::check_not_taken(*addr).context("cannot receive sFlow")?;
         for i in 0..workers {
-            let socket = capture::udp::shared_socket(*addr, config.sflow.receive_buffer, POLL)
+            let asked = config.sflow.receive_buffer;
+            let socket = capture::udp::shared_socket(*addr, asked, POLL)
                 .with_context(|| format!("cannot receive sFlow on {addr}"))?;
+            let granted = capture::udp::receive_buffer(&socket);
+            if let Some(w) = (i == 0)
+                .then(|| capture::udp::buffer_shortfall(&format!("sFlow on {addr}"), granted, asked))
+                .flatten()
+            {
+                eprintln!("detunnel serve: warning: {w}");
+            }
             sockets.push((i, socket));
         }
     }

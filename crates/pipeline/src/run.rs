@@ -273,15 +273,9 @@ fn open_endpoint(
         })
     };
     let first = open(e)?;
-    let granted = first.receive_buffer();
-    if granted < asked {
-        eprintln!(
-            "detunnel: {}://{}: a receive buffer of {} KiB per socket, not the {buffer_mib} MiB asked \
-             (the kernel caps it at net.core.rmem_max, which root or CAP_NET_ADMIN passes, and at 1 GiB)",
-            e.kind.scheme(),
-            first.endpoint().addr,
-            granted >> 10
-        );
+    let what = format!("{}://{}", e.kind.scheme(), first.endpoint().addr);
+    if let Some(warning) = capture::udp::buffer_shortfall(&what, first.receive_buffer(), asked) {
+        eprintln!("detunnel: {warning}");
     }
     let (more, bound) = (if first.is_udp() { workers - 1 } else { 0 }, first.endpoint());
     sources.push(Live::Endpoint(first));
