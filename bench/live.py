@@ -38,6 +38,7 @@ Usage: sudo bench/live.py [--frames N] [--rates PPS,PPS,...] [--repeat N] [--too
                           [--drain] [--detunnel PATH]
 """
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -102,47 +103,16 @@ def cpu_seconds(pid):
         return 0.0
 
 
-def run_step(tool, cmd, detunnel, rate, frames, work, encap=None):
-    """Starts the tool, sends `frames` at `rate` pps (of `encap` only, when given), stops it;
-    returns (received, seconds of CPU)."""
-    p = subprocess.Popen(netns(DST, *cmd), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)
-    cpu0 = cpu_seconds(p.pid)
-    send = [detunnel, "generate", "-q", "--iface", "s0", "-c", str(frames), "--size", "64-512", "--rate", str(rate)]
-    if encap:
-        send += ["--encap", encap]
-    sh(*netns(SRC, *send))
-    time.sleep(1.5)
-    cpu = cpu_seconds(p.pid) - cpu0
-    p.send_signal(signal.SIGINT if tool == "tcpdump" else signal.SIGTERM)
-    _, err = p.communicate(timeout=30)
-    if tool == "tcpdump":
-        received = next(int(l.split()[0]) for l in err.splitlines() if "packets captured" in l)
-    else:
-        line = next(l for l in err.splitlines() if l.startswith("{"))
-        received = json.loads(line)["frames_in"]
-    for name in os.listdir(work):
-        if name.startswith("out"):
-            os.remove(os.path.join(work, name))
-    return received, cpu
+def send(detunnel, frames, rate=0, encap=None):
+    """Sends `frames` onto s0 at `rate` pps (0: as fast as the sender goes), of `encap` only
+    when given."""
+    cmd = [detunnel, "generate", "-q", "--iface", "s0", "-c", str(frames), "--size", "64-512", "--rate", str(rate)]
+    sh(*netns(SRC, *cmd, *(["--encap", encap] if encap else [])))
 
 
-def drain_step(tool, cmd, detunnel, frames, work, encap=None):
-    """Starts the tool, stops it, fills its ring (or socket buffer) with `frames` (of `encap`
-    only, when given), lets it go and times it until its CPU time stops moving; returns
-    (received, kernel drops, seconds to drain)."""
-    p = subprocess.Popen(netns(DST, *cmd), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    pid = p.pid  # `ip netns exec` execs the receiver: the pid is its own
-    # Ready once the kernel has built its rings (seconds for a few GiB): its CPU time rests.
-    time.sleep(0.5)
-    settled(pid, 0.5)
-    os.kill(pid, signal.SIGSTOP)
-    send = [detunnel, "generate", "-q", "--iface", "s0", "-c", str(frames), "--size", "64-512"]
-    sh(*netns(SRC, *send, *(["--encap", encap] if encap else [])))
-    time.sleep(0.5)
-    start = time.monotonic()
-    os.kill(pid, signal.SIGCONT)
-    seconds = settled(pid, 0.3) - start
+def finish(p, tool, work):
+    """Stops receiver `p` and removes its output; returns (frames it received, frames the
+    kernel dropped on its ring or sockets)."""
     p.send_signal(signal.SIGINT if tool == "tcpdump" else signal.SIGTERM)
     _, err = p.communicate(timeout=30)
     if tool == "tcpdump":
@@ -155,6 +125,55 @@ def drain_step(tool, cmd, detunnel, frames, work, encap=None):
     for name in os.listdir(work):
         if name.startswith("out"):
             os.remove(os.path.join(work, name))
+    return received, drops
+
+
+def receiver(cmd):
+    """Starts a receiver in the receiving namespace (`ip netns exec` execs it: the pid is its
+    own)."""
+    return subprocess.Popen(netns(DST, *cmd), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+@contextlib.contextmanager
+def as_endpoint(encap):
+    """While in it, r0 is the tunnel endpoint when the step sends `encap` (see `endpoint`)."""
+    if encap:
+        endpoint(True)
+    try:
+        yield
+    finally:
+        if encap:
+            endpoint(False)
+
+
+def run_step(tool, cmd, detunnel, rate, frames, work, encap=None):
+    """Starts the tool, sends `frames` at `rate` pps (of `encap` only, when given), stops it;
+    returns (received, seconds of CPU)."""
+    p = receiver(cmd)
+    time.sleep(1.0)
+    cpu0 = cpu_seconds(p.pid)
+    send(detunnel, frames, rate, encap)
+    time.sleep(1.5)
+    cpu = cpu_seconds(p.pid) - cpu0
+    received, _ = finish(p, tool, work)
+    return received, cpu
+
+
+def drain_step(tool, cmd, detunnel, frames, work, encap=None):
+    """Starts the tool, stops it, fills its ring (or socket buffer) with `frames` (of `encap`
+    only, when given), lets it go and times it until its CPU time stops moving; returns
+    (received, kernel drops, seconds to drain)."""
+    p = receiver(cmd)
+    # Ready once the kernel has built its rings (seconds for a few GiB): its CPU time rests.
+    time.sleep(0.5)
+    settled(p.pid, 0.5)
+    os.kill(p.pid, signal.SIGSTOP)
+    send(detunnel, frames, 0, encap)
+    time.sleep(0.5)
+    start = time.monotonic()
+    os.kill(p.pid, signal.SIGCONT)
+    seconds = settled(p.pid, 0.3) - start
+    received, drops = finish(p, tool, work)
     return received, drops, seconds
 
 
@@ -193,22 +212,18 @@ def drain(steps, detunnel, frames, repeat, work):
         for name, cmd, encap in steps:
             # A socket's buffer (at most 1 GiB) holds fewer datagrams than a 2 GiB ring.
             n = min(frames, ENDPOINT_FRAMES) if encap else frames
-            if encap:
-                endpoint(True)
-            try:
+            with as_endpoint(encap):
                 got, drops, seconds = drain_step(name.split()[0], cmd, detunnel, n, work, encap)
-            finally:
-                if encap:
-                    endpoint(False)
-            rate = got / seconds if seconds > 0 and drops == 0 else float("nan")
-            if drops == 0:
+            rate = float("nan")
+            if drops == 0 and seconds > 0:
+                rate = got / seconds
                 rates.setdefault(name, []).append(rate)
             print(f"{name:10} {got:9,} {drops:12,} {seconds:8.3f} {rate:11,.0f}", flush=True)
     print(f"\nmedian capacity of {repeat} runs, frames a second (and / tcpdump's, / the same with 1 worker)")
     median = {n: statistics.median(r) for n, r in rates.items()}
     for name, _, _ in steps:
         if name not in median:
-            print(f"{name:10} every run overflowed its ring")
+            print(f"{name:10} every run overflowed its ring or socket buffer")
             continue
         m = median[name]
         vs = f"{m / median['tcpdump']:5.2f}" if median.get("tcpdump") else "  n/a"
@@ -272,13 +287,8 @@ def main():
         for rate in rates:
             for _ in range(args.repeat):
                 for name, cmd, encap in steps:
-                    if encap:
-                        endpoint(True)
-                    try:
+                    with as_endpoint(encap):
                         got, cpu = run_step(name.split()[0], cmd, detunnel, rate, args.frames, args.dir, encap)
-                    finally:
-                        if encap:
-                            endpoint(False)
                     lost = args.frames - got
                     per = cpu / got * 1e6 if got else float("nan")
                     runs.setdefault((name, rate), []).append((lost, per))

@@ -166,15 +166,15 @@ impl Listener {
         };
         crate::packet_socket::setsockopt(&socket, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, &1i32)?;
         let mut endpoint = endpoint;
-        let head = match endpoint.kind.is_raw() {
-            true => 0,
-            false => {
-                endpoint.addr.set_port(socket.local_addr()?.as_socket().map_or(0, |a| a.port()));
-                if endpoint.addr.is_ipv6() {
-                    V6_HEAD
-                } else {
-                    V4_HEAD
-                }
+        // A raw socket's packet starts with its IP header; a UDP payload gets headers in front.
+        let head = if endpoint.kind.is_raw() {
+            0
+        } else {
+            endpoint.addr.set_port(socket.local_addr()?.as_socket().map_or(0, |a| a.port()));
+            if endpoint.addr.is_ipv6() {
+                V6_HEAD
+            } else {
+                V4_HEAD
             }
         };
         let to = SocketAddr::new(endpoint.addr.ip(), endpoint.kind.port());

@@ -70,15 +70,14 @@ fn process_holding(inodes: &[u64]) -> Option<String> {
 }
 
 /// Gives `s` a receive buffer of `bytes`: past `net.core.rmem_max` when the process may
-/// (`SO_RCVBUFFORCE`, root or CAP_NET_ADMIN), else as much as that cap allows. Returns the
-/// bytes granted (the kernel reports twice what it was given, for its own bookkeeping; this
-/// is half of that).
-pub fn set_receive_buffer(s: &Socket, bytes: usize) -> io::Result<usize> {
+/// (`SO_RCVBUFFORCE`, root or CAP_NET_ADMIN), else as much as that cap allows
+/// ([`receive_buffer`] says how much).
+pub fn set_receive_buffer(s: &Socket, bytes: usize) -> io::Result<()> {
     let asked = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
     if crate::packet_socket::setsockopt(s, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &asked).is_err() {
         s.set_recv_buffer_size(bytes)?;
     }
-    Ok(receive_buffer(s))
+    Ok(())
 }
 
 /// The receive buffer the kernel granted socket `s`, bytes (half of what it reports).
@@ -188,7 +187,8 @@ mod tests {
         assert_eq!(buffer_shortfall("x", 8 << 20, 8 << 20), None);
         // Within the cap (a stock net.core.rmem_max is 208 KiB), a socket gets what it asks for.
         let s = Socket::new(Domain::IPV4, Type::DGRAM, None).unwrap();
-        assert_eq!(set_receive_buffer(&s, 100_000).unwrap(), 100_000);
+        set_receive_buffer(&s, 100_000).unwrap();
+        assert_eq!(receive_buffer(&s), 100_000);
     }
 
     #[test]

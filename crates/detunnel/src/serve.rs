@@ -106,11 +106,11 @@ pub fn run_with(config: Config, args: &ServeArgs) -> Result<ExitCode> {
             let socket = capture::udp::shared_socket(*addr, asked, POLL)
                 .with_context(|| format!("cannot receive sFlow on {addr}"))?;
             let granted = capture::udp::receive_buffer(&socket);
-            if let Some(w) = (i == 0)
-                .then(|| capture::udp::buffer_shortfall(&format!("sFlow on {addr}"), granted, asked))
-                .flatten()
-            {
-                eprintln!("detunnel serve: warning: {w}");
+            // The sockets of an address are alike: said once.
+            if i == 0 {
+                if let Some(w) = capture::udp::buffer_shortfall(&format!("sFlow on {addr}"), granted, asked) {
+                    eprintln!("detunnel serve: warning: {w}");
+                }
             }
             sockets.push((i, socket));
         }

@@ -308,7 +308,7 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, stop: &AtomicBoo
     let lock = || shared.lock().unwrap_or_else(|e| e.into_inner());
     std::thread::scope(|scope| {
         for (n, ((mut source, i), mut lane)) in sources.into_iter().zip(slots).zip(lanes).enumerate() {
-            let (lock, shared) = (&lock, &shared);
+            let lock = &lock;
             scope.spawn(move || {
                 // A batch's decisions, made outside the lock (reused: no allocation per frame).
                 let mut decisions: Vec<Decision> = Vec::new();
@@ -317,12 +317,19 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, stop: &AtomicBoo
                     let got = match &mut source {
                         // A batch of datagrams (up to 32).
                         Live::Endpoint(l) => l.fill().map(|count| {
-                            count > 0 && take_batch(|| l.frames(), lane, decisions, shared, i, n)
+                            if count > 0 {
+                                take_batch(|| l.frames(), lane, decisions, lock, i, n);
+                            }
+                            count > 0
                         }),
                         // A ring block.
-                        Live::Ring(r, _) => r.wait(200).map(|()| match r.next_block() {
-                            Some(block) => take_batch(|| block.frames(), lane, decisions, shared, i, n),
-                            None => false,
+                        Live::Ring(r, _) => r.wait(200).map(|()| {
+                            let block = r.next_block();
+                            let took = block.is_some();
+                            if let Some(block) = block {
+                                take_batch(|| block.frames(), lane, decisions, lock, i, n);
+                            }
+                            took
                         }),
                     };
                     // Nothing taken: the job's periodic work still runs.
@@ -360,19 +367,20 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, stop: &AtomicBoo
 }
 
 /// Decides a batch of frames in worker `worker`'s lane, outside the lock, then counts (as
-/// source `source`) and delivers them under one lock, with the job's periodic work; true.
-fn take_batch<'f, I: Iterator<Item = Frame<'f>>>(
+/// source `source`) and delivers them under one lock (taken with `lock`), with the job's
+/// periodic work.
+fn take_batch<'f, 'j, G: std::ops::DerefMut<Target = &'j mut Job>, I: Iterator<Item = Frame<'f>>>(
     frames: impl Fn() -> I,
     lane: &mut Lane,
     decisions: &mut Vec<Decision>,
-    shared: &Mutex<&mut Job>,
+    lock: &impl Fn() -> G,
     source: usize,
     worker: usize,
-) -> bool {
+) {
     lane.begin();
     decisions.clear();
     decisions.extend(frames().map(|f| lane.decide(&f)));
-    let mut job = shared.lock().unwrap_or_else(|e| e.into_inner());
+    let mut job = lock();
     for (f, d) in frames().zip(decisions.iter()) {
         job.count_source(source, &f);
         if job.deliver(&f, d, lane).is_break() {
@@ -381,7 +389,6 @@ fn take_batch<'f, I: Iterator<Item = Frame<'f>>>(
     }
     job.lanes[worker] = lane.figures();
     job.tick();
-    true
 }
 
 /// One input's next frame, copied out of its reader.
