@@ -22,11 +22,13 @@ pub mod tap;
 pub mod tool_port;
 pub mod udp;
 pub mod writer;
+pub mod writing;
 
 pub use compression::Compression;
 pub use reader::{CaptureError, FileReader, Frame};
 pub use rotating::{RotatingWriter, Rotation};
 pub use writer::{FileWriter, Format, WriteError};
+pub use writing::{WriteQueue, Writing};
 
 /// A live source's receive buffer unless asked otherwise, MiB: a ring per interface worker, a
 /// socket's buffer per endpoint worker; what is held while the worker is busy.

@@ -7,6 +7,7 @@
 //! interface ID across files.
 use crate::compression::Compression;
 use crate::writer::{FileWriter, Format, WriteError};
+use crate::writing::Writing;
 use dissect::LinkType;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -39,8 +40,8 @@ pub struct RotatingWriter {
     index: u32,
     file_start: Option<u64>,
     reopen: Arc<AtomicBool>,
-    /// Each file is written out on a thread of its own (see [`FileWriter::write_behind`]).
-    write_behind: bool,
+    /// Who writes each file's buffers out (see [`FileWriter::writing`]).
+    writing: Writing,
     /// A write failed; no file is opened again before `retry_at`.
     broken: bool,
     retry_at: Instant,
@@ -78,7 +79,7 @@ impl RotatingWriter {
             index: 0,
             file_start: None,
             reopen: Arc::new(AtomicBool::new(false)),
-            write_behind: false,
+            writing: Writing::Here,
             broken: false,
             retry_at: Instant::now(),
             closed_frames: 0,
@@ -99,13 +100,14 @@ impl RotatingWriter {
         Ok(w)
     }
 
-    /// Writes every file out on a thread of its own, overlapping the system's copying with
-    /// the gathering of the next records (for inputs read as fast as they can be).
-    pub fn write_behind(&mut self) {
-        self.write_behind = true;
+    /// From now on, every file's buffers are written out as `how` says: on a thread of the
+    /// file's own, overlapping the system's copying with the gathering of the next records
+    /// (inputs read as fast as they can be), or by the workers of a live pipeline.
+    pub fn writing(&mut self, how: Writing) {
         if let Some(w) = &mut self.writer {
-            w.write_behind();
+            w.writing(&how);
         }
+        self.writing = how;
     }
 
     /// The flag that asks for the file to be reopened (SIGHUP): set it to have the next frame
@@ -292,9 +294,7 @@ impl RotatingWriter {
             FIRST_INTERFACE,
         )
         .map_err(fail)?;
-        if self.write_behind {
-            w.write_behind();
-        }
+        w.writing(&self.writing);
         for name in &self.interfaces {
             w.add_interface(name, LinkType::ETHERNET)?;
         }
@@ -394,5 +394,31 @@ mod tests {
         assert_eq!(file_name("%Y/%%x", 0, 0, false), "1970/%x");
         assert_eq!(civil_from_days(19_723), (2024, 1, 1));
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    /// `-C` counts the bytes handed on to be written, not only those written already: files
+    /// written behind (or queued) stay within their size too.
+    #[test]
+    fn files_stay_within_their_size_however_they_are_written() {
+        let dir = std::env::temp_dir().join(format!("detunnel-rotating-{}", std::process::id()));
+        for how in [Writing::Here, Writing::Behind, Writing::Queued(crate::WriteQueue::default())] {
+            std::fs::create_dir_all(&dir).unwrap();
+            let base = dir.join("out.pcap");
+            let rotation = Rotation { size_bytes: Some(3_000_000), ..Rotation::default() };
+            let mut w = RotatingWriter::create(base.to_str().unwrap(), Format::Pcap, None, rotation).unwrap();
+            w.writing(how);
+            let frame = [7u8; 1000];
+            for i in 0..10_000u64 {
+                w.write(0, i, 1000, &frame[..14], &frame[14..]).unwrap();
+            }
+            w.finish().unwrap();
+            assert_eq!(w.frames(), (10_000, 0));
+            let mut sizes: Vec<u64> =
+                std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).collect();
+            sizes.sort_unstable();
+            assert_eq!(sizes.len(), 4, "{sizes:?}");
+            assert!(sizes.iter().all(|s| *s <= 3_000_000), "{sizes:?}");
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! optionally compressed (gzip, zstd, lz4: each buffer a whole member of its own). pcapng
 //! output can hold several interfaces; detunnel gives each tunnel stream its own.
 use crate::compression::Compression;
+use crate::writing::{Buffers, Out, Output, Sink, Writing, Written, BUFFER, NOT_A_FRAME};
 use dissect::LinkType;
 use std::fs::File;
 use std::io::{self, Write};
@@ -30,10 +31,6 @@ impl Format {
 
 const PCAP_MAGIC_NANOS: u32 = 0xa1b2_3c4d;
 const SNAPLEN: u32 = 262_144;
-/// Bytes gathered before they are written out.
-const BUFFER: usize = 1 << 20;
-/// The frame length of a record that holds no frame.
-const NOT_A_FRAME: u32 = u32::MAX;
 
 /// A write that failed: the file, what went wrong, and the frames that did not reach it.
 #[derive(Debug, thiserror::Error)]
@@ -49,28 +46,6 @@ pub struct WriteError {
     pub lost_bytes: u64,
 }
 
-/// Where the bytes go: a file (which a failed write can cut back to its last whole record)
-/// or any other byte sink.
-enum Out {
-    File(File),
-    Other(Box<dyn Write + Send>),
-}
-
-impl Out {
-    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-        match self {
-            Out::File(f) => f.write(b),
-            Out::Other(w) => w.write(b),
-        }
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Out::File(f) => f.flush(),
-            Out::Other(w) => w.flush(),
-        }
-    }
-}
-
 /// A capture file being written. Records are gathered in a buffer and written out a
 /// megabyte at a time; when a write fails (a full disk), the file is cut back to its last
 /// whole record, the frames that did not reach it are counted as lost, and the writer refuses
@@ -82,12 +57,11 @@ pub struct FileWriter {
     format: Format,
     interfaces: u32,
     link: LinkType,
-    buf: Vec<u8>,
-    /// Where each record in `buf` ends, and the length of its frame (`NOT_A_FRAME` for a
-    /// header block).
-    ends: Vec<(u32, u32)>,
-    /// Bytes known to be in the file, before compression.
-    committed: u64,
+    /// The records gathered, and where each ends with the length of its frame (`NOT_A_FRAME`
+    /// for a header block).
+    buffers: Buffers,
+    /// Bytes of the buffers written out or handed on, before compression.
+    handed: u64,
     /// Frames given to the writer, and frames known to be in the file.
     frames: u64,
     frames_written: u64,
@@ -131,20 +105,13 @@ impl FileWriter {
 
     fn with_out(out: Out, path: &str, format: Format, link: LinkType, name: &str) -> io::Result<FileWriter> {
         let mut w = FileWriter {
-            sink: Sink::Here(Output {
-                out,
-                compression: None,
-                packed: Vec::new(),
-                file_len: 0,
-                failed: false,
-            }),
+            sink: Sink::Here(Output::new(out)),
             path: path.to_string(),
             format,
             interfaces: 0,
             link,
-            buf: Vec::with_capacity(BUFFER + 65_536),
-            ends: Vec::with_capacity(4096),
-            committed: 0,
+            buffers: (Vec::with_capacity(BUFFER + 65_536), Vec::with_capacity(4096)),
+            handed: 0,
             frames: 0,
             frames_written: 0,
             failed: false,
@@ -157,7 +124,7 @@ impl FileWriter {
                 h[6..8].copy_from_slice(&4u16.to_le_bytes());
                 h[16..20].copy_from_slice(&SNAPLEN.to_le_bytes());
                 h[20..24].copy_from_slice(&link.0.to_le_bytes());
-                w.buf.extend_from_slice(&h);
+                w.buffers.0.extend_from_slice(&h);
                 w.end_record(NOT_A_FRAME);
                 w.interfaces = 1;
             }
@@ -171,7 +138,7 @@ impl FileWriter {
                 shb.extend_from_slice(&0u16.to_le_bytes());
                 shb.extend_from_slice(&(-1i64).to_le_bytes());
                 shb.extend_from_slice(&28u32.to_le_bytes());
-                w.buf.extend_from_slice(&shb);
+                w.buffers.0.extend_from_slice(&shb);
                 w.end_record(NOT_A_FRAME);
                 w.add_interface(name, link).map_err(|e| e.error)?;
             }
@@ -179,15 +146,12 @@ impl FileWriter {
         Ok(w)
     }
 
-    /// From now on, writes the gathered buffers out on a thread of its own, so that gathering
-    /// the next records overlaps the system's copying of the last ones (for a single output
-    /// read as fast as it can be: `decap -r`). Results, and a failure, are taken in as they
-    /// come; a failure drains what is still being written first, so that the counts are final.
-    pub fn write_behind(&mut self) {
-        self.sink = match std::mem::replace(&mut self.sink, Sink::Moving) {
-            Sink::Here(output) => Sink::Behind(Behind::start(output)),
-            other => other,
-        };
+    /// From now on, the gathered buffers are written out as `how` says (a writer that
+    /// already hands them on keeps doing so). Results, and a failure, are taken in as they
+    /// come; a failure waits for what is still being written first, so that the counts are
+    /// final.
+    pub fn writing(&mut self, how: &Writing) {
+        self.sink.change(how);
     }
 
     /// The file's name (`-` for standard output).
@@ -210,9 +174,9 @@ impl FileWriter {
         self.frames_written
     }
 
-    /// Bytes given to the writer so far (headers and records).
+    /// Bytes given to the writer so far (headers and records), written out or not.
     pub fn bytes(&self) -> u64 {
-        self.committed + self.buf.len() as u64
+        self.handed + self.buffers.0.len() as u64
     }
 
     /// Declares another interface (pcapng only) and returns its ID; in a pcap file every frame
@@ -228,7 +192,7 @@ impl FileWriter {
         // Options: if_name, if_tsresol = 9 (nanoseconds), end of options.
         let opts_len = 4 + padded + 4 + 4 + 4;
         let total = 20 + opts_len;
-        let b = &mut self.buf;
+        let b = &mut self.buffers.0;
         b.extend_from_slice(&1u32.to_le_bytes());
         b.extend_from_slice(&(total as u32).to_le_bytes());
         b.extend_from_slice(&(link.0 as u16).to_le_bytes());
@@ -285,9 +249,9 @@ impl FileWriter {
                 h[4..8].copy_from_slice(&((ts_nanos % 1_000_000_000) as u32).to_le_bytes());
                 h[8..12].copy_from_slice(&caplen.to_le_bytes());
                 h[12..16].copy_from_slice(&orig_len.to_le_bytes());
-                self.buf.extend_from_slice(&h);
-                self.buf.extend_from_slice(head);
-                self.buf.extend_from_slice(body);
+                self.buffers.0.extend_from_slice(&h);
+                self.buffers.0.extend_from_slice(head);
+                self.buffers.0.extend_from_slice(body);
             }
             Format::Pcapng => {
                 let len = caplen as usize;
@@ -301,15 +265,15 @@ impl FileWriter {
                 h[16..20].copy_from_slice(&(ts_nanos as u32).to_le_bytes());
                 h[20..24].copy_from_slice(&caplen.to_le_bytes());
                 h[24..28].copy_from_slice(&orig_len.to_le_bytes());
-                self.buf.extend_from_slice(&h);
-                self.buf.extend_from_slice(head);
-                self.buf.extend_from_slice(body);
-                self.buf.extend_from_slice(&[0u8; 3][..padded - len]);
-                self.buf.extend_from_slice(&total.to_le_bytes());
+                self.buffers.0.extend_from_slice(&h);
+                self.buffers.0.extend_from_slice(head);
+                self.buffers.0.extend_from_slice(body);
+                self.buffers.0.extend_from_slice(&[0u8; 3][..padded - len]);
+                self.buffers.0.extend_from_slice(&total.to_le_bytes());
             }
         }
         self.end_record(caplen);
-        if self.buf.len() >= BUFFER {
+        if self.buffers.0.len() >= BUFFER {
             self.write_out()?;
         }
         Ok(())
@@ -329,26 +293,19 @@ impl FileWriter {
     pub fn flush(&mut self) -> Result<(), WriteError> {
         self.refuse_if_failed()?;
         self.write_out()?;
-        let done = match &mut self.sink {
-            Sink::Here(o) => vec![Written::flushed(o.out.flush())],
-            Sink::Behind(b) => b.flush(),
-            Sink::Moving => Vec::new(),
-        };
+        let done = self.sink.flush();
         self.account(done)
     }
 
-    /// Takes in what writing buffers did: the frames and bytes now in the file, and the first
+    /// Takes in what writing buffers did: the frames now in the file, and the first
     /// failure with every frame lost (after a failure, what is still being written is waited
     /// for, so that the counts are final).
     fn account(&mut self, mut done: Vec<Written>) -> Result<(), WriteError> {
         if done.iter().any(|w| w.error.is_some()) {
-            if let Sink::Behind(b) = &mut self.sink {
-                done.extend(b.drain());
-            }
+            done.extend(self.sink.drain());
         }
         let mut failure: Option<WriteError> = None;
         for w in done {
-            self.committed += w.committed;
             self.frames_written += w.frames;
             if let Some((error, lost, lost_bytes)) = w.error {
                 match &mut failure {
@@ -370,7 +327,7 @@ impl FileWriter {
     }
 
     fn end_record(&mut self, frame_len: u32) {
-        self.ends.push((self.buf.len() as u32, frame_len));
+        self.buffers.1.push((self.buffers.0.len() as u32, frame_len));
     }
 
     fn refuse_if_failed(&self) -> Result<(), WriteError> {
@@ -385,251 +342,14 @@ impl FileWriter {
         WriteError { path: self.path.clone(), error, lost, lost_bytes }
     }
 
-    /// Writes the buffer out (or hands it to the thread that writes).
+    /// Writes the buffer out (or hands it on to be written).
     fn write_out(&mut self) -> Result<(), WriteError> {
-        if self.buf.is_empty() {
+        if self.buffers.0.is_empty() {
             return Ok(());
         }
-        let done = match &mut self.sink {
-            Sink::Here(o) => {
-                let w = o.write_buffer(&self.buf, &self.ends);
-                self.buf.clear();
-                self.ends.clear();
-                vec![w]
-            }
-            Sink::Behind(b) => b.hand(&mut self.buf, &mut self.ends),
-            Sink::Moving => Vec::new(),
-        };
+        self.handed += self.buffers.0.len() as u64;
+        let done = self.sink.write(&mut self.buffers);
         self.account(done)
-    }
-}
-
-/// Where gathered buffers go.
-enum Sink {
-    /// Written by the thread that gathers them.
-    Here(Output),
-    /// Written by a thread of their own.
-    Behind(Behind),
-    /// Between the two, for an instant.
-    Moving,
-}
-
-/// The file (or other byte sink) and what writing to it needs.
-struct Output {
-    out: Out,
-    /// Each buffer is written as one compressed member of this format.
-    compression: Option<Compression>,
-    /// The compressed buffer.
-    packed: Vec<u8>,
-    /// The file's length (after compression), where a failed write cuts it back to.
-    file_len: u64,
-    /// A write failed: nothing more is written.
-    failed: bool,
-}
-
-/// What writing one buffer (or flushing) did: frames and bytes now in the file, and a failure
-/// with the frames and bytes it lost.
-struct Written {
-    frames: u64,
-    committed: u64,
-    error: Option<(io::Error, u64, u64)>,
-}
-
-impl Written {
-    /// What a flush did.
-    fn flushed(r: io::Result<()>) -> Written {
-        Written { frames: 0, committed: 0, error: r.err().map(|e| (e, 0, 0)) }
-    }
-}
-
-/// The frames of a buffer's records, and their bytes.
-fn frames_in(ends: &[(u32, u32)]) -> (u64, u64) {
-    let f = ends.iter().filter(|(_, len)| *len != NOT_A_FRAME);
-    (f.clone().count() as u64, f.map(|(_, len)| u64::from(*len)).sum::<u64>())
-}
-
-impl Output {
-    /// Writes `buf` (records ending at `ends`) out, compressed into one member when asked.
-    /// When the system refuses part of it, the file is cut back to the last whole record (of
-    /// a compressed file: to the end of the last whole member) and the frames after it are
-    /// lost; after a failure every buffer is refused, its frames lost.
-    fn write_buffer(&mut self, buf: &[u8], ends: &[(u32, u32)]) -> Written {
-        let (frames_buffered, bytes_buffered) = frames_in(ends);
-        if self.failed {
-            let error = io::Error::other("an earlier write failed");
-            return Written {
-                frames: 0,
-                committed: 0,
-                error: Some((error, frames_buffered, bytes_buffered)),
-            };
-        }
-        let mut error = None;
-        let out: &[u8] = match self.compression {
-            None => buf,
-            Some(c) => {
-                self.packed.clear();
-                if let Err(e) = c.pack(buf, &mut self.packed) {
-                    self.packed.clear();
-                    error = Some(e);
-                }
-                &self.packed
-            }
-        };
-        let mut done = 0;
-        while error.is_none() && done < out.len() {
-            match self.out.write(&out[done..]) {
-                Ok(0) => error = Some(io::Error::from(io::ErrorKind::WriteZero)),
-                Ok(n) => done += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => error = Some(e),
-            }
-        }
-        let Some(e) = error else {
-            self.file_len += done as u64;
-            return Written { frames: frames_buffered, committed: buf.len() as u64, error: None };
-        };
-        // What reached the file whole: records of a plain file; nothing of a part-written member.
-        let (whole, keep) = match self.compression {
-            None => {
-                let whole = ends.partition_point(|(end, _)| *end as usize <= done);
-                (whole, whole.checked_sub(1).map_or(0, |i| ends[i].0 as u64))
-            }
-            Some(_) => (0, 0),
-        };
-        let (kept_frames, kept_bytes) = frames_in(&ends[..whole]);
-        if let Out::File(f) = &mut self.out {
-            // A record or member cut in the middle would make the file unreadable past it.
-            let _ = f.set_len(self.file_len + keep);
-        }
-        self.file_len += keep;
-        self.failed = true;
-        Written {
-            frames: kept_frames,
-            committed: keep,
-            error: Some((e, frames_buffered - kept_frames, bytes_buffered - kept_bytes)),
-        }
-    }
-}
-
-/// A buffer of records and where each ends.
-type Buffers = (Vec<u8>, Vec<(u32, u32)>);
-
-/// A buffer to write; or, without one, a flush.
-type Job = Option<Buffers>;
-
-/// Buffers being written on a thread of their own: at most two in flight while a third is
-/// gathered.
-struct Behind {
-    jobs: Option<std::sync::mpsc::SyncSender<Job>>,
-    done: std::sync::mpsc::Receiver<(Written, Job)>,
-    /// Empty buffers to gather into.
-    spare: Vec<Buffers>,
-    /// Jobs sent and not reported yet.
-    in_flight: usize,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Behind {
-    fn start(mut output: Output) -> Behind {
-        let (jobs, take) = std::sync::mpsc::sync_channel::<Job>(4);
-        let (report, done) = std::sync::mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("write".into())
-            .spawn(move || {
-                for job in take {
-                    let result = match job {
-                        Some((mut buf, mut ends)) => {
-                            let w = output.write_buffer(&buf, &ends);
-                            buf.clear();
-                            ends.clear();
-                            (w, Some((buf, ends)))
-                        }
-                        None => (Written::flushed(output.out.flush()), None),
-                    };
-                    if report.send(result).is_err() {
-                        break;
-                    }
-                }
-                let _ = output.out.flush();
-            })
-            .ok();
-        let spare = (0..2).map(|_| (Vec::with_capacity(BUFFER + 65_536), Vec::with_capacity(4096))).collect();
-        Behind { jobs: Some(jobs), done, spare, in_flight: 0, thread }
-    }
-
-    /// One report of the thread (waiting for it), its buffers kept for reuse.
-    fn receive(&mut self) -> Written {
-        match self.done.recv() {
-            Ok(r) => self.take_in(r),
-            Err(_) => {
-                // The thread is gone (it could not start, or panicked): what it held is lost.
-                self.in_flight = 0;
-                let error = io::Error::other("the writing thread stopped");
-                Written { frames: 0, committed: 0, error: Some((error, 0, 0)) }
-            }
-        }
-    }
-
-    /// Takes in one report of the thread, its buffers kept for reuse.
-    fn take_in(&mut self, (written, buffers): (Written, Job)) -> Written {
-        self.in_flight -= 1;
-        self.spare.extend(buffers);
-        written
-    }
-
-    /// Sends the gathered `buf` and `ends` to be written, leaving empty ones in their place
-    /// (waiting for one when two are in flight); returns what was reported meanwhile.
-    fn hand(&mut self, buf: &mut Vec<u8>, ends: &mut Vec<(u32, u32)>) -> Vec<Written> {
-        let mut done = Vec::new();
-        while self.spare.is_empty() && self.in_flight > 0 {
-            done.push(self.receive());
-        }
-        let (mut b, mut e) = self.spare.pop().unwrap_or_default();
-        std::mem::swap(buf, &mut b);
-        std::mem::swap(ends, &mut e);
-        let (frames, bytes) = frames_in(&e);
-        match self.jobs.as_ref().map(|j| j.send(Some((b, e)))) {
-            Some(Ok(())) => self.in_flight += 1,
-            _ => {
-                let error = io::Error::other("the writing thread stopped");
-                done.push(Written { frames: 0, committed: 0, error: Some((error, frames, bytes)) });
-            }
-        }
-        while let Ok(r) = self.done.try_recv() {
-            let w = self.take_in(r);
-            done.push(w);
-        }
-        done
-    }
-
-    /// Waits until everything sent is written; what was reported.
-    fn drain(&mut self) -> Vec<Written> {
-        let mut done = Vec::new();
-        while self.in_flight > 0 {
-            done.push(self.receive());
-        }
-        done
-    }
-
-    /// Waits until everything sent is written, then flushes the output.
-    fn flush(&mut self) -> Vec<Written> {
-        if let Some(j) = &self.jobs {
-            if j.send(None).is_ok() {
-                self.in_flight += 1;
-            }
-        }
-        self.drain()
-    }
-}
-
-impl Drop for Behind {
-    fn drop(&mut self) {
-        self.drain();
-        // Closing the channel ends the thread.
-        self.jobs = None;
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
@@ -644,7 +364,7 @@ impl Drop for FileWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::FileReader;
+    use crate::{FileReader, WriteQueue};
     use std::ops::ControlFlow;
     use std::sync::{Arc, Mutex};
 
@@ -740,14 +460,27 @@ mod tests {
     }
 
     /// Writes 5,000 frames of 700 bytes (several buffers) into a sink with `room` bytes,
-    /// written behind or not; the bytes the sink got, frames written and frames lost.
-    fn write_frames(format: Format, behind: bool, room: usize) -> (Vec<u8>, u64, u64) {
+    /// written as `how` says (queued: by another thread meanwhile, as a live pipeline's workers
+    /// do, and by the writer's own when too much waits); the bytes the sink got, frames
+    /// written and frames lost.
+    fn write_frames(format: Format, how: &Writing, room: usize) -> (Vec<u8>, u64, u64) {
         let data = Shared::default();
         let sink = Full { data: data.clone(), room };
         let mut w = FileWriter::new(Box::new(sink), format, LinkType::ETHERNET, "eth0").unwrap();
-        if behind {
-            w.write_behind();
-        }
+        w.writing(how);
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let other = match how {
+            Writing::Queued(queue) => {
+                let (queue, done) = (queue.clone(), done.clone());
+                Some(std::thread::spawn(move || {
+                    while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                        queue.write_waiting();
+                        std::thread::yield_now();
+                    }
+                }))
+            }
+            _ => None,
+        };
         let mut lost = 0;
         for i in 0..5000u32 {
             let frame: Vec<u8> = (0..700u32).map(|b| (b * 3 + i) as u8).collect();
@@ -760,23 +493,29 @@ mod tests {
         }
         let written = w.frames_written();
         drop(w);
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = other {
+            t.join().unwrap();
+        }
         let bytes = data.0.lock().unwrap().clone();
         (bytes, written, lost)
     }
 
     #[test]
-    fn written_behind_the_bytes_are_the_same_and_a_failure_counts_every_frame() {
+    fn written_behind_or_queued_the_bytes_are_the_same_and_a_failure_counts_every_frame() {
         for format in [Format::Pcap, Format::Pcapng] {
-            let (here, n, lost) = write_frames(format, false, usize::MAX);
+            let (here, n, lost) = write_frames(format, &Writing::Here, usize::MAX);
             assert_eq!((n, lost), (5000, 0));
-            let (behind, n, lost) = write_frames(format, true, usize::MAX);
-            assert_eq!((n, lost), (5000, 0));
-            assert!(here == behind, "{format:?}: the file differs when written behind");
-            // A full disk part way: every frame is written or counted lost, behind or not.
-            for behind in [false, true] {
-                let (_, written, lost) = write_frames(format, behind, 2_500_000);
-                assert!(written > 0 && written < 5000, "{format:?} {behind}: {written}");
-                assert_eq!(written + lost, 5000, "{format:?} behind {behind}: {written} + {lost}");
+            for how in [Writing::Behind, Writing::Queued(WriteQueue::default())] {
+                let (other, n, lost) = write_frames(format, &how, usize::MAX);
+                assert_eq!((n, lost), (5000, 0));
+                assert!(here == other, "{format:?}: the file differs when written behind or queued");
+            }
+            // A full disk part way: every frame is written or counted lost, however written.
+            for how in [Writing::Here, Writing::Behind, Writing::Queued(WriteQueue::default())] {
+                let (_, written, lost) = write_frames(format, &how, 2_500_000);
+                assert!(written > 0 && written < 5000, "{format:?}: {written}");
+                assert_eq!(written + lost, 5000, "{format:?}: {written} + {lost}");
             }
         }
     }

@@ -2,7 +2,7 @@
 //! interface, optionally one file per stream), TAP interfaces and tunnels to remote tools.
 use crate::config::FileSink;
 use crate::summary::SinkCounts;
-use capture::{Compression, FileWriter, Format, RotatingWriter, WriteError};
+use capture::{Compression, FileWriter, Format, RotatingWriter, WriteError, WriteQueue, Writing};
 use decap::StreamKey;
 use dissect::LinkType;
 use foldhash::HashMap;
@@ -19,6 +19,8 @@ struct Split {
     dir: String,
     format: Format,
     compression: Option<Compression>,
+    /// Who writes each stream's file out.
+    writing: Writing,
     streams: HashMap<u32, FileWriter>,
     untunnelled: Option<FileWriter>,
 }
@@ -28,15 +30,24 @@ impl Split {
         let format = if self.format == Format::Pcapng { "pcapng" } else { "pcap" };
         let compressed = self.compression.map_or("", Compression::extension);
         let path = format!("{}/{name}.{format}{compressed}", self.dir);
-        FileWriter::create_compressed(&path, self.format, self.compression, LinkType::ETHERNET, interface)
-            .map_err(|error| WriteError { path, error, lost: 0, lost_bytes: 0 })
+        let mut w = FileWriter::create_compressed(
+            &path,
+            self.format,
+            self.compression,
+            LinkType::ETHERNET,
+            interface,
+        )
+        .map_err(|error| WriteError { path, error, lost: 0, lost_bytes: 0 })?;
+        w.writing(&self.writing);
+        Ok(w)
     }
 }
 
 impl FileOut {
-    /// Creates the output `sink` describes (a live pipeline survives failed writes); an
-    /// output that cannot be created is an error naming it.
-    pub fn open(sink: &FileSink, live: bool) -> Result<FileOut, String> {
+    /// Creates the output `sink` describes; an output that cannot be created is an error
+    /// naming it. A live pipeline survives failed writes, and its files' buffers are written
+    /// by whichever worker next takes them from `queue`.
+    pub fn open(sink: &FileSink, live: bool, queue: &WriteQueue) -> Result<FileOut, String> {
         if sink.path.as_deref() == Some("-") && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
             return Err(
                 "refusing to write a capture to a terminal; use -w FILE or pipe it (| tcpdump -r -)".into()
@@ -48,10 +59,9 @@ impl FileOut {
                 let mut w = RotatingWriter::create(path, sink.format, sink.compression, rotation)
                     .map_err(|e| format!("cannot create {}: {}", e.path, e.error))?;
                 // Read as fast as it can be, the input is decoded while the last buffers are
-                // written out (both cores); a live pipeline writes as frames come.
-                if !live {
-                    w.write_behind();
-                }
+                // written out (both cores); a live pipeline's workers write between batches,
+                // not holding the job.
+                w.writing(if live { Writing::Queued(queue.clone()) } else { Writing::Behind });
                 Some(w)
             }
             None => None,
@@ -63,6 +73,8 @@ impl FileOut {
                     dir: dir.clone(),
                     format: sink.format,
                     compression: sink.compression,
+                    // Not a thread per stream: read from files, each is written as it fills.
+                    writing: if live { Writing::Queued(queue.clone()) } else { Writing::Here },
                     streams: HashMap::default(),
                     untunnelled: None,
                 })

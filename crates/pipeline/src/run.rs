@@ -10,7 +10,7 @@ use crate::lane::{Decision, Lane};
 use crate::outputs::{FileOut, FrameSink};
 use crate::sflow::SflowReader;
 use crate::summary::Summary;
-use capture::{CaptureError, FileReader, Frame, WriteError};
+use capture::{CaptureError, FileReader, Frame, WriteError, WriteQueue};
 use decap::Decapsulator;
 use dissect::{Dissector, LinkType};
 use std::ops::ControlFlow;
@@ -102,6 +102,8 @@ pub struct Pipeline {
     readers: Vec<FileReader>,
     sources: Vec<Live>,
     lanes: Vec<Lane>,
+    /// The live files' buffers, written by the workers between batches.
+    writes: WriteQueue,
     live: bool,
     stop: Arc<AtomicBool>,
 }
@@ -118,7 +120,7 @@ impl Pipeline {
 
     /// Runs until the input ends or the stop flag is set.
     pub fn run(self) -> Finished {
-        let Pipeline { mut job, mut readers, sources, mut lanes, live, stop } = self;
+        let Pipeline { mut job, mut readers, sources, mut lanes, writes, live, stop } = self;
         let file_lane = if live { None } else { lanes.pop() };
         let read = if let Some(mut lane) = file_lane {
             let mut deliver = |f: &Frame<'_>| {
@@ -137,7 +139,7 @@ impl Pipeline {
             job.interrupted = stop.load(Ordering::Relaxed) && !job.limit_reached && !job.output_closed;
             read
         } else {
-            receive(&mut job, sources, lanes, &stop);
+            receive(&mut job, sources, lanes, &writes, &stop);
             Ok(())
         };
         let written = job.finish();
@@ -181,10 +183,11 @@ fn open(config: &PipelineConfig, stop: Arc<AtomicBool>, hooks: Hooks) -> Result<
         }
     }
     let (mut files, mut sinks, mut flows, mut export) = (Vec::new(), Vec::new(), None, None);
+    let writes = WriteQueue::default();
     let (mut counter, mut exporter) = (hooks.flows, hooks.export);
     for s in &config.sinks {
         match s {
-            Sink::File(f) => files.push(FileOut::open(f, live).map_err(StartError::Setup)?),
+            Sink::File(f) => files.push(FileOut::open(f, live, &writes).map_err(StartError::Setup)?),
             Sink::Tap(name) => sinks.push(FrameSink::Tap(
                 capture::tap::Tap::open(name)
                     .map_err(|e| StartError::Setup(format!("cannot open TAP {name}: {e}")))?,
@@ -255,7 +258,7 @@ fn open(config: &PipelineConfig, stop: Arc<AtomicBool>, hooks: Hooks) -> Result<
         config.count,
         readers.iter().map(FileReader::size).sum::<Option<u64>>(),
     );
-    Ok(Pipeline { job, readers, sources, lanes, live, stop })
+    Ok(Pipeline { job, readers, sources, lanes, writes, live, stop })
 }
 
 /// Opens endpoint `e`: a UDP endpoint gets a socket per worker on the same port (the kernel
@@ -286,8 +289,9 @@ fn open_endpoint(
 }
 
 /// Receives from every live source (a thread each, with its own lane) into the job until
-/// `stop`; then adds the rings' and sockets' kernel drop counters to the job.
-fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, stop: &AtomicBool) {
+/// `stop`, each thread writing the files' full buffers out (`writes`) after it lets go of the
+/// job; then adds the rings' and sockets' kernel drop counters to the job.
+fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, writes: &WriteQueue, stop: &AtomicBool) {
     // Workers on one interface or endpoint count into one entry.
     let mut slots = Vec::with_capacity(sources.len());
     for s in &sources {
@@ -342,6 +346,8 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, stop: &AtomicBoo
                         job.lanes[n] = lane.figures();
                         job.tick();
                     }
+                    // Not holding the job: another worker delivers meanwhile.
+                    writes.write_waiting();
                 }
                 lane.finish();
                 lock().lanes[n] = lane.figures();
