@@ -205,14 +205,12 @@ impl Listener {
 
     /// Receives what the kernel has queued, up to [`crate::recv_batch::SLOTS`] packets with
     /// one system call, as the batch [`Listener::frames`] walks; how many (0 when the read
-    /// timed out).
+    /// timed out or a signal ended it).
     pub fn fill(&mut self) -> io::Result<usize> {
         self.received += self.batch.len() as u64;
         let n = match self.batch.fill(self.socket.as_raw_fd()) {
             Ok(n) => n,
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                return Ok(0)
-            }
+            Err(e) if crate::udp::read_ended_early(&e) => return Ok(0),
             Err(e) => return Err(e),
         };
         // A UDP payload gets the headers the decoder reads in front of it.

@@ -114,6 +114,13 @@ pub fn shared_socket(addr: SocketAddr, receive_buffer: usize, timeout: Duration)
     Ok(s.into())
 }
 
+/// True when a read on a socket with a timeout ended with nothing read and nothing wrong: the
+/// timeout passed, or a signal came (reads with `SO_RCVTIMEO` are not restarted after a
+/// handler, and fail with `EINTR` once a stopped process is continued). Reading again is right.
+pub fn read_ended_early(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted)
+}
+
 /// Datagrams the kernel dropped on every UDP socket bound to one of `ports` (the `drops`
 /// column of `/proc/net/udp` and `/proc/net/udp6`; 0 where they cannot be read).
 pub fn kernel_drops(ports: &[u16]) -> u64 {

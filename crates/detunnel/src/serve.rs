@@ -264,7 +264,7 @@ fn receive(shared: &Shared, index: usize, socket: &UdpSocket, stop: &AtomicBool)
             Ok(n) => {
                 shared.datagram(index, &buf[..n], shared.now());
             }
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e) if capture::udp::read_ended_early(&e) => {}
             Err(e) => {
                 eprintln!("detunnel serve: receive error: {e}");
                 std::thread::sleep(POLL);

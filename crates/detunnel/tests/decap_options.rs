@@ -342,11 +342,11 @@ fn rotation_by_size_and_by_time() {
 }
 
 #[test]
-fn sighup_reopens_the_output_for_logrotate() {
+fn sighup_reopens_the_output_for_logrotate_and_signals_are_not_read_errors() {
     let tmp = TempDir::new("decap-hup");
     let port = common::serve::free_port(true);
     let out = tmp.join("live.pcap");
-    let mut child = Command::new(detunnel())
+    let child = Command::new(detunnel())
         .args(["decap", "--listen", &format!("vxlan://127.0.0.1:{port}"), "-q", "-w", out.to_str().unwrap()])
         .stderr(Stdio::piped())
         .spawn()
@@ -365,12 +365,26 @@ fn sighup_reopens_the_output_for_logrotate() {
     // logrotate: move the file away, then SIGHUP.
     let old = tmp.join("live.pcap.1");
     std::fs::rename(&out, &old).unwrap();
-    assert!(Command::new("/bin/kill").args(["-HUP", &child.id().to_string()]).status().unwrap().success());
+    let kill = |signal: &str| {
+        assert!(Command::new("/bin/kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success());
+    };
+    kill("-HUP");
     std::thread::sleep(std::time::Duration::from_millis(300));
+    // Stopped and continued (Ctrl-Z, fg) too: a read the signals cut short is read again.
+    kill("-STOP");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    kill("-CONT");
     send(3);
     std::thread::sleep(std::time::Duration::from_millis(500));
-    assert!(Command::new("/bin/kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
-    assert!(child.wait().unwrap().success());
+    kill("-TERM");
+    let done = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&done.stderr);
+    assert!(done.status.success(), "{err}");
+    assert!(err.is_empty(), "the signals are not errors: {err}");
     assert_eq!(read(&old).len(), 5, "frames before SIGHUP stay in the moved file");
     assert_eq!(read(&out).len(), 3, "frames after SIGHUP go to a new file of the same name");
 }
