@@ -38,6 +38,9 @@ pub struct RingStats {
 /// A `TPACKET_V3` receive ring on one interface.
 pub struct Ring {
     fd: OwnedFd,
+    /// The interface's name and the index it had when the ring was bound.
+    name: String,
+    ifindex: u32,
     map: *mut u8,
     len: usize,
     /// Blocks in the ring.
@@ -79,7 +82,7 @@ impl Ring {
         setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_RX_RING, &req)?;
         let len = blocks as usize * BLOCK_SIZE as usize;
         let map = packet_socket::map(&fd, len)?;
-        let ring = Ring { fd, map, len, blocks, current: 0, record: 0 };
+        let ring = Ring { fd, name: name.to_string(), ifindex, map, len, blocks, current: 0, record: 0 };
         packet_socket::bind(&ring.fd, ifindex, proto)?;
         if promiscuous {
             let mreq = libc::packet_mreq {
@@ -112,7 +115,9 @@ impl Ring {
     }
 
     /// Waits up to `timeout_ms` for the next block (a signal may end the wait early); then
-    /// [`Ring::next_block`] says whether it came.
+    /// [`Ring::next_block`] says whether it came. An interface that went down is waited for
+    /// (it comes back up on its own); one that is gone — deleted, or replaced by another of the
+    /// same name — is an error of kind `NotFound`: this ring will see nothing more.
     pub fn wait(&self, timeout_ms: i32) -> io::Result<()> {
         if self.ready() {
             return Ok(());
@@ -127,7 +132,38 @@ impl Ring {
                 return Err(e);
             }
         }
+        let failed = r > 0 && pfd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0;
+        if failed {
+            // The interface went down or away: the socket holds the error (ENETDOWN) until it
+            // is read, and every poll returns at once meanwhile — a worker spinning on a core.
+            let _ = self.fd_error();
+        }
+        // Checked on quiet waits too: an interface deleted while down reports nothing more.
+        if (failed || r == 0) && ifindex(&self.name).ok() != Some(self.ifindex) {
+            let what = format!("interface {} disappeared", self.name);
+            return Err(io::Error::new(io::ErrorKind::NotFound, what));
+        }
         Ok(())
+    }
+
+    /// Takes (and so clears) the socket's pending error.
+    fn fd_error(&self) -> io::Result<()> {
+        let mut err: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: `err` and `len` describe a buffer of the right size.
+        check(unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_ERROR,
+                (&mut err as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        })?;
+        match err {
+            0 => Ok(()),
+            e => Err(io::Error::from_raw_os_error(e)),
+        }
     }
 
     /// The next block of frames, if the kernel has handed it over; it goes back to the kernel

@@ -479,6 +479,76 @@ fn capture_survives_its_interface_going_down_and_up() {
     assert_eq!(got, (0..20).collect::<Vec<u8>>(), "{summary}");
 }
 
+/// CPU time process `pid` has used, in clock ticks (user + system).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn capture_rests_while_its_interface_is_gone_and_takes_it_back_when_made_again() {
+    if !root() || !have_tool("ip") || !have_tool("python3") {
+        return;
+    }
+    let peers = Peers::new("j");
+    let make = || {
+        ip(&[
+            "link", "add", "ua", "netns", &peers.a, "type", "veth", "peer", "name", "ub", "netns", &peers.b,
+        ]);
+        ip(&["-n", &peers.a, "addr", "add", "10.77.0.1/24", "dev", "ua"]);
+        ip(&["-n", &peers.b, "addr", "add", "10.77.0.2/24", "dev", "ub"]);
+        ip(&["-n", &peers.a, "link", "set", "ua", "up"]);
+        ip(&["-n", &peers.b, "link", "set", "ub", "up"]);
+    };
+    make();
+    let tmp = TempDir::new("netns-ifgone");
+    let out = tmp.join("out.pcap");
+    let child = command_in(Some(&peers.b), detunnel())
+        .args(["decap", "-i", "ub", "--workers", "2", "--stats", "json", "-w"])
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // `ip netns exec` runs detunnel in its own place: the pid is detunnel's.
+    let pid = child.id();
+    let mut decap = Running(Some(child), "-TERM");
+    std::thread::sleep(Duration::from_secs(1));
+    let send = |from: u32| {
+        let script = format!(
+            "import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
+             for i in range({from},{from}+10):\n    s.sendto(bytes([i])*50,('10.77.0.2',9999))\n    time.sleep(0.01)\n"
+        );
+        assert!(command_in(Some(&peers.a), "python3").args(["-c", &script]).status().unwrap().success());
+    };
+    send(0);
+    std::thread::sleep(Duration::from_millis(300));
+    // Down, then deleted: the workers wait without spinning (they did, at 75% of a core).
+    ip(&["-n", &peers.b, "link", "set", "ub", "down"]);
+    let before = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_millis(1500));
+    ip(&["-n", &peers.b, "link", "del", "ub"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    let used = cpu_ticks(pid) - before;
+    assert!(used < 30, "{used} ticks of CPU in 3 s while the interface was down and gone");
+    // Made again, with another index: both workers open it again and capture.
+    make();
+    std::thread::sleep(Duration::from_millis(2500));
+    send(10);
+    std::thread::sleep(Duration::from_millis(500));
+    let summary = decap.stop();
+    let summary = String::from_utf8_lossy(&summary.stderr).to_string();
+    assert_eq!(summary.matches("interface ub disappeared").count(), 1, "{summary}");
+    assert_eq!(summary.matches("interface ub is back").count(), 1, "{summary}");
+    let got: Vec<u8> = frames_in(&out)
+        .iter()
+        .filter(|f| f.len() > 42 && f[12..14] == [0x08, 0x00] && f[23] == 17)
+        .map(|f| f[42])
+        .collect();
+    assert_eq!(got, (0..20).collect::<Vec<u8>>(), "{summary}");
+}
+
 #[test]
 fn outer_fragments_made_by_the_kernel_are_reassembled_by_the_workers() {
     if !root() || !have_tool("ip") || !have_tool("python3") {

@@ -16,7 +16,7 @@ use dissect::{Dissector, LinkType};
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Agents whose datagrams an sFlow-reading pipeline tracks one by one.
 pub const MAX_SFLOW_AGENTS: usize = 10_000;
@@ -72,10 +72,27 @@ pub struct Finished {
     pub error: Option<RunError>,
 }
 
-/// A live source opened: a tunnel endpoint or an interface's capture ring.
+/// A live source opened: a tunnel endpoint or an interface's capture ring — or a ring whose
+/// interface disappeared, opened again by name once a second until it is back.
 enum Live {
     Endpoint(capture::endpoint::Listener),
-    Ring(capture::live::Ring, String),
+    Ring(capture::live::Ring, RingSpec),
+    Gone(RingSpec, Instant),
+}
+
+/// How a worker's ring on an interface is opened.
+#[derive(Clone)]
+struct RingSpec {
+    interface: String,
+    mib: u32,
+    fanout: Option<u16>,
+    promiscuous: bool,
+}
+
+impl RingSpec {
+    fn open(&self) -> std::io::Result<capture::live::Ring> {
+        capture::live::Ring::open(&self.interface, self.mib, self.fanout, self.promiscuous)
+    }
 }
 
 impl Live {
@@ -86,7 +103,7 @@ impl Live {
                 let e = l.endpoint();
                 format!("{}://{}", e.kind.scheme(), e.addr)
             }
-            Live::Ring(_, name) => name.clone(),
+            Live::Ring(_, spec) | Live::Gone(spec, _) => format!("interface {}", spec.interface),
         }
     }
 }
@@ -174,10 +191,16 @@ fn open(config: &PipelineConfig, stop: Arc<AtomicBool>, hooks: Hooks) -> Result<
                 let n = sources.len() as u16;
                 let group = ((std::process::id() as u16) ^ n.wrapping_mul(0x9e37)).max(1);
                 for _ in 0..config.workers {
-                    let fanout = (config.workers > 1).then_some(group);
-                    let ring = capture::live::Ring::open(name, config.buffer_mib, fanout, config.promiscuous)
+                    let spec = RingSpec {
+                        interface: name.clone(),
+                        mib: config.buffer_mib,
+                        fanout: (config.workers > 1).then_some(group),
+                        promiscuous: config.promiscuous,
+                    };
+                    let ring = spec
+                        .open()
                         .map_err(|e| StartError::Setup(format!("cannot capture on {name}: {e}")))?;
-                    sources.push(Live::Ring(ring, format!("interface {name}")));
+                    sources.push(Live::Ring(ring, spec));
                 }
             }
         }
@@ -235,7 +258,7 @@ fn open(config: &PipelineConfig, stop: Arc<AtomicBool>, hooks: Hooks) -> Result<
         let lane_of = |s: &Live| -> Result<Lane, StartError> {
             Ok(match s {
                 Live::Endpoint(l) => new_lane()?.for_endpoint(l.endpoint().kind),
-                Live::Ring(..) => new_lane()?,
+                Live::Ring(..) | Live::Gone(..) => new_lane()?,
             })
         };
         sources.iter().map(lane_of).collect::<Result<Vec<Lane>, StartError>>()?
@@ -311,13 +334,27 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, writes: &WriteQu
     let shared = Mutex::new(job);
     let lock = || shared.lock().unwrap_or_else(|e| e.into_inner());
     std::thread::scope(|scope| {
-        for (n, ((mut source, i), mut lane)) in sources.into_iter().zip(slots).zip(lanes).enumerate() {
+        for (n, ((mut source, i), mut lane)) in
+            sources.into_iter().zip(slots.iter().copied()).zip(lanes).enumerate()
+        {
             let lock = &lock;
+            // The first worker of a source says what happens to it (once, not once a worker).
+            let speaks = slots.iter().position(|&s| s == i) == Some(n);
             scope.spawn(move || {
                 // A batch's decisions, made outside the lock (reused: no allocation per frame).
                 let mut decisions: Vec<Decision> = Vec::new();
+                // A ring's kernel counters go to the job when it ends, or when its interface does.
+                let kernel_counts = |r: &capture::live::Ring| {
+                    if let Ok(s) = r.stats() {
+                        let mut job = lock();
+                        let k = job.kernel.get_or_insert((0, 0));
+                        k.0 += s.packets;
+                        k.1 += s.drops;
+                    }
+                };
                 while !stop.load(Ordering::Relaxed) {
                     let (lane, decisions) = (&mut lane, &mut decisions);
+                    let mut next = None;
                     let got = match &mut source {
                         // A batch of datagrams (up to 32).
                         Live::Endpoint(l) => l.fill().map(|count| {
@@ -327,15 +364,53 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, writes: &WriteQu
                             count > 0
                         }),
                         // A ring block.
-                        Live::Ring(r, _) => r.wait(200).map(|()| {
-                            let block = r.next_block();
-                            let took = block.is_some();
-                            if let Some(block) = block {
-                                take_batch(|| block.frames(), lane, decisions, lock, i, n);
+                        Live::Ring(r, spec) => match r.wait(200) {
+                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                                if speaks {
+                                    eprintln!(
+                                        "detunnel: {e}; opening it again once a second until it is back"
+                                    );
+                                }
+                                kernel_counts(r);
+                                next =
+                                    Some(Live::Gone(spec.clone(), Instant::now() + Duration::from_secs(1)));
+                                Ok(false)
                             }
-                            took
-                        }),
+                            waited => waited.map(|()| {
+                                let block = r.next_block();
+                                let took = block.is_some();
+                                if let Some(block) = block {
+                                    take_batch(|| block.frames(), lane, decisions, lock, i, n);
+                                }
+                                took
+                            }),
+                        },
+                        Live::Gone(spec, retry) => {
+                            std::thread::sleep(
+                                retry
+                                    .saturating_duration_since(Instant::now())
+                                    .min(Duration::from_millis(200)),
+                            );
+                            if Instant::now() >= *retry {
+                                match spec.open() {
+                                    Ok(ring) => {
+                                        if speaks {
+                                            eprintln!(
+                                                "detunnel: interface {} is back; capturing again",
+                                                spec.interface
+                                            );
+                                        }
+                                        next = Some(Live::Ring(ring, spec.clone()));
+                                    }
+                                    Err(_) => *retry = Instant::now() + Duration::from_secs(1),
+                                }
+                            }
+                            Ok(false)
+                        }
                     };
+                    if let Some(s) = next {
+                        source = s;
+                    }
                     // Nothing taken: the job's periodic work still runs.
                     if !matches!(got, Ok(true)) {
                         if let Err(e) = got {
@@ -352,14 +427,8 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, writes: &WriteQu
                 lane.finish();
                 lock().lanes[n] = lane.figures();
                 match &source {
-                    Live::Ring(r, _) => {
-                        if let Ok(s) = r.stats() {
-                            let mut job = lock();
-                            let k = job.kernel.get_or_insert((0, 0));
-                            k.0 += s.packets;
-                            k.1 += s.drops;
-                        }
-                    }
+                    Live::Ring(r, _) => kernel_counts(r),
+                    Live::Gone(..) => {}
                     Live::Endpoint(l) => {
                         if let Some(drops) = l.kernel_drops() {
                             let mut job = lock();
