@@ -30,7 +30,7 @@ files go to /dev/shm.
 On a machine with few cores the sender shares them with the receiver and runs out first.
 `--drain` measures what a receiver takes when it has the machine to itself: it is started with
 a 2 GiB ring per worker and stopped (SIGSTOP), `--frames` are sent into its ring, then it is
-let go (SIGCONT) and timed until its CPU time stops moving; frames taken / that time is its
+let go (SIGCONT) and timed until it stops being busy (see `settled`); frames taken / that time is its
 capacity, and a ring that overflowed (kernel drops) voids the run. Tunnel endpoints get
 500,000 frames at most (their socket buffers, forced past net.core.rmem_max, hold about 1 GiB).
 
@@ -161,7 +161,7 @@ def run_step(tool, cmd, detunnel, rate, frames, work, encap=None):
 
 def drain_step(tool, cmd, detunnel, frames, work, encap=None):
     """Starts the tool, stops it, fills its ring (or socket buffer) with `frames` (of `encap`
-    only, when given), lets it go and times it until its CPU time stops moving; returns
+    only, when given), lets it go and times it until it stops being busy; returns
     (received, kernel drops, seconds to drain)."""
     p = receiver(cmd)
     # Ready once the kernel has built its rings (seconds for a few GiB): its CPU time rests.
@@ -190,15 +190,20 @@ def run_seconds(pid):
 
 
 def settled(pid, quiet):
-    """Waits until process `pid` has used no CPU for `quiet` seconds; when it last did."""
+    """Waits until process `pid` has not been busy for `quiet` seconds; when it last was.
+    Busy is running at least 40% of a poll's 5 ms: a receiver's work once idle (detunnel's
+    tick, every 200 ms, writes out the last frames of its buffers: a millisecond at most) must
+    not stretch the time it took to drain; counting any 0.5 ms as busy once added 200 ms to
+    half-second drains at random. Polling every 5 ms costs at most 2% of a core (every 1 ms
+    took ~8% from the receiver, which only a receiver wanting both cores felt)."""
+    poll = 0.005
     last_cpu, last_move = run_seconds(pid), time.monotonic()
     while time.monotonic() - last_move < quiet:
-        # Every 5 ms (at most 2% of a drain): polling every 1 ms took ~8% of a core from the
-        # receiver, which only a receiver wanting both cores (2 workers) felt.
-        time.sleep(0.005)
+        time.sleep(poll)
         cpu = run_seconds(pid)
-        if cpu > last_cpu + 0.0005:
-            last_cpu, last_move = cpu, time.monotonic()
+        if cpu - last_cpu >= 0.4 * poll:
+            last_move = time.monotonic()
+        last_cpu = cpu
     return last_move
 
 

@@ -57,16 +57,19 @@ impl Encap {
         Encap::NAMES.iter().find(|(n, _)| *n == name).map(|(_, e)| *e)
     }
 
-    /// Outer headers for tunnel stream `stream`, to be put in front of an Ethernet frame
-    /// (or, for the IP-carrying kinds, of its IP packet).
-    fn outer(self, stream: u32, index: u64) -> Vec<Header> {
+    /// Outer headers for tunnel stream `stream` carrying inner flow `flow`, to be put in front
+    /// of an Ethernet frame (or, for the IP-carrying kinds, of its IP packet).
+    fn outer(self, stream: u32, flow: u32, index: u64) -> Vec<Header> {
         let s = stream;
         let src = [10, 0, (s >> 8) as u8, (s & 0xff) as u8 + 1];
         let dst = [10, 255, 0, 1];
         let eth =
             Header::Eth { src: [0x02, 0xaa, 0, 0, (s >> 8) as u8, s as u8], dst: [0x02, 0xbb, 0, 0, 0, 1] };
         let ip = Header::ipv4(src, dst);
-        let sport = 49152 + (s % 16000) as u16;
+        // A UDP tunnel's source port is a hash of the inner flow, in 49152-65535 (RFC 7348
+        // section 5 and RFC 8926 recommend it; Linux and Open vSwitch do it), so that what
+        // spreads by 5-tuple (SO_REUSEPORT, RSS) sees each tunnel's flows apart.
+        let sport = 49152 + ((s.wrapping_mul(0x9e37_79b9) ^ flow.wrapping_mul(0x85eb_ca6b)) >> 18) as u16;
         match self {
             Encap::Plain => vec![],
             Encap::Qinq => vec![
@@ -196,7 +199,7 @@ impl Generator {
                 encap = Encap::Gre;
             }
             let stream = (self.random() % u64::from(self.mix.streams.max(1))) as u32;
-            let mut outer = encap.outer(stream, index);
+            let mut outer = encap.outer(stream, flow, index);
             if encap.carries_ip() && matches!(headers.first(), Some(Header::Eth { .. })) {
                 headers.remove(0);
             }
