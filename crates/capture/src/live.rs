@@ -7,7 +7,7 @@
 // The system calls and the shared ring need `unsafe`; each block says why it is sound.
 #![allow(unsafe_code)]
 
-use crate::packet_socket::{self, check, ifindex, setsockopt};
+use crate::packet_socket::{self, getsockopt, ifindex, setsockopt};
 use crate::reader::Frame;
 use dissect::LinkType;
 use std::io;
@@ -136,7 +136,7 @@ impl Ring {
         if failed {
             // The interface went down or away: the socket holds the error (ENETDOWN) until it
             // is read, and every poll returns at once meanwhile — a worker spinning on a core.
-            let _ = self.fd_error();
+            self.clear_error();
         }
         // Checked on quiet waits too: an interface deleted while down reports nothing more.
         if (failed || r == 0) && ifindex(&self.name).ok() != Some(self.ifindex) {
@@ -146,24 +146,10 @@ impl Ring {
         Ok(())
     }
 
-    /// Takes (and so clears) the socket's pending error.
-    fn fd_error(&self) -> io::Result<()> {
+    /// Reads (and so clears) the socket's pending error; which one it was does not matter.
+    fn clear_error(&self) {
         let mut err: libc::c_int = 0;
-        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-        // SAFETY: `err` and `len` describe a buffer of the right size.
-        check(unsafe {
-            libc::getsockopt(
-                self.fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_ERROR,
-                (&mut err as *mut libc::c_int).cast(),
-                &mut len,
-            )
-        })?;
-        match err {
-            0 => Ok(()),
-            e => Err(io::Error::from_raw_os_error(e)),
-        }
+        let _ = getsockopt(&self.fd, libc::SOL_SOCKET, libc::SO_ERROR, &mut err);
     }
 
     /// The next block of frames, if the kernel has handed it over; it goes back to the kernel
@@ -187,17 +173,7 @@ impl Ring {
     /// The kernel's counters since the last call.
     pub fn stats(&self) -> io::Result<RingStats> {
         let mut s = libc::tpacket_stats_v3 { tp_packets: 0, tp_drops: 0, tp_freeze_q_cnt: 0 };
-        let mut len = std::mem::size_of::<libc::tpacket_stats_v3>() as libc::socklen_t;
-        // SAFETY: `s` and `len` describe a buffer of the right size.
-        check(unsafe {
-            libc::getsockopt(
-                self.fd.as_raw_fd(),
-                libc::SOL_PACKET,
-                libc::PACKET_STATISTICS,
-                (&mut s as *mut libc::tpacket_stats_v3).cast(),
-                &mut len,
-            )
-        })?;
+        getsockopt(&self.fd, libc::SOL_PACKET, libc::PACKET_STATISTICS, &mut s)?;
         Ok(RingStats { packets: u64::from(s.tp_packets), drops: u64::from(s.tp_drops) })
     }
 }

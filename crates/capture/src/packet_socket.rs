@@ -17,6 +17,18 @@ pub(crate) fn check(r: libc::c_int) -> io::Result<()> {
 }
 
 /// Sets socket option `name` at `level` to `value`.
+/// Reads socket option `name` at `level` into `value` (a plain C value of the option's size).
+pub(crate) fn getsockopt<T>(
+    fd: &impl AsRawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &mut T,
+) -> io::Result<()> {
+    let mut len = std::mem::size_of::<T>() as libc::socklen_t;
+    // SAFETY: `value` points to a live `T` and `len` is its size.
+    check(unsafe { libc::getsockopt(fd.as_raw_fd(), level, name, (value as *mut T).cast(), &mut len) })
+}
+
 pub(crate) fn setsockopt<T>(
     fd: &impl AsRawFd,
     level: libc::c_int,

@@ -434,6 +434,40 @@ fn a_deleted_tap_comes_back() {
     assert_eq!(ours, (0..10).collect::<Vec<u8>>(), "frames after the TAP came back reach its listeners");
 }
 
+/// Captures with `decap -i` plus `args` in namespace `ns` into `out` (summary as JSON on
+/// standard error); its pid (`ip netns exec` runs detunnel in its own place) and the process.
+fn capture_in(ns: &str, args: &[&str], out: &std::path::Path) -> (u32, Running) {
+    let child = command_in(Some(ns), detunnel())
+        .args(["decap", "-i"])
+        .args(args)
+        .args(["--stats", "json", "-w"])
+        .arg(out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    (child.id(), Running(Some(child), "-TERM"))
+}
+
+/// Sends UDP datagrams `from..from+10` (each 50 bytes of its number), 10 ms apart, from
+/// namespace `ns` to port 9999 of `to`.
+fn send_numbered(ns: &str, to: &str, from: u32) {
+    let script = format!(
+        "import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
+         for i in range({from},{from}+10):\n    s.sendto(bytes([i])*50,('{to}',9999))\n    time.sleep(0.01)\n"
+    );
+    assert!(command_in(Some(ns), "python3").args(["-c", &script]).status().unwrap().success());
+}
+
+/// The numbers of the datagrams `send_numbered` sent that are in capture `out`, in order.
+fn numbers_in(out: &std::path::Path) -> Vec<u8> {
+    frames_in(out)
+        .iter()
+        .filter(|f| f.len() > 42 && f[12..14] == [0x08, 0x00] && f[23] == 17)
+        .map(|f| f[42])
+        .collect()
+}
+
 #[test]
 fn capture_survives_its_interface_going_down_and_up() {
     if !root() || !have_tool("ip") || !have_tool("python3") {
@@ -444,22 +478,9 @@ fn capture_survives_its_interface_going_down_and_up() {
     let out = tmp.join("out.pcap");
     // The smallest ring, 4 blocks: frames 10 ms apart are retired a block or two each, so the
     // walk wraps around the ring several times.
-    let child = command_in(Some(&peers.b), detunnel())
-        .args(["decap", "-i", "vb", "--buffer", "4", "--stats", "json", "-w"])
-        .arg(&out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut decap = Running(Some(child), "-TERM");
+    let (_, mut decap) = capture_in(&peers.b, &["vb", "--buffer", "4"], &out);
     std::thread::sleep(Duration::from_secs(1));
-    let send = |from: u32| {
-        let script = format!(
-            "import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
-             for i in range({from},{from}+10):\n    s.sendto(bytes([i])*50,('10.42.0.2',9999))\n    time.sleep(0.01)\n"
-        );
-        assert!(command_in(Some(&peers.a), "python3").args(["-c", &script]).status().unwrap().success());
-    };
+    let send = |from: u32| send_numbered(&peers.a, "10.42.0.2", from);
     send(0);
     std::thread::sleep(Duration::from_millis(300));
     ip(&["-n", &peers.b, "link", "set", "vb", "down"]);
@@ -471,12 +492,7 @@ fn capture_survives_its_interface_going_down_and_up() {
     let summary = decap.stop();
     let summary = String::from_utf8_lossy(&summary.stderr).to_string();
     // The inner UDP datagrams, by their first payload byte: all 20, before and after.
-    let got: Vec<u8> = frames_in(&out)
-        .iter()
-        .filter(|f| f.len() > 42 && f[12..14] == [0x08, 0x00] && f[23] == 17)
-        .map(|f| f[42])
-        .collect();
-    assert_eq!(got, (0..20).collect::<Vec<u8>>(), "{summary}");
+    assert_eq!(numbers_in(&out), (0..20).collect::<Vec<u8>>(), "{summary}");
 }
 
 /// CPU time process `pid` has used, in clock ticks (user + system).
@@ -504,24 +520,9 @@ fn capture_rests_while_its_interface_is_gone_and_takes_it_back_when_made_again()
     make();
     let tmp = TempDir::new("netns-ifgone");
     let out = tmp.join("out.pcap");
-    let child = command_in(Some(&peers.b), detunnel())
-        .args(["decap", "-i", "ub", "--workers", "2", "--stats", "json", "-w"])
-        .arg(&out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // `ip netns exec` runs detunnel in its own place: the pid is detunnel's.
-    let pid = child.id();
-    let mut decap = Running(Some(child), "-TERM");
+    let (pid, mut decap) = capture_in(&peers.b, &["ub", "--workers", "2"], &out);
     std::thread::sleep(Duration::from_secs(1));
-    let send = |from: u32| {
-        let script = format!(
-            "import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
-             for i in range({from},{from}+10):\n    s.sendto(bytes([i])*50,('10.77.0.2',9999))\n    time.sleep(0.01)\n"
-        );
-        assert!(command_in(Some(&peers.a), "python3").args(["-c", &script]).status().unwrap().success());
-    };
+    let send = |from: u32| send_numbered(&peers.a, "10.77.0.2", from);
     send(0);
     std::thread::sleep(Duration::from_millis(300));
     // Down, then deleted: the workers wait without spinning (they did, at 75% of a core).
@@ -541,12 +542,7 @@ fn capture_rests_while_its_interface_is_gone_and_takes_it_back_when_made_again()
     let summary = String::from_utf8_lossy(&summary.stderr).to_string();
     assert_eq!(summary.matches("interface ub disappeared").count(), 1, "{summary}");
     assert_eq!(summary.matches("interface ub is back").count(), 1, "{summary}");
-    let got: Vec<u8> = frames_in(&out)
-        .iter()
-        .filter(|f| f.len() > 42 && f[12..14] == [0x08, 0x00] && f[23] == 17)
-        .map(|f| f[42])
-        .collect();
-    assert_eq!(got, (0..20).collect::<Vec<u8>>(), "{summary}");
+    assert_eq!(numbers_in(&out), (0..20).collect::<Vec<u8>>(), "{summary}");
 }
 
 #[test]
