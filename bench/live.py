@@ -194,8 +194,9 @@ def settled(pid, quiet):
     Busy is running at least 40% of a poll's 5 ms: a receiver's work once idle (detunnel's
     tick, every 200 ms, writes out the last frames of its buffers: a millisecond at most) must
     not stretch the time it took to drain; counting any 0.5 ms as busy once added 200 ms to
-    half-second drains at random. Polling every 5 ms costs at most 2% of a core (every 1 ms
-    took ~8% from the receiver, which only a receiver wanting both cores felt)."""
+    half-second drains at random. Polling every 5 ms cost the script about 3% of a core in
+    drains of about a second (every 1 ms: about 8%, taken from the receiver, which only a
+    receiver wanting both cores felt)."""
     poll = 0.005
     last_cpu, last_move = run_seconds(pid), time.monotonic()
     while time.monotonic() - last_move < quiet:

@@ -16,7 +16,6 @@ pub(crate) fn check(r: libc::c_int) -> io::Result<()> {
     }
 }
 
-/// Sets socket option `name` at `level` to `value`.
 /// Reads socket option `name` at `level` into `value` (a plain C value of the option's size).
 pub(crate) fn getsockopt<T>(
     fd: &impl AsRawFd,
@@ -29,6 +28,7 @@ pub(crate) fn getsockopt<T>(
     check(unsafe { libc::getsockopt(fd.as_raw_fd(), level, name, (value as *mut T).cast(), &mut len) })
 }
 
+/// Sets socket option `name` at `level` to `value`.
 pub(crate) fn setsockopt<T>(
     fd: &impl AsRawFd,
     level: libc::c_int,

@@ -2,7 +2,7 @@
 //! optionally compressed (gzip, zstd, lz4: each buffer a whole member of its own). pcapng
 //! output can hold several interfaces; detunnel gives each tunnel stream its own.
 use crate::compression::Compression;
-use crate::writing::{Buffers, Out, Output, Sink, Writing, Written, BUFFER, NOT_A_FRAME};
+use crate::writing::{new_buffers, Buffers, Out, Output, Sink, Writing, Written, BUFFER, NOT_A_FRAME};
 use dissect::LinkType;
 use std::fs::File;
 use std::io::{self, Write};
@@ -110,7 +110,7 @@ impl FileWriter {
             format,
             interfaces: 0,
             link,
-            buffers: (Vec::with_capacity(BUFFER + 65_536), Vec::with_capacity(4096)),
+            buffers: new_buffers(),
             handed: 0,
             frames: 0,
             frames_written: 0,

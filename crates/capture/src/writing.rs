@@ -163,7 +163,7 @@ impl Output {
 pub(crate) type Buffers = (Vec<u8>, Vec<(u32, u32)>);
 
 /// An empty buffer, of the size gathered.
-fn new_buffers() -> Buffers {
+pub(crate) fn new_buffers() -> Buffers {
     (Vec::with_capacity(BUFFER + 65_536), Vec::with_capacity(4096))
 }
 
