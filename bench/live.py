@@ -10,9 +10,9 @@ fresh per step:
   tcpdump -i r0 -w FILE                      copies every frame, decapsulating nothing
   detunnel decap -i r0 -w FILE               strips every tunnel, 1 worker
   detunnel decap -i r0 -w FILE --workers 2   2 fanout workers
-  detunnel decap -i r0 --tap mon0            strips into a TAP
+  detunnel decap -i r0 --tap mon0            strips into a TAP (1 and 2 workers)
   detunnel decap -i r0 --out t0              strips onto a tool port (a veth whose peer is
-                                             the tool)
+                                             the tool; 1 and 2 workers)
   detunnel decap --listen vxlan://10.255.0.1 a VXLAN tunnel endpoint (UDP sockets), 1 and 2
                                              workers; for these r0 takes the generator's outer
                                              destination address and MAC, and the generator
@@ -214,7 +214,7 @@ ENDPOINT_FRAMES = 500_000
 
 def drain(steps, detunnel, frames, repeat, work):
     """The --drain mode: each receiver's capacity with the machine to itself."""
-    print(f"{'tool':10} {'received':>9} {'kernel drops':>12} {'seconds':>8} {'frames/s':>11}")
+    print(f"{'tool':12} {'received':>9} {'kernel drops':>12} {'seconds':>8} {'frames/s':>11}")
     rates = {}
     for _ in range(repeat):
         for name, cmd, encap in steps:
@@ -226,18 +226,18 @@ def drain(steps, detunnel, frames, repeat, work):
             if drops == 0 and seconds > 0:
                 rate = got / seconds
                 rates.setdefault(name, []).append(rate)
-            print(f"{name:10} {got:9,} {drops:12,} {seconds:8.3f} {rate:11,.0f}", flush=True)
+            print(f"{name:12} {got:9,} {drops:12,} {seconds:8.3f} {rate:11,.0f}", flush=True)
     print(f"\nmedian capacity of {repeat} runs, frames a second (and / tcpdump's, / the same with 1 worker)")
     median = {n: statistics.median(r) for n, r in rates.items()}
     for name, _, _ in steps:
         if name not in median:
-            print(f"{name:10} every run overflowed its ring or socket buffer")
+            print(f"{name:12} every run overflowed its ring or socket buffer")
             continue
         m = median[name]
         vs = f"{m / median['tcpdump']:5.2f}" if median.get("tcpdump") else "  n/a"
         one = median.get(name.replace(" x2", ""))
         scale = f"; x2 / 1 worker {m / one:.2f}" if " x2" in name and one else ""
-        print(f"{name:10} {m:11,.0f}  / tcpdump {vs}{scale}")
+        print(f"{name:12} {m:11,.0f}  / tcpdump {vs}{scale}")
 
 
 def main():
@@ -266,7 +266,9 @@ def main():
         ("decap", [detunnel, "decap", "-i", "r0", "--stats", "json", "-w", out + ".pcap"]),
         ("decap x2", [detunnel, "decap", "-i", "r0", "--workers", "2", "--stats", "json", "-w", out + ".pcap"]),
         ("decap tap", [detunnel, "decap", "-i", "r0", "--stats", "json", "--tap", "mon0"]),
+        ("decap tap x2", [detunnel, "decap", "-i", "r0", "--workers", "2", "--stats", "json", "--tap", "mon0"]),
         ("decap out", [detunnel, "decap", "-i", "r0", "--stats", "json", "--out", "t0"]),
+        ("decap out x2", [detunnel, "decap", "-i", "r0", "--workers", "2", "--stats", "json", "--out", "t0"]),
     ]
     listen = [detunnel, "decap", "--listen", f"vxlan://{ENDPOINT}:4789", "--stats", "json", "-w", out + ".pcap"]
     endpoints = [("listen", listen), ("listen x2", listen + ["--workers", "2"])]
@@ -291,7 +293,7 @@ def main():
     runs = {}  # (tool, rate) -> [(lost, CPU µs per frame)]
     setup()
     try:
-        print(f"{'tool':10} {'rate pps':>9} {'received':>9} {'lost':>8} {'CPU µs/frame':>13}")
+        print(f"{'tool':12} {'rate pps':>9} {'received':>9} {'lost':>8} {'CPU µs/frame':>13}")
         for rate in rates:
             for _ in range(args.repeat):
                 for name, cmd, encap in steps:
@@ -301,12 +303,12 @@ def main():
                     per = cpu / got * 1e6 if got else float("nan")
                     runs.setdefault((name, rate), []).append((lost, per))
                     label = "top" if rate == 0 else f"{rate:,}"
-                    print(f"{name:10} {label:>9} {got:9,} {lost:8,} {per:13.2f}", flush=True)
+                    print(f"{name:12} {label:>9} {got:9,} {lost:8,} {per:13.2f}", flush=True)
     finally:
         teardown()
         shutil.rmtree(args.dir, ignore_errors=True)
     print(f"\nmedian CPU µs per frame of {args.repeat} runs (and / tcpdump's median at that rate)")
-    print(f"{'tool':10} " + " ".join(f"{'top' if r == 0 else f'{r:,}':>15}" for r in rates) + "  no loss up to")
+    print(f"{'tool':12} " + " ".join(f"{'top' if r == 0 else f'{r:,}':>15}" for r in rates) + "  no loss up to")
     median = {k: statistics.median(per for _, per in v) for k, v in runs.items()}
     for name, _, _ in steps:
         cells = []
@@ -316,7 +318,7 @@ def main():
         clean = [r for r in rates if all(lost <= 0 for lost, _ in runs[(name, r)])]
         best = "none" if not clean else ("top speed" if 0 in clean else f"{max(clean):,} pps")
         ratios = [median[(name, r)] / median[("tcpdump", r)] for r in rates]
-        print(f"{name:10} " + " ".join(f"{c:>15}" for c in cells) + f"  {best}; / tcpdump {min(ratios):.2f}-{max(ratios):.2f}")
+        print(f"{name:12} " + " ".join(f"{c:>15}" for c in cells) + f"  {best}; / tcpdump {min(ratios):.2f}-{max(ratios):.2f}")
 
 
 if __name__ == "__main__":

@@ -35,15 +35,3 @@ pub use writing::{WriteQueue, Writing};
 pub const DEFAULT_BUFFER_MIB: u32 = 64;
 /// The smallest and largest receive buffer, MiB (a ring's bytes must fit in 32 bits).
 pub const BUFFER_MIB: std::ops::RangeInclusive<u32> = 4..=4095;
-
-/// A frame given as a header and a body (how sinks take decapsulated frames) in one piece:
-/// the body itself when there is no header, else both copied into `scratch`.
-pub fn joined<'a>(head: &'a [u8], body: &'a [u8], scratch: &'a mut Vec<u8>) -> &'a [u8] {
-    if head.is_empty() {
-        return body;
-    }
-    scratch.clear();
-    scratch.extend_from_slice(head);
-    scratch.extend_from_slice(body);
-    scratch
-}

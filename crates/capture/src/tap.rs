@@ -1,8 +1,22 @@
 //! A TAP interface as a sink: detunnel writes the stripped Ethernet frames into it, so that
 //! tcpdump, Zeek or Suricata can listen on it as on any interface. A TAP detunnel creates
 //! disappears when detunnel closes it; an existing (persistent) one is attached to.
-use std::io::{self, Write};
+//!
+//! Each worker writes through a [`Tap`] of its own (see [`Tap::another`]): all share one
+//! interface, each with its own descriptor, since the kernel takes writes to a TAP from
+//! several threads at once (a write is one frame and takes no lock of the device's). A worker
+//! that delivers under a lock it shares with others holds its frames ([`Tap::hold`]) and
+//! writes them ([`Tap::flush`]) after letting go, so that the system call per frame — what a
+//! TAP costs — is not made while the others wait.
+use std::fs::File;
+use std::io::{self, IoSlice, Write};
+use std::os::fd::AsRawFd;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tun::AbstractDevice;
+
+/// Bytes of frames held before they are written even though the holder has not flushed.
+const MAX_HELD: usize = 1 << 20;
 
 /// What a TAP sink did with the frames given to it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -19,16 +33,30 @@ pub struct TapCounts {
     pub reopened: u64,
 }
 
-/// An open TAP interface.
-pub struct Tap {
+/// The interface every writer of one TAP shares.
+struct Device {
     device: tun::Device,
+    /// Counts the times it was created again: a writer whose descriptor is older takes a new one.
+    generation: u64,
+    /// When it was last (re)created: a failing one is tried again a second later.
+    opened: Instant,
+    max_frame: usize,
+}
+
+/// One writer of a TAP interface.
+pub struct Tap {
     name: String,
-    /// When the interface was last (re)created: a failing one is tried again a second later.
-    opened: std::time::Instant,
+    device: Arc<Mutex<Device>>,
+    /// This writer's own descriptor of the device, and the device's generation it belongs to.
+    file: File,
+    generation: u64,
     /// Largest frame written: MTU plus the 14-byte Ethernet header (and a VLAN tag's 4).
     max_frame: usize,
-    /// A frame with a separate header, in one piece (a TAP takes one buffer per frame).
-    whole: Vec<u8>,
+    /// Frames are held until [`Tap::flush`] instead of written at once.
+    holding: bool,
+    /// The frames held, one after another, and where each ends.
+    held: Vec<u8>,
+    ends: Vec<usize>,
     /// What was written and dropped.
     pub counts: TapCounts,
 }
@@ -37,14 +65,31 @@ impl Tap {
     /// Creates (or attaches to) TAP interface `name` and brings it up.
     pub fn open(name: &str) -> io::Result<Tap> {
         let (device, max_frame) = create(name)?;
-        Ok(Tap {
-            device,
+        let file = descriptor(&device)?;
+        let device = Device { device, generation: 0, opened: Instant::now(), max_frame };
+        Ok(Tap::writer(name, Arc::new(Mutex::new(device)), file, 0, max_frame))
+    }
+
+    /// Another writer of the same interface (for another thread), with its own counts.
+    pub fn another(&self) -> io::Result<Tap> {
+        let device = lock(&self.device);
+        let file = descriptor(&device.device)?;
+        let t = Tap::writer(&self.name, self.device.clone(), file, device.generation, device.max_frame);
+        Ok(Tap { holding: self.holding, ..t })
+    }
+
+    fn writer(name: &str, device: Arc<Mutex<Device>>, file: File, generation: u64, max_frame: usize) -> Tap {
+        Tap {
             name: name.to_string(),
-            opened: std::time::Instant::now(),
+            device,
+            file,
+            generation,
             max_frame,
-            whole: Vec::with_capacity(65_536),
+            holding: false,
+            held: Vec::new(),
+            ends: Vec::new(),
             counts: TapCounts::default(),
-        })
+        }
     }
 
     /// The interface name.
@@ -52,20 +97,52 @@ impl Tap {
         &self.name
     }
 
-    /// Writes one Ethernet frame given as a header and a body (`head` may be empty: then the
-    /// body goes to the kernel without a copy); a frame too big for the interface or refused
-    /// by the kernel is counted and dropped (the sink never blocks the packet path on an error).
+    /// From now on frames are held until [`Tap::flush`] (or until a megabyte is held).
+    pub fn hold(&mut self) {
+        self.holding = true;
+    }
+
+    /// Writes one Ethernet frame given as a header and a body (or holds it, see
+    /// [`Tap::hold`]); a frame too big for the interface or refused by the kernel is counted
+    /// and dropped (the sink never blocks the packet path on an error).
     pub fn send(&mut self, head: &[u8], body: &[u8]) {
-        let frame = crate::joined(head, body, &mut self.whole);
-        if frame.len() > self.max_frame {
+        if head.len() + body.len() > self.max_frame {
             self.counts.too_big += 1;
             return;
         }
-        // A TAP takes a frame whole or not at all.
-        match self.device.write(frame) {
-            Ok(n) if n == frame.len() => {
+        if !self.holding {
+            self.write(&[IoSlice::new(head), IoSlice::new(body)]);
+            return;
+        }
+        self.held.extend_from_slice(head);
+        self.held.extend_from_slice(body);
+        self.ends.push(self.held.len());
+        if self.held.len() >= MAX_HELD {
+            self.flush();
+        }
+    }
+
+    /// Writes the frames held.
+    pub fn flush(&mut self) {
+        let (held, ends) = (std::mem::take(&mut self.held), std::mem::take(&mut self.ends));
+        let mut start = 0;
+        for &end in &ends {
+            self.write(&[IoSlice::new(&held[start..end])]);
+            start = end;
+        }
+        // Their room is kept for the next frames.
+        (self.held, self.ends) = (held, ends);
+        self.held.clear();
+        self.ends.clear();
+    }
+
+    /// Writes one frame whole (a TAP takes a frame in one write or not at all).
+    fn write(&mut self, parts: &[IoSlice<'_>]) {
+        let len = parts.iter().map(|p| p.len()).sum::<usize>();
+        match self.file.write_vectored(parts) {
+            Ok(n) if n == len => {
                 self.counts.frames += 1;
-                self.counts.bytes += frame.len() as u64;
+                self.counts.bytes += len as u64;
             }
             _ => {
                 self.counts.errors += 1;
@@ -75,19 +152,41 @@ impl Tap {
     }
 
     /// After a refused frame: when the interface no longer exists (someone deleted it), creates
-    /// it again, at most once a second.
+    /// it again, at most once a second; a writer whose interface another writer created again
+    /// takes a descriptor of the new one.
     fn recover(&mut self) {
-        let gone = !std::path::Path::new("/sys/class/net").join(&self.name).exists();
-        if !gone || self.opened.elapsed() < std::time::Duration::from_secs(1) {
-            return;
-        }
-        self.opened = std::time::Instant::now();
-        if let Ok((device, max_frame)) = create(&self.name) {
-            self.device = device;
-            self.max_frame = max_frame;
+        let mut device = lock(&self.device);
+        if device.generation == self.generation {
+            let gone = !std::path::Path::new("/sys/class/net").join(&self.name).exists();
+            if !gone || device.opened.elapsed() < Duration::from_secs(1) {
+                return;
+            }
+            device.opened = Instant::now();
+            let Ok((fresh, max_frame)) = create(&self.name) else {
+                return;
+            };
+            device.device = fresh;
+            device.max_frame = max_frame;
+            device.generation += 1;
             self.counts.reopened += 1;
         }
+        if let Ok(file) = descriptor(&device.device) {
+            (self.file, self.generation, self.max_frame) = (file, device.generation, device.max_frame);
+        }
     }
+}
+
+fn lock(device: &Mutex<Device>) -> std::sync::MutexGuard<'_, Device> {
+    device.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A descriptor of its own for the device's open file (a duplicate).
+#[allow(unsafe_code)]
+fn descriptor(device: &tun::Device) -> io::Result<File> {
+    // SAFETY: the device's descriptor is open while `device` lives, which outlasts this call;
+    // the borrow only serves to duplicate it.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(device.as_raw_fd()) };
+    Ok(File::from(fd.try_clone_to_owned()?))
 }
 
 /// Creates (or attaches to) TAP `name`, brings it up; returns it and its largest frame.

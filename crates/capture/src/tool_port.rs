@@ -61,6 +61,9 @@ pub struct ToolPort {
     opened: Instant,
     /// Wait for room in a full ring instead of counting the frame as refused.
     wait_for_room: bool,
+    /// Frames are handed over only by [`ToolPort::flush`] (or when the ring is full), not
+    /// every 64.
+    holding: bool,
     /// What was written and refused.
     pub counts: PortCounts,
 }
@@ -258,6 +261,7 @@ impl ToolPort {
             queued: (0, 0),
             opened: Instant::now(),
             wait_for_room: false,
+            holding: false,
             counts: PortCounts::default(),
         })
     }
@@ -273,8 +277,15 @@ impl ToolPort {
         self.wait_for_room = true;
     }
 
+    /// From now on the frames queued go to the interface when [`ToolPort::flush`] is called
+    /// (or the ring is full), not every 64: for a worker that queues them while holding a lock
+    /// shared with others, and hands them over (the system call that costs) after letting go.
+    pub fn hold(&mut self) {
+        self.holding = true;
+    }
+
     /// Queues one Ethernet frame given as a header and a body; every 64 frames the queue goes
-    /// to the interface. A frame too big for the interface, or with no room in the ring, is
+    /// to the interface (unless held, see [`ToolPort::hold`]). A frame too big for the interface, or with no room in the ring, is
     /// counted and dropped: the packet path never waits for a port.
     pub fn send(&mut self, head: &[u8], body: &[u8]) {
         let len = head.len() + body.len();
@@ -297,7 +308,7 @@ impl ToolPort {
         self.ring.queue(head, body);
         self.queued.0 += 1;
         self.queued.1 += len as u64;
-        if self.queued.0 >= BATCH {
+        if self.queued.0 >= BATCH && !self.holding {
             self.flush();
         }
     }

@@ -703,3 +703,63 @@ fn generate_sends_onto_an_interface_at_the_rate_asked() {
     assert!(took >= Duration::from_millis(1900) && took < Duration::from_secs(10), "{took:?}");
     assert!(rx() - before >= 20_000, "{} frames arrived", rx() - before);
 }
+
+/// The inner UDP datagrams to port 9999 in capture `path`, sorted (two workers keep each
+/// flow's order, not the order between flows).
+fn datagrams_to_9999(path: &Path) -> Vec<Vec<u8>> {
+    let mut frames: Vec<Vec<u8>> = frames_in(path)
+        .into_iter()
+        .filter(|f| {
+            f.len() > 42 && f[12..14] == [0x08, 0x00] && f[23] == 17 && f[36..38] == 9999u16.to_be_bytes()
+        })
+        .collect();
+    frames.sort();
+    frames
+}
+
+#[test]
+fn two_workers_write_into_one_tap_and_one_tool_port() {
+    if !root() || !have_tool("ip") || !have_tool("tcpdump") || !have_tool("python3") {
+        return;
+    }
+    let peers = Peers::new("w");
+    tool_ports(&peers);
+    let tmp = TempDir::new("netns-workers");
+    // Each worker writes its frames into the TAP and its own ring of the tool port after
+    // letting go of the job's lock.
+    let mut decap = decap_into_taps(
+        &peers.b,
+        &["-i", "vb", "--workers", "2", "--tap", "mon0", "--out", "tp1", "--stats", "json"],
+        "mon0",
+    );
+    let (sent_pcap, tap_pcap, tool_pcap) =
+        (tmp.join("sent.pcap"), tmp.join("tap.pcap"), tmp.join("tool.pcap"));
+    let mut sent = tcpdump(&peers.a, "vx0", &sent_pcap);
+    let mut on_tap = tcpdump(&peers.b, "mon0", &tap_pcap);
+    let mut at_tool = tcpdump(&peers.c, "tq1", &tool_pcap);
+    std::thread::sleep(Duration::from_secs(2));
+    // 300 datagrams from 30 source ports: the kernel's VXLAN source port follows the inner
+    // flow, and the fanout spreads the outer flows over the two workers.
+    const N: usize = 300;
+    let script = format!(
+        "import socket,time\nss=[socket.socket(socket.AF_INET,socket.SOCK_DGRAM) for _ in range(30)]\n\
+         for i,s in enumerate(ss): s.bind(('10.42.0.1',41000+i))\n\
+         for i in range({N}):\n    ss[i%30].sendto(bytes([i%256])*(60+i%400),('10.42.0.2',9999))\n    time.sleep(0.002)\n"
+    );
+    let out = command_in(Some(&peers.a), "python3").args(["-c", &script]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::thread::sleep(Duration::from_millis(1500));
+    sent.stop();
+    on_tap.stop();
+    at_tool.stop();
+    let summary = String::from_utf8_lossy(&decap.stop().stderr).to_string();
+    let sent = datagrams_to_9999(&sent_pcap);
+    assert_eq!(sent.len(), N, "the VXLAN device sent other frames");
+    assert_eq!(datagrams_to_9999(&tap_pcap), sent, "the TAP's frames: {summary}");
+    assert_eq!(datagrams_to_9999(&tool_pcap), sent, "the tool port's frames: {summary}");
+    for i in 0..2 {
+        let sink = json_sink(&summary, i);
+        assert!(sink["frames"].as_u64().unwrap() >= N as u64, "{summary}");
+        assert_eq!((&sink["errors"], &sink["too_big"]), (&0.into(), &0.into()), "{summary}");
+    }
+}

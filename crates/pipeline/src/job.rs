@@ -3,7 +3,7 @@
 //! frame to every sink (or to one, balanced) — under one lock for all the lanes of a pipeline.
 use crate::flow_sink::FlowSink;
 use crate::lane::{Decision, Fate, Lane, LaneFigures};
-use crate::outputs::{FileOut, FrameSink};
+use crate::outputs::{FileOut, FrameSink, Held};
 use crate::sflow::{Sampled, SflowReader};
 use crate::streams::{Seen, StreamTable};
 use crate::summary::{self, Summary};
@@ -33,6 +33,8 @@ pub struct Job {
     clock: Option<ErspanClock>,
     files: Vec<FileOut>,
     sinks: Vec<FrameSink>,
+    /// The worker delivering: the sinks take its frames into its part.
+    pub worker: usize,
     flows: Option<FlowSink>,
     export: Option<FlowSink>,
     /// Frames holding sFlow datagrams are read as the packets they sample.
@@ -100,6 +102,7 @@ impl Job {
             clock: erspan_timestamps.then(ErspanClock::new),
             files,
             sinks,
+            worker: 0,
             flows,
             export,
             sflow,
@@ -263,12 +266,13 @@ impl Job {
         self.bytes_emitted += e.len() as u64;
         count(&mut self.out_by_kind, e.stream.map_or("untunnelled", |k| k.kind.name()));
         if !self.sinks.is_empty() {
+            let worker = self.worker;
             match balance {
                 Some(hash) => {
                     let i = (hash % self.sinks.len() as u64) as usize;
-                    self.sinks[i].send(head, body, ts);
+                    self.sinks[i].send(worker, head, body, ts);
                 }
-                None => self.sinks.iter_mut().for_each(|s| s.send(head, body, ts)),
+                None => self.sinks.iter_mut().for_each(|s| s.send(worker, head, body, ts)),
             }
         }
         let (ordinal, tracked) = match e.stream {
@@ -311,6 +315,13 @@ impl Job {
             eprintln!("detunnel: {err}; counting lost frames and opening a fresh file in a second");
         }
         ControlFlow::Continue(())
+    }
+
+    /// The parts of the sinks worker `worker` sends from after letting go of the job.
+    pub fn held(&self, worker: usize) -> Held {
+        let mut held = Held::default();
+        self.sinks.iter().for_each(|s| s.held(worker, &mut held));
+        held
     }
 
     /// Live sources call this after each batch and when idle: writes the files out every

@@ -6,6 +6,7 @@ use capture::{Compression, FileWriter, Format, RotatingWriter, WriteError, Write
 use decap::StreamKey;
 use dissect::LinkType;
 use foldhash::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// One capture file output.
 pub struct FileOut {
@@ -162,51 +163,119 @@ impl FileOut {
 /// A sink that takes frames one at a time and never fails the pipeline: what it cannot take
 /// it counts.
 pub enum FrameSink {
-    /// A TAP interface.
-    Tap(capture::tap::Tap),
+    /// A TAP interface: a writer for each worker.
+    Tap(Vec<Part<capture::tap::Tap>>),
     /// A tunnel to a remote tool.
     Tunnel(capture::encap::Sender),
-    /// A tool port: an interface written through a transmit ring.
-    Port(capture::tool_port::ToolPort),
+    /// A tool port (an interface written through a transmit ring): a ring for each worker.
+    Port(Vec<Part<capture::tool_port::ToolPort>>),
+}
+
+/// One worker's part of a sink. Live, the worker hands it frames while it holds the job's
+/// lock and has it send them (the system calls) after letting go ([`Held::send`]), so
+/// that one worker's sending does not hold up the others' delivering; only that worker and
+/// the job (under its lock) touch it, so its own lock is never waited for.
+pub type Part<T> = Arc<Mutex<T>>;
+
+/// The parts of the sinks one worker sends from after letting go of the job's lock.
+#[derive(Clone, Default)]
+pub struct Held {
+    taps: Vec<Part<capture::tap::Tap>>,
+    ports: Vec<Part<capture::tool_port::ToolPort>>,
+}
+
+impl Held {
+    /// Sends what the worker handed these parts.
+    pub fn send(&self) {
+        self.taps.iter().for_each(|t| lock(t).flush());
+        self.ports.iter().for_each(|p| lock(p).flush());
+    }
+}
+
+fn lock<T>(part: &Mutex<T>) -> MutexGuard<'_, T> {
+    part.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl FrameSink {
-    /// Sends a frame given as a header and a body, captured at `ts`.
-    pub fn send(&mut self, head: &[u8], body: &[u8], ts: u64) {
+    /// A TAP with a writer for each of `workers`; with more than one, each holds its frames
+    /// until its worker sends them (see [`Part`]; one worker has no one to hold up, and
+    /// holding costs a copy).
+    pub fn tap(name: &str, workers: usize) -> std::io::Result<FrameSink> {
+        let mut first = capture::tap::Tap::open(name)?;
+        if workers > 1 {
+            first.hold();
+        }
+        let mut parts = vec![];
+        for _ in 1..workers {
+            parts.push(Arc::new(Mutex::new(first.another()?)));
+        }
+        parts.insert(0, Arc::new(Mutex::new(first)));
+        Ok(FrameSink::Tap(parts))
+    }
+
+    /// A tool port with a transmit ring for each of `workers`; live, each ring is handed to
+    /// the kernel when its worker sends (see [`Part`]), in larger batches than 64.
+    pub fn port(name: &str, workers: usize, live: bool) -> std::io::Result<FrameSink> {
+        let open = || -> std::io::Result<Part<capture::tool_port::ToolPort>> {
+            let mut port = capture::tool_port::ToolPort::open(name)?;
+            if live {
+                port.hold();
+            }
+            Ok(Arc::new(Mutex::new(port)))
+        };
+        Ok(FrameSink::Port((0..workers).map(|_| open()).collect::<std::io::Result<_>>()?))
+    }
+
+    /// Worker `worker`'s parts, which it sends from after letting go of the job's lock.
+    pub fn held(&self, worker: usize, into: &mut Held) {
         match self {
-            FrameSink::Tap(t) => t.send(head, body),
+            FrameSink::Tap(parts) => into.taps.extend(parts.get(worker).cloned()),
+            FrameSink::Port(parts) => into.ports.extend(parts.get(worker).cloned()),
+            FrameSink::Tunnel(_) => {}
+        }
+    }
+
+    /// Sends (or, live, hands to worker `worker`'s part) a frame given as a header and a
+    /// body, captured at `ts`.
+    pub fn send(&mut self, worker: usize, head: &[u8], body: &[u8], ts: u64) {
+        match self {
+            FrameSink::Tap(parts) => lock(&parts[worker]).send(head, body),
             FrameSink::Tunnel(s) => s.send(head, body, ts),
-            FrameSink::Port(p) => p.send(head, body),
+            FrameSink::Port(parts) => lock(&parts[worker]).send(head, body),
         }
     }
 
-    /// Hands on what the sink holds (a tool port's batch): when the input goes quiet.
+    /// Hands on what the sink holds (a tool port's batch, a TAP's held frames): when the
+    /// input goes quiet.
     pub fn flush(&mut self) {
-        if let FrameSink::Port(p) = self {
-            p.flush();
+        match self {
+            FrameSink::Tap(parts) => parts.iter().for_each(|t| lock(t).flush()),
+            FrameSink::Port(parts) => parts.iter().for_each(|p| lock(p).flush()),
+            FrameSink::Tunnel(_) => {}
         }
     }
 
-    /// At the end: waits (briefly) until a tool port's interface has sent what it was given.
+    /// At the end: sends what is held and waits (briefly) until a tool port's interface has
+    /// sent what it was given.
     pub fn finish(&mut self) {
-        if let FrameSink::Port(p) = self {
-            p.finish();
+        match self {
+            FrameSink::Tap(parts) => parts.iter().for_each(|t| lock(t).flush()),
+            FrameSink::Port(parts) => parts.iter().for_each(|p| lock(p).finish()),
+            FrameSink::Tunnel(_) => {}
         }
     }
 
-    /// What it took and refused.
+    /// What it took and refused (all workers' parts together).
     pub fn counts(&self) -> SinkCounts {
         match self {
-            FrameSink::Tap(t) => {
-                let c = t.counts;
-                let name = format!("tap {}", t.name());
-                SinkCounts { name, frames: c.frames, bytes: c.bytes, too_big: c.too_big, errors: c.errors }
-            }
-            FrameSink::Port(p) => {
-                let c = p.counts;
-                let name = format!("out {}", p.name());
-                SinkCounts { name, frames: c.frames, bytes: c.bytes, too_big: c.too_big, errors: c.errors }
-            }
+            FrameSink::Tap(parts) => summed(
+                format!("tap {}", lock(&parts[0]).name()),
+                parts.iter().map(|t| lock(t).counts).map(|c| [c.frames, c.bytes, c.too_big, c.errors]),
+            ),
+            FrameSink::Port(parts) => summed(
+                format!("out {}", lock(&parts[0]).name()),
+                parts.iter().map(|p| lock(p).counts).map(|c| [c.frames, c.bytes, c.too_big, c.errors]),
+            ),
             FrameSink::Tunnel(s) => {
                 let (c, t) = (s.counts, s.target());
                 let name = t.to_string();
@@ -214,4 +283,11 @@ impl FrameSink {
             }
         }
     }
+}
+
+/// A sink's counts: frames, bytes, too big and refused, summed over its parts.
+fn summed(name: String, parts: impl Iterator<Item = [u64; 4]>) -> SinkCounts {
+    let [frames, bytes, too_big, errors] =
+        parts.fold([0; 4], |sum, c| std::array::from_fn(|i| sum[i] + c[i]));
+    SinkCounts { name, frames, bytes, too_big, errors }
 }

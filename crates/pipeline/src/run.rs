@@ -7,7 +7,7 @@ use crate::filter::Filter;
 use crate::flow_sink::{FlowCounter, FlowSink};
 use crate::job::{Job, Publish};
 use crate::lane::{Decision, Lane};
-use crate::outputs::{FileOut, FrameSink};
+use crate::outputs::{FileOut, FrameSink, Held};
 use crate::sflow::SflowReader;
 use crate::summary::Summary;
 use capture::{CaptureError, FileReader, Frame, WriteError, WriteQueue};
@@ -206,19 +206,21 @@ fn open(config: &PipelineConfig, stop: Arc<AtomicBool>, hooks: Hooks) -> Result<
         }
     }
     let (mut files, mut sinks, mut flows, mut export) = (Vec::new(), Vec::new(), None, None);
+    // Live, a thread for each source; each has its own part of a TAP or tool port.
+    let workers = if live { sources.len() } else { 1 };
     let writes = WriteQueue::default();
     let (mut counter, mut exporter) = (hooks.flows, hooks.export);
     for s in &config.sinks {
         match s {
             Sink::File(f) => files.push(FileOut::open(f, live, &writes).map_err(StartError::Setup)?),
-            Sink::Tap(name) => sinks.push(FrameSink::Tap(
-                capture::tap::Tap::open(name)
+            Sink::Tap(name) => sinks.push(
+                FrameSink::tap(name, workers)
                     .map_err(|e| StartError::Setup(format!("cannot open TAP {name}: {e}")))?,
-            )),
-            Sink::Port(name) => sinks.push(FrameSink::Port(
-                capture::tool_port::ToolPort::open(name)
+            ),
+            Sink::Port(name) => sinks.push(
+                FrameSink::port(name, workers, live)
                     .map_err(|e| StartError::Setup(format!("cannot write to interface {name}: {e}")))?,
-            )),
+            ),
             Sink::Tunnel(t) => sinks.push(FrameSink::Tunnel(
                 capture::encap::Sender::open(*t)
                     .map_err(|e| StartError::Setup(format!("cannot send to {t:?}: {e}")))?,
@@ -331,11 +333,12 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, writes: &WriteQu
     if sources.iter().any(|s| matches!(s, Live::Ring(..))) {
         job.kernel = Some((0, 0));
     }
+    let held: Vec<Held> = (0..sources.len()).map(|n| job.held(n)).collect();
     let shared = Mutex::new(job);
     let lock = || shared.lock().unwrap_or_else(|e| e.into_inner());
     std::thread::scope(|scope| {
-        for (n, ((mut source, i), mut lane)) in
-            sources.into_iter().zip(slots.iter().copied()).zip(lanes).enumerate()
+        for (n, (((mut source, i), mut lane), held)) in
+            sources.into_iter().zip(slots.iter().copied()).zip(lanes).zip(held).enumerate()
         {
             let lock = &lock;
             // The first worker of a source says what happens to it (once, not once a worker).
@@ -343,6 +346,12 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, writes: &WriteQu
             scope.spawn(move || {
                 // A batch's decisions, made outside the lock (reused: no allocation per frame).
                 let mut decisions: Vec<Decision> = Vec::new();
+                // Not holding the job: sends what this worker handed its TAPs and tool ports,
+                // and writes the files' waiting buffers, while another worker delivers.
+                let sent = || {
+                    held.send();
+                    writes.write_waiting();
+                };
                 // A ring's kernel counters go to the job when it ends, or when its interface does.
                 let kernel_counts = |r: &capture::live::Ring| {
                     if let Ok(s) = r.stats() {
@@ -359,7 +368,7 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, writes: &WriteQu
                         // A batch of datagrams (up to 32).
                         Live::Endpoint(l) => l.fill().map(|count| {
                             if count > 0 {
-                                take_batch(|| l.frames(), lane, decisions, lock, i, n);
+                                take_batch(|| l.frames(), lane, decisions, lock, i, n, &sent);
                             }
                             count > 0
                         }),
@@ -380,7 +389,7 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, writes: &WriteQu
                                 let block = r.next_block();
                                 let took = block.is_some();
                                 if let Some(block) = block {
-                                    take_batch(|| block.frames(), lane, decisions, lock, i, n);
+                                    take_batch(|| block.frames(), lane, decisions, lock, i, n, &sent);
                                 }
                                 took
                             }),
@@ -420,9 +429,9 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, writes: &WriteQu
                         let mut job = lock();
                         job.lanes[n] = lane.figures();
                         job.tick();
+                        drop(job);
+                        sent();
                     }
-                    // Not holding the job: another worker delivers meanwhile.
-                    writes.write_waiting();
                 }
                 lane.finish();
                 lock().lanes[n] = lane.figures();
@@ -441,9 +450,15 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, writes: &WriteQu
     });
 }
 
+/// Frames a worker delivers per hold of the job's lock: after each chunk it lets go and sends
+/// what it handed its sinks' parts (and writes the files' waiting buffers) while another
+/// worker delivers.
+const CHUNK: usize = 256;
+
 /// Decides a batch of frames in worker `worker`'s lane, outside the lock, then counts (as
-/// source `source`) and delivers them under one lock (taken with `lock`), with the job's
-/// periodic work.
+/// source `source`) and delivers them under the lock (taken with `lock`), a chunk at a time,
+/// with the job's periodic work; calls `sent` after each chunk, the lock let go.
+#[allow(clippy::too_many_arguments)]
 fn take_batch<'f, 'j, G: std::ops::DerefMut<Target = &'j mut Job>, I: Iterator<Item = Frame<'f>>>(
     frames: impl Fn() -> I,
     lane: &mut Lane,
@@ -451,19 +466,31 @@ fn take_batch<'f, 'j, G: std::ops::DerefMut<Target = &'j mut Job>, I: Iterator<I
     lock: &impl Fn() -> G,
     source: usize,
     worker: usize,
+    sent: &impl Fn(),
 ) {
     lane.begin();
     decisions.clear();
     decisions.extend(frames().map(|f| lane.decide(&f)));
-    let mut job = lock();
-    for (f, d) in frames().zip(decisions.iter()) {
-        job.count_source(source, &f);
-        if job.deliver(&f, d, lane).is_break() {
+    let mut frames = frames().zip(decisions.iter()).peekable();
+    while frames.peek().is_some() {
+        let mut job = lock();
+        job.worker = worker;
+        let mut stopped = false;
+        for (f, d) in frames.by_ref().take(CHUNK) {
+            job.count_source(source, &f);
+            if job.deliver(&f, d, lane).is_break() {
+                stopped = true;
+                break;
+            }
+        }
+        job.lanes[worker] = lane.figures();
+        job.tick();
+        drop(job);
+        sent();
+        if stopped {
             break;
         }
     }
-    job.lanes[worker] = lane.figures();
-    job.tick();
 }
 
 /// One input's next frame, copied out of its reader.
