@@ -13,6 +13,8 @@ fresh per step:
   detunnel decap -i r0 --tap mon0            strips into a TAP (1 and 2 workers)
   detunnel decap -i r0 --out t0              strips onto a tool port (a veth whose peer is
                                              the tool; 1 and 2 workers)
+  detunnel decap -i r0 --to vxlan://10.254.0.2 re-encapsulates to a remote tool (through
+                                             t0; 1 and 2 workers)
   detunnel decap --listen vxlan://10.255.0.1 a VXLAN tunnel endpoint (UDP sockets), 1 and 2
                                              workers; for these r0 takes the generator's outer
                                              destination address and MAC, and the generator
@@ -72,7 +74,13 @@ def setup():
        "mtu", "9000")
     for ns, dev in ((SRC, "s0"), (DST, "r0"), (DST, "t0"), (SRC, "t1")):
         sh("ip", "-n", ns, "link", "set", dev, "up")
+    # The remote tool of `--to`: reached through t0, a fixed neighbour (t1 drops what it gets).
+    sh("ip", "-n", DST, "addr", "add", "10.254.0.1/24", "dev", "t0")
+    sh("ip", "-n", DST, "neigh", "add", TOOL, "lladdr", "02:cc:00:00:00:02", "dev", "t0")
 
+
+# The address `--to` sends to.
+TOOL = "10.254.0.2"
 
 # The generator's outer destination (craft's mix) and its MAC.
 ENDPOINT, ENDPOINT_MAC = "10.255.0.1", "02:bb:00:00:00:01"
@@ -269,6 +277,9 @@ def main():
         ("decap tap x2", [detunnel, "decap", "-i", "r0", "--workers", "2", "--stats", "json", "--tap", "mon0"]),
         ("decap out", [detunnel, "decap", "-i", "r0", "--stats", "json", "--out", "t0"]),
         ("decap out x2", [detunnel, "decap", "-i", "r0", "--workers", "2", "--stats", "json", "--out", "t0"]),
+        ("decap to", [detunnel, "decap", "-i", "r0", "--stats", "json", "--to", f"vxlan://{TOOL}?vni=1"]),
+        ("decap to x2", [detunnel, "decap", "-i", "r0", "--workers", "2", "--stats", "json", "--to",
+                         f"vxlan://{TOOL}?vni=1"]),
     ]
     listen = [detunnel, "decap", "--listen", f"vxlan://{ENDPOINT}:4789", "--stats", "json", "-w", out + ".pcap"]
     endpoints = [("listen", listen), ("listen x2", listen + ["--workers", "2"])]

@@ -3,6 +3,7 @@
 //! go over UDP; `gre://HOST?key=K` (GRE-TEB), `erspan2://HOST?session=S` and
 //! `erspan3://HOST?session=S` (with the frame's time as a 100-µs timestamp) over a raw IP
 //! protocol 47 socket (root or CAP_NET_RAW), the kernel adding the IP header.
+use crate::held::HeldFrames;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
@@ -112,6 +113,10 @@ pub struct Sender {
     target: Target,
     socket: Socket,
     sequence: u32,
+    /// Datagrams are held until [`Sender::flush`] instead of sent at once.
+    holding: bool,
+    /// The datagrams held, each marked with its tunnel header's length.
+    held: HeldFrames,
     /// What was sent and dropped.
     pub counts: SendCounts,
 }
@@ -126,7 +131,14 @@ impl Sender {
         };
         socket.connect(&SockAddr::from(target.addr))?;
         socket.set_nonblocking(true)?;
-        Ok(Sender { target, socket, sequence: 0, counts: SendCounts::default() })
+        Ok(Sender {
+            target,
+            socket,
+            sequence: 0,
+            holding: false,
+            held: HeldFrames::default(),
+            counts: SendCounts::default(),
+        })
     }
 
     /// The target.
@@ -134,34 +146,67 @@ impl Sender {
         self.target
     }
 
+    /// Whether its datagrams carry a sequence number (ERSPAN's GRE header), which a receiver
+    /// may require in order: then one sender must send them all.
+    pub fn is_sequenced(&self) -> bool {
+        matches!(self.target.tunnel, Tunnel::Erspan2(_) | Tunnel::Erspan3(_))
+    }
+
+    /// From now on datagrams are held until [`Sender::flush`] (or until a megabyte is held).
+    pub fn hold(&mut self) {
+        self.holding = true;
+    }
+
     /// Sends an Ethernet frame captured at `ts_nanos`, given as a header (possibly empty) and a
     /// body, inside the tunnel: the tunnel header, the frame's header and its body go to the
-    /// kernel as one datagram without being copied together first.
+    /// kernel as one datagram without being copied together first (unless held, see
+    /// [`Sender::hold`]).
     pub fn send(&mut self, head: &[u8], body: &[u8], ts_nanos: u64) {
         let mut tunnel = [0u8; 24];
-        let n = match self.target.tunnel {
+        let n = self.tunnel_header(ts_nanos, &mut tunnel);
+        if self.holding {
+            if self.held.push(&[&tunnel[..n], head, body], n) {
+                self.flush();
+            }
+            return;
+        }
+        self.send_parts(&[IoSlice::new(&tunnel[..n]), IoSlice::new(head), IoSlice::new(body)]);
+    }
+
+    /// Sends the datagrams held.
+    pub fn flush(&mut self) {
+        let mut held = std::mem::take(&mut self.held);
+        held.send(|datagram, n| {
+            self.send_parts(&[IoSlice::new(&datagram[..n]), IoSlice::new(&datagram[n..])])
+        });
+        self.held = held;
+    }
+
+    /// Writes the tunnel's header for a frame captured at `ts_nanos` into `tunnel`; its length.
+    fn tunnel_header(&mut self, ts_nanos: u64, tunnel: &mut [u8; 24]) -> usize {
+        match self.target.tunnel {
             Tunnel::Vxlan(vni) => {
-                wire::vxlan::Repr { vni, group_policy_id: None }.emit(&mut tunnel);
+                wire::vxlan::Repr { vni, group_policy_id: None }.emit(tunnel);
                 8
             }
             Tunnel::Geneve(vni) => {
                 let r = wire::geneve::Repr { vni, protocol: et::TEB, critical: false, options: &[] };
-                r.emit(&mut tunnel);
+                r.emit(tunnel);
                 r.header_len()
             }
             Tunnel::Gre(key) => {
                 let r = wire::gre::Repr { protocol: et::TEB, checksum: false, key, sequence: None };
-                r.emit(&mut tunnel);
+                r.emit(tunnel);
                 r.header_len()
             }
             Tunnel::Erspan2(session) => {
-                let at = self.sequenced_gre(et::ERSPAN, &mut tunnel);
+                let at = self.sequenced_gre(et::ERSPAN, tunnel);
                 Type2Repr { vlan: 0, cos: 0, en: 0, truncated: false, session_id: session, index: 0 }
                     .emit(&mut tunnel[at..]);
                 at + 8
             }
             Tunnel::Erspan3(session) => {
-                let at = self.sequenced_gre(et::ERSPAN3, &mut tunnel);
+                let at = self.sequenced_gre(et::ERSPAN3, tunnel);
                 let e = Type3Repr {
                     vlan: 0,
                     cos: 0,
@@ -181,18 +226,23 @@ impl Sender {
                 e.emit(&mut tunnel[at..]);
                 at + e.header_len()
             }
-        };
-        let parts = [IoSlice::new(&tunnel[..n]), IoSlice::new(head), IoSlice::new(body)];
-        let mut sent = self.socket.send_vectored(&parts);
+        }
+    }
+
+    /// Sends one datagram: the tunnel header (the first part) and the frame; counts it.
+    fn send_parts(&mut self, parts: &[IoSlice<'_>]) {
+        let n = parts[0].len();
+        let len = parts.iter().map(|p| p.len()).sum::<usize>();
+        let mut sent = self.socket.send_vectored(parts);
         if sent.as_ref().is_err_and(|e| e.kind() == io::ErrorKind::ConnectionRefused) {
             // The refusal is the kernel reporting an ICMP error for an earlier datagram (the
             // tool was away); this one has not been sent yet.
-            sent = self.socket.send_vectored(&parts);
+            sent = self.socket.send_vectored(parts);
         }
         match sent {
-            Ok(sent) if sent == n + head.len() + body.len() => {
+            Ok(sent) if sent == len => {
                 self.counts.frames += 1;
-                self.counts.bytes += (head.len() + body.len()) as u64;
+                self.counts.bytes += (len - n) as u64;
             }
             _ => self.counts.errors += 1,
         }

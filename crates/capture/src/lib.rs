@@ -10,6 +10,7 @@
 pub mod compression;
 pub mod encap;
 pub mod endpoint;
+mod held;
 pub mod live;
 mod packet_socket;
 pub mod process;

@@ -8,15 +8,13 @@
 //! that delivers under a lock it shares with others holds its frames ([`Tap::hold`]) and
 //! writes them ([`Tap::flush`]) after letting go, so that the system call per frame — what a
 //! TAP costs — is not made while the others wait.
+use crate::held::HeldFrames;
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tun::AbstractDevice;
-
-/// Bytes of frames held before they are written even though the holder has not flushed.
-const MAX_HELD: usize = 1 << 20;
 
 /// What a TAP sink did with the frames given to it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -54,9 +52,8 @@ pub struct Tap {
     max_frame: usize,
     /// Frames are held until [`Tap::flush`] instead of written at once.
     holding: bool,
-    /// The frames held, one after another, and where each ends.
-    held: Vec<u8>,
-    ends: Vec<usize>,
+    /// The frames held.
+    held: HeldFrames,
     /// What was written and dropped.
     pub counts: TapCounts,
 }
@@ -86,8 +83,7 @@ impl Tap {
             generation,
             max_frame,
             holding: false,
-            held: Vec::new(),
-            ends: Vec::new(),
+            held: HeldFrames::default(),
             counts: TapCounts::default(),
         }
     }
@@ -115,26 +111,16 @@ impl Tap {
             return;
         }
         // Held, or a header to join to the body: into the held frames.
-        self.held.extend_from_slice(head);
-        self.held.extend_from_slice(body);
-        self.ends.push(self.held.len());
-        if !self.holding || self.held.len() >= MAX_HELD {
+        if self.held.push(&[head, body], 0) || !self.holding {
             self.flush();
         }
     }
 
     /// Writes the frames held.
     pub fn flush(&mut self) {
-        let (held, ends) = (std::mem::take(&mut self.held), std::mem::take(&mut self.ends));
-        let mut start = 0;
-        for &end in &ends {
-            self.write(&held[start..end]);
-            start = end;
-        }
-        // Their room is kept for the next frames.
-        (self.held, self.ends) = (held, ends);
-        self.held.clear();
-        self.ends.clear();
+        let mut held = std::mem::take(&mut self.held);
+        held.send(|frame, _| self.write(frame));
+        self.held = held;
     }
 
     /// Writes one frame whole (a TAP takes a frame in one write or not at all). One buffer:

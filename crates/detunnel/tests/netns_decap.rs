@@ -718,22 +718,22 @@ fn datagrams_to_9999(path: &Path) -> Vec<Vec<u8>> {
 }
 
 #[test]
-fn two_workers_write_into_one_tap_and_one_tool_port() {
+fn two_workers_write_into_one_tap_one_tool_port_and_one_tunnel() {
     if !root() || !have_tool("ip") || !have_tool("tcpdump") || !have_tool("python3") {
         return;
     }
     let peers = Peers::new("w");
     tool_ports(&peers);
     let tmp = TempDir::new("netns-workers");
-    // Each worker writes its frames into the TAP and its own ring of the tool port after
-    // letting go of the job's lock.
-    let mut decap = decap_into_taps(
-        &peers.b,
-        &["-i", "vb", "--workers", "2", "--tap", "mon0", "--out", "tp1", "--stats", "json"],
-        "mon0",
-    );
+    // Each worker writes its frames into the TAP, its own ring of the tool port and its own
+    // socket of the tunnel after letting go of the job's lock.
+    let args = ["-i", "vb", "--workers", "2", "--tap", "mon0", "--out", "tp1", "--stats", "json"];
+    let to = ["--to", "vxlan://198.51.100.2:4789?vni=77"];
+    let mut decap = decap_into_taps(&peers.b, &[&args[..], &to].concat(), "mon0");
     let (sent_pcap, tap_pcap, tool_pcap) =
         (tmp.join("sent.pcap"), tmp.join("tap.pcap"), tmp.join("tool.pcap"));
+    let tunnelled_pcap = tmp.join("tunnelled.pcap");
+    let mut tunnelled = tcpdump(&peers.c, "vx1", &tunnelled_pcap);
     let mut sent = tcpdump(&peers.a, "vx0", &sent_pcap);
     let mut on_tap = tcpdump(&peers.b, "mon0", &tap_pcap);
     let mut at_tool = tcpdump(&peers.c, "tq1", &tool_pcap);
@@ -752,12 +752,14 @@ fn two_workers_write_into_one_tap_and_one_tool_port() {
     sent.stop();
     on_tap.stop();
     at_tool.stop();
+    tunnelled.stop();
     let summary = String::from_utf8_lossy(&decap.stop().stderr).to_string();
     let sent = datagrams_to_9999(&sent_pcap);
     assert_eq!(sent.len(), N, "the VXLAN device sent other frames");
     assert_eq!(datagrams_to_9999(&tap_pcap), sent, "the TAP's frames: {summary}");
     assert_eq!(datagrams_to_9999(&tool_pcap), sent, "the tool port's frames: {summary}");
-    for i in 0..2 {
+    assert_eq!(datagrams_to_9999(&tunnelled_pcap), sent, "the tool's VXLAN device's frames: {summary}");
+    for i in 0..3 {
         let sink = json_sink(&summary, i);
         assert!(sink["frames"].as_u64().unwrap() >= N as u64, "{summary}");
         assert_eq!((&sink["errors"], &sink["too_big"]), (&0.into(), &0.into()), "{summary}");

@@ -161,133 +161,171 @@ impl FileOut {
 }
 
 /// A sink that takes frames one at a time and never fails the pipeline: what it cannot take
-/// it counts.
-pub enum FrameSink {
-    /// A TAP interface: a writer for each worker.
-    Tap(Vec<Part<capture::tap::Tap>>),
-    /// A tunnel to a remote tool.
-    Tunnel(capture::encap::Sender),
-    /// A tool port (an interface written through a transmit ring): a ring for each worker.
-    Port(Vec<Part<capture::tool_port::ToolPort>>),
+/// it counts. It has a part for each worker (one, when its frames must leave in the order
+/// delivered), which the worker's frames go to.
+pub struct FrameSink {
+    parts: Vec<Part>,
 }
 
-/// One worker's part of a sink. Live, the worker hands it frames while it holds the job's
-/// lock and has it send them (the system calls) after letting go ([`Held::send`]), so
-/// that one worker's sending does not hold up the others' delivering; only that worker and
-/// the job (under its lock) touch it, so its own lock is never waited for.
-pub type Part<T> = Arc<Mutex<T>>;
+/// One worker's part of a sink. Live, with several workers, the worker hands it frames while
+/// it holds the job's lock and has it send them (the system calls) after letting go
+/// ([`Held::send`]), so that one worker's sending does not hold up the others' delivering.
+type Part = Arc<Mutex<Box<dyn Outlet>>>;
+
+/// What a part of a frame sink does: a TAP writer, a tool port's transmit ring, a tunnel's
+/// socket.
+trait Outlet: Send {
+    /// Takes a frame given as a header and a body, captured at `ts` (sends it, or holds it).
+    fn send(&mut self, head: &[u8], body: &[u8], ts: u64);
+    /// Sends what it holds.
+    fn flush(&mut self);
+    /// At the end: sends what it holds and waits until it is gone.
+    fn finish(&mut self) {
+        self.flush();
+    }
+    /// Its name in the summary and its counts (frames, bytes, too big, refused).
+    fn counts(&self) -> (String, [u64; 4]);
+}
+
+impl Outlet for capture::tap::Tap {
+    fn send(&mut self, head: &[u8], body: &[u8], _: u64) {
+        capture::tap::Tap::send(self, head, body);
+    }
+    fn flush(&mut self) {
+        capture::tap::Tap::flush(self);
+    }
+    fn counts(&self) -> (String, [u64; 4]) {
+        let c = self.counts;
+        (format!("tap {}", self.name()), [c.frames, c.bytes, c.too_big, c.errors])
+    }
+}
+
+impl Outlet for capture::tool_port::ToolPort {
+    fn send(&mut self, head: &[u8], body: &[u8], _: u64) {
+        capture::tool_port::ToolPort::send(self, head, body);
+    }
+    fn flush(&mut self) {
+        capture::tool_port::ToolPort::flush(self);
+    }
+    fn finish(&mut self) {
+        capture::tool_port::ToolPort::finish(self);
+    }
+    fn counts(&self) -> (String, [u64; 4]) {
+        let c = self.counts;
+        (format!("out {}", self.name()), [c.frames, c.bytes, c.too_big, c.errors])
+    }
+}
+
+impl Outlet for capture::encap::Sender {
+    fn send(&mut self, head: &[u8], body: &[u8], ts: u64) {
+        capture::encap::Sender::send(self, head, body, ts);
+    }
+    fn flush(&mut self) {
+        capture::encap::Sender::flush(self);
+    }
+    fn counts(&self) -> (String, [u64; 4]) {
+        let c = self.counts;
+        (self.target().to_string(), [c.frames, c.bytes, 0, c.errors])
+    }
+}
 
 /// The parts of the sinks one worker sends from after letting go of the job's lock.
 #[derive(Clone, Default)]
-pub struct Held {
-    taps: Vec<Part<capture::tap::Tap>>,
-    ports: Vec<Part<capture::tool_port::ToolPort>>,
-}
+pub struct Held(Vec<Part>);
 
 impl Held {
     /// Sends what the worker handed these parts.
     pub fn send(&self) {
-        self.taps.iter().for_each(|t| lock(t).flush());
-        self.ports.iter().for_each(|p| lock(p).flush());
+        self.0.iter().for_each(|p| lock(p).flush());
     }
 }
 
-fn lock<T>(part: &Mutex<T>) -> MutexGuard<'_, T> {
+fn lock(part: &Part) -> MutexGuard<'_, Box<dyn Outlet>> {
     part.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl FrameSink {
     /// A TAP with a writer for each of `workers`; with more than one, each holds its frames
-    /// until its worker sends them (see [`Part`]; one worker has no one to hold up, and
-    /// holding costs a copy).
+    /// until its worker sends them (one worker has no one to hold up, and holding costs a copy).
     pub fn tap(name: &str, workers: usize) -> std::io::Result<FrameSink> {
         let mut first = capture::tap::Tap::open(name)?;
         if workers > 1 {
             first.hold();
         }
-        let mut parts = vec![];
+        let mut parts: Vec<Box<dyn Outlet>> = vec![];
         for _ in 1..workers {
-            parts.push(Arc::new(Mutex::new(first.another()?)));
+            parts.push(Box::new(first.another()?));
         }
-        parts.insert(0, Arc::new(Mutex::new(first)));
-        Ok(FrameSink::Tap(parts))
+        parts.insert(0, Box::new(first));
+        Ok(FrameSink::of(parts))
     }
 
     /// A tool port with a transmit ring for each of `workers`; live, each ring is handed to
-    /// the kernel when its worker sends (see [`Part`]), in larger batches than 64.
+    /// the kernel when its worker sends, in larger batches than 64.
     pub fn port(name: &str, workers: usize, live: bool) -> std::io::Result<FrameSink> {
-        let open = || -> std::io::Result<Part<capture::tool_port::ToolPort>> {
+        let open = || -> std::io::Result<Box<dyn Outlet>> {
             let mut port = capture::tool_port::ToolPort::open(name)?;
             if live {
                 port.hold();
             }
-            Ok(Arc::new(Mutex::new(port)))
+            Ok(Box::new(port))
         };
-        Ok(FrameSink::Port((0..workers).map(|_| open()).collect::<std::io::Result<_>>()?))
+        Ok(FrameSink::of((0..workers).map(|_| open()).collect::<std::io::Result<_>>()?))
     }
 
-    /// Worker `worker`'s parts, which it sends from after letting go of the job's lock.
+    /// A tunnel to a remote tool with a socket for each of `workers` (with more than one,
+    /// each holds its datagrams until its worker sends them) — or, when the tunnel numbers
+    /// its datagrams (ERSPAN), one socket all workers hand theirs to, so that they leave in
+    /// the order numbered.
+    pub fn tunnel(target: capture::encap::Target, workers: usize) -> std::io::Result<FrameSink> {
+        let mut parts: Vec<Box<dyn Outlet>> = vec![];
+        for _ in 0..workers {
+            let mut sender = capture::encap::Sender::open(target)?;
+            if workers > 1 {
+                sender.hold();
+            }
+            let sequenced = sender.is_sequenced();
+            parts.push(Box::new(sender));
+            if sequenced {
+                break;
+            }
+        }
+        Ok(FrameSink::of(parts))
+    }
+
+    fn of(parts: Vec<Box<dyn Outlet>>) -> FrameSink {
+        FrameSink { parts: parts.into_iter().map(|p| Arc::new(Mutex::new(p))).collect() }
+    }
+
+    /// Adds worker `worker`'s part to those it sends from after letting go of the job's lock.
     pub fn held(&self, worker: usize, into: &mut Held) {
-        match self {
-            FrameSink::Tap(parts) => into.taps.extend(parts.get(worker).cloned()),
-            FrameSink::Port(parts) => into.ports.extend(parts.get(worker).cloned()),
-            FrameSink::Tunnel(_) => {}
-        }
+        into.0.push(self.parts[worker % self.parts.len()].clone());
     }
 
-    /// Sends (or, live, hands to worker `worker`'s part) a frame given as a header and a
-    /// body, captured at `ts`.
+    /// Hands a frame given as a header and a body, captured at `ts`, to worker `worker`'s part.
     pub fn send(&mut self, worker: usize, head: &[u8], body: &[u8], ts: u64) {
-        match self {
-            FrameSink::Tap(parts) => lock(&parts[worker]).send(head, body),
-            FrameSink::Tunnel(s) => s.send(head, body, ts),
-            FrameSink::Port(parts) => lock(&parts[worker]).send(head, body),
-        }
+        lock(&self.parts[worker % self.parts.len()]).send(head, body, ts);
     }
 
-    /// Hands on what the sink holds (a tool port's batch, a TAP's held frames): when the
-    /// input goes quiet.
+    /// Sends what every part holds (a tool port's batch, held frames): when the input goes
+    /// quiet.
     pub fn flush(&mut self) {
-        match self {
-            FrameSink::Tap(parts) => parts.iter().for_each(|t| lock(t).flush()),
-            FrameSink::Port(parts) => parts.iter().for_each(|p| lock(p).flush()),
-            FrameSink::Tunnel(_) => {}
-        }
+        self.parts.iter().for_each(|p| lock(p).flush());
     }
 
     /// At the end: sends what is held and waits (briefly) until a tool port's interface has
     /// sent what it was given.
     pub fn finish(&mut self) {
-        match self {
-            FrameSink::Tap(parts) => parts.iter().for_each(|t| lock(t).flush()),
-            FrameSink::Port(parts) => parts.iter().for_each(|p| lock(p).finish()),
-            FrameSink::Tunnel(_) => {}
-        }
+        self.parts.iter().for_each(|p| lock(p).finish());
     }
 
-    /// What it took and refused (all workers' parts together).
+    /// What it took and refused (all parts together).
     pub fn counts(&self) -> SinkCounts {
-        match self {
-            FrameSink::Tap(parts) => summed(
-                format!("tap {}", lock(&parts[0]).name()),
-                parts.iter().map(|t| lock(t).counts).map(|c| [c.frames, c.bytes, c.too_big, c.errors]),
-            ),
-            FrameSink::Port(parts) => summed(
-                format!("out {}", lock(&parts[0]).name()),
-                parts.iter().map(|p| lock(p).counts).map(|c| [c.frames, c.bytes, c.too_big, c.errors]),
-            ),
-            FrameSink::Tunnel(s) => {
-                let (c, t) = (s.counts, s.target());
-                let name = t.to_string();
-                SinkCounts { name, frames: c.frames, bytes: c.bytes, too_big: 0, errors: c.errors }
-            }
-        }
+        let (name, _) = lock(&self.parts[0]).counts();
+        let [frames, bytes, too_big, errors] = self.parts.iter().fold([0; 4], |sum, p| {
+            let (_, c) = lock(p).counts();
+            std::array::from_fn(|i| sum[i] + c[i])
+        });
+        SinkCounts { name, frames, bytes, too_big, errors }
     }
-}
-
-/// A sink's counts: frames, bytes, too big and refused, summed over its parts.
-fn summed(name: String, parts: impl Iterator<Item = [u64; 4]>) -> SinkCounts {
-    let [frames, bytes, too_big, errors] =
-        parts.fold([0; 4], |sum, c| std::array::from_fn(|i| sum[i] + c[i]));
-    SinkCounts { name, frames, bytes, too_big, errors }
 }

@@ -221,10 +221,10 @@ fn open(config: &PipelineConfig, stop: Arc<AtomicBool>, hooks: Hooks) -> Result<
                 FrameSink::port(name, workers, live)
                     .map_err(|e| StartError::Setup(format!("cannot write to interface {name}: {e}")))?,
             ),
-            Sink::Tunnel(t) => sinks.push(FrameSink::Tunnel(
-                capture::encap::Sender::open(*t)
+            Sink::Tunnel(t) => sinks.push(
+                FrameSink::tunnel(*t, workers)
                     .map_err(|e| StartError::Setup(format!("cannot send to {t:?}: {e}")))?,
-            )),
+            ),
             Sink::Flows { sample } => {
                 let counter = counter.take().ok_or_else(|| {
                     StartError::Setup(
