@@ -234,6 +234,11 @@ impl Outlet for capture::encap::Sender {
 pub struct Held(Vec<Part>);
 
 impl Held {
+    /// No sink has a part for this worker.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Sends what the worker handed these parts.
     pub fn send(&self) {
         self.0.iter().for_each(|p| lock(p).flush());

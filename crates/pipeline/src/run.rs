@@ -352,6 +352,7 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, writes: &WriteQu
                     held.send();
                     writes.write_waiting();
                 };
+                let chunk = if held.is_empty() { usize::MAX } else { CHUNK };
                 // A ring's kernel counters go to the job when it ends, or when its interface does.
                 let kernel_counts = |r: &capture::live::Ring| {
                     if let Ok(s) = r.stats() {
@@ -368,7 +369,7 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, writes: &WriteQu
                         // A batch of datagrams (up to 32).
                         Live::Endpoint(l) => l.fill().map(|count| {
                             if count > 0 {
-                                take_batch(|| l.frames(), lane, decisions, lock, i, n, &sent);
+                                take_batch(|| l.frames(), lane, decisions, lock, i, n, (chunk, &sent));
                             }
                             count > 0
                         }),
@@ -389,7 +390,15 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, writes: &WriteQu
                                 let block = r.next_block();
                                 let took = block.is_some();
                                 if let Some(block) = block {
-                                    take_batch(|| block.frames(), lane, decisions, lock, i, n, &sent);
+                                    take_batch(
+                                        || block.frames(),
+                                        lane,
+                                        decisions,
+                                        lock,
+                                        i,
+                                        n,
+                                        (chunk, &sent),
+                                    );
                                 }
                                 took
                             }),
@@ -450,15 +459,16 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, writes: &WriteQu
     });
 }
 
-/// Frames a worker delivers per hold of the job's lock: after each chunk it lets go and sends
-/// what it handed its sinks' parts (and writes the files' waiting buffers) while another
-/// worker delivers.
+/// Frames a worker delivers per hold of the job's lock when it has sinks' parts to send
+/// from: after each chunk it lets go and sends what it handed them (and writes the files'
+/// waiting buffers) while another worker delivers. Without, a whole batch goes under one
+/// lock (chunks cost two workers writing files about 7% of their frames a second).
 const CHUNK: usize = 256;
 
 /// Decides a batch of frames in worker `worker`'s lane, outside the lock, then counts (as
 /// source `source`) and delivers them under the lock (taken with `lock`), a chunk at a time,
-/// with the job's periodic work; calls `sent` after each chunk, the lock let go.
-#[allow(clippy::too_many_arguments)]
+/// with the job's periodic work; calls `sent` after each chunk of `chunk` frames, the lock
+/// let go.
 fn take_batch<'f, 'j, G: std::ops::DerefMut<Target = &'j mut Job>, I: Iterator<Item = Frame<'f>>>(
     frames: impl Fn() -> I,
     lane: &mut Lane,
@@ -466,7 +476,7 @@ fn take_batch<'f, 'j, G: std::ops::DerefMut<Target = &'j mut Job>, I: Iterator<I
     lock: &impl Fn() -> G,
     source: usize,
     worker: usize,
-    sent: &impl Fn(),
+    (chunk, sent): (usize, &impl Fn()),
 ) {
     lane.begin();
     decisions.clear();
@@ -476,7 +486,7 @@ fn take_batch<'f, 'j, G: std::ops::DerefMut<Target = &'j mut Job>, I: Iterator<I
         let mut job = lock();
         job.worker = worker;
         let mut stopped = false;
-        for (f, d) in frames.by_ref().take(CHUNK) {
+        for (f, d) in frames.by_ref().take(chunk) {
             job.count_source(source, &f);
             if job.deliver(&f, d, lane).is_break() {
                 stopped = true;
