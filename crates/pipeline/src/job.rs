@@ -325,7 +325,8 @@ impl Job {
     }
 
     /// Live sources call this after each batch and when idle: writes the files out every
-    /// 100 ms and publishes the summary once a second.
+    /// 100 ms and publishes the summary once a second. (What the TAPs, tool ports and tunnels
+    /// hold each worker sends itself, after every batch and when idle: see [`Held`].)
     pub fn tick(&mut self) {
         let now = Instant::now();
         if self.publish.is_some() && now.duration_since(self.last_publish) >= Duration::from_secs(1) {
@@ -339,7 +340,6 @@ impl Job {
             return;
         }
         self.last_flush = now;
-        self.sinks.iter_mut().for_each(FrameSink::flush);
         for i in 0..self.files.len() {
             if let Err(err) = self.files[i].flush() {
                 let _ = self.failed(err);

@@ -312,12 +312,6 @@ impl FrameSink {
         lock(&self.parts[worker % self.parts.len()]).send(head, body, ts);
     }
 
-    /// Sends what every part holds (a tool port's batch, held frames): when the input goes
-    /// quiet.
-    pub fn flush(&mut self) {
-        self.parts.iter().for_each(|p| lock(p).flush());
-    }
-
     /// At the end: sends what is held and waits (briefly) until a tool port's interface has
     /// sent what it was given.
     pub fn finish(&mut self) {
