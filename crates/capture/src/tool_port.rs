@@ -285,8 +285,9 @@ impl ToolPort {
     }
 
     /// Queues one Ethernet frame given as a header and a body; every 64 frames the queue goes
-    /// to the interface (unless held, see [`ToolPort::hold`]). A frame too big for the interface, or with no room in the ring, is
-    /// counted and dropped: the packet path never waits for a port.
+    /// to the interface (unless held, see [`ToolPort::hold`]). A frame too big for the
+    /// interface, or with no room in the ring, is counted and dropped: the packet path never
+    /// waits for a port.
     pub fn send(&mut self, head: &[u8], body: &[u8]) {
         let len = head.len() + body.len();
         if len > self.ring.max_frame {

@@ -392,7 +392,9 @@ fn a_deleted_tap_comes_back() {
     ip(&["-n", &ns, "link", "set", "lo", "up"]);
     let mut decap = decap_into_taps(
         &ns,
-        &["--listen", "vxlan://127.0.0.1:4789", "--tap", "mon9", "--stats", "json"],
+        // Two workers: each writes through its own descriptor, holding its frames until it lets
+        // go of the job's lock; the one that finds the TAP gone creates it again.
+        &["--listen", "vxlan://127.0.0.1:4789", "--workers", "2", "--tap", "mon9", "--stats", "json"],
         "mon9",
     );
     let send = |n: u32| {
