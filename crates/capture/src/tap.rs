@@ -12,6 +12,7 @@ use crate::held::HeldFrames;
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tun::AbstractDevice;
@@ -32,10 +33,16 @@ pub struct TapCounts {
 }
 
 /// The interface every writer of one TAP shares.
+struct Shared {
+    /// Counts the times it was created again: a writer whose descriptor is older takes a new
+    /// one before it writes.
+    generation: AtomicU64,
+    device: Mutex<Device>,
+}
+
+/// The interface as last created.
 struct Device {
     device: tun::Device,
-    /// Counts the times it was created again: a writer whose descriptor is older takes a new one.
-    generation: u64,
     /// When it was last (re)created: a failing one is tried again a second later.
     opened: Instant,
     max_frame: usize,
@@ -44,7 +51,7 @@ struct Device {
 /// One writer of a TAP interface.
 pub struct Tap {
     name: String,
-    device: Arc<Mutex<Device>>,
+    shared: Arc<Shared>,
     /// This writer's own descriptor of the device, and the device's generation it belongs to.
     file: File,
     generation: u64,
@@ -63,22 +70,23 @@ impl Tap {
     pub fn open(name: &str) -> io::Result<Tap> {
         let (device, max_frame) = create(name)?;
         let file = descriptor(&device)?;
-        let device = Device { device, generation: 0, opened: Instant::now(), max_frame };
-        Ok(Tap::writer(name, Arc::new(Mutex::new(device)), file, 0, max_frame))
+        let device = Mutex::new(Device { device, opened: Instant::now(), max_frame });
+        Ok(Tap::writer(name, Arc::new(Shared { generation: AtomicU64::new(0), device }), file, 0, max_frame))
     }
 
     /// Another writer of the same interface (for another thread), with its own counts.
     pub fn another(&self) -> io::Result<Tap> {
-        let device = lock(&self.device);
+        let device = lock(&self.shared.device);
         let file = descriptor(&device.device)?;
-        let t = Tap::writer(&self.name, self.device.clone(), file, device.generation, device.max_frame);
+        let generation = self.shared.generation.load(Ordering::Acquire);
+        let t = Tap::writer(&self.name, self.shared.clone(), file, generation, device.max_frame);
         Ok(Tap { holding: self.holding, ..t })
     }
 
-    fn writer(name: &str, device: Arc<Mutex<Device>>, file: File, generation: u64, max_frame: usize) -> Tap {
+    fn writer(name: &str, shared: Arc<Shared>, file: File, generation: u64, max_frame: usize) -> Tap {
         Tap {
             name: name.to_string(),
-            device,
+            shared,
             file,
             generation,
             max_frame,
@@ -126,6 +134,10 @@ impl Tap {
     /// Writes one frame whole (a TAP takes a frame in one write or not at all). One buffer:
     /// a TAP took a frame as two (`writev`) about 10% slower than whole.
     fn write(&mut self, frame: &[u8]) {
+        // Another writer created the interface again: this one's descriptor is of the old one.
+        if self.shared.generation.load(Ordering::Acquire) != self.generation {
+            self.recover();
+        }
         match self.file.write(frame) {
             Ok(n) if n == frame.len() => {
                 self.counts.frames += 1;
@@ -139,11 +151,12 @@ impl Tap {
     }
 
     /// After a refused frame: when the interface no longer exists (someone deleted it), creates
-    /// it again, at most once a second; a writer whose interface another writer created again
-    /// takes a descriptor of the new one.
+    /// it again, at most once a second. A writer whose interface another writer created again
+    /// (seen before it writes, or after a refused frame) takes a descriptor of the new one.
     fn recover(&mut self) {
-        let mut device = lock(&self.device);
-        if device.generation == self.generation {
+        let mut device = lock(&self.shared.device);
+        let mut generation = self.shared.generation.load(Ordering::Acquire);
+        if generation == self.generation {
             let gone = !std::path::Path::new("/sys/class/net").join(&self.name).exists();
             if !gone || device.opened.elapsed() < Duration::from_secs(1) {
                 return;
@@ -154,11 +167,12 @@ impl Tap {
             };
             device.device = fresh;
             device.max_frame = max_frame;
-            device.generation += 1;
+            generation += 1;
+            self.shared.generation.store(generation, Ordering::Release);
             self.counts.reopened += 1;
         }
         if let Ok(file) = descriptor(&device.device) {
-            (self.file, self.generation, self.max_frame) = (file, device.generation, device.max_frame);
+            (self.file, self.generation, self.max_frame) = (file, generation, device.max_frame);
         }
     }
 }
