@@ -230,7 +230,7 @@ impl Outlet for capture::encap::Sender {
 }
 
 /// The parts of the sinks one worker sends from after letting go of the job's lock.
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub struct Held(Vec<Part>);
 
 impl Held {

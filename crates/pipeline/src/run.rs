@@ -206,7 +206,7 @@ fn open(config: &PipelineConfig, stop: Arc<AtomicBool>, hooks: Hooks) -> Result<
         }
     }
     let (mut files, mut sinks, mut flows, mut export) = (Vec::new(), Vec::new(), None, None);
-    // Live, a thread for each source; each has its own part of a TAP or tool port.
+    // Live, a thread for each source; each has its own part of a TAP, tool port or tunnel.
     let workers = if live { sources.len() } else { 1 };
     let writes = WriteQueue::default();
     let (mut counter, mut exporter) = (hooks.flows, hooks.export);
@@ -346,8 +346,8 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, writes: &WriteQu
             scope.spawn(move || {
                 // A batch's decisions, made outside the lock (reused: no allocation per frame).
                 let mut decisions: Vec<Decision> = Vec::new();
-                // Not holding the job: sends what this worker handed its TAPs and tool ports,
-                // and writes the files' waiting buffers, while another worker delivers.
+                // Not holding the job: sends what this worker handed its TAPs, tool ports and
+                // tunnels, and writes the files' waiting buffers, while another worker delivers.
                 let sent = || {
                     held.send();
                     writes.write_waiting();
@@ -462,7 +462,8 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, writes: &WriteQu
 /// Frames a worker delivers per hold of the job's lock when it has sinks' parts to send
 /// from: after each chunk it lets go and sends what it handed them (and writes the files'
 /// waiting buffers) while another worker delivers. Without, a whole batch goes under one
-/// lock (chunks cost two workers writing files about 7% of their frames a second).
+/// lock, as chunks serve nothing there (two workers writing files, six alternating drains
+/// each: chunked 3.58-5.39 M frames a second, median 5.10 M, whole 5.18-6.01 M, median 5.47 M).
 const CHUNK: usize = 256;
 
 /// Decides a batch of frames in worker `worker`'s lane, outside the lock, then counts (as
