@@ -63,19 +63,23 @@ impl Kind {
     /// terminates, carrying a frame: a well-formed tunnel header where the endpoint puts it,
     /// and something inside. Random bytes, VXLAN without the I flag or with reserved bits set
     /// (which the kernel's own VXLAN device drops too) and other protocols are not.
-    pub fn terminates(self, stack: &Stack) -> bool {
+    /// `framed`: the packet came as the frame that carried it (AF_XDP), Ethernet in front of
+    /// a raw protocol's IP header too.
+    pub fn terminates(self, stack: &Stack, framed: bool) -> bool {
         use dissect::stack::FLAG_IP_IN_IP;
         let layers = stack.layers();
-        // Behind the synthesized Ethernet, IP and UDP headers; behind a raw socket's IP header.
+        // Behind the synthesized (or received) Ethernet, IP and UDP headers; behind a raw
+        // socket's IP header (and the Ethernet header of a received frame).
+        let raw_ip = usize::from(framed);
         let (at, expected) = match self {
             Kind::Vxlan => (3, Proto::Vxlan),
             Kind::Geneve => (3, Proto::Geneve),
             Kind::Gpe => (3, Proto::VxlanGpe),
             Kind::UdpGre => (3, Proto::Gre),
-            Kind::Gre => (1, Proto::Gre),
+            Kind::Gre => (raw_ip + 1, Proto::Gre),
             Kind::IpIp => {
-                let tunnel = layers.first().is_some_and(|l| l.flags & FLAG_IP_IN_IP != 0);
-                return tunnel && layers.len() > 1;
+                let tunnel = layers.get(raw_ip).is_some_and(|l| l.flags & FLAG_IP_IN_IP != 0);
+                return tunnel && layers.len() > raw_ip + 1;
             }
         };
         let bad_header = stack.anomalies().iter().any(|a| {
@@ -318,13 +322,13 @@ mod tests {
             s.send_to(&payload, ("127.0.0.1", port)).unwrap();
             let f = one(&mut l);
             d.dissect(f.data, f.link, &mut stack);
-            assert_eq!(Kind::Vxlan.terminates(&stack), accepted, "flags {flags:#x}");
+            assert_eq!(Kind::Vxlan.terminates(&stack, false), accepted, "flags {flags:#x}");
         }
         s.send_to(b"random bytes that are no tunnel at all", ("127.0.0.1", port)).unwrap();
         let f = one(&mut l);
         d.dissect(f.data, f.link, &mut stack);
-        assert!(!Kind::Vxlan.terminates(&stack));
-        assert!(!Kind::Geneve.terminates(&stack));
+        assert!(!Kind::Vxlan.terminates(&stack, false));
+        assert!(!Kind::Geneve.terminates(&stack, false));
     }
 
     #[test]

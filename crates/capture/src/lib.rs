@@ -1,9 +1,10 @@
 //! Sources and sinks of frames: capture files (read and written), sFlow datagrams as sampled
 //! frames, shared UDP sockets, tunnel endpoints, live interfaces (AF_PACKET rings), TAP
-//! interfaces and tunnel senders.
+//! interfaces and tunnel senders, AF_XDP sockets.
 // The `unsafe` blocks: the memory map of an input file (`reader.rs`), the AF_PACKET rings
-// (`live.rs`, `tool_port.rs`), `recvmmsg` (`recv_batch.rs`) and the process's resource limits
-// (`process.rs`).
+// (`live.rs`, `tool_port.rs`), `recvmmsg` (`recv_batch.rs`), the process's resource limits
+// (`process.rs`), and AF_XDP's shared memory and the `bpf` system call (`xdp.rs`,
+// `xdp_program.rs`).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -24,6 +25,8 @@ pub mod tool_port;
 pub mod udp;
 pub mod writer;
 pub mod writing;
+pub mod xdp;
+mod xdp_program;
 
 pub use compression::Compression;
 pub use reader::{CaptureError, FileReader, Frame};

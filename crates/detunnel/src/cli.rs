@@ -307,6 +307,13 @@ pub struct DecapArgs {
     /// With `-i`: put the interface in promiscuous mode while capturing.
     #[arg(long)]
     pub promiscuous: bool,
+    /// Receive through AF_XDP instead: an XDP program on the interface hands its frames to a
+    /// socket per worker (one per receive queue, from queue 0) sharing memory with detunnel.
+    /// With `-i`, every frame of the interface (the kernel sees none of them); with
+    /// `--listen`, the endpoint's packets (its address must be one of an interface's), the
+    /// rest going on to the kernel. Frames take the time they are read.
+    #[arg(long)]
+    pub xdp: bool,
     /// Each worker's receive buffer, in MiB (tcpdump's -B counts KiB): its ring with `-i`, its
     /// socket's buffer with `--listen` (past net.core.rmem_max as root); what is held while
     /// the worker is busy, before the kernel drops.

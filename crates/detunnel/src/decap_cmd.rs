@@ -57,6 +57,7 @@ pub fn config(args: &DecapArgs) -> Result<PipelineConfig> {
         sources,
         workers: usize::from(args.workers),
         promiscuous: args.promiscuous,
+        xdp: args.xdp,
         buffer_mib: args.buffer_mib,
         decoder: args.decoder.config(),
         filter: args.filter.clone(),

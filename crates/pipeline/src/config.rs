@@ -165,6 +165,10 @@ pub struct PipelineConfig {
     pub workers: usize,
     /// Interfaces are captured in promiscuous mode.
     pub promiscuous: bool,
+    /// Interfaces and endpoints are received through AF_XDP (an XDP program hands their
+    /// frames to sockets sharing memory with detunnel) instead of AF_PACKET rings and UDP or
+    /// raw sockets.
+    pub xdp: bool,
     /// Each live worker's receive buffer, MiB: its ring on an interface, its socket's buffer
     /// on an endpoint; what is held while the worker is busy.
     pub buffer_mib: u32,
@@ -200,6 +204,7 @@ impl PipelineConfig {
             sources,
             workers: 1,
             promiscuous: false,
+            xdp: false,
             buffer_mib: capture::DEFAULT_BUFFER_MIB,
             decoder: dissect::Config::default(),
             filter: None,
@@ -259,6 +264,9 @@ pub struct PipelineSpec {
     /// Capture interfaces in promiscuous mode.
     #[serde(default)]
     pub promiscuous: bool,
+    /// Receive interfaces and endpoints through AF_XDP.
+    #[serde(default)]
+    pub xdp: bool,
     /// Each live worker's receive buffer (ring or socket), MiB.
     #[serde(default = "default_buffer_mib")]
     pub buffer_mib: u32,
@@ -441,6 +449,7 @@ impl PipelineSpec {
             sources,
             workers: self.workers,
             promiscuous: self.promiscuous,
+            xdp: self.xdp,
             buffer_mib: self.buffer_mib,
             decoder,
             filter: self.filter.clone(),

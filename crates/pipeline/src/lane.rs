@@ -64,8 +64,9 @@ pub struct Lane {
     filter: Filter,
     reassembler: Reassembler,
     actions: Actions,
-    /// The tunnel endpoint this lane receives from: what it does not terminate is dropped.
-    endpoint: Option<Kind>,
+    /// The tunnel endpoint this lane receives from: what it does not terminate is dropped;
+    /// true when its packets come as whole frames (AF_XDP).
+    endpoint: Option<(Kind, bool)>,
     /// The layers of the current batch's decisions; `stacks_used` of them are live.
     stacks: Vec<Stack>,
     stacks_used: usize,
@@ -105,9 +106,10 @@ impl Lane {
         self
     }
 
-    /// The lane of tunnel endpoint `kind`: packets that are not that tunnel are dropped.
-    pub fn for_endpoint(mut self, kind: Kind) -> Lane {
-        self.endpoint = Some(kind);
+    /// The lane of tunnel endpoint `kind`: packets that are not that tunnel are dropped;
+    /// `framed` when they come as whole frames (AF_XDP).
+    pub fn for_endpoint(mut self, kind: Kind, framed: bool) -> Lane {
+        self.endpoint = Some((kind, framed));
         self
     }
 
@@ -143,7 +145,7 @@ impl Lane {
             datagram: None,
             fate: Fate::Dropped(why),
         };
-        if self.endpoint.is_some_and(|k| !k.terminates(decoded.stack())) {
+        if self.endpoint.is_some_and(|(k, framed)| !k.terminates(decoded.stack(), framed)) {
             return dropped("untunnelled", Drop::NotEndpointTunnel);
         }
         let mut d = match self.reassembler.offer(decoded, f.ts_nanos) {

@@ -73,11 +73,21 @@ pub struct Finished {
 }
 
 /// A live source opened: a tunnel endpoint or an interface's capture ring — or a ring whose
-/// interface disappeared, opened again by name once a second until it is back.
+/// interface disappeared, opened again by name once a second until it is back — or an
+/// AF_XDP socket on an interface's queue.
 enum Live {
     Endpoint(capture::endpoint::Listener),
     Ring(capture::live::Ring, RingSpec),
     Gone(RingSpec, Instant),
+    Xdp(XdpSource),
+}
+
+/// An AF_XDP socket, what the summary calls its source, and the endpoint whose packets it
+/// receives (none: every frame of its interface).
+struct XdpSource {
+    socket: capture::xdp::XdpSocket,
+    name: String,
+    endpoint: Option<capture::endpoint::Kind>,
 }
 
 /// How a worker's ring on an interface is opened.
@@ -104,6 +114,7 @@ impl Live {
                 format!("{}://{}", e.kind.scheme(), e.addr)
             }
             Live::Ring(_, spec) | Live::Gone(spec, _) => format!("interface {}", spec.interface),
+            Live::Xdp(x) => x.name.clone(),
         }
     }
 }
@@ -178,8 +189,18 @@ fn open(config: &PipelineConfig, stop: Arc<AtomicBool>, hooks: Hooks) -> Result<
     Filter::new(config.filter.as_deref(), &config.context)?;
     let mut readers = Vec::new();
     let mut sources = Vec::new();
+    let mut decoder = config.decoder.clone();
     for s in &config.sources {
         match s {
+            Source::Endpoint(e) if config.xdp => open_xdp_endpoint(*e, config, &mut decoder, &mut sources)?,
+            Source::Interface(name) if config.xdp => open_xdp(
+                name,
+                capture::xdp::Pick::All,
+                None,
+                config,
+                format!("interface {name}"),
+                &mut sources,
+            )?,
             Source::File(path) => match FileReader::open_until(path, stop.clone()) {
                 Ok(r) => readers.push(r),
                 Err(_) if stop.load(Ordering::Relaxed) => return Err(StartError::Stopped),
@@ -250,7 +271,7 @@ fn open(config: &PipelineConfig, stop: Arc<AtomicBool>, hooks: Hooks) -> Result<
     let new_lane = || -> Result<Lane, StartError> {
         let filter = Filter::new(config.filter.as_deref(), &config.context)?;
         let decap = Decapsulator::new(config.decap.clone());
-        let dissector = Dissector::new(config.decoder.clone());
+        let dissector = Dissector::new(decoder.clone());
         let lane = Lane::new(dissector, decap, filter, config.erspan_timestamps, config.balance);
         let emit = config.sinks.iter().any(|s| !s.counts());
         let count = config.sinks.iter().any(Sink::counts);
@@ -259,8 +280,9 @@ fn open(config: &PipelineConfig, stop: Arc<AtomicBool>, hooks: Hooks) -> Result<
     let lanes = if live {
         let lane_of = |s: &Live| -> Result<Lane, StartError> {
             Ok(match s {
-                Live::Endpoint(l) => new_lane()?.for_endpoint(l.endpoint().kind),
-                Live::Ring(..) | Live::Gone(..) => new_lane()?,
+                Live::Endpoint(l) => new_lane()?.for_endpoint(l.endpoint().kind, false),
+                Live::Xdp(XdpSource { endpoint: Some(kind), .. }) => new_lane()?.for_endpoint(*kind, true),
+                Live::Ring(..) | Live::Gone(..) | Live::Xdp(..) => new_lane()?,
             })
         };
         sources.iter().map(lane_of).collect::<Result<Vec<Lane>, StartError>>()?
@@ -313,6 +335,56 @@ fn open_endpoint(
     Ok(())
 }
 
+/// Opens an AF_XDP socket per worker on `interface` (queues 0 up), under a program picking
+/// `pick`; the summary calls them `name`.
+fn open_xdp(
+    interface: &str,
+    pick: capture::xdp::Pick,
+    endpoint: Option<capture::endpoint::Kind>,
+    config: &PipelineConfig,
+    name: String,
+    sources: &mut Vec<Live>,
+) -> Result<(), StartError> {
+    let failed = |e: std::io::Error| {
+        StartError::Setup(format!("cannot receive from {name} through AF_XDP on {interface}: {e}"))
+    };
+    let program = capture::xdp::Program::attach(interface, pick, config.workers as u32).map_err(failed)?;
+    for queue in 0..config.workers as u32 {
+        let socket = capture::xdp::XdpSocket::open(&program, queue, config.buffer_mib).map_err(failed)?;
+        sources.push(Live::Xdp(XdpSource { socket, name: name.clone(), endpoint }));
+    }
+    Ok(())
+}
+
+/// Opens endpoint `e` through AF_XDP on the interface that has its address; a UDP endpoint
+/// on another port than its protocol's has the decoder (`decoder`) read that port as it.
+fn open_xdp_endpoint(
+    e: capture::endpoint::Endpoint,
+    config: &PipelineConfig,
+    decoder: &mut dissect::Config,
+    sources: &mut Vec<Live>,
+) -> Result<(), StartError> {
+    let name = format!("{}://{}", e.kind.scheme(), e.addr);
+    if e.addr.ip().is_unspecified() {
+        return Err(StartError::Setup(format!(
+            "{name}: with --xdp an endpoint needs its own address (the XDP program runs on the interface that has it)"
+        )));
+    }
+    let interface = capture::xdp::interface_with(e.addr.ip())
+        .map_err(|err| StartError::Setup(format!("cannot receive {name} through AF_XDP: {err}")))?;
+    let (proto, port) = match e.kind {
+        capture::endpoint::Kind::Gre => (47, None),
+        capture::endpoint::Kind::IpIp => (4, None),
+        _ => (17, Some(e.addr.port())),
+    };
+    if port.is_some_and(|p| p != e.kind.port()) {
+        let standard = dissect::table::Table::new(dissect::Config::default()).udp_port(e.kind.port());
+        decoder.udp_ports.extend(standard.map(|next| (e.addr.port(), next)));
+    }
+    let pick = capture::xdp::Pick::To { addr: e.addr.ip(), proto, port };
+    open_xdp(&interface, pick, Some(e.kind), config, name, sources)
+}
+
 /// Receives from every live source (a thread each, with its own lane) into the job until
 /// `stop`, each thread writing the files' full buffers out (`writes`) after it lets go of the
 /// job; then adds the rings' and sockets' kernel drop counters to the job.
@@ -330,7 +402,7 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, writes: &WriteQu
         };
         slots.push(slot);
     }
-    if sources.iter().any(|s| matches!(s, Live::Ring(..))) {
+    if sources.iter().any(|s| matches!(s, Live::Ring(..) | Live::Xdp(..))) {
         job.kernel = Some((0, 0));
     }
     let held: Vec<Held> = (0..sources.len()).map(|n| job.held(n)).collect();
@@ -403,6 +475,15 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, writes: &WriteQu
                                 took
                             }),
                         },
+                        // A batch of frames from the shared memory.
+                        Live::Xdp(x) => x.socket.wait(200).map(|()| {
+                            let batch = x.socket.batch();
+                            let took = !batch.is_empty();
+                            if took {
+                                take_batch(|| batch.frames(), lane, decisions, lock, i, n, (chunk, &sent));
+                            }
+                            took
+                        }),
                         Live::Gone(spec, retry) => {
                             std::thread::sleep(
                                 retry
@@ -444,8 +525,16 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, writes: &WriteQu
                 }
                 lane.finish();
                 lock().lanes[n] = lane.figures();
-                match &source {
+                match &mut source {
                     Live::Ring(r, _) => kernel_counts(r),
+                    Live::Xdp(x) => {
+                        if let Ok(s) = x.socket.stats() {
+                            let mut job = lock();
+                            let k = job.kernel.get_or_insert((0, 0));
+                            k.0 += s.packets;
+                            k.1 += s.drops;
+                        }
+                    }
                     Live::Gone(..) => {}
                     Live::Endpoint(l) => {
                         if let Some(drops) = l.kernel_drops() {
