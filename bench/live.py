@@ -62,13 +62,21 @@ def netns(ns, *cmd):
     return ["ip", "netns", "exec", ns, *cmd]
 
 
-def setup():
+# Receive queues of the veth pair now set up.
+_queues = 0
+
+
+def setup(queues=1):
+    """The namespaces and links, with `queues` queues each way on s0 and r0."""
+    global _queues
     teardown()
+    _queues = queues
     for ns in (SRC, DST):
         sh("ip", "netns", "add", ns)
         sh(*netns(ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"))
-    sh("ip", "link", "add", "s0", "netns", SRC, "mtu", "9000", "type", "veth", "peer", "name", "r0", "netns", DST,
-       "mtu", "9000")
+    queues = ("numtxqueues", str(queues), "numrxqueues", str(queues))
+    sh("ip", "link", "add", "s0", "netns", SRC, "mtu", "9000", *queues, "type", "veth", "peer", "name", "r0",
+       "netns", DST, "mtu", "9000", *queues)
     # The tool port: t0 in the receiver's namespace, its peer t1 where a tool would listen.
     sh("ip", "link", "add", "t0", "netns", DST, "mtu", "9000", "type", "veth", "peer", "name", "t1", "netns", SRC,
        "mtu", "9000")
@@ -95,6 +103,15 @@ def endpoint(on):
     else:
         sh("ip", "-n", DST, "addr", "flush", "dev", "r0")
         sh("ip", "-n", DST, "link", "set", "r0", "address", "02:00:00:00:00:99")
+
+
+def links_for(name):
+    """Sets the links up again when receiver `name` needs other queues: AF_XDP takes a worker
+    per receive queue, so two AF_XDP workers get two (the sender's flow hash picks the queue),
+    every other receiver one."""
+    queues = 2 if "xdp" in name and "x2" in name else 1
+    if queues != _queues:
+        setup(queues)
 
 
 def teardown():
@@ -216,36 +233,38 @@ def settled(pid, quiet):
     return last_move
 
 
-# Frames a tunnel endpoint's drain sends: what its socket buffer holds.
+# Frames a tunnel endpoint's or an AF_XDP receiver's drain sends: what its socket buffer holds
+# (about 1 GiB), or its shared memory (2 GiB of 4 KiB buffers: 524,288 frames a worker).
 ENDPOINT_FRAMES = 500_000
 
 
 def drain(steps, detunnel, frames, repeat, work):
     """The --drain mode: each receiver's capacity with the machine to itself."""
-    print(f"{'tool':12} {'received':>9} {'kernel drops':>12} {'seconds':>8} {'frames/s':>11}")
+    print(f"{'tool':14} {'received':>9} {'kernel drops':>12} {'seconds':>8} {'frames/s':>11}")
     rates = {}
     for _ in range(repeat):
         for name, cmd, encap in steps:
             # A socket's buffer (at most 1 GiB) holds fewer datagrams than a 2 GiB ring.
-            n = min(frames, ENDPOINT_FRAMES) if encap else frames
+            n = min(frames, ENDPOINT_FRAMES) if encap or "xdp" in name else frames
+            links_for(name)
             with as_endpoint(encap):
                 got, drops, seconds = drain_step(name.split()[0], cmd, detunnel, n, work, encap)
             rate = float("nan")
             if drops == 0 and seconds > 0:
                 rate = got / seconds
                 rates.setdefault(name, []).append(rate)
-            print(f"{name:12} {got:9,} {drops:12,} {seconds:8.3f} {rate:11,.0f}", flush=True)
+            print(f"{name:14} {got:9,} {drops:12,} {seconds:8.3f} {rate:11,.0f}", flush=True)
     print(f"\nmedian capacity of {repeat} runs, frames a second (and / tcpdump's, / the same with 1 worker)")
     median = {n: statistics.median(r) for n, r in rates.items()}
     for name, _, _ in steps:
         if name not in median:
-            print(f"{name:12} every run overflowed its ring or socket buffer")
+            print(f"{name:14} every run overflowed its ring or socket buffer")
             continue
         m = median[name]
         vs = f"{m / median['tcpdump']:5.2f}" if median.get("tcpdump") else "  n/a"
         one = median.get(name.replace(" x2", ""))
         scale = f"; x2 / 1 worker {m / one:.2f}" if " x2" in name and one else ""
-        print(f"{name:12} {m:11,.0f}  / tcpdump {vs}{scale}")
+        print(f"{name:14} {m:11,.0f}  / tcpdump {vs}{scale}")
 
 
 def main():
@@ -280,9 +299,13 @@ def main():
         ("decap to", [detunnel, "decap", "-i", "r0", "--stats", "json", "--to", f"vxlan://{TOOL}?vni=1"]),
         ("decap to x2", [detunnel, "decap", "-i", "r0", "--workers", "2", "--stats", "json", "--to",
                          f"vxlan://{TOOL}?vni=1"]),
+        ("decap xdp", [detunnel, "decap", "-i", "r0", "--xdp", "--stats", "json", "-w", out + ".pcap"]),
+        ("decap xdp x2", [detunnel, "decap", "-i", "r0", "--xdp", "--workers", "2", "--stats", "json", "-w",
+                          out + ".pcap"]),
     ]
     listen = [detunnel, "decap", "--listen", f"vxlan://{ENDPOINT}:4789", "--stats", "json", "-w", out + ".pcap"]
-    endpoints = [("listen", listen), ("listen x2", listen + ["--workers", "2"])]
+    endpoints = [("listen", listen), ("listen x2", listen + ["--workers", "2"]),
+                 ("listen xdp", listen + ["--xdp"]), ("listen xdp x2", listen + ["--xdp", "--workers", "2"])]
     steps = [(n, c, None) for n, c in tools] + [(n, c, "vxlan") for n, c in endpoints]
     if args.tools:
         wanted = args.tools.split(",")
@@ -304,22 +327,23 @@ def main():
     runs = {}  # (tool, rate) -> [(lost, CPU µs per frame)]
     setup()
     try:
-        print(f"{'tool':12} {'rate pps':>9} {'received':>9} {'lost':>8} {'CPU µs/frame':>13}")
+        print(f"{'tool':14} {'rate pps':>9} {'received':>9} {'lost':>8} {'CPU µs/frame':>13}")
         for rate in rates:
             for _ in range(args.repeat):
                 for name, cmd, encap in steps:
+                    links_for(name)
                     with as_endpoint(encap):
                         got, cpu = run_step(name.split()[0], cmd, detunnel, rate, args.frames, args.dir, encap)
                     lost = args.frames - got
                     per = cpu / got * 1e6 if got else float("nan")
                     runs.setdefault((name, rate), []).append((lost, per))
                     label = "top" if rate == 0 else f"{rate:,}"
-                    print(f"{name:12} {label:>9} {got:9,} {lost:8,} {per:13.2f}", flush=True)
+                    print(f"{name:14} {label:>9} {got:9,} {lost:8,} {per:13.2f}", flush=True)
     finally:
         teardown()
         shutil.rmtree(args.dir, ignore_errors=True)
     print(f"\nmedian CPU µs per frame of {args.repeat} runs (and / tcpdump's median at that rate)")
-    print(f"{'tool':12} " + " ".join(f"{'top' if r == 0 else f'{r:,}':>15}" for r in rates) + "  no loss up to")
+    print(f"{'tool':14} " + " ".join(f"{'top' if r == 0 else f'{r:,}':>15}" for r in rates) + "  no loss up to")
     median = {k: statistics.median(per for _, per in v) for k, v in runs.items()}
     for name, _, _ in steps:
         cells = []
@@ -329,7 +353,7 @@ def main():
         clean = [r for r in rates if all(lost <= 0 for lost, _ in runs[(name, r)])]
         best = "none" if not clean else ("top speed" if 0 in clean else f"{max(clean):,} pps")
         ratios = [median[(name, r)] / median[("tcpdump", r)] for r in rates]
-        print(f"{name:12} " + " ".join(f"{c:>15}" for c in cells) + f"  {best}; / tcpdump {min(ratios):.2f}-{max(ratios):.2f}")
+        print(f"{name:14} " + " ".join(f"{c:>15}" for c in cells) + f"  {best}; / tcpdump {min(ratios):.2f}-{max(ratios):.2f}")
 
 
 if __name__ == "__main__":

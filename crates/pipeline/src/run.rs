@@ -348,6 +348,13 @@ fn open_xdp(
     let failed = |e: std::io::Error| {
         StartError::Setup(format!("cannot receive from {name} through AF_XDP on {interface}: {e}"))
     };
+    // A socket takes only its own queue's frames: one worker per queue, or frames are missed.
+    let queues = capture::xdp::receive_queues(interface).map_err(failed)?;
+    if queues as usize != config.workers {
+        return Err(failed(std::io::Error::other(format!(
+            "it has {queues} receive queues, and AF_XDP takes a worker per queue: --workers {queues} (or fewer queues: ethtool -L)"
+        ))));
+    }
     let program = capture::xdp::Program::attach(interface, pick, config.workers as u32).map_err(failed)?;
     for queue in 0..config.workers as u32 {
         let socket = capture::xdp::XdpSocket::open(&program, queue, config.buffer_mib).map_err(failed)?;
