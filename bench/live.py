@@ -131,8 +131,22 @@ def cpu_seconds(pid):
 def send(detunnel, frames, rate=0, encap=None):
     """Sends `frames` onto s0 at `rate` pps (0: as fast as the sender goes), of `encap` only
     when given."""
-    cmd = [detunnel, "generate", "-q", "--iface", "s0", "-c", str(frames), "--size", "64-512", "--rate", str(rate)]
-    sh(*netns(SRC, *cmd, *(["--encap", encap] if encap else [])))
+    if _queues == 1:
+        cmd = [detunnel, "generate", "-q", "--iface", "s0", "-c", str(frames), "--size", "64-512", "--rate", str(rate)]
+        sh(*netns(SRC, *cmd, *(["--encap", encap] if encap else [])))
+        return
+    # Several queues: a sender on each core, as a NIC's receive-side scaling would spread the
+    # frames (a transmit ring's frames take the queue of the core that sends them).
+    senders = []
+    for q in range(_queues):
+        share = frames // _queues + (1 if q < frames % _queues else 0)
+        cmd = [detunnel, "generate", "-q", "--iface", "s0", "-c", str(share), "--size", "64-512",
+               "--rate", str(rate // _queues)]
+        senders.append(subprocess.Popen(netns(SRC, *cmd, *(["--encap", encap] if encap else [])),
+                                        preexec_fn=lambda q=q: os.sched_setaffinity(0, {q % os.cpu_count()})))
+    for s in senders:
+        if s.wait() != 0:
+            sys.exit("a sender failed")
 
 
 def finish(p, tool, work):

@@ -436,7 +436,8 @@ impl<'b> Iterator for XdpFrames<'b> {
 pub fn receive_queues(name: &str) -> io::Result<u32> {
     let dir = std::fs::read_dir(format!("/sys/class/net/{name}/queues"))
         .map_err(|e| io::Error::new(e.kind(), format!("cannot count the receive queues of {name}: {e}")))?;
-    let rx = dir.filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().starts_with("rx-")).count();
+    let rx =
+        dir.filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().starts_with("rx-")).count();
     Ok(rx as u32)
 }
 

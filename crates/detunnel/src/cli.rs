@@ -16,7 +16,7 @@ pub enum Command {
     /// Print one line per frame with its stack and its fields at every depth.
     Inspect(InspectArgs),
     /// Strip the tunnels from captures: write the frames they carried, as Ethernet frames.
-    Decap(DecapArgs),
+    Decap(Box<DecapArgs>),
     /// Exact flow totals of a capture, by sFlow-RT's keys, values and filters.
     Flows(FlowsArgs),
     /// Write synthetic tunnelled traffic (pcap or pcapng) for tests, demos and benchmarks.

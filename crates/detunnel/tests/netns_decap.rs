@@ -767,3 +767,111 @@ fn two_workers_write_into_one_tap_one_tool_port_and_one_tunnel() {
         assert_eq!((&sink["errors"], &sink["too_big"]), (&0.into(), &0.into()), "{summary}");
     }
 }
+
+/// Runs `detunnel decap ARGS --stats json -w OUT` in namespace `ns`, giving it a second to
+/// attach its XDP program.
+fn decap_to_file(ns: &str, args: &[&str], out: &Path) -> Running {
+    let child = command_in(Some(ns), detunnel())
+        .arg("decap")
+        .args(args)
+        .args(["--stats", "json", "-w"])
+        .arg(out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    Running(Some(child), "-TERM")
+}
+
+/// The JSON summary of a stopped decap.
+fn summary_of(done: &std::process::Output) -> (String, serde_json::Value) {
+    let text = String::from_utf8_lossy(&done.stderr).to_string();
+    assert!(done.status.success(), "{text}");
+    let line = text.lines().find(|l| l.starts_with('{')).unwrap_or_else(|| panic!("no summary: {text}"));
+    (text.clone(), serde_json::from_str(line).unwrap())
+}
+
+/// True when the kernel of `to` answers, within a second, a datagram sent from namespace `ns`
+/// to its UDP port 9 (nothing listens: the answer is ICMP port unreachable).
+fn kernel_answers(ns: &str, to: &str) -> bool {
+    let script = format!(
+        "import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.settimeout(1)\n\
+         s.connect(('{to}',9))\ns.send(b'probe')\n\
+         try:\n    s.recv(16)\nexcept ConnectionRefusedError:\n    sys.exit(0)\nexcept socket.timeout:\n    sys.exit(1)\n"
+    );
+    command_in(Some(ns), "python3").args(["-c", &script]).status().unwrap().success()
+}
+
+#[test]
+fn an_endpoint_through_af_xdp_takes_its_tunnel_and_leaves_the_rest_to_the_kernel() {
+    if !root() || !have_tool("ip") || !have_tool("tcpdump") || !have_tool("python3") {
+        return;
+    }
+    let peers = Peers::new("x");
+    let tmp = TempDir::new("netns-xdp");
+    let (sent_pcap, out) = (tmp.join("sent.pcap"), tmp.join("out.pcap"));
+    let mut decap = decap_to_file(&peers.b, &["--listen", "vxlan://192.0.2.2", "--xdp"], &out);
+    let mut sent = tcpdump(&peers.a, "vx0", &sent_pcap);
+    std::thread::sleep(Duration::from_secs(2));
+    // The host still answers what is not the tunnel (ARP for the VXLAN device's first datagram
+    // too: no fixed neighbour for 192.0.2.2).
+    assert!(kernel_answers(&peers.a, "192.0.2.2"), "the kernel no longer answers under the XDP program");
+    send_through_vxlan(&peers, 0, 100);
+    std::thread::sleep(Duration::from_millis(500));
+    sent.stop();
+    let (text, json) = summary_of(&decap.stop());
+    let sent = frames_in(&sent_pcap);
+    assert_eq!(sent.len(), 100, "the VXLAN device sent other frames too");
+    assert_eq!(frames_in(&out), sent, "the file holds other frames than were sent: {text}");
+    assert_eq!(json["kernel"]["packets"], 100, "only the tunnel's packets reach the socket: {text}");
+    assert_eq!(json["kernel"]["drops"], 0, "{text}");
+    assert_eq!(json["sources"][0]["name"], "vxlan://192.0.2.2:4789", "{text}");
+    assert_eq!(json["streams"][0]["id"], 42, "{text}");
+}
+
+#[test]
+fn an_interface_through_af_xdp_gives_every_frame_to_detunnel_and_none_to_the_kernel() {
+    if !root() || !have_tool("ip") || !have_tool("tcpdump") || !have_tool("python3") {
+        return;
+    }
+    let peers = Peers::new("y");
+    // vb's kernel will not answer ARP under the program: a fixed neighbour for the tunnel.
+    let mac = String::from_utf8(
+        command_in(Some(&peers.b), "cat").arg("/sys/class/net/vb/address").output().unwrap().stdout,
+    )
+    .unwrap();
+    ip(&["-n", &peers.a, "neigh", "add", "192.0.2.2", "lladdr", mac.trim(), "dev", "va"]);
+    let tmp = TempDir::new("netns-xdp-i");
+    let (sent_pcap, out) = (tmp.join("sent.pcap"), tmp.join("out.pcap"));
+    // One queue, so more workers than that are refused, saying how many.
+    let refused = command_in(Some(&peers.b), detunnel())
+        .args(["decap", "-i", "vb", "--xdp", "--workers", "2", "-w", "/dev/null"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && said.contains("--workers 1"), "{said}");
+    let mut decap = decap_to_file(&peers.b, &["-i", "vb", "--xdp"], &out);
+    let mut sent = tcpdump(&peers.a, "vx0", &sent_pcap);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        !kernel_answers(&peers.a, "192.0.2.2"),
+        "the kernel answered a datagram the program should have taken"
+    );
+    send_through_vxlan(&peers, 0, 100);
+    std::thread::sleep(Duration::from_millis(500));
+    sent.stop();
+    let (text, json) = summary_of(&decap.stop());
+    let sent = frames_in(&sent_pcap);
+    assert_eq!(sent.len(), 100, "the VXLAN device sent other frames too");
+    // The probe came to detunnel, untunnelled, and is written as it came.
+    let got = frames_in(&out);
+    let inner = |f: &&Vec<u8>| f.len() > 34 && f[12..14] == [0x08, 0x00] && f[26..29] == [10, 42, 0];
+    let stripped: Vec<Vec<u8>> = got.iter().filter(inner).cloned().collect();
+    assert_eq!(stripped, sent, "the file holds other stripped frames than were sent: {text}");
+    let probe =
+        |f: &Vec<u8>| f.len() > 42 && f[23] == 17 && f[36..38] == [0, 9] && f[42..].starts_with(b"probe");
+    assert!(got.iter().any(probe), "no probe in the file: {text}");
+    assert_eq!(json["kernel"]["drops"], 0, "{text}");
+    assert_eq!(json["sources"][0]["name"], "interface vb", "{text}");
+}
