@@ -49,6 +49,12 @@ impl Program {
         let ifindex = ifindex(name)?;
         Ok(Program { attached: Arc::new(Attached::attach(ifindex, pick, queues)?), ifindex })
     }
+
+    /// True when interface `name` is the one the program was attached to (not one made again
+    /// since with the same name).
+    pub fn is_on(&self, name: &str) -> bool {
+        ifindex(name).ok() == Some(self.ifindex)
+    }
 }
 
 /// A ring shared with the kernel: a producer and a consumer index and a power of two of
@@ -288,12 +294,17 @@ impl XdpSocket {
             let e = io::Error::last_os_error();
             return if e.kind() == io::ErrorKind::Interrupted { Ok(()) } else { Err(e) };
         }
-        if pfd.revents & libc::POLLERR != 0 {
+        // A socket whose interface was deleted is unbound and polls as quiet (no POLLERR):
+        // the error the kernel left on it says so.
+        if r == 0 || pfd.revents & libc::POLLERR != 0 {
             let mut err: libc::c_int = 0;
             getsockopt(&self.fd, libc::SOL_SOCKET, libc::SO_ERROR, &mut err)?;
+            if err == 0 {
+                return Ok(());
+            }
             let e = io::Error::from_raw_os_error(err);
             return Err(if err == libc::ENETDOWN || err == libc::ENXIO {
-                io::Error::new(io::ErrorKind::NotFound, format!("the interface is gone ({e})"))
+                io::Error::new(io::ErrorKind::NotFound, e)
             } else {
                 e
             });

@@ -506,10 +506,21 @@ fn cpu_ticks(pid: u32) -> u64 {
 
 #[test]
 fn capture_rests_while_its_interface_is_gone_and_takes_it_back_when_made_again() {
+    gone_and_back("j", &["--workers", "2"]);
+}
+
+#[test]
+fn af_xdp_capture_rests_while_its_interface_is_gone_and_takes_it_back_when_made_again() {
+    gone_and_back("k", &["--xdp"]);
+}
+
+/// Captures from interface `ub` (with `extra` arguments) while it goes down, is deleted and
+/// is made again: the workers rest meanwhile, then take it back.
+fn gone_and_back(tag: &str, extra: &[&str]) {
     if !root() || !have_tool("ip") || !have_tool("python3") {
         return;
     }
-    let peers = Peers::new("j");
+    let peers = Peers::new(tag);
     let make = || {
         ip(&[
             "link", "add", "ua", "netns", &peers.a, "type", "veth", "peer", "name", "ub", "netns", &peers.b,
@@ -518,11 +529,15 @@ fn capture_rests_while_its_interface_is_gone_and_takes_it_back_when_made_again()
         ip(&["-n", &peers.b, "addr", "add", "10.77.0.2/24", "dev", "ub"]);
         ip(&["-n", &peers.a, "link", "set", "ua", "up"]);
         ip(&["-n", &peers.b, "link", "set", "ub", "up"]);
+        // Under an XDP program ub's kernel answers no ARP: a fixed neighbour.
+        let out = command_in(Some(&peers.b), "cat").arg("/sys/class/net/ub/address").output().unwrap();
+        let mac = String::from_utf8(out.stdout).unwrap();
+        ip(&["-n", &peers.a, "neigh", "replace", "10.77.0.2", "lladdr", mac.trim(), "dev", "ua"]);
     };
     make();
-    let tmp = TempDir::new("netns-ifgone");
+    let tmp = TempDir::new(&format!("netns-ifgone-{tag}"));
     let out = tmp.join("out.pcap");
-    let (pid, mut decap) = capture_in(&peers.b, &["ub", "--workers", "2"], &out);
+    let (pid, mut decap) = capture_in(&peers.b, &[&["ub"], extra].concat(), &out);
     std::thread::sleep(Duration::from_secs(1));
     let send = |from: u32| send_numbered(&peers.a, "10.77.0.2", from);
     send(0);

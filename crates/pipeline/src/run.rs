@@ -72,22 +72,65 @@ pub struct Finished {
     pub error: Option<RunError>,
 }
 
-/// A live source opened: a tunnel endpoint or an interface's capture ring — or a ring whose
-/// interface disappeared, opened again by name once a second until it is back — or an
-/// AF_XDP socket on an interface's queue.
+/// A live source opened: a tunnel endpoint, an interface's capture ring or an AF_XDP socket
+/// on one of its queues — or one of those two whose interface disappeared, opened again by
+/// name once a second until it is back.
 enum Live {
     Endpoint(capture::endpoint::Listener),
     Ring(capture::live::Ring, RingSpec),
-    Gone(RingSpec, Instant),
-    Xdp(XdpSource),
+    Xdp(capture::xdp::XdpSocket, XdpSpec),
+    Gone(Spec, Instant),
 }
 
-/// An AF_XDP socket, what the summary calls its source, and the endpoint whose packets it
-/// receives (none: every frame of its interface).
-struct XdpSource {
-    socket: capture::xdp::XdpSocket,
+/// How a worker's source on an interface is opened (again).
+#[derive(Clone)]
+enum Spec {
+    Ring(RingSpec),
+    Xdp(XdpSpec),
+}
+
+impl Spec {
+    fn open(&self) -> std::io::Result<Live> {
+        Ok(match self {
+            Spec::Ring(s) => Live::Ring(s.open()?, s.clone()),
+            Spec::Xdp(s) => Live::Xdp(s.open()?, s.clone()),
+        })
+    }
+
+    fn interface(&self) -> &str {
+        match self {
+            Spec::Ring(s) => &s.interface,
+            Spec::Xdp(s) => &s.interface,
+        }
+    }
+}
+
+/// How a worker's AF_XDP socket is opened: on which queue of which interface, under which
+/// program, what the summary calls its source, and the endpoint whose packets it receives
+/// (none: every frame of its interface).
+#[derive(Clone)]
+struct XdpSpec {
+    interface: String,
     name: String,
     endpoint: Option<capture::endpoint::Kind>,
+    pick: capture::xdp::Pick,
+    queue: u32,
+    queues: u32,
+    mib: u32,
+    /// The program the source's workers share: attached by the first to open a socket on
+    /// the interface as it is now (a new one once it was made again).
+    program: Arc<Mutex<Option<capture::xdp::Program>>>,
+}
+
+impl XdpSpec {
+    fn open(&self) -> std::io::Result<capture::xdp::XdpSocket> {
+        let mut program = self.program.lock().unwrap_or_else(|e| e.into_inner());
+        let program = match &mut *program {
+            Some(p) if p.is_on(&self.interface) => p,
+            slot => slot.insert(capture::xdp::Program::attach(&self.interface, self.pick, self.queues)?),
+        };
+        capture::xdp::XdpSocket::open(program, self.queue, self.mib)
+    }
 }
 
 /// How a worker's ring on an interface is opened.
@@ -113,8 +156,8 @@ impl Live {
                 let e = l.endpoint();
                 format!("{}://{}", e.kind.scheme(), e.addr)
             }
-            Live::Ring(_, spec) | Live::Gone(spec, _) => format!("interface {}", spec.interface),
-            Live::Xdp(x) => x.name.clone(),
+            Live::Ring(_, spec) | Live::Gone(Spec::Ring(spec), _) => format!("interface {}", spec.interface),
+            Live::Xdp(_, spec) | Live::Gone(Spec::Xdp(spec), _) => spec.name.clone(),
         }
     }
 }
@@ -281,7 +324,7 @@ fn open(config: &PipelineConfig, stop: Arc<AtomicBool>, hooks: Hooks) -> Result<
         let lane_of = |s: &Live| -> Result<Lane, StartError> {
             Ok(match s {
                 Live::Endpoint(l) => new_lane()?.for_endpoint(l.endpoint().kind, false),
-                Live::Xdp(XdpSource { endpoint: Some(kind), .. }) => new_lane()?.for_endpoint(*kind, true),
+                Live::Xdp(_, XdpSpec { endpoint: Some(kind), .. }) => new_lane()?.for_endpoint(*kind, true),
                 Live::Ring(..) | Live::Gone(..) | Live::Xdp(..) => new_lane()?,
             })
         };
@@ -355,10 +398,19 @@ fn open_xdp(
             "it has {queues} receive queues, and AF_XDP takes a worker per queue: --workers {queues} (or fewer queues: ethtool -L)"
         ))));
     }
-    let program = capture::xdp::Program::attach(interface, pick, config.workers as u32).map_err(failed)?;
-    for queue in 0..config.workers as u32 {
-        let socket = capture::xdp::XdpSocket::open(&program, queue, config.buffer_mib).map_err(failed)?;
-        sources.push(Live::Xdp(XdpSource { socket, name: name.clone(), endpoint }));
+    let program = Arc::new(Mutex::new(None));
+    for queue in 0..queues {
+        let spec = XdpSpec {
+            interface: interface.to_string(),
+            name: name.clone(),
+            endpoint,
+            pick,
+            queue,
+            queues,
+            mib: config.buffer_mib,
+            program: program.clone(),
+        };
+        sources.push(Live::Xdp(spec.open().map_err(failed)?, spec));
     }
     Ok(())
 }
@@ -441,6 +493,14 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, writes: &WriteQu
                         k.1 += s.drops;
                     }
                 };
+                let xdp_counts = |x: &mut capture::xdp::XdpSocket| {
+                    if let Ok(s) = x.stats() {
+                        let mut job = lock();
+                        let k = job.kernel.get_or_insert((0, 0));
+                        k.0 += s.packets;
+                        k.1 += s.drops;
+                    }
+                };
                 while !stop.load(Ordering::Relaxed) {
                     let (lane, decisions) = (&mut lane, &mut decisions);
                     let mut next = None;
@@ -461,8 +521,10 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, writes: &WriteQu
                                     );
                                 }
                                 kernel_counts(r);
-                                next =
-                                    Some(Live::Gone(spec.clone(), Instant::now() + Duration::from_secs(1)));
+                                next = Some(Live::Gone(
+                                    Spec::Ring(spec.clone()),
+                                    Instant::now() + Duration::from_secs(1),
+                                ));
                                 Ok(false)
                             }
                             waited => waited.map(|()| {
@@ -483,14 +545,30 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, writes: &WriteQu
                             }),
                         },
                         // A batch of frames from the shared memory.
-                        Live::Xdp(x) => x.socket.wait(200).map(|()| {
-                            let batch = x.socket.batch();
-                            let took = !batch.is_empty();
-                            if took {
-                                take_batch(|| batch.frames(), lane, decisions, lock, i, n, (chunk, &sent));
+                        Live::Xdp(x, spec) => match x.wait(200) {
+                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                                if speaks {
+                                    eprintln!(
+                                        "detunnel: interface {} disappeared ({e}); opening it again once a second until it is back",
+                                        spec.interface
+                                    );
+                                }
+                                xdp_counts(x);
+                                next = Some(Live::Gone(
+                                    Spec::Xdp(spec.clone()),
+                                    Instant::now() + Duration::from_secs(1),
+                                ));
+                                Ok(false)
                             }
-                            took
-                        }),
+                            waited => waited.map(|()| {
+                                let batch = x.batch();
+                                let took = !batch.is_empty();
+                                if took {
+                                    take_batch(|| batch.frames(), lane, decisions, lock, i, n, (chunk, &sent));
+                                }
+                                took
+                            }),
+                        },
                         Live::Gone(spec, retry) => {
                             std::thread::sleep(
                                 retry
@@ -499,14 +577,14 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, writes: &WriteQu
                             );
                             if Instant::now() >= *retry {
                                 match spec.open() {
-                                    Ok(ring) => {
+                                    Ok(live) => {
                                         if speaks {
                                             eprintln!(
                                                 "detunnel: interface {} is back; capturing again",
-                                                spec.interface
+                                                spec.interface()
                                             );
                                         }
-                                        next = Some(Live::Ring(ring, spec.clone()));
+                                        next = Some(live);
                                     }
                                     Err(_) => *retry = Instant::now() + Duration::from_secs(1),
                                 }
@@ -534,14 +612,7 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, writes: &WriteQu
                 lock().lanes[n] = lane.figures();
                 match &mut source {
                     Live::Ring(r, _) => kernel_counts(r),
-                    Live::Xdp(x) => {
-                        if let Ok(s) = x.socket.stats() {
-                            let mut job = lock();
-                            let k = job.kernel.get_or_insert((0, 0));
-                            k.0 += s.packets;
-                            k.1 += s.drops;
-                        }
-                    }
+                    Live::Xdp(x, _) => xdp_counts(x),
                     Live::Gone(..) => {}
                     Live::Endpoint(l) => {
                         if let Some(drops) = l.kernel_drops() {
