@@ -564,19 +564,32 @@ fn gone_and_back(tag: &str, extra: &[&str]) {
 
 #[test]
 fn outer_fragments_made_by_the_kernel_are_reassembled_by_the_workers() {
+    outer_fragments_reassembled("g", &["-i", "vb", "--workers", "2"]);
+}
+
+#[test]
+fn outer_fragments_reach_an_af_xdp_endpoint_and_are_reassembled() {
+    outer_fragments_reassembled("h", &["--listen", "vxlan://192.0.2.2", "--xdp"]);
+}
+
+/// Sends 30 frames whose VXLAN datagrams the kernel fragments to detunnel, receiving with
+/// `args`: each frame is written whole, once.
+fn outer_fragments_reassembled(tag: &str, args: &[&str]) {
     if !root() || !have_tool("ip") || !have_tool("python3") {
         return;
     }
     // A VXLAN device not tied to the veth takes 4000-byte frames over its 1500-byte underlay:
     // the kernel sends each VXLAN datagram as IPv4 fragments (VXLAN does not set DF), as a
     // mirror session that outgrew the path MTU does.
-    let peers = Peers::new("g");
+    let peers = Peers::new(tag);
     add_vxlan(&peers.a, "vx9", "43", "192.0.2.2", &["local", "192.0.2.1"]);
     ip(&["-n", &peers.a, "link", "set", "vx9", "mtu", "4000", "up"]);
-    let tmp = TempDir::new("netns-frag");
+    let tmp = TempDir::new(&format!("netns-frag-{tag}"));
     let out = tmp.join("out.pcap");
     let child = command_in(Some(&peers.b), detunnel())
-        .args(["decap", "-i", "vb", "--workers", "2", "--stats", "json", "-w"])
+        .arg("decap")
+        .args(args)
+        .args(["--stats", "json", "-w"])
         .arg(&out)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

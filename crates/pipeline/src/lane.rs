@@ -145,10 +145,17 @@ impl Lane {
             datagram: None,
             fate: Fate::Dropped(why),
         };
-        if self.endpoint.is_some_and(|(k, framed)| !k.terminates(decoded.stack(), framed)) {
+        // An endpoint's own socket hands over whole datagrams; frames from AF_XDP may be outer
+        // fragments, judged once reassembled.
+        let not_endpoint =
+            |stack: &Stack| self.endpoint.is_some_and(|(k, framed)| !k.terminates(stack, framed));
+        if !self.endpoint.is_some_and(|(_, framed)| framed) && not_endpoint(decoded.stack()) {
             return dropped("untunnelled", Drop::NotEndpointTunnel);
         }
         let mut d = match self.reassembler.offer(decoded, f.ts_nanos) {
+            Offer::Pass if not_endpoint(&self.stacks[at]) => {
+                return dropped("untunnelled", Drop::NotEndpointTunnel)
+            }
             Offer::Pass => {
                 let Some(decoded) = self.stacks[at].decoded(f.data) else {
                     return dropped("untunnelled", Drop::Undecoded);
@@ -169,7 +176,12 @@ impl Lane {
                 data.clear();
                 data.extend_from_slice(datagram);
                 let decoded = self.dissector.dissect(data, f.link, &mut self.stacks[whole]);
-                let mut d = judge(&self.decap, &mut self.filter, self.actions, decoded, data.len() as u32);
+                let mut d = if self.endpoint.is_some_and(|(k, framed)| !k.terminates(decoded.stack(), framed))
+                {
+                    dropped("untunnelled", Drop::NotEndpointTunnel)
+                } else {
+                    judge(&self.decap, &mut self.filter, self.actions, decoded, data.len() as u32)
+                };
                 (d.completed, d.stack, d.datagram) = (true, whole, Some(self.used));
                 self.used += 1;
                 d
