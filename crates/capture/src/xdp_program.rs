@@ -363,3 +363,66 @@ fn program(pick: Pick, map_fd: i32) -> Vec<Insn> {
     // What is left is picked: the redirect follows.
     a.finish(map_fd)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every pick the pipeline makes: a capture port, UDP and raw endpoints of both families.
+    fn picks() -> Vec<Pick> {
+        let v4: IpAddr = "192.0.2.2".parse().unwrap();
+        let v6: IpAddr = "2001:db8::2".parse().unwrap();
+        vec![
+            Pick::All,
+            Pick::To { addr: v4, proto: 17, port: Some(4789) },
+            Pick::To { addr: v4, proto: 47, port: None },
+            Pick::To { addr: v6, proto: 17, port: Some(6081) },
+            Pick::To { addr: v6, proto: 4, port: None },
+        ]
+    }
+
+    #[test]
+    fn every_jump_lands_inside_the_program_and_it_ends_in_exits() {
+        for pick in picks() {
+            let code = program(pick, 3);
+            assert_eq!(code.last().map(|i| i.code), Some(op::EXIT), "{pick:?}");
+            for (at, i) in code.iter().enumerate() {
+                if matches!(i.code, op::JGT_X | op::JNE32_K | op::JA) {
+                    let to = at as isize + 1 + isize::from(i.off);
+                    assert!(to > at as isize && (to as usize) < code.len(), "{pick:?}: jump at {at} to {to}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn network_order_fields_read_as_the_program_loads_them() {
+        // 0x0800 on the wire is bytes 08 00: a little-endian load reads 0x0008.
+        assert_eq!(wire16(0x0800), 0x0008);
+        assert_eq!(wire16(4789), 0xb512);
+        assert_eq!(wire32([192, 0, 2, 2]), i32::from_le_bytes([192, 0, 2, 2]));
+    }
+
+    #[test]
+    fn the_kernel_verifier_accepts_every_program() {
+        // Loading needs CAP_BPF (root); CI runs as root.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: loading BPF programs needs root");
+            return;
+        }
+        #[repr(C)]
+        struct MapCreate {
+            map_type: u32,
+            key_size: u32,
+            value_size: u32,
+            max_entries: u32,
+        }
+        let create = MapCreate { map_type: MAP_TYPE_XSKMAP, key_size: 4, value_size: 4, max_entries: 4 };
+        let map = bpf_fd(BPF_MAP_CREATE, &create).unwrap();
+        for pick in picks() {
+            if let Err(e) = load(&program(pick, map.as_raw_fd())) {
+                panic!("{pick:?}: {e}");
+            }
+        }
+    }
+}
