@@ -58,23 +58,7 @@ impl Attached {
     /// the driver can, else in the kernel's generic mode), with room for sockets on `queues`
     /// queues.
     pub(crate) fn attach(ifindex: u32, pick: Pick, queues: u32) -> io::Result<Attached> {
-        #[repr(C)]
-        struct MapCreate {
-            map_type: u32,
-            key_size: u32,
-            value_size: u32,
-            max_entries: u32,
-            map_flags: u32,
-        }
-        let create = MapCreate {
-            map_type: MAP_TYPE_XSKMAP,
-            key_size: 4,
-            value_size: 4,
-            max_entries: queues,
-            map_flags: 0,
-        };
-        let map =
-            bpf_fd(BPF_MAP_CREATE, &create).map_err(|e| context(e, "cannot create the XDP socket map"))?;
+        let map = socket_map(queues)?;
         let program = load(&program(pick, map.as_raw_fd()))?;
         #[repr(C)]
         struct LinkCreate {
@@ -120,6 +104,19 @@ impl Attached {
             .map(drop)
             .map_err(|e| context(e, "cannot add the socket to the XDP map"))
     }
+}
+
+/// A map of `entries` AF_XDP sockets by queue.
+fn socket_map(entries: u32) -> io::Result<OwnedFd> {
+    #[repr(C)]
+    struct MapCreate {
+        map_type: u32,
+        key_size: u32,
+        value_size: u32,
+        max_entries: u32,
+    }
+    let create = MapCreate { map_type: MAP_TYPE_XSKMAP, key_size: 4, value_size: 4, max_entries: entries };
+    bpf_fd(BPF_MAP_CREATE, &create).map_err(|e| context(e, "cannot create the XDP socket map"))
 }
 
 /// `e` with what was being done in front.
@@ -410,15 +407,7 @@ mod tests {
             eprintln!("skipped: loading BPF programs needs root");
             return;
         }
-        #[repr(C)]
-        struct MapCreate {
-            map_type: u32,
-            key_size: u32,
-            value_size: u32,
-            max_entries: u32,
-        }
-        let create = MapCreate { map_type: MAP_TYPE_XSKMAP, key_size: 4, value_size: 4, max_entries: 4 };
-        let map = bpf_fd(BPF_MAP_CREATE, &create).unwrap();
+        let map = socket_map(4).unwrap();
         for pick in picks() {
             if let Err(e) = load(&program(pick, map.as_raw_fd())) {
                 panic!("{pick:?}: {e}");
