@@ -107,8 +107,8 @@ def endpoint(on):
 
 def links_for(name):
     """Sets the links up again when receiver `name` needs other queues: AF_XDP takes a worker
-    per receive queue, so two AF_XDP workers get two (the sender's flow hash picks the queue),
-    every other receiver one."""
+    per receive queue, so two AF_XDP workers get two (and `send` a sender on each core: a
+    transmit ring's frame takes the queue of the core that sends it), every other receiver one."""
     queues = 2 if "xdp" in name and "x2" in name else 1
     if queues != _queues:
         setup(queues)
@@ -248,7 +248,8 @@ def settled(pid, quiet):
 
 
 # Frames a tunnel endpoint's or an AF_XDP receiver's drain sends: what its socket buffer holds
-# (about 1 GiB), or its shared memory (2 GiB of 4 KiB buffers: 524,288 frames a worker).
+# (about 1 GiB), or its shared memory (2 GiB of 4 KiB buffers: 524,288 frames a worker; two
+# AF_XDP workers get as many each, their queues an equal share from a sender each).
 ENDPOINT_FRAMES = 500_000
 
 
@@ -259,8 +260,12 @@ def drain(steps, detunnel, frames, repeat, work):
     for _ in range(repeat):
         for name, cmd, encap in steps:
             # A socket's buffer (at most 1 GiB) holds fewer datagrams than a 2 GiB ring.
-            n = min(frames, ENDPOINT_FRAMES) if encap or "xdp" in name else frames
             links_for(name)
+            n = frames
+            if "xdp" in name:
+                n = min(frames, ENDPOINT_FRAMES * _queues)
+            elif encap:
+                n = min(frames, ENDPOINT_FRAMES)
             with as_endpoint(encap):
                 got, drops, seconds = drain_step(name.split()[0], cmd, detunnel, n, work, encap)
             rate = float("nan")
