@@ -301,7 +301,8 @@ pub struct DecapArgs {
     pub interface: Vec<String>,
     /// Receiving threads per source: with `-i`, per interface, sharing it through a
     /// PACKET_FANOUT hash group (both directions of a flow reach the same thread); with a UDP
-    /// `--listen`, sockets sharing its port (SO_REUSEPORT: each sender reaches one of them).
+    /// `--listen`, sockets sharing its port (SO_REUSEPORT: each sender reaches one of them);
+    /// with `--xdp`, one per receive queue of the interface.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub workers: u16,
     /// With `-i`: put the interface in promiscuous mode while capturing.
@@ -315,8 +316,9 @@ pub struct DecapArgs {
     #[arg(long)]
     pub xdp: bool,
     /// Each worker's receive buffer, in MiB (tcpdump's -B counts KiB): its ring with `-i`, its
-    /// socket's buffer with `--listen` (past net.core.rmem_max as root); what is held while
-    /// the worker is busy, before the kernel drops.
+    /// socket's buffer with `--listen` (past net.core.rmem_max as root), its frames' memory
+    /// with `--xdp` (4 KiB a frame); what is held while the worker is busy, before the kernel
+    /// drops.
     #[arg(long = "buffer", value_name = "MIB", default_value_t = capture::DEFAULT_BUFFER_MIB,
           value_parser = clap::value_parser!(u32).range(i64::from(*capture::BUFFER_MIB.start())..=i64::from(*capture::BUFFER_MIB.end())))]
     pub buffer_mib: u32,

@@ -245,6 +245,17 @@ impl PipelineConfig {
         if self.workers == 0 || self.workers > 64 {
             return Err(format!("workers = {}: from 1 to 64", self.workers));
         }
+        if self.xdp && !self.is_live() {
+            return Err(
+                "AF_XDP (xdp, --xdp) receives from interfaces and endpoints, not capture files".into()
+            );
+        }
+        if self.xdp && self.promiscuous {
+            return Err(
+                "promiscuous mode is for capture rings; with AF_XDP set it on the interface (ip link set IFACE promisc on)"
+                    .into(),
+            );
+        }
         Ok(())
     }
 }
@@ -570,5 +581,20 @@ mod tests {
             .config(dissect::Config::default(), query::Context::new())
             .unwrap_err()
             .contains("cannot"));
+    }
+
+    #[test]
+    fn af_xdp_is_for_live_sources_without_promiscuous_mode() {
+        let config = |toml: &str| {
+            let spec: PipelineSpec = toml::from_str(toml).unwrap();
+            spec.config(dissect::Config::default(), query::Context::new())
+                .and_then(|c| c.check().map(|()| c.xdp))
+        };
+        assert_eq!(config("sources = [\"iface:eth0\"]\nsinks = [\"flows\"]\nxdp = true"), Ok(true));
+        let e = config("sources = [\"file:x.pcap\"]\nsinks = [\"flows\"]\nxdp = true").unwrap_err();
+        assert!(e.contains("not capture files"), "{e}");
+        let e = config("sources = [\"iface:eth0\"]\nsinks = [\"flows\"]\nxdp = true\npromiscuous = true")
+            .unwrap_err();
+        assert!(e.contains("promisc on"), "{e}");
     }
 }
