@@ -69,15 +69,25 @@ pub(crate) fn open(protocol: u16) -> io::Result<OwnedFd> {
 
 /// Maps the ring of `len` bytes the kernel allocated for `fd`.
 pub(crate) fn map(fd: &OwnedFd, len: usize) -> io::Result<*mut u8> {
-    // SAFETY: maps the socket's own ring; checked below.
+    map_at(Some(fd), len, 0)
+}
+
+/// Maps `len` bytes: those at `offset` of what the kernel allocated for `fd` (shared with it,
+/// its pages all mapped at once), or, without `fd`, fresh private memory.
+pub(crate) fn map_at(fd: Option<&OwnedFd>, len: usize, offset: u64) -> io::Result<*mut u8> {
+    let (flags, raw) = match fd {
+        Some(fd) => (libc::MAP_SHARED | libc::MAP_POPULATE, fd.as_raw_fd()),
+        None => (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1),
+    };
+    // SAFETY: maps a socket's own memory or fresh memory; checked below.
     let map = unsafe {
         libc::mmap(
             ptr::null_mut(),
             len,
             libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED,
-            fd.as_raw_fd(),
-            0,
+            flags,
+            raw,
+            offset as libc::off_t,
         )
     };
     if map == libc::MAP_FAILED {

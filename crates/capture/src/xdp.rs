@@ -8,7 +8,7 @@
 // The shared rings and memory need `unsafe`; each block says why it is sound.
 #![allow(unsafe_code)]
 
-use crate::packet_socket::{check, getsockopt, ifindex, setsockopt};
+use crate::packet_socket::{check, getsockopt, ifindex, map_at, setsockopt};
 use crate::reader::Frame;
 use crate::xdp_program::Attached;
 pub use crate::xdp_program::Pick;
@@ -78,21 +78,7 @@ impl Shared {
         offset: u64,
     ) -> io::Result<Shared> {
         let len = o.desc as usize + count as usize * size;
-        // SAFETY: maps the socket's ring; checked below.
-        let map = unsafe {
-            libc::mmap(
-                ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_POPULATE,
-                fd.as_raw_fd(),
-                offset as libc::off_t,
-            )
-        };
-        if map == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        let map = map.cast::<u8>();
+        let map = map_at(Some(fd), len, offset)?;
         // SAFETY: the offsets the kernel gave lie inside the mapping; the indexes are
         // aligned 32-bit words the kernel also reads and writes, so they are used atomically.
         Ok(unsafe {
@@ -177,21 +163,7 @@ impl XdpSocket {
         // SAFETY: `raw` is a new descriptor nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         let umem_len = frames as usize * CHUNK as usize;
-        // SAFETY: a private anonymous mapping; checked below.
-        let umem = unsafe {
-            libc::mmap(
-                ptr::null_mut(),
-                umem_len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if umem == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        let umem = umem.cast::<u8>();
+        let umem = map_at(None, umem_len, 0)?;
         let unmap = |e: io::Error| {
             // SAFETY: unmaps the mapping just made, once, on the way out.
             unsafe { libc::munmap(umem.cast(), umem_len) };

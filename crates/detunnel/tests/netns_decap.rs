@@ -439,8 +439,13 @@ fn a_deleted_tap_comes_back() {
 /// Captures with `decap -i` plus `args` in namespace `ns` into `out` (summary as JSON on
 /// standard error); its pid (`ip netns exec` runs detunnel in its own place) and the process.
 fn capture_in(ns: &str, args: &[&str], out: &std::path::Path) -> (u32, Running) {
+    decap_writing(ns, &[&["-i"], args].concat(), out)
+}
+
+/// Runs `detunnel decap ARGS --stats json -w OUT` in namespace `ns`; its pid and the process.
+fn decap_writing(ns: &str, args: &[&str], out: &std::path::Path) -> (u32, Running) {
     let child = command_in(Some(ns), detunnel())
-        .args(["decap", "-i"])
+        .arg("decap")
         .args(args)
         .args(["--stats", "json", "-w"])
         .arg(out)
@@ -799,17 +804,9 @@ fn two_workers_write_into_one_tap_one_tool_port_and_one_tunnel() {
 /// Runs `detunnel decap ARGS --stats json -w OUT` in namespace `ns`, giving it a second to
 /// attach its XDP program.
 fn decap_to_file(ns: &str, args: &[&str], out: &Path) -> Running {
-    let child = command_in(Some(ns), detunnel())
-        .arg("decap")
-        .args(args)
-        .args(["--stats", "json", "-w"])
-        .arg(out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (_, running) = decap_writing(ns, args, out);
     std::thread::sleep(Duration::from_secs(1));
-    Running(Some(child), "-TERM")
+    running
 }
 
 /// The JSON summary of a stopped decap.

@@ -501,6 +501,13 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, writes: &WriteQu
                         k.1 += s.drops;
                     }
                 };
+                // An interface gone: said once, opened again once a second from now on.
+                let gone = |said: String, spec: Spec| {
+                    if speaks {
+                        eprintln!("detunnel: {said}; opening it again once a second until it is back");
+                    }
+                    Some(Live::Gone(spec, Instant::now() + Duration::from_secs(1)))
+                };
                 while !stop.load(Ordering::Relaxed) {
                     let (lane, decisions) = (&mut lane, &mut decisions);
                     let mut next = None;
@@ -515,16 +522,8 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, writes: &WriteQu
                         // A ring block.
                         Live::Ring(r, spec) => match r.wait(200) {
                             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                                if speaks {
-                                    eprintln!(
-                                        "detunnel: {e}; opening it again once a second until it is back"
-                                    );
-                                }
                                 kernel_counts(r);
-                                next = Some(Live::Gone(
-                                    Spec::Ring(spec.clone()),
-                                    Instant::now() + Duration::from_secs(1),
-                                ));
+                                next = gone(e.to_string(), Spec::Ring(spec.clone()));
                                 Ok(false)
                             }
                             waited => waited.map(|()| {
@@ -547,24 +546,24 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, writes: &WriteQu
                         // A batch of frames from the shared memory.
                         Live::Xdp(x, spec) => match x.wait(200) {
                             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                                if speaks {
-                                    eprintln!(
-                                        "detunnel: interface {} disappeared ({e}); opening it again once a second until it is back",
-                                        spec.interface
-                                    );
-                                }
                                 xdp_counts(x);
-                                next = Some(Live::Gone(
-                                    Spec::Xdp(spec.clone()),
-                                    Instant::now() + Duration::from_secs(1),
-                                ));
+                                let said = format!("interface {} disappeared ({e})", spec.interface);
+                                next = gone(said, Spec::Xdp(spec.clone()));
                                 Ok(false)
                             }
                             waited => waited.map(|()| {
                                 let batch = x.batch();
                                 let took = !batch.is_empty();
                                 if took {
-                                    take_batch(|| batch.frames(), lane, decisions, lock, i, n, (chunk, &sent));
+                                    take_batch(
+                                        || batch.frames(),
+                                        lane,
+                                        decisions,
+                                        lock,
+                                        i,
+                                        n,
+                                        (chunk, &sent),
+                                    );
                                 }
                                 took
                             }),
