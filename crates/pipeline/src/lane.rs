@@ -149,11 +149,12 @@ impl Lane {
         // fragments, judged once reassembled.
         let not_endpoint =
             |stack: &Stack| self.endpoint.is_some_and(|(k, framed)| !k.terminates(stack, framed));
-        if !self.endpoint.is_some_and(|(_, framed)| framed) && not_endpoint(decoded.stack()) {
+        let framed = self.endpoint.is_some_and(|(_, framed)| framed);
+        if !framed && not_endpoint(decoded.stack()) {
             return dropped("untunnelled", Drop::NotEndpointTunnel);
         }
         let mut d = match self.reassembler.offer(decoded, f.ts_nanos) {
-            Offer::Pass if not_endpoint(&self.stacks[at]) => {
+            Offer::Pass if framed && not_endpoint(&self.stacks[at]) => {
                 return dropped("untunnelled", Drop::NotEndpointTunnel)
             }
             Offer::Pass => {
@@ -176,8 +177,7 @@ impl Lane {
                 data.clear();
                 data.extend_from_slice(datagram);
                 let decoded = self.dissector.dissect(data, f.link, &mut self.stacks[whole]);
-                let mut d = if self.endpoint.is_some_and(|(k, framed)| !k.terminates(decoded.stack(), framed))
-                {
+                let mut d = if not_endpoint(decoded.stack()) {
                     dropped("untunnelled", Drop::NotEndpointTunnel)
                 } else {
                     judge(&self.decap, &mut self.filter, self.actions, decoded, data.len() as u32)
