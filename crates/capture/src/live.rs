@@ -26,12 +26,12 @@ const STATUS_AT: usize = 8;
 /// `TPACKET_V3` in `enum tpacket_versions`.
 const TPACKET_V3: libc::c_int = 2;
 
-/// Kernel counters of a ring since the last read (reading resets them).
+/// Kernel counters of a ring (or an AF_XDP socket) since the last read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RingStats {
     /// Frames that passed the socket's filter.
     pub packets: u64,
-    /// Frames dropped because the ring was full.
+    /// Frames dropped because the ring was full (or, with AF_XDP, a frame was too long).
     pub drops: u64,
 }
 

@@ -8,13 +8,13 @@
 // The shared rings and memory need `unsafe`; each block says why it is sound.
 #![allow(unsafe_code)]
 
+use crate::live::RingStats;
 use crate::packet_socket::{check, getsockopt, ifindex, map_at, setsockopt};
 use crate::reader::Frame;
 use crate::xdp_program::Attached;
 pub use crate::xdp_program::Pick;
 use dissect::LinkType;
 use std::io;
-use std::marker::PhantomData;
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::ptr;
@@ -126,23 +126,14 @@ pub struct XdpSocket {
     rx_next: u32,
     fill_next: u32,
     record: u64,
-    /// Frames read since the kernel's counters were last asked for, and those counters then.
-    taken: u64,
+    /// Frames read (`record`) and the kernel's drops when the counts were last asked for.
+    counted: u64,
     dropped: u64,
 }
 
 // SAFETY: the mappings are owned by this value alone (the kernel writes only the entries and
 // buffers it owns), so it may move to another thread.
 unsafe impl Send for XdpSocket {}
-
-/// The kernel's counts of a socket since they were last read.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct XdpStats {
-    /// Frames the program handed to the socket (taken and dropped).
-    pub packets: u64,
-    /// Frames dropped: the receive ring was full, no buffer was free, or a frame was too long.
-    pub drops: u64,
-}
 
 impl XdpSocket {
     /// Opens a socket on queue `queue` of the interface `program` is attached to, with `mib`
@@ -207,7 +198,7 @@ impl XdpSocket {
             rx_next: 0,
             fill_next: 0,
             record: 0,
-            taken: 0,
+            counted: 0,
             dropped: 0,
         };
         // Every buffer to the kernel.
@@ -297,8 +288,9 @@ impl XdpSocket {
         XdpBatch { first: self.rx_next, count, ts, socket: self }
     }
 
-    /// The kernel's counts since the last call.
-    pub fn stats(&mut self) -> io::Result<XdpStats> {
+    /// The kernel's counts since the last call: frames the program handed to the socket
+    /// (read and dropped), and those dropped (the receive ring full, or a frame too long).
+    pub fn stats(&mut self) -> io::Result<RingStats> {
         // SAFETY: all zero is a valid xdp_statistics.
         let mut s: libc::xdp_statistics = unsafe { std::mem::zeroed() };
         getsockopt(&self.fd, libc::SOL_XDP, libc::XDP_STATISTICS, &mut s)?;
@@ -306,8 +298,9 @@ impl XdpSocket {
         let dropped = s.rx_dropped + s.rx_ring_full;
         let drops = dropped.saturating_sub(self.dropped);
         self.dropped = dropped;
-        let packets = std::mem::take(&mut self.taken) + drops;
-        Ok(XdpStats { packets, drops })
+        let packets = self.record - self.counted + drops;
+        self.counted = self.record;
+        Ok(RingStats { packets, drops })
     }
 }
 
@@ -329,11 +322,6 @@ pub struct XdpBatch<'s> {
 }
 
 impl XdpBatch<'_> {
-    /// Frames in the batch.
-    pub fn len(&self) -> usize {
-        self.count as usize
-    }
-
     /// True when no frame came.
     pub fn is_empty(&self) -> bool {
         self.count == 0
@@ -341,7 +329,7 @@ impl XdpBatch<'_> {
 
     /// The frames, in order; they can be walked more than once while the batch is held.
     pub fn frames(&self) -> XdpFrames<'_> {
-        XdpFrames { batch: self, at: 0, record: self.socket.record, _frames: PhantomData }
+        XdpFrames { batch: self, at: 0, record: self.socket.record }
     }
 
     /// Asks the processor for the first bytes of the batch's `i`th frame: each frame has a
@@ -380,7 +368,6 @@ impl Drop for XdpBatch<'_> {
         s.rx_next = s.rx_next.wrapping_add(self.count);
         s.rx.consumer().store(s.rx_next, Ordering::Release);
         s.record += u64::from(self.count);
-        s.taken += u64::from(self.count);
     }
 }
 
@@ -389,7 +376,6 @@ pub struct XdpFrames<'b> {
     batch: &'b XdpBatch<'b>,
     at: u32,
     record: u64,
-    _frames: PhantomData<&'b [u8]>,
 }
 
 impl<'b> Iterator for XdpFrames<'b> {

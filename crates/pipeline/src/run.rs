@@ -484,17 +484,9 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, writes: &WriteQu
                     writes.write_waiting();
                 };
                 let chunk = if held.is_empty() { usize::MAX } else { CHUNK };
-                // A ring's kernel counters go to the job when it ends, or when its interface does.
-                let kernel_counts = |r: &capture::live::Ring| {
-                    if let Ok(s) = r.stats() {
-                        let mut job = lock();
-                        let k = job.kernel.get_or_insert((0, 0));
-                        k.0 += s.packets;
-                        k.1 += s.drops;
-                    }
-                };
-                let xdp_counts = |x: &mut capture::xdp::XdpSocket| {
-                    if let Ok(s) = x.stats() {
+                // A ring's (or AF_XDP socket's) kernel counters go to the job when it ends, or when its interface does.
+                let kernel_counts = |stats: std::io::Result<capture::live::RingStats>| {
+                    if let Ok(s) = stats {
                         let mut job = lock();
                         let k = job.kernel.get_or_insert((0, 0));
                         k.0 += s.packets;
@@ -522,7 +514,7 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, writes: &WriteQu
                         // A ring block.
                         Live::Ring(r, spec) => match r.wait(200) {
                             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                                kernel_counts(r);
+                                kernel_counts(r.stats());
                                 next = gone(e.to_string(), Spec::Ring(spec.clone()));
                                 Ok(false)
                             }
@@ -546,7 +538,7 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, writes: &WriteQu
                         // A batch of frames from the shared memory.
                         Live::Xdp(x, spec) => match x.wait(200) {
                             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                                xdp_counts(x);
+                                kernel_counts(x.stats());
                                 let said = format!("interface {} disappeared ({e})", spec.interface);
                                 next = gone(said, Spec::Xdp(spec.clone()));
                                 Ok(false)
@@ -610,8 +602,8 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, writes: &WriteQu
                 lane.finish();
                 lock().lanes[n] = lane.figures();
                 match &mut source {
-                    Live::Ring(r, _) => kernel_counts(r),
-                    Live::Xdp(x, _) => xdp_counts(x),
+                    Live::Ring(r, _) => kernel_counts(r.stats()),
+                    Live::Xdp(x, _) => kernel_counts(x.stats()),
                     Live::Gone(..) => {}
                     Live::Endpoint(l) => {
                         if let Some(drops) = l.kernel_drops() {
