@@ -243,6 +243,12 @@ impl<'b> Iterator for Frames<'b> {
         // The last frame, or a broken offset, ends the walk.
         self.at =
             if hdr.tp_next_offset == 0 { BLOCK_SIZE as usize } else { self.at + hdr.tp_next_offset as usize };
+        if self.left > 0 && self.at < BLOCK_SIZE as usize {
+            // The next frame's header and first bytes, read while this one is worked on.
+            let len = packet_socket::PREFETCHED.min(BLOCK_SIZE as usize - self.at);
+            // SAFETY: `at..at + len` lies inside the block (cut above).
+            packet_socket::prefetch(unsafe { std::slice::from_raw_parts(self.base.add(self.at), len) });
+        }
         Some(Frame {
             data,
             orig_len: hdr.tp_len,

@@ -9,7 +9,7 @@
 #![allow(unsafe_code)]
 
 use crate::live::RingStats;
-use crate::packet_socket::{check, getsockopt, ifindex, map_at, setsockopt};
+use crate::packet_socket::{check, getsockopt, ifindex, map_at, prefetch, setsockopt, PREFETCHED};
 use crate::reader::Frame;
 use crate::xdp_program::Attached;
 pub use crate::xdp_program::Pick;
@@ -32,9 +32,8 @@ const BATCH: u32 = 1024;
 /// below 16 million frames a second (the default buffer); frames take the time they are read,
 /// so up to this much late.
 pub const GATHER: std::time::Duration = std::time::Duration::from_millis(1);
-/// How many frames ahead of the one read the next is prefetched, and how many of its bytes.
+/// How many frames ahead of the one read the next is prefetched.
 const AHEAD: u32 = 4;
-const PREFETCHED: usize = 512;
 
 /// The program on an interface, shared by the sockets of its queues.
 #[derive(Clone)]
@@ -338,13 +337,10 @@ impl XdpBatch<'_> {
         let d = self.desc(i);
         let s = &*self.socket;
         let end = (d.addr as usize).saturating_add((d.len as usize).min(PREFETCHED)).min(s.umem_len);
-        for at in (d.addr as usize..end).step_by(64) {
-            // SAFETY: `at` lies inside the frame memory (cut above); a prefetch reads nothing.
-            #[cfg(target_arch = "x86_64")]
-            unsafe {
-                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(s.umem.add(at).cast());
-            }
-        }
+        let start = (d.addr as usize).min(end);
+        // SAFETY: `start..end` lies inside the frame memory (cut above), which the socket
+        // maps while it lives.
+        prefetch(unsafe { std::slice::from_raw_parts(s.umem.add(start), end - start) });
     }
 
     /// The descriptor of the batch's `i`th frame.

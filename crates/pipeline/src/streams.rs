@@ -4,25 +4,43 @@
 use crate::summary::{Counts, StreamCounts};
 use decap::StreamKey;
 use foldhash::HashMap;
+use std::hash::{Hash, Hasher};
 
 /// Most streams tracked one by one; frames of further streams are counted together.
 pub const MAX_STREAMS: usize = 65_536;
 
-/// One stream's counts and number.
+/// Slots of the cache of streams recently counted (a power of two).
+const RECENT: usize = 128;
+
+/// One stream's counts.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     frames: u64,
     bytes: u64,
-    /// 1 for the first stream seen, 2 for the next, ...
-    ordinal: u32,
 }
 
 /// The streams seen.
-#[derive(Default)]
 pub struct StreamTable {
     // Keyed by what the wire says: the map's hasher is seeded per process.
-    entries: HashMap<StreamKey, Entry>,
+    ordinals: HashMap<StreamKey, u32>,
+    /// Each stream's key and counts, in the order first seen (its ordinal less one).
+    entries: Vec<(StreamKey, Entry)>,
+    /// Streams lately counted, each in the slot [`slot`] gives its key, with its ordinal (0 for
+    /// none): most frames find their stream here, without hashing it.
+    recent: Vec<(StreamKey, u32)>,
     other: Counts,
+}
+
+impl Default for StreamTable {
+    fn default() -> StreamTable {
+        let none = StreamKey::new(decap::StreamKind::Other, [0u8; 4].into(), [0u8; 4].into(), "", 0);
+        StreamTable {
+            ordinals: HashMap::default(),
+            entries: Vec::new(),
+            recent: vec![(none, 0); RECENT],
+            other: Counts::default(),
+        }
+    }
 }
 
 /// What counting a frame of a stream found.
@@ -38,24 +56,39 @@ pub enum Seen {
 impl StreamTable {
     /// Counts a frame of `len` bytes of stream `key`.
     pub fn count(&mut self, key: StreamKey, len: u64) -> Seen {
-        if let Some(e) = self.entries.get_mut(&key) {
+        let at = slot(&key);
+        let (cached, ordinal) = self.recent[at];
+        let (ordinal, seen) = if ordinal != 0 && cached == key {
+            (ordinal, Seen::Known(ordinal))
+        } else {
+            let seen = match self.ordinals.get(&key) {
+                Some(&ordinal) => Seen::Known(ordinal),
+                None if self.entries.len() >= MAX_STREAMS => {
+                    self.other.frames += 1;
+                    self.other.bytes += len;
+                    return Seen::Untracked;
+                }
+                None => {
+                    let ordinal = self.entries.len() as u32 + 1;
+                    self.ordinals.insert(key, ordinal);
+                    self.entries.push((key, Entry { frames: 0, bytes: 0 }));
+                    Seen::New(ordinal)
+                }
+            };
+            let (Seen::Known(ordinal) | Seen::New(ordinal)) = seen else { return seen };
+            self.recent[at] = (key, ordinal);
+            (ordinal, seen)
+        };
+        if let Some((_, e)) = self.entries.get_mut(ordinal as usize - 1) {
             e.frames += 1;
             e.bytes += len;
-            return Seen::Known(e.ordinal);
         }
-        if self.entries.len() >= MAX_STREAMS {
-            self.other.frames += 1;
-            self.other.bytes += len;
-            return Seen::Untracked;
-        }
-        let ordinal = self.entries.len() as u32 + 1;
-        self.entries.insert(key, Entry { frames: 1, bytes: len, ordinal });
-        Seen::New(ordinal)
+        seen
     }
 
     /// Every stream, most frames first, and the frames of untracked ones.
     pub fn report(&self) -> (Vec<StreamCounts>, Counts) {
-        let mut v: Vec<(&StreamKey, &Entry)> = self.entries.iter().collect();
+        let mut v: Vec<(&StreamKey, &Entry)> = self.entries.iter().map(|(k, e)| (k, e)).collect();
         v.sort_by(|a, b| b.1.frames.cmp(&a.1.frames).then(a.0.cmp(b.0)));
         let streams = v
             .into_iter()
@@ -70,5 +103,76 @@ impl StreamTable {
             })
             .collect();
         (streams, self.other)
+    }
+}
+
+/// The cache slot of `key`: the two words its `Hash` writes, folded with one multiplication
+/// (cheaper than the map's seeded hash; a stream that shares a slot is found in the map).
+fn slot(key: &StreamKey) -> usize {
+    let mut fold = Fold(0);
+    key.hash(&mut fold);
+    (fold.finish() >> (64 - RECENT.trailing_zeros())) as usize
+}
+
+/// Folds the words written into it.
+struct Fold(u64);
+
+impl Hasher for Fold {
+    fn write(&mut self, bytes: &[u8]) {
+        bytes.iter().for_each(|&b| self.write_u64(u64::from(b)));
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.0 = self.0.rotate_left(29) ^ word;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use decap::StreamKind;
+
+    fn vxlan(vni: u32) -> StreamKey {
+        StreamKey::new(StreamKind::Vxlan, [10, 0, 0, 1].into(), [10, 0, 0, 2].into(), "vni", vni)
+    }
+
+    #[test]
+    fn streams_are_numbered_as_first_seen_and_counted_through_the_cache_and_the_map() {
+        let mut table = StreamTable::default();
+        // More streams than cache slots, so that some share a slot and are found in the map.
+        let streams = RECENT as u32 * 3;
+        for round in 0..3u64 {
+            for vni in 0..streams {
+                let seen = table.count(vxlan(vni), 100 + u64::from(vni));
+                match (round, seen) {
+                    (0, Seen::New(n)) | (1.., Seen::Known(n)) => assert_eq!(n, vni + 1),
+                    _ => panic!("vni {vni}, round {round}: not numbered in order"),
+                }
+            }
+        }
+        let (counts, other) = table.report();
+        assert_eq!(counts.len(), streams as usize);
+        assert_eq!((other.frames, other.bytes), (0, 0));
+        for c in counts {
+            assert_eq!((c.frames, c.bytes), (3, 3 * (100 + u64::from(c.id))), "{}", c.name);
+        }
+    }
+
+    #[test]
+    fn streams_past_the_limit_are_counted_together() {
+        let mut table = StreamTable::default();
+        for vni in 0..MAX_STREAMS as u32 {
+            table.count(vxlan(vni), 1);
+        }
+        assert!(matches!(table.count(vxlan(MAX_STREAMS as u32), 60), Seen::Untracked));
+        assert!(matches!(table.count(vxlan(MAX_STREAMS as u32), 60), Seen::Untracked));
+        assert!(matches!(table.count(vxlan(7), 60), Seen::Known(8)));
+        let (counts, other) = table.report();
+        assert_eq!(counts.len(), MAX_STREAMS);
+        assert_eq!((other.frames, other.bytes), (2, 120));
     }
 }
