@@ -465,6 +465,7 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, writes: &WriteQu
         job.kernel = Some((0, 0));
     }
     let held: Vec<Held> = (0..sources.len()).map(|n| job.held(n)).collect();
+    let alone = sources.len() == 1;
     let shared = Mutex::new(job);
     let lock = || shared.lock().unwrap_or_else(|e| e.into_inner());
     std::thread::scope(|scope| {
@@ -507,7 +508,15 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, writes: &WriteQu
                         // A batch of datagrams (up to 32).
                         Live::Endpoint(l) => l.fill().map(|count| {
                             if count > 0 {
-                                take_batch(|| l.frames(), lane, decisions, lock, i, n, (chunk, &sent));
+                                take_batch(
+                                    || l.frames(),
+                                    (lane, alone),
+                                    decisions,
+                                    lock,
+                                    i,
+                                    n,
+                                    (chunk, &sent),
+                                );
                             }
                             count > 0
                         }),
@@ -524,7 +533,7 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, writes: &WriteQu
                                 if let Some(block) = block {
                                     take_batch(
                                         || block.frames(),
-                                        lane,
+                                        (lane, alone),
                                         decisions,
                                         lock,
                                         i,
@@ -549,7 +558,7 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, writes: &WriteQu
                                 if took {
                                     take_batch(
                                         || batch.frames(),
-                                        lane,
+                                        (lane, alone),
                                         decisions,
                                         lock,
                                         i,
@@ -624,13 +633,16 @@ fn receive(job: &mut Job, sources: Vec<Live>, lanes: Vec<Lane>, writes: &WriteQu
 /// each: chunked 3.58-5.39 M frames a second, median 5.10 M, whole 5.18-6.01 M, median 5.47 M).
 const CHUNK: usize = 256;
 
-/// Decides a batch of frames in worker `worker`'s lane, outside the lock, then counts (as
-/// source `source`) and delivers them under the lock (taken with `lock`), a chunk at a time,
-/// with the job's periodic work; calls `sent` after each chunk of `chunk` frames, the lock
-/// let go.
+/// Counts (as source `source`) and delivers a batch of frames under the job's lock (taken with
+/// `lock`), a chunk at a time, with the job's periodic work; calls `sent` after each chunk of
+/// `chunk` frames, the lock let go. Several workers decide the whole batch in their lanes
+/// first, outside the lock, so that one decides while another delivers; a worker `alone`
+/// decides each frame as it delivers it, which saves storing and reading back every decision
+/// (drains of 1,000,000 frames to /dev/null, alternating: 157-161 ns of CPU a frame against
+/// 169-171).
 fn take_batch<'f, 'j, G: std::ops::DerefMut<Target = &'j mut Job>, I: Iterator<Item = Frame<'f>>>(
     frames: impl Fn() -> I,
-    lane: &mut Lane,
+    (lane, alone): (&mut Lane, bool),
     decisions: &mut Vec<Decision>,
     lock: &impl Fn() -> G,
     source: usize,
@@ -639,19 +651,26 @@ fn take_batch<'f, 'j, G: std::ops::DerefMut<Target = &'j mut Job>, I: Iterator<I
 ) {
     lane.begin();
     decisions.clear();
-    decisions.extend(frames().map(|f| lane.decide(&f)));
-    let mut frames = frames().zip(decisions.iter()).peekable();
+    if !alone {
+        decisions.extend(frames().map(|f| lane.decide(&f)));
+    }
+    let (mut frames, mut decided) = (frames().peekable(), decisions.iter());
     while frames.peek().is_some() {
         let mut job = lock();
         job.worker = worker;
-        let mut stopped = false;
-        for (f, d) in frames.by_ref().take(chunk) {
-            job.count_source(source, &f);
-            if job.deliver(&f, d, lane).is_break() {
-                stopped = true;
-                break;
-            }
-        }
+        let mut deliver = |f: &Frame<'_>, d: &Decision, lane: &Lane| {
+            job.count_source(source, f);
+            job.deliver(f, d, lane).is_break()
+        };
+        let stopped = if alone {
+            frames.by_ref().take(chunk).any(|f| {
+                lane.begin();
+                let d = lane.decide(&f);
+                deliver(&f, &d, lane)
+            })
+        } else {
+            frames.by_ref().take(chunk).zip(&mut decided).any(|(f, d)| deliver(&f, d, lane))
+        };
         job.lanes[worker] = lane.figures();
         job.tick();
         drop(job);
