@@ -2,7 +2,7 @@
 //! duplicates, rebuilding ERSPAN times, numbering tunnel streams, and handing each emitted
 //! frame to every sink (or to one, balanced) — under one lock for all the lanes of a pipeline.
 use crate::flow_sink::FlowSink;
-use crate::lane::{Decision, Fate, Lane, LaneFigures};
+use crate::lane::{Decision, Fate, InputKind, Lane, LaneFigures};
 use crate::outputs::{FileOut, FrameSink, Held};
 use crate::sflow::{Sampled, SflowReader};
 use crate::streams::{Seen, StreamTable};
@@ -50,8 +50,8 @@ pub struct Job {
     bytes_in: u64,
     emitted: u64,
     bytes_emitted: u64,
-    in_by_kind: Vec<(&'static str, u64)>,
-    out_by_kind: Vec<(&'static str, u64)>,
+    in_by_kind: [u64; InputKind::COUNT],
+    out_by_kind: [u64; InputKind::COUNT],
     drops: [u64; Drop::ALL.len()],
     dropped_frames: Vec<u64>,
     reassembled_frames: Vec<u64>,
@@ -114,8 +114,8 @@ impl Job {
             bytes_in: 0,
             emitted: 0,
             bytes_emitted: 0,
-            in_by_kind: Vec::new(),
-            out_by_kind: Vec::new(),
+            in_by_kind: [0; InputKind::COUNT],
+            out_by_kind: [0; InputKind::COUNT],
             drops: [0; Drop::ALL.len()],
             dropped_frames: Vec::new(),
             reassembled_frames: Vec::new(),
@@ -157,7 +157,7 @@ impl Job {
         if d.completed && self.reassembled_frames.len() < MAX_LISTED {
             self.reassembled_frames.push(f.record);
         }
-        count(&mut self.in_by_kind, d.kind);
+        self.in_by_kind[d.kind.index()] += 1;
         let data = lane.data(d, f.data);
         if self.sflow.is_some() {
             self.sampled(d, lane, f);
@@ -192,9 +192,11 @@ impl Job {
         };
         // The flow engine counts, and the export sends, every frame the filter let through
         // (duplicates aside), as received and decoded.
-        if let Some(decoded) = lane.counted(d, f.data) {
-            for sink in [&mut self.flows, &mut self.export].into_iter().flatten() {
-                sink.offer(decoded, f.orig_len);
+        if self.flows.is_some() || self.export.is_some() {
+            if let Some(decoded) = lane.counted(d, f.data) {
+                for sink in [&mut self.flows, &mut self.export].into_iter().flatten() {
+                    sink.offer(decoded, f.orig_len);
+                }
             }
         }
         if self.error.is_some() || self.output_closed {
@@ -264,7 +266,7 @@ impl Job {
         };
         self.emitted += 1;
         self.bytes_emitted += e.len() as u64;
-        count(&mut self.out_by_kind, e.stream.map_or("untunnelled", |k| k.kind.name()));
+        self.out_by_kind[InputKind::of(e.stream).index()] += 1;
         if !self.sinks.is_empty() {
             let worker = self.worker;
             match balance {
@@ -425,8 +427,8 @@ impl Job {
             bytes_out,
             seconds: (self.started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
             interrupted: self.interrupted,
-            in_by_encapsulation: named(&self.in_by_kind),
-            out_by_stream_kind: named(&self.out_by_kind),
+            in_by_encapsulation: by_kind(&self.in_by_kind),
+            out_by_stream_kind: by_kind(&self.out_by_kind),
             dropped: Drop::ALL.iter().map(|d| (d.name().to_string(), self.drops[*d as usize])).collect(),
             dropped_frames: self.dropped_frames.clone(),
             reassembled_frames: self.reassembled_frames.clone(),
@@ -513,15 +515,8 @@ fn sflow_counts(r: &SflowReader) -> summary::SflowCounts {
     }
 }
 
-/// Adds one to `key`'s count. Keys are the same static names every time, so the address is
-/// compared first and the text only when a name is new.
-fn count(v: &mut Vec<(&'static str, u64)>, key: &'static str) {
-    if let Some(e) = v.iter_mut().find(|(k, _)| std::ptr::eq(k.as_ptr(), key.as_ptr())) {
-        e.1 += 1;
-        return;
-    }
-    match v.iter_mut().find(|(k, _)| *k == key) {
-        Some(e) => e.1 += 1,
-        None => v.push((key, 1)),
-    }
+/// The kinds counted in `counts` (indexed as [`InputKind::index`]), by name.
+fn by_kind(counts: &[u64; InputKind::COUNT]) -> BTreeMap<String, u64> {
+    let counted = InputKind::all().map(|k| (k.name().to_string(), counts[k.index()]));
+    counted.filter(|(_, n)| *n > 0).collect()
 }

@@ -7,15 +7,15 @@ use crate::filter::Filter;
 use capture::endpoint::Kind;
 use capture::Frame;
 use decap::reassembly::{Limits, Offer, ReassemblyCounters};
-use decap::{Decapsulator, Drop, Emission, Outcome, Reassembler};
+use decap::{Decapsulator, Drop, Emission, Outcome, Reassembler, StreamKey, StreamKind};
 use dissect::{Decoded, Dissector, Proto, Stack};
 use std::ops::Range;
 
 /// What a lane decided for one frame.
 pub struct Decision {
-    /// How the input is counted: its outermost tunnel's kind, `untunnelled` or
-    /// `outer_fragment`.
-    pub kind: &'static str,
+    /// How the input is counted: by its outermost tunnel's kind, untunnelled, or as an outer
+    /// fragment.
+    pub kind: InputKind,
     /// The frame completed an outer datagram held for reassembly.
     pub completed: bool,
     /// When the flow engine counts the frame (it passed the filter; outer fragments count one
@@ -29,6 +29,53 @@ pub struct Decision {
     pub datagram: Option<usize>,
     /// Emitted or dropped.
     pub fate: Fate,
+}
+
+/// How an input frame is counted: by the kind of its outermost tunnel, as untunnelled, or as
+/// an outer fragment. An index into a table of counts, so that counting takes no search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    /// Its outermost tunnel is of this kind.
+    Tunnel(StreamKind),
+    /// It has no tunnel.
+    Untunnelled,
+    /// It is an outer fragment.
+    OuterFragment,
+}
+
+impl InputKind {
+    /// How many there are.
+    pub const COUNT: usize = StreamKind::ALL.len() + 2;
+
+    /// Each, in the order of [`InputKind::index`].
+    pub fn all() -> impl Iterator<Item = InputKind> {
+        let tunnels = StreamKind::ALL.into_iter().map(InputKind::Tunnel);
+        tunnels.chain([InputKind::Untunnelled, InputKind::OuterFragment])
+    }
+
+    /// Its place among all (below [`InputKind::COUNT`]).
+    pub fn index(self) -> usize {
+        match self {
+            InputKind::Tunnel(k) => k as usize,
+            InputKind::Untunnelled => StreamKind::ALL.len(),
+            InputKind::OuterFragment => StreamKind::ALL.len() + 1,
+        }
+    }
+
+    /// The name it is counted by in summaries: the tunnel's, as in stream names,
+    /// `untunnelled` or `outer_fragment`.
+    pub fn name(self) -> &'static str {
+        match self {
+            InputKind::Tunnel(k) => k.name(),
+            InputKind::Untunnelled => "untunnelled",
+            InputKind::OuterFragment => "outer_fragment",
+        }
+    }
+
+    /// The kind of what is emitted with stream `stream` (none: untunnelled).
+    pub fn of(stream: Option<StreamKey>) -> InputKind {
+        stream.map_or(InputKind::Untunnelled, |k| InputKind::Tunnel(k.kind))
+    }
 }
 
 /// Whether a frame is emitted, and how.
@@ -151,15 +198,15 @@ impl Lane {
             |stack: &Stack| self.endpoint.is_some_and(|(k, framed)| !k.terminates(stack, framed));
         let framed = self.endpoint.is_some_and(|(_, framed)| framed);
         if !framed && not_endpoint(decoded.stack()) {
-            return dropped("untunnelled", Drop::NotEndpointTunnel);
+            return dropped(InputKind::Untunnelled, Drop::NotEndpointTunnel);
         }
         let mut d = match self.reassembler.offer(decoded, f.ts_nanos) {
             Offer::Pass if framed && not_endpoint(&self.stacks[at]) => {
-                return dropped("untunnelled", Drop::NotEndpointTunnel)
+                return dropped(InputKind::Untunnelled, Drop::NotEndpointTunnel)
             }
             Offer::Pass => {
                 let Some(decoded) = self.stacks[at].decoded(f.data) else {
-                    return dropped("untunnelled", Drop::Undecoded);
+                    return dropped(InputKind::Untunnelled, Drop::Undecoded);
                 };
                 let mut d = judge(&self.decap, &mut self.filter, self.actions, decoded, f.orig_len);
                 d.stack = at;
@@ -167,8 +214,8 @@ impl Lane {
                 d.counted = d.counted.map(|_| at);
                 return d;
             }
-            Offer::Held => dropped("outer_fragment", Drop::FragmentHeld),
-            Offer::Refused => dropped("outer_fragment", Drop::FragmentRefused),
+            Offer::Held => dropped(InputKind::OuterFragment, Drop::FragmentHeld),
+            Offer::Refused => dropped(InputKind::OuterFragment, Drop::FragmentRefused),
             Offer::Complete(datagram) => {
                 if self.used == self.datagrams.len() {
                     self.datagrams.push(Vec::with_capacity(datagram.len()));
@@ -178,7 +225,7 @@ impl Lane {
                 data.extend_from_slice(datagram);
                 let decoded = self.dissector.dissect(data, f.link, &mut self.stacks[whole]);
                 let mut d = if not_endpoint(decoded.stack()) {
-                    dropped("untunnelled", Drop::NotEndpointTunnel)
+                    dropped(InputKind::Untunnelled, Drop::NotEndpointTunnel)
                 } else {
                     judge(&self.decap, &mut self.filter, self.actions, decoded, data.len() as u32)
                 };
@@ -248,8 +295,8 @@ fn judge(
     orig_len: u32,
 ) -> Decision {
     let Actions { emit, want_erspan3, balance, .. } = actions;
-    // How the input is counted: by its outermost tunnel's kind, in the words of stream names.
-    let outermost = || Decapsulator::outermost_stream(decoded).map_or("untunnelled", |k| k.kind.name());
+    // How the input is counted: by its outermost tunnel's kind.
+    let outermost = || InputKind::of(Decapsulator::outermost_stream(decoded));
     // `counted` is set (to its stack) by the caller when the filter accepted the frame.
     let decision = |kind, accepted: bool, fate| Decision {
         kind,
@@ -276,9 +323,26 @@ fn judge(
                 .map(|l| l.offset as usize..l.end());
             let balance = balance.then(|| decap::balance::conversation_hash(decoded, emission.first_layer));
             // The outermost tunnel stripped is the outermost there is.
-            kind = emission.stream.map(|k| k.kind.name());
+            kind = emission.stream.map(|k| InputKind::Tunnel(k.kind));
             Fate::Emitted { emission, erspan3, balance }
         }
     };
     decision(kind.unwrap_or_else(outermost), true, fate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::InputKind;
+
+    #[test]
+    fn input_kinds_index_a_table_of_their_own_size_by_distinct_names() {
+        let kinds: Vec<InputKind> = InputKind::all().collect();
+        assert_eq!(kinds.len(), InputKind::COUNT);
+        for (i, k) in kinds.iter().enumerate() {
+            assert_eq!(k.index(), i, "{k:?}");
+        }
+        let names: std::collections::BTreeSet<&str> = kinds.iter().map(|k| k.name()).collect();
+        assert_eq!(names.len(), InputKind::COUNT);
+        assert!(names.contains("untunnelled") && names.contains("outer_fragment") && names.contains("vxlan"));
+    }
 }
