@@ -23,8 +23,8 @@ struct Entry {
 pub struct StreamTable {
     // Keyed by what the wire says: the map's hasher is seeded per process.
     ordinals: HashMap<StreamKey, u32>,
-    /// Each stream's key and counts, in the order first seen (its ordinal less one).
-    entries: Vec<(StreamKey, Entry)>,
+    /// Each stream's counts, in the order first seen (its ordinal less one).
+    entries: Vec<Entry>,
     /// Streams lately counted, each in the slot [`slot`] gives its key, with its ordinal (0 for
     /// none): most frames find their stream here, without hashing it.
     recent: Vec<(StreamKey, u32)>,
@@ -57,38 +57,43 @@ impl StreamTable {
     /// Counts a frame of `len` bytes of stream `key`.
     pub fn count(&mut self, key: StreamKey, len: u64) -> Seen {
         let at = slot(&key);
-        let (cached, ordinal) = self.recent[at];
-        let (ordinal, seen) = if ordinal != 0 && cached == key {
-            (ordinal, Seen::Known(ordinal))
-        } else {
-            let seen = match self.ordinals.get(&key) {
-                Some(&ordinal) => Seen::Known(ordinal),
-                None if self.entries.len() >= MAX_STREAMS => {
-                    self.other.frames += 1;
-                    self.other.bytes += len;
-                    return Seen::Untracked;
-                }
-                None => {
-                    let ordinal = self.entries.len() as u32 + 1;
-                    self.ordinals.insert(key, ordinal);
-                    self.entries.push((key, Entry { frames: 0, bytes: 0 }));
-                    Seen::New(ordinal)
-                }
-            };
-            let (Seen::Known(ordinal) | Seen::New(ordinal)) = seen else { return seen };
-            self.recent[at] = (key, ordinal);
-            (ordinal, seen)
+        let (ordinal, new) = match self.recent[at] {
+            (cached, ordinal) if ordinal != 0 && cached == key => (ordinal, false),
+            _ => {
+                let (ordinal, new) = match self.ordinals.get(&key) {
+                    Some(&ordinal) => (ordinal, false),
+                    None if self.entries.len() >= MAX_STREAMS => {
+                        self.other.frames += 1;
+                        self.other.bytes += len;
+                        return Seen::Untracked;
+                    }
+                    None => {
+                        self.entries.push(Entry { frames: 0, bytes: 0 });
+                        let ordinal = self.entries.len() as u32;
+                        self.ordinals.insert(key, ordinal);
+                        (ordinal, true)
+                    }
+                };
+                self.recent[at] = (key, ordinal);
+                (ordinal, new)
+            }
         };
-        if let Some((_, e)) = self.entries.get_mut(ordinal as usize - 1) {
+        if let Some(e) = self.entries.get_mut(ordinal as usize - 1) {
             e.frames += 1;
             e.bytes += len;
         }
-        seen
+        if new {
+            Seen::New(ordinal)
+        } else {
+            Seen::Known(ordinal)
+        }
     }
 
     /// Every stream, most frames first, and the frames of untracked ones.
     pub fn report(&self) -> (Vec<StreamCounts>, Counts) {
-        let mut v: Vec<(&StreamKey, &Entry)> = self.entries.iter().map(|(k, e)| (k, e)).collect();
+        let mut v: Vec<(&StreamKey, Entry)> = (self.ordinals.iter())
+            .filter_map(|(k, &ordinal)| Some((k, *self.entries.get(ordinal as usize - 1)?)))
+            .collect();
         v.sort_by(|a, b| b.1.frames.cmp(&a.1.frames).then(a.0.cmp(b.0)));
         let streams = v
             .into_iter()
