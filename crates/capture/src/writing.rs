@@ -17,13 +17,8 @@ use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 pub(crate) const BUFFER: usize = 1 << 20;
 /// The frame length of a record that holds no frame.
 pub(crate) const NOT_A_FRAME: u32 = u32::MAX;
-/// Buffers a queued file lets wait before a worker that finds another writing it waits its
-/// turn (not holding the lock it gathers under) instead of going on.
+/// Buffers a queued file lets wait before the thread gathering writes them itself.
 const MAX_WAITING: usize = 4;
-/// Buffers a queued file lets wait before the thread gathering writes them itself, holding
-/// what it gathers under: a bound on memory that workers which write reach only when one
-/// of them has stopped taking its turns.
-const MAX_HANDED: usize = 16;
 
 /// Who writes a capture writer's buffers out.
 #[derive(Clone, Default)]
@@ -358,21 +353,12 @@ impl QueuedFile {
     /// Writes every buffer waiting, in order, with `output` held (so no other thread takes one
     /// in between).
     fn write_waiting(&self, output: &mut Output) {
-        while self.write_one(output) {}
-    }
-
-    /// Writes the first buffer waiting, with `output` held; false when none was.
-    fn write_one(&self, output: &mut Output) -> bool {
-        let next = lock(&self.waiting).pop_front();
-        let Some(mut buffers) = next else { return false };
-        let w = output.write_and_clear(&mut buffers);
-        lock(&self.reports).push((w, buffers));
-        true
-    }
-
-    /// Buffers waiting.
-    fn waiting(&self) -> usize {
-        lock(&self.waiting).len()
+        loop {
+            let next = lock(&self.waiting).pop_front();
+            let Some(mut buffers) = next else { return };
+            let w = output.write_and_clear(&mut buffers);
+            lock(&self.reports).push((w, buffers));
+        }
     }
 }
 
@@ -411,7 +397,7 @@ impl Queued {
     fn hand(&mut self, buffers: &mut Buffers) -> Vec<Written> {
         let mut done = Vec::new();
         self.take_reports(&mut done);
-        if self.in_flight >= MAX_HANDED {
+        if self.in_flight >= MAX_WAITING {
             done.extend(self.drain());
         }
         let mut full = self.spare.pop().unwrap_or_else(new_buffers);
@@ -446,93 +432,29 @@ impl Queued {
 /// Files whose buffers wait to be written, shared by the workers of a live pipeline; each
 /// calls [`WriteQueue::write_waiting`] after letting go of the lock it gathers under.
 #[derive(Clone, Default)]
-pub struct WriteQueue(Arc<Mutex<VecDeque<Arc<QueuedFile>>>>);
+pub struct WriteQueue(Arc<Mutex<Vec<Arc<QueuedFile>>>>);
 
 impl WriteQueue {
     /// Lists `file` as having buffers waiting, unless it is listed already.
     fn list(&self, file: &Arc<QueuedFile>) {
         if !file.listed.swap(true, Ordering::AcqRel) {
-            lock(&self.0).push_back(file.clone());
+            lock(&self.0).push(file.clone());
         }
     }
 
-    /// Writes out a buffer of every file with buffers waiting (more while too many wait; each
-    /// file's in the order gathered), so that two workers take turns writing a file slower
-    /// than they gather, each deciding frames between its turns; a file left with buffers
-    /// waiting stays listed. A file another thread is writing is left to it and looked at
-    /// again on the next call — unless too many wait, when this thread waits its turn.
+    /// Writes out every buffer waiting, each file's in the order gathered. A file another
+    /// thread is writing is left to it, and looked at again on the next call.
     pub fn write_waiting(&self) {
-        let listed = lock(&self.0).len();
-        for _ in 0..listed {
-            let next = lock(&self.0).pop_front();
+        loop {
+            let next = lock(&self.0).pop();
             let Some(file) = next else { return };
             file.listed.store(false, Ordering::Release);
-            let output = match file.output.try_lock() {
-                Ok(output) => Some(output),
-                Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
-                Err(TryLockError::WouldBlock) if file.waiting() >= MAX_WAITING => Some(lock(&file.output)),
-                Err(TryLockError::WouldBlock) => None,
+            // (A statement: the lock's guard goes before `file` does.)
+            match file.output.try_lock() {
+                Ok(mut output) => file.write_waiting(&mut output),
+                Err(TryLockError::Poisoned(p)) => file.write_waiting(&mut p.into_inner()),
+                Err(TryLockError::WouldBlock) => return self.list(&file),
             };
-            if let Some(mut output) = output {
-                while file.write_one(&mut output) && file.waiting() >= MAX_WAITING {}
-            }
-            if file.waiting() > 0 {
-                self.list(&file);
-            }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A byte sink another handle can read.
-    #[derive(Clone, Default)]
-    struct Shared(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Shared {
-        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-            lock(&self.0).extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    /// Hands `count` buffers of one 100-byte record each, the record's bytes its number.
-    fn hand(q: &mut Queued, count: u8, first: u8) {
-        for n in first..first + count {
-            let mut buffers = new_buffers();
-            buffers.0.extend_from_slice(&[n; 100]);
-            buffers.1.push((100, 100));
-            q.hand(&mut buffers);
-        }
-    }
-
-    #[test]
-    fn workers_write_a_buffer_a_turn_in_order_and_more_when_too_many_wait() {
-        let (queue, file) = (WriteQueue::default(), Shared::default());
-        let mut q = Queued::new(Output::new(Out::Other(Box::new(file.clone()))), queue.clone());
-        let written = || lock(&file.0).len() / 100;
-        hand(&mut q, 2, 0);
-        queue.write_waiting();
-        assert_eq!(written(), 1, "one buffer a turn");
-        queue.write_waiting();
-        assert_eq!(written(), 2, "the file stayed listed");
-        queue.write_waiting();
-        assert_eq!(written(), 2);
-        // Too many waiting: a turn writes until fewer do.
-        hand(&mut q, MAX_WAITING as u8 + 2, 2);
-        queue.write_waiting();
-        assert_eq!(written(), 2 + 3);
-        // Past MAX_HANDED the gathering thread writes them itself, all of them.
-        hand(&mut q, MAX_HANDED as u8, 8);
-        assert!(written() >= 8 + MAX_HANDED - 1 - MAX_WAITING, "{}", written());
-        q.flush();
-        let bytes = lock(&file.0).clone();
-        let order: Vec<u8> = bytes.chunks(100).map(|c| c[0]).collect();
-        assert_eq!(order, (0..8 + MAX_HANDED as u8).collect::<Vec<_>>(), "in the order handed");
     }
 }
