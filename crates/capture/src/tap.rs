@@ -29,7 +29,8 @@ pub struct TapCounts {
     pub too_big: u64,
     /// Frames the kernel refused (interface down, no reader buffer): not written.
     pub errors: u64,
-    /// Times the interface was created again after it disappeared.
+    /// Times the interface was created again after it disappeared (by this writer or
+    /// another) that this writer has written through since.
     pub reopened: u64,
 }
 
@@ -170,9 +171,9 @@ impl Tap {
             device.max_frame = max_frame;
             generation += 1;
             self.shared.generation.store(generation, Ordering::Release);
-            self.counts.reopened += 1;
         }
         if let Ok(file) = descriptor(&device.device) {
+            self.counts.reopened += generation - self.generation;
             (self.file, self.generation, self.max_frame) = (file, generation, device.max_frame);
         }
     }

@@ -434,6 +434,8 @@ fn a_deleted_tap_comes_back() {
     let ours: Vec<u8> =
         frames_in(&pcap).iter().filter(|f| f[12..14] == [0x88, 0xb5]).map(|f| f[14]).collect();
     assert_eq!(ours, (0..10).collect::<Vec<u8>>(), "frames after the TAP came back reach its listeners");
+    // Created again once; both workers wrote through the new one, and it counts once.
+    assert_eq!(json_sink(&summary, 0)["reopened"], 1, "{summary}");
 }
 
 /// Captures with `decap -i` plus `args` in namespace `ns` into `out` (summary as JSON on
@@ -699,6 +701,53 @@ fn tool_ports_carry_the_stripped_frames_and_survive_an_interface_going_down() {
     let (frames, errors) = (port["frames"].as_u64().unwrap(), port["errors"].as_u64().unwrap());
     assert_eq!(frames + errors, 150, "{summary}");
     assert_eq!(frames, got.len() as u64, "written frames are the frames the tool got: {summary}");
+    // Down and up again, the port's socket carries on: nothing was opened again.
+    assert_eq!(port["reopened"], 0, "{summary}");
+}
+
+#[test]
+fn a_tool_port_deleted_and_created_again_is_opened_again() {
+    if !root() || !have_tool("ip") || !have_tool("tcpdump") || !have_tool("python3") {
+        return;
+    }
+    let peers = Peers::new("q");
+    tool_ports(&peers);
+    let tmp = TempDir::new("netns-out-again");
+    let mut decap = decap_into_taps(
+        &peers.b,
+        &["--listen", "vxlan://192.0.2.2", "--out", "tp2", "--stats", "json"],
+        "tp2",
+    );
+    let (sent_pcap, tool_pcap) = (tmp.join("sent.pcap"), tmp.join("tool.pcap"));
+    let mut sent = tcpdump(&peers.a, "vx0", &sent_pcap);
+    std::thread::sleep(Duration::from_secs(2));
+    send_through_vxlan(&peers, 0, 20);
+    // Deleted (both ends of the pair): what is sent meanwhile is refused and counted.
+    ip(&["-n", &peers.b, "link", "del", "tp2"]);
+    send_through_vxlan(&peers, 20, 10);
+    std::thread::sleep(Duration::from_millis(500));
+    ip(&["link", "add", "tp2", "netns", &peers.b, "type", "veth", "peer", "name", "tq2", "netns", &peers.c]);
+    ip(&["-n", &peers.b, "link", "set", "tp2", "up"]);
+    ip(&["-n", &peers.c, "link", "set", "tq2", "up"]);
+    let mut at_tool = tcpdump(&peers.c, "tq2", &tool_pcap);
+    // A port is looked for again at most once a second.
+    std::thread::sleep(Duration::from_secs(2));
+    send_through_vxlan(&peers, 30, 30);
+    std::thread::sleep(Duration::from_secs(1));
+    sent.stop();
+    at_tool.stop();
+    let summary = String::from_utf8_lossy(&decap.stop().stderr).to_string();
+    let (sent, got) = (frames_in(&sent_pcap), frames_in(&tool_pcap));
+    assert_eq!(sent.len(), 60, "the VXLAN device sent other frames too");
+    // The frames after it was created again reach the tool, byte for byte.
+    let ours: Vec<&Vec<u8>> = got.iter().filter(|f| sent.contains(f)).collect();
+    assert_eq!(ours.len(), 30, "{summary}");
+    assert!(ours.iter().zip(&sent[30..]).all(|(a, b)| *a == b), "{summary}");
+    let port = json_sink(&summary, 0);
+    let (frames, errors) = (port["frames"].as_u64().unwrap(), port["errors"].as_u64().unwrap());
+    assert_eq!(frames + errors, 60, "{summary}");
+    assert!(errors >= 10, "the frames sent while it was gone are refused: {summary}");
+    assert_eq!(port["reopened"], 1, "{summary}");
 }
 
 #[test]

@@ -183,8 +183,9 @@ trait Outlet: Send {
     fn finish(&mut self) {
         self.flush();
     }
-    /// Its name in the summary and its counts (frames, bytes, too big, refused).
-    fn counts(&self) -> (String, [u64; 4]);
+    /// Its name in the summary and its counts (frames, bytes, too big, refused), and the
+    /// times its interface came back as this part saw them.
+    fn counts(&self) -> (String, [u64; 4], u64);
 }
 
 impl Outlet for capture::tap::Tap {
@@ -194,9 +195,9 @@ impl Outlet for capture::tap::Tap {
     fn flush(&mut self) {
         capture::tap::Tap::flush(self);
     }
-    fn counts(&self) -> (String, [u64; 4]) {
+    fn counts(&self) -> (String, [u64; 4], u64) {
         let c = self.counts;
-        (format!("tap {}", self.name()), [c.frames, c.bytes, c.too_big, c.errors])
+        (format!("tap {}", self.name()), [c.frames, c.bytes, c.too_big, c.errors], c.reopened)
     }
 }
 
@@ -210,9 +211,9 @@ impl Outlet for capture::tool_port::ToolPort {
     fn finish(&mut self) {
         capture::tool_port::ToolPort::finish(self);
     }
-    fn counts(&self) -> (String, [u64; 4]) {
+    fn counts(&self) -> (String, [u64; 4], u64) {
         let c = self.counts;
-        (format!("out {}", self.name()), [c.frames, c.bytes, c.too_big, c.errors])
+        (format!("out {}", self.name()), [c.frames, c.bytes, c.too_big, c.errors], c.reopened)
     }
 }
 
@@ -223,9 +224,9 @@ impl Outlet for capture::encap::Sender {
     fn flush(&mut self) {
         capture::encap::Sender::flush(self);
     }
-    fn counts(&self) -> (String, [u64; 4]) {
+    fn counts(&self) -> (String, [u64; 4], u64) {
         let c = self.counts;
-        (self.target().to_string(), [c.frames, c.bytes, 0, c.errors])
+        (self.target().to_string(), [c.frames, c.bytes, 0, c.errors], 0)
     }
 }
 
@@ -318,13 +319,15 @@ impl FrameSink {
         self.parts.iter().for_each(|p| lock(p).finish());
     }
 
-    /// What it took and refused (all parts together).
+    /// What it took and refused (all parts together), and the times its interface came back:
+    /// every part sees each return (a tool port's rings each open again, a TAP's writers each
+    /// take the new device), so the most any part saw.
     pub fn counts(&self) -> SinkCounts {
-        let (name, _) = lock(&self.parts[0]).counts();
-        let [frames, bytes, too_big, errors] = self.parts.iter().fold([0; 4], |sum, p| {
-            let (_, c) = lock(p).counts();
-            std::array::from_fn(|i| sum[i] + c[i])
+        let (name, _, _) = lock(&self.parts[0]).counts();
+        let ([frames, bytes, too_big, errors], reopened) = self.parts.iter().fold(([0; 4], 0), |sum, p| {
+            let (_, c, back) = lock(p).counts();
+            (std::array::from_fn(|i| sum.0[i] + c[i]), sum.1.max(back))
         });
-        SinkCounts { name, frames, bytes, too_big, errors }
+        SinkCounts { name, frames, bytes, too_big, errors, reopened }
     }
 }

@@ -133,7 +133,7 @@ pub struct SourceCounts {
     pub bytes: u64,
 }
 
-/// A TAP or tunnel sink.
+/// A TAP, tool port or tunnel sink.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SinkCounts {
     /// `tap mon0`, `vxlan://192.0.2.9:4789?vni=7`, ...
@@ -146,6 +146,9 @@ pub struct SinkCounts {
     pub too_big: u64,
     /// Frames it refused.
     pub errors: u64,
+    /// Times its interface came back (a TAP deleted and created again, a tool port down and up
+    /// again) and was written to again.
+    pub reopened: u64,
 }
 
 /// The flows sink.
@@ -333,8 +336,13 @@ impl Summary {
             ));
         }
         for k in &self.sinks {
+            let back = match k.reopened {
+                0 => String::new(),
+                1 => "; its interface came back once".to_string(),
+                n => format!("; its interface came back {n} times"),
+            };
             s.push_str(&format!(
-                "  {}: {} frames written ({} bytes), {} too big, {} refused\n",
+                "  {}: {} frames written ({} bytes), {} too big, {} refused{back}\n",
                 k.name, k.frames, k.bytes, k.too_big, k.errors
             ));
         }
@@ -371,4 +379,29 @@ fn by_count(v: &[(String, u64)]) -> String {
     let mut v = v.to_vec();
     v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     v.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sink_whose_interface_came_back_says_how_often() {
+        let sink = |name: &str, reopened| SinkCounts {
+            name: name.into(),
+            frames: 130,
+            bytes: 9_000,
+            too_big: 0,
+            errors: 20,
+            reopened,
+        };
+        let s = Summary {
+            sinks: vec![sink("out tp1", 0), sink("tap mon0", 1), sink("out tp2", 2)],
+            ..Summary::default()
+        };
+        let text = s.text();
+        assert!(text.contains("out tp1: 130 frames written (9000 bytes), 0 too big, 20 refused\n"), "{text}");
+        assert!(text.contains("tap mon0: 130 frames written (9000 bytes), 0 too big, 20 refused; its interface came back once\n"), "{text}");
+        assert!(text.contains("; its interface came back 2 times\n"), "{text}");
+    }
 }

@@ -466,6 +466,7 @@ fn pipelines(out: &mut String, s: &Shared) {
     );
     let mut sinks = Vec::new();
     let mut sink_errors = Vec::new();
+    let mut sink_reopened = Vec::new();
     let mut streams = Vec::new();
     let mut sources = Vec::new();
     let (mut kinds_in, mut kinds_out) = (Vec::new(), Vec::new());
@@ -486,7 +487,8 @@ fn pipelines(out: &mut String, s: &Shared) {
         for k in &v.sinks {
             let l = format!("{{pipeline=\"{}\",sink=\"{}\"}}", label(n), label(&k.name));
             sinks.push((l.clone(), k.frames as f64));
-            sink_errors.push((l, (k.errors + k.too_big) as f64));
+            sink_errors.push((l.clone(), (k.errors + k.too_big) as f64));
+            sink_reopened.push((l, k.reopened as f64));
         }
         for k in &v.streams {
             let l = format!("{{pipeline=\"{}\",stream=\"{}\"}}", label(n), label(&k.name));
@@ -515,6 +517,13 @@ fn pipelines(out: &mut String, s: &Shared) {
         c,
         "Frames a sink refused or found too big.",
         &sink_errors,
+    );
+    family(
+        out,
+        "detunnel_pipeline_sink_reopened_total",
+        c,
+        "Times a sink's interface came back (a TAP created again, a tool port opened again).",
+        &sink_reopened,
     );
     family(out, "detunnel_pipeline_stream_frames_total", c, "Frames per tunnel stream.", &streams);
 }
