@@ -184,7 +184,7 @@ trait Outlet: Send {
         self.flush();
     }
     /// Its name in the summary and its counts (frames, bytes, too big, refused), and the
-    /// times its interface came back as this part saw them.
+    /// times this part was opened again.
     fn counts(&self) -> (String, [u64; 4], u64);
 }
 
@@ -319,9 +319,9 @@ impl FrameSink {
         self.parts.iter().for_each(|p| lock(p).finish());
     }
 
-    /// What it took and refused (all parts together), and the times its interface came back:
-    /// every part sees each return (a tool port's rings each open again, a TAP's writers each
-    /// take the new device), so the most any part saw.
+    /// What it took and refused (all parts together), and the times it was opened again: each
+    /// part opens again after its interface comes back (a tool port's rings each, a TAP's
+    /// writers each taking the new device), so the most any part did.
     pub fn counts(&self) -> SinkCounts {
         let (name, _, _) = lock(&self.parts[0]).counts();
         let ([frames, bytes, too_big, errors], reopened) = self.parts.iter().fold(([0; 4], 0), |sum, p| {

@@ -146,8 +146,8 @@ pub struct SinkCounts {
     pub too_big: u64,
     /// Frames it refused.
     pub errors: u64,
-    /// Times its interface came back (a TAP deleted and created again, a tool port down and up
-    /// again) and was written to again.
+    /// Times it was opened again after its interface refused frames: a TAP deleted and created
+    /// again, a tool port whose socket went stale (deleted and created again).
     pub reopened: u64,
 }
 
@@ -338,8 +338,8 @@ impl Summary {
         for k in &self.sinks {
             let back = match k.reopened {
                 0 => String::new(),
-                1 => "; its interface came back once".to_string(),
-                n => format!("; its interface came back {n} times"),
+                1 => "; opened again once".to_string(),
+                n => format!("; opened again {n} times"),
             };
             s.push_str(&format!(
                 "  {}: {} frames written ({} bytes), {} too big, {} refused{back}\n",
@@ -386,7 +386,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_sink_whose_interface_came_back_says_how_often() {
+    fn a_sink_opened_again_says_how_often() {
         let sink = |name: &str, reopened| SinkCounts {
             name: name.into(),
             frames: 130,
@@ -401,7 +401,12 @@ mod tests {
         };
         let text = s.text();
         assert!(text.contains("out tp1: 130 frames written (9000 bytes), 0 too big, 20 refused\n"), "{text}");
-        assert!(text.contains("tap mon0: 130 frames written (9000 bytes), 0 too big, 20 refused; its interface came back once\n"), "{text}");
-        assert!(text.contains("; its interface came back 2 times\n"), "{text}");
+        assert!(
+            text.contains(
+                "tap mon0: 130 frames written (9000 bytes), 0 too big, 20 refused; opened again once\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("; opened again 2 times\n"), "{text}");
     }
 }

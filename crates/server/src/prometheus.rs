@@ -522,7 +522,7 @@ fn pipelines(out: &mut String, s: &Shared) {
         out,
         "detunnel_pipeline_sink_reopened_total",
         c,
-        "Times a sink's interface came back (a TAP created again, a tool port opened again).",
+        "Times a sink was opened again after its interface refused frames (a TAP or tool port deleted and created again).",
         &sink_reopened,
     );
     family(out, "detunnel_pipeline_stream_frames_total", c, "Frames per tunnel stream.", &streams);
