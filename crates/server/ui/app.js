@@ -301,7 +301,17 @@ function renderFlows(flows) {
     el('th', {}, 'agent'), el('th', {}, 'data source'), el('th', {}, ''));
   $('flow-table').tHead.replaceChildren(head);
   const colour = new Map(chartedKeys().map((k, i) => [k, COLOURS[i % COLOURS.length]]));
+  // A row shown before is kept (its numbers updated), so that a click on it is not lost to a
+  // refresh that would replace it between the press and the release.
+  const shown = new Map([...$('flow-table').tBodies[0].rows].map((tr) => [tr.dataset.id, tr]));
   const rows = flows.map((f) => {
+    const id = [names.join(','), f.key, colour.get(f.key) || ''].join('|');
+    const numbers = [human(f.value), total ? (100 * f.value / total).toFixed(1) + '%' : '', f.agent || '', f.dataSource || ''];
+    const kept = shown.get(id);
+    if (kept) {
+      numbers.forEach((text, i) => { kept.cells[names.length + i].textContent = text; });
+      return kept;
+    }
     const values = f.key.split(',');
     const cells = names.map((n, i) => {
       const td = el('td', { class: 'key', title: 'click: only this; shift-click: all but this' });
@@ -310,11 +320,12 @@ function renderFlows(flows) {
       td.addEventListener('click', (ev) => addChip(term(n, values[i] ?? '', ev.shiftKey)));
       return td;
     });
-    return el('tr', {}, ...cells,
-      el('td', { class: 'num' }, human(f.value)),
-      el('td', { class: 'num' }, total ? (100 * f.value / total).toFixed(1) + '%' : ''),
-      el('td', {}, f.agent || ''), el('td', {}, f.dataSource || ''),
+    const row = el('tr', {}, ...cells,
+      el('td', { class: 'num' }, numbers[0]), el('td', { class: 'num' }, numbers[1]),
+      el('td', {}, numbers[2]), el('td', {}, numbers[3]),
       el('td', {}, el('button', { type: 'button', class: 'where', onclick: () => whereSeen(f.key) }, 'where seen')));
+    row.dataset.id = id;
+    return row;
   });
   $('flow-table').tBodies[0].replaceChildren(...rows);
 }
