@@ -364,6 +364,9 @@ function curlText() {
 // ---- broker ----
 
 const streamRates = new Map(); // stream name -> {frames, at, rates: []}
+// Each stream's row, kept across refreshes (its numbers updated) so that a click on its name
+// is not lost to a row replaced between the press and the release.
+const streamRows = new Map(); // stream name -> tr
 
 function figure(label, value) { return el('div', { class: 'figure' }, el('b', {}, value), el('span', {}, label)); }
 
@@ -417,9 +420,16 @@ async function pollBroker() {
         if (r.rates.length > 60) r.rates.shift();
         Object.assign(r, { frames: s.frames, at: now });
         streamRates.set(id, r);
-        const link = el('a', { class: 'stream', title: 'its flows', onclick: () => openStream(s) }, s.name);
-        return el('tr', { 'data-stream': s.name }, el('td', {}, link), el('td', { class: 'num' }, String(s.frames)), el('td', { class: 'num' }, human(s.bytes)),
-          el('td', { class: 'num' }, human(r.rates.at(-1) ?? 0) + '/s'), el('td', {}, sparkline(r.rates)));
+        let row = streamRows.get(id);
+        if (!row) {
+          const link = el('a', { class: 'stream', title: 'its flows', onclick: () => openStream(s) }, s.name);
+          row = el('tr', { 'data-stream': s.name }, el('td', {}, link), el('td', { class: 'num' }), el('td', { class: 'num' }),
+            el('td', { class: 'num' }), el('td', {}));
+          streamRows.set(id, row);
+        }
+        [String(s.frames), human(s.bytes), human(r.rates.at(-1) ?? 0) + '/s'].forEach((text, i) => { row.cells[i + 1].textContent = text; });
+        row.cells[4].replaceChildren(sparkline(r.rates));
+        return row;
       });
       card.append(el('table', { class: 'data streams' }, el('thead', {}, el('tr', {}, el('th', {}, 'tunnel stream'), el('th', {}, 'frames'), el('th', {}, 'bytes'), el('th', {}, 'rate'), el('th', {}, 'last minute'))),
         el('tbody', {}, ...(rows.length ? rows : [el('tr', {}, el('td', { colspan: 5 }, 'no tunnel stream yet'))]))));

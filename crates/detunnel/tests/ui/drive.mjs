@@ -163,7 +163,10 @@ try {
   const total = pipelines.mirror.streams.reduce((a, s) => a + s.frames, 0);
   const shownTotal = frames.reduce((a, n) => a + n, 0);
   check(Math.abs(shownTotal - total) <= total * 0.2 + 20, `stream frame counts match /pipelines/json (${shownTotal} vs ${total})`);
-  await page.waitForTimeout(1500);
+  await page.$eval('#pipelines tr[data-stream]', (tr) => { tr.dataset.mark = 'seen'; });
+  await page.waitForTimeout(2500);
+  check((await page.$$('#pipelines tr[data-stream][data-mark="seen"]')).length === 1,
+    'a refresh keeps the stream rows shown (a click on a stream is not lost)');
   await page.screenshot({ path: `${shots}/broker.png`, fullPage: true });
   if (!readonly) {
     // A stream's name opens its flows.
