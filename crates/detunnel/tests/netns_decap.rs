@@ -7,7 +7,7 @@ mod common;
 
 use common::serve::command_in;
 use common::*;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -652,21 +652,25 @@ fn send_through_vxlan(peers: &Peers, first: u32, n: u32) {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// With tool ports made in `peers`: a VXLAN endpoint in `b` writing onto tool port `port`
+/// (summary as JSON), and tcpdump on `a`'s VXLAN device into `sent.pcap` in `tmp`; the two,
+/// that file and `tool.pcap` beside it, for what the tool gets.
+fn onto_tool_port(peers: &Peers, port: &str, tmp: &TempDir) -> (Running, Running, PathBuf, PathBuf) {
+    tool_ports(peers);
+    let decap =
+        decap_into_taps(&peers.b, &["--listen", "vxlan://192.0.2.2", "--out", port, "--stats", "json"], port);
+    let (sent_pcap, tool_pcap) = (tmp.join("sent.pcap"), tmp.join("tool.pcap"));
+    (decap, tcpdump(&peers.a, "vx0", &sent_pcap), sent_pcap, tool_pcap)
+}
+
 #[test]
 fn tool_ports_carry_the_stripped_frames_and_survive_an_interface_going_down() {
     if !root() || !have_tool("ip") || !have_tool("tcpdump") || !have_tool("python3") {
         return;
     }
     let peers = Peers::new("o");
-    tool_ports(&peers);
     let tmp = TempDir::new("netns-out");
-    let mut decap = decap_into_taps(
-        &peers.b,
-        &["--listen", "vxlan://192.0.2.2", "--out", "tp1", "--stats", "json"],
-        "tp1",
-    );
-    let (sent_pcap, tool_pcap) = (tmp.join("sent.pcap"), tmp.join("tool.pcap"));
-    let mut sent = tcpdump(&peers.a, "vx0", &sent_pcap);
+    let (mut decap, mut sent, sent_pcap, tool_pcap) = onto_tool_port(&peers, "tp1", &tmp);
     let mut at_tool = tcpdump(&peers.c, "tq1", &tool_pcap);
     std::thread::sleep(Duration::from_secs(2));
     send_through_vxlan(&peers, 0, 100);
@@ -711,15 +715,8 @@ fn a_tool_port_deleted_and_created_again_is_opened_again() {
         return;
     }
     let peers = Peers::new("q");
-    tool_ports(&peers);
     let tmp = TempDir::new("netns-out-again");
-    let mut decap = decap_into_taps(
-        &peers.b,
-        &["--listen", "vxlan://192.0.2.2", "--out", "tp2", "--stats", "json"],
-        "tp2",
-    );
-    let (sent_pcap, tool_pcap) = (tmp.join("sent.pcap"), tmp.join("tool.pcap"));
-    let mut sent = tcpdump(&peers.a, "vx0", &sent_pcap);
+    let (mut decap, mut sent, sent_pcap, tool_pcap) = onto_tool_port(&peers, "tp2", &tmp);
     std::thread::sleep(Duration::from_secs(2));
     send_through_vxlan(&peers, 0, 20);
     // Deleted (both ends of the pair): what is sent meanwhile is refused and counted.
