@@ -301,33 +301,42 @@ function renderFlows(flows) {
     el('th', {}, 'agent'), el('th', {}, 'data source'), el('th', {}, ''));
   $('flow-table').tHead.replaceChildren(head);
   const colour = new Map(chartedKeys().map((k, i) => [k, COLOURS[i % COLOURS.length]]));
-  // A row shown before is kept (its numbers updated), so that a click on it is not lost to a
-  // refresh that would replace it between the press and the release.
-  const shown = new Map([...$('flow-table').tBodies[0].rows].map((tr) => [tr.dataset.id, tr]));
+  const shown = shownRows($('flow-table').tBodies[0]);
   const rows = flows.map((f) => {
     const id = [names.join(','), f.key, colour.get(f.key) || ''].join('|');
     const numbers = [human(f.value), total ? (100 * f.value / total).toFixed(1) + '%' : '', f.agent || '', f.dataSource || ''];
-    const kept = shown.get(id);
-    if (kept) {
-      numbers.forEach((text, i) => { kept.cells[names.length + i].textContent = text; });
-      return kept;
-    }
-    const values = f.key.split(',');
-    const cells = names.map((n, i) => {
-      const td = el('td', { class: 'key', title: 'click: only this; shift-click: all but this' });
-      if (i === 0 && colour.has(f.key)) td.append(el('span', { class: 'swatch', style: 'background:' + colour.get(f.key) }));
-      td.append(values[i] ?? '');
-      td.addEventListener('click', (ev) => addChip(term(n, values[i] ?? '', ev.shiftKey)));
-      return td;
-    });
-    const row = el('tr', {}, ...cells,
-      el('td', { class: 'num' }, numbers[0]), el('td', { class: 'num' }, numbers[1]),
-      el('td', {}, numbers[2]), el('td', {}, numbers[3]),
-      el('td', {}, el('button', { type: 'button', class: 'where', onclick: () => whereSeen(f.key) }, 'where seen')));
-    row.dataset.id = id;
-    return row;
+    return keptRow(shown, id, () => flowRow(f, names, colour), names.length, numbers);
   });
   $('flow-table').tBodies[0].replaceChildren(...rows);
+}
+
+/// A new row of the flow table for flow `f` of keys `names`: its key cells (a click narrows the
+/// filter), empty number cells and its "where seen" button.
+function flowRow(f, names, colour) {
+  const values = f.key.split(',');
+  const cells = names.map((n, i) => {
+    const td = el('td', { class: 'key', title: 'click: only this; shift-click: all but this' });
+    if (i === 0 && colour.has(f.key)) td.append(el('span', { class: 'swatch', style: 'background:' + colour.get(f.key) }));
+    td.append(values[i] ?? '');
+    td.addEventListener('click', (ev) => addChip(term(n, values[i] ?? '', ev.shiftKey)));
+    return td;
+  });
+  return el('tr', {}, ...cells, el('td', { class: 'num' }), el('td', { class: 'num' }), el('td', {}), el('td', {}),
+    el('td', {}, el('button', { type: 'button', class: 'where', onclick: () => whereSeen(f.key) }, 'where seen')));
+}
+
+/// The rows `box` shows, by their `data-id`: a refresh keeps a row shown again (see
+/// [`keptRow`]) so that a click on it is not lost to a row replaced between press and release.
+function shownRows(box) {
+  return new Map([...box.querySelectorAll('tr[data-id]')].map((tr) => [tr.dataset.id, tr]));
+}
+
+/// Row `id` of `shown`, or a new one `make` gives, its cells from `first` on showing `texts`.
+function keptRow(shown, id, make, first, texts) {
+  const row = shown.get(id) || make();
+  row.dataset.id = id;
+  texts.forEach((text, i) => { row.cells[first + i].textContent = text; });
+  return row;
 }
 
 /// Which agents and ports saw a flow: its key among each data source's top keys (`/dump`).
@@ -364,9 +373,6 @@ function curlText() {
 // ---- broker ----
 
 const streamRates = new Map(); // stream name -> {frames, at, rates: []}
-// Each stream's row, kept across refreshes (its numbers updated) so that a click on its name
-// is not lost to a row replaced between the press and the release.
-const streamRows = new Map(); // stream name -> tr
 
 function figure(label, value) { return el('div', { class: 'figure' }, el('b', {}, value), el('span', {}, label)); }
 
@@ -399,6 +405,7 @@ async function pollBroker() {
   try {
     const pipelines = await get('/pipelines/json');
     const now = Date.now() / 1000;
+    const shown = shownRows($('pipelines'));
     const cards = Object.entries(pipelines).map(([name, p]) => {
       const drops = Object.entries(p.dropped || {}).filter(([, n]) => n > 0);
       const card = el('div', { class: 'pipeline', 'data-pipeline': name },
@@ -420,14 +427,10 @@ async function pollBroker() {
         if (r.rates.length > 60) r.rates.shift();
         Object.assign(r, { frames: s.frames, at: now });
         streamRates.set(id, r);
-        let row = streamRows.get(id);
-        if (!row) {
-          const link = el('a', { class: 'stream', title: 'its flows', onclick: () => openStream(s) }, s.name);
-          row = el('tr', { 'data-stream': s.name }, el('td', {}, link), el('td', { class: 'num' }), el('td', { class: 'num' }),
-            el('td', { class: 'num' }), el('td', {}));
-          streamRows.set(id, row);
-        }
-        [String(s.frames), human(s.bytes), human(r.rates.at(-1) ?? 0) + '/s'].forEach((text, i) => { row.cells[i + 1].textContent = text; });
+        const link = el('a', { class: 'stream', title: 'its flows', onclick: () => openStream(s) }, s.name);
+        const make = () => el('tr', { 'data-stream': s.name }, el('td', {}, link), el('td', { class: 'num' }),
+          el('td', { class: 'num' }), el('td', { class: 'num' }), el('td', {}));
+        const row = keptRow(shown, id, make, 1, [String(s.frames), human(s.bytes), human(r.rates.at(-1) ?? 0) + '/s']);
         row.cells[4].replaceChildren(sparkline(r.rates));
         return row;
       });
