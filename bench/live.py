@@ -21,7 +21,8 @@ fresh per step:
                                              sends VXLAN only
 
 For each it prints the frames it received (its own count), the loss (frames replayed minus
-received) and the CPU time per frame of its process (user + system, from /proc). Each rate is
+received) and the CPU time per frame of its process (user + system, from /proc; and each
+apart: user time is mostly decoding, system time receiving and writing). Each rate is
 run `--repeat` times (3 by default), the receivers taking turns, so that a noisy neighbour
 weighs on all of them alike; the summary gives, per receiver, the highest rate every
 repetition took with no loss, the median CPU per frame at each rate and its ratio to tcpdump's
@@ -33,7 +34,8 @@ On a machine with few cores the sender shares them with the receiver and runs ou
 `--drain` measures what a receiver takes when it has the machine to itself: it is started with
 a 2 GiB ring per worker and stopped (SIGSTOP), `--frames` are sent into its ring, then it is
 let go (SIGCONT) and timed until it stops being busy (see `settled`); frames taken / that time is its
-capacity, and a ring that overflowed (kernel drops) voids the run. Tunnel endpoints get
+capacity (with its user and system CPU a frame), and a ring that overflowed (kernel drops) voids
+the run. Tunnel endpoints get
 500,000 frames at most (their socket buffers, forced past net.core.rmem_max, hold about 1 GiB).
 
 Usage: sudo bench/live.py [--frames N] [--rates PPS,PPS,...] [--repeat N] [--tools NAME,...]
@@ -120,12 +122,13 @@ def teardown():
 
 
 def cpu_seconds(pid):
+    """User and system CPU seconds process `pid` has used (clock ticks)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICK
+        return int(fields[11]) / TICK, int(fields[12]) / TICK
     except OSError:
-        return 0.0
+        return 0.0, 0.0
 
 
 def send(detunnel, frames, rate=0, encap=None):
@@ -185,35 +188,60 @@ def as_endpoint(encap):
             endpoint(False)
 
 
+# Bytes a frame's record takes in an output file at most: an inner frame of up to 512 bytes,
+# the tunnel headers a receiver that does not strip them keeps, the record's own header.
+RECORD_MAX = 640
+
+
+def ballast(work, frames):
+    """Writes a file in `work` as large as the output of `frames` frames can be, and returns
+    a function that deletes it. This machine's kernel hands freed memory back to its host at
+    once (free page reporting, a virtual machine's), so a file written onto such pages has each
+    fault in on the host: tcpdump -w took 0.76-2.21 s of system CPU for 2,000,000 frames so,
+    0.27-0.41 s just after a ballast was deleted (alternating, same session). Deleted just
+    before a receiver takes its frames, the ballast leaves backed pages for its output, as a
+    machine that keeps its memory has."""
+    path = os.path.join(work, "ballast")
+    chunk = b"\1" * (1 << 20)
+    with open(path, "wb") as f:
+        for _ in range(-(-frames * RECORD_MAX // len(chunk))):
+            f.write(chunk)
+    return lambda: os.remove(path)
+
+
 def run_step(tool, cmd, detunnel, rate, frames, work, encap=None):
     """Starts the tool, sends `frames` at `rate` pps (of `encap` only, when given), stops it;
-    returns (received, seconds of CPU)."""
+    returns (received, seconds of user CPU, seconds of system CPU)."""
     p = receiver(cmd)
     time.sleep(1.0)
-    cpu0 = cpu_seconds(p.pid)
+    ballast(work, frames)()
+    user0, sys0 = cpu_seconds(p.pid)
     send(detunnel, frames, rate, encap)
     time.sleep(1.5)
-    cpu = cpu_seconds(p.pid) - cpu0
+    user1, sys1 = cpu_seconds(p.pid)
     received, _ = finish(p, tool, work)
-    return received, cpu
+    return received, user1 - user0, sys1 - sys0
 
 
 def drain_step(tool, cmd, detunnel, frames, work, encap=None):
     """Starts the tool, stops it, fills its ring (or socket buffer) with `frames` (of `encap`
     only, when given), lets it go and times it until it stops being busy; returns
-    (received, kernel drops, seconds to drain)."""
+    (received, kernel drops, seconds to drain, seconds of user and of system CPU)."""
     p = receiver(cmd)
     # Ready once the kernel has built its rings (seconds for a few GiB): its CPU time rests.
     time.sleep(0.5)
     settled(p.pid, 0.5)
     os.kill(p.pid, signal.SIGSTOP)
     send(detunnel, frames, 0, encap)
-    time.sleep(0.5)
+    ballast(work, frames)()
+    time.sleep(0.1)
+    user0, sys0 = cpu_seconds(p.pid)
     start = time.monotonic()
     os.kill(p.pid, signal.SIGCONT)
     seconds = settled(p.pid, 0.3) - start
+    user1, sys1 = cpu_seconds(p.pid)
     received, drops = finish(p, tool, work)
-    return received, drops, seconds
+    return received, drops, seconds, user1 - user0, sys1 - sys0
 
 
 def run_seconds(pid):
@@ -255,8 +283,9 @@ ENDPOINT_FRAMES = 500_000
 
 def drain(steps, detunnel, frames, repeat, work):
     """The --drain mode: each receiver's capacity with the machine to itself."""
-    print(f"{'tool':14} {'received':>9} {'kernel drops':>12} {'seconds':>8} {'frames/s':>11}")
-    rates = {}
+    print(f"{'tool':14} {'received':>9} {'kernel drops':>12} {'seconds':>8} {'frames/s':>11} {'user ns/frame':>13} "
+          f"{'system':>6}")
+    rates, split = {}, {}
     for _ in range(repeat):
         for name, cmd, encap in steps:
             # A socket's buffer (at most 1 GiB) holds fewer datagrams than a 2 GiB ring.
@@ -267,12 +296,14 @@ def drain(steps, detunnel, frames, repeat, work):
             elif encap:
                 n = min(frames, ENDPOINT_FRAMES)
             with as_endpoint(encap):
-                got, drops, seconds = drain_step(name.split()[0], cmd, detunnel, n, work, encap)
+                got, drops, seconds, user, system = drain_step(name.split()[0], cmd, detunnel, n, work, encap)
             rate = float("nan")
             if drops == 0 and seconds > 0:
                 rate = got / seconds
                 rates.setdefault(name, []).append(rate)
-            print(f"{name:14} {got:9,} {drops:12,} {seconds:8.3f} {rate:11,.0f}", flush=True)
+                split.setdefault(name, []).append((user / got * 1e9, system / got * 1e9))
+            print(f"{name:14} {got:9,} {drops:12,} {seconds:8.3f} {rate:11,.0f} {user / max(got, 1) * 1e9:13.0f} "
+                  f"{system / max(got, 1) * 1e9:6.0f}", flush=True)
     print(f"\nmedian capacity of {repeat} runs, frames a second (and / tcpdump's, / the same with 1 worker)")
     median = {n: statistics.median(r) for n, r in rates.items()}
     for name, _, _ in steps:
@@ -283,7 +314,9 @@ def drain(steps, detunnel, frames, repeat, work):
         vs = f"{m / median['tcpdump']:5.2f}" if median.get("tcpdump") else "  n/a"
         one = median.get(name.replace(" x2", ""))
         scale = f"; x2 / 1 worker {m / one:.2f}" if " x2" in name and one else ""
-        print(f"{name:14} {m:11,.0f}  / tcpdump {vs}{scale}")
+        user = statistics.median(u for u, _ in split[name])
+        system = statistics.median(s for _, s in split[name])
+        print(f"{name:14} {m:11,.0f}  / tcpdump {vs}{scale}; CPU ns a frame: user {user:.0f}, system {system:.0f}")
 
 
 def main():
@@ -346,33 +379,41 @@ def main():
     runs = {}  # (tool, rate) -> [(lost, CPU µs per frame)]
     setup()
     try:
-        print(f"{'tool':14} {'rate pps':>9} {'received':>9} {'lost':>8} {'CPU µs/frame':>13}")
+        print(f"{'tool':14} {'rate pps':>9} {'received':>9} {'lost':>8} {'CPU µs/frame':>13} {'user':>6} {'system':>6}")
         for rate in rates:
             for _ in range(args.repeat):
                 for name, cmd, encap in steps:
                     links_for(name)
                     with as_endpoint(encap):
-                        got, cpu = run_step(name.split()[0], cmd, detunnel, rate, args.frames, args.dir, encap)
+                        got, user, system = run_step(name.split()[0], cmd, detunnel, rate, args.frames, args.dir, encap)
                     lost = args.frames - got
-                    per = cpu / got * 1e6 if got else float("nan")
-                    runs.setdefault((name, rate), []).append((lost, per))
+                    per = (user + system) / got * 1e6 if got else float("nan")
+                    user, system = (user / got * 1e6, system / got * 1e6) if got else (per, per)
+                    runs.setdefault((name, rate), []).append((lost, per, user, system))
                     label = "top" if rate == 0 else f"{rate:,}"
-                    print(f"{name:14} {label:>9} {got:9,} {lost:8,} {per:13.2f}", flush=True)
+                    print(f"{name:14} {label:>9} {got:9,} {lost:8,} {per:13.2f} {user:6.2f} {system:6.2f}", flush=True)
     finally:
         teardown()
         shutil.rmtree(args.dir, ignore_errors=True)
     print(f"\nmedian CPU µs per frame of {args.repeat} runs (and / tcpdump's median at that rate)")
     print(f"{'tool':14} " + " ".join(f"{'top' if r == 0 else f'{r:,}':>15}" for r in rates) + "  no loss up to")
-    median = {k: statistics.median(per for _, per in v) for k, v in runs.items()}
+    median = {k: statistics.median(r[1] for r in v) for k, v in runs.items()}
     for name, _, _ in steps:
         cells = []
         for r in rates:
             m, base = median[(name, r)], median[("tcpdump", r)]
             cells.append(f"{m:6.2f} ({m / base:4.2f})")
-        clean = [r for r in rates if all(lost <= 0 for lost, _ in runs[(name, r)])]
+        clean = [r for r in rates if all(run[0] <= 0 for run in runs[(name, r)])]
         best = "none" if not clean else ("top speed" if 0 in clean else f"{max(clean):,} pps")
         ratios = [median[(name, r)] / median[("tcpdump", r)] for r in rates]
         print(f"{name:14} " + " ".join(f"{c:>15}" for c in cells) + f"  {best}; / tcpdump {min(ratios):.2f}-{max(ratios):.2f}")
+    print("\nof which user / system (median µs per frame): what decoding costs, and what receiving and writing")
+    for name, _, _ in steps:
+        cells = []
+        for r in rates:
+            v = runs[(name, r)]
+            cells.append(f"{statistics.median(x[2] for x in v):.2f} / {statistics.median(x[3] for x in v):.2f}")
+        print(f"{name:14} " + " ".join(f"{c:>15}" for c in cells))
 
 
 if __name__ == "__main__":
