@@ -27,7 +27,7 @@ weighs on all of them alike; the summary gives, per receiver, the highest rate t
 repetition took with no loss, and every slower rate too, the median CPU per frame at each rate and its ratio to tcpdump's
 median at the same rate, all measured in this run (the machines are shared, so only ratios
 mean much). `--tools` picks receivers by the names printed. Needs root and tcpdump; output
-files go to /dev/shm, each onto memory a ballast file left just before (see `ballast`).
+files go to /dev/shm (`--dir`), each onto memory a ballast file left just before (see `ballast`).
 
 On a machine with few cores the sender shares them with the receiver and runs out first.
 `--drain` measures what a receiver takes when it has the machine to itself: it is started with
@@ -195,20 +195,23 @@ def as_endpoint(encap):
 RECORD_MAX = 640
 
 
-def ballast(work, frames):
-    """Writes a file in `work` as large as the output of `frames` frames can be, and returns
-    a function that deletes it. This machine's kernel hands freed memory back to its host at
+def ballast(frames):
+    """Writes a file in /dev/shm as large as the output of `frames` frames can be, and returns
+    a function that deletes it (one that does nothing when there is no room for it). This machine's kernel hands freed memory back to its host at
     once (free page reporting, a virtual machine's), so a file written onto such pages has each
     fault in on the host: tcpdump -w took 0.76-2.21 s of system CPU for 2,000,000 frames so,
     0.27-0.41 s just after a ballast was deleted (alternating, same session). Deleted just
     before a receiver takes its frames, the ballast leaves backed pages for its output, as a
     machine that keeps its memory has."""
-    path = os.path.join(work, "ballast")
+    path = "/dev/shm/detunnel-live-ballast"
     chunk = b"\1" * (1 << 20)
-    with open(path, "wb") as f:
-        for _ in range(-(-frames * RECORD_MAX // len(chunk))):
-            f.write(chunk)
-    return lambda: os.remove(path)
+    try:
+        with open(path, "wb") as f:
+            for _ in range(-(-frames * RECORD_MAX // len(chunk))):
+                f.write(chunk)
+    except OSError as e:
+        print(f"(no ballast: {e})", flush=True)
+    return lambda: os.remove(path) if os.path.exists(path) else None
 
 
 def run_step(tool, cmd, detunnel, rate, frames, work, encap=None):
@@ -216,7 +219,7 @@ def run_step(tool, cmd, detunnel, rate, frames, work, encap=None):
     returns (received, seconds of CPU)."""
     p = receiver(cmd)
     time.sleep(1.0)
-    ballast(work, frames)()
+    ballast(frames)()
     user0, sys0 = cpu_seconds(p.pid)
     send(detunnel, frames, rate, encap)
     time.sleep(1.5)
@@ -235,7 +238,7 @@ def drain_step(tool, cmd, detunnel, frames, work, encap=None):
     settled(p.pid, 0.5)
     os.kill(p.pid, signal.SIGSTOP)
     send(detunnel, frames, 0, encap)
-    ballast(work, frames)()
+    ballast(frames)()
     time.sleep(0.1)
     user0, sys0 = cpu_seconds(p.pid)
     start = time.monotonic()
