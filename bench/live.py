@@ -27,7 +27,7 @@ weighs on all of them alike; the summary gives, per receiver, the highest rate t
 repetition took with no loss, and every slower rate too, the median CPU per frame at each rate and its ratio to tcpdump's
 median at the same rate, all measured in this run (the machines are shared, so only ratios
 mean much). `--tools` picks receivers by the names printed. Needs root and tcpdump; output
-files go to /dev/shm (`--dir`), each onto memory a ballast file left just before (see `ballast`).
+files go to /dev/shm (`--dir`), each onto memory a ballast left just before (see `Ballast`).
 
 On a machine with few cores the sender shares them with the receiver and runs out first.
 `--drain` measures what a receiver takes when it has the machine to itself: it is started with
@@ -52,6 +52,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -193,25 +194,63 @@ def as_endpoint(encap):
 # Bytes a frame's record takes in an output file at most: an inner frame of up to 512 bytes,
 # the tunnel headers a receiver that does not strip them keeps, the record's own header.
 RECORD_MAX = 640
+# Bytes a record takes on average at most (inner frames 64-512 bytes): paces a ballast.
+RECORD_AVERAGE = 400
+# Bytes in each piece of a ballast.
+PIECE = 64 << 20
+# A sender at top speed, frames a second (to pace a ballast's release).
+TOP_RATE = 1_000_000
 
 
-def ballast(frames):
-    """Writes a file in /dev/shm as large as the output of `frames` frames can be, and returns
-    a function that deletes it (one that does nothing when there is no room for it). This machine's kernel hands freed memory back to its host at
-    once (free page reporting, a virtual machine's), so a file written onto such pages has each
-    fault in on the host: tcpdump -w took 0.76-2.21 s of system CPU for 2,000,000 frames so,
-    0.27-0.41 s just after a ballast was deleted (alternating, same session). Deleted just
-    before a receiver takes its frames, the ballast leaves backed pages for its output, as a
-    machine that keeps its memory has."""
-    path = "/dev/shm/detunnel-live-ballast"
-    chunk = b"\1" * (1 << 20)
-    try:
-        with open(path, "wb") as f:
-            for _ in range(-(-frames * RECORD_MAX // len(chunk))):
-                f.write(chunk)
-    except OSError as e:
-        print(f"(no ballast: {e})", flush=True)
-    return lambda: os.remove(path) if os.path.exists(path) else None
+class Ballast:
+    """Files in /dev/shm as large as the output of `frames` frames can be, deleted as a
+    receiver is about to need their memory. This machine's kernel hands freed memory back to
+    its host at once (free page reporting, a virtual machine's), so a file written onto such
+    pages has each fault in on the host: tcpdump -w took 0.76-2.21 s of system CPU for
+    2,000,000 frames so, 0.27-0.41 s just after a ballast was deleted (alternating, same
+    session). Pages freed and left unused for about two seconds are handed back too, so a
+    ballast is let go a piece at a time, a little ahead of the output that lands on it, as a
+    machine that keeps its memory gives its writers pages that are there."""
+
+    def __init__(self, frames):
+        self.paths = []
+        chunk = b"\1" * (1 << 20)
+        try:
+            for n in range(-(-frames * RECORD_MAX // PIECE)):
+                path = f"/dev/shm/detunnel-live-ballast-{n}"
+                self.paths.append(path)
+                with open(path, "wb") as f:
+                    for _ in range(PIECE // len(chunk)):
+                        f.write(chunk)
+        except OSError as e:
+            print(f"(ballast cut short: {e})", flush=True)
+        self.stop = threading.Event()
+        self.thread = None
+
+    def release(self, rate=None):
+        """Lets the ballast go: all of it now, or (`rate` frames a second, 0 for top speed)
+        a piece now and then one each time the output may have grown by a piece."""
+        if rate is None:
+            self.close()
+            return
+        pause = PIECE / (RECORD_AVERAGE * (rate or TOP_RATE))
+
+        def run():
+            while self.paths and not self.stop.is_set():
+                os.remove(self.paths.pop(0))
+                self.stop.wait(pause)
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        """Deletes what is left of it."""
+        self.stop.set()
+        if self.thread:
+            self.thread.join()
+        for path in self.paths:
+            with contextlib.suppress(OSError):
+                os.remove(path)
+        self.paths = []
 
 
 def run_step(tool, cmd, detunnel, rate, frames, work, encap=None):
@@ -219,11 +258,15 @@ def run_step(tool, cmd, detunnel, rate, frames, work, encap=None):
     returns (received, seconds of CPU)."""
     p = receiver(cmd)
     time.sleep(1.0)
-    ballast(frames)()
-    user0, sys0 = cpu_seconds(p.pid)
-    send(detunnel, frames, rate, encap)
-    time.sleep(1.5)
-    user1, sys1 = cpu_seconds(p.pid)
+    room = Ballast(frames)
+    try:
+        room.release(rate)
+        user0, sys0 = cpu_seconds(p.pid)
+        send(detunnel, frames, rate, encap)
+        time.sleep(1.5)
+        user1, sys1 = cpu_seconds(p.pid)
+    finally:
+        room.close()
     received, _ = finish(p, tool, work)
     return received, user1 + sys1 - user0 - sys0
 
@@ -238,7 +281,7 @@ def drain_step(tool, cmd, detunnel, frames, work, encap=None):
     settled(p.pid, 0.5)
     os.kill(p.pid, signal.SIGSTOP)
     send(detunnel, frames, 0, encap)
-    ballast(frames)()
+    Ballast(frames).release()
     time.sleep(0.1)
     user0, sys0 = cpu_seconds(p.pid)
     start = time.monotonic()
