@@ -24,8 +24,8 @@ For each it prints the frames it received (its own count), the loss (frames repl
 received) and the CPU time per frame of its process (user + system, from /proc). Each rate is
 run `--repeat` times (3 by default), the receivers taking turns, so that a noisy neighbour
 weighs on all of them alike; the summary gives, per receiver, the highest rate that every
-repetition took with no loss, and every slower rate too, the median CPU per frame at each rate and its ratio to tcpdump's
-median at the same rate, all measured in this run (the machines are shared, so only ratios
+repetition took with no loss (every slower rate too), the median CPU per frame at each rate and
+its ratio to tcpdump's median at the same rate, all measured in this run (the machines are shared, so only ratios
 mean much). `--tools` picks receivers by the names printed. Needs root and tcpdump; output
 files go to /dev/shm (`--dir`), each onto memory a ballast left just before (see `Ballast`).
 
@@ -33,18 +33,20 @@ On a machine with few cores the sender shares them with the receiver and runs ou
 `--drain` measures what a receiver takes when it has the machine to itself: it is started with
 a 2 GiB ring per worker and stopped (SIGSTOP), `--frames` are sent into its ring, then it is
 let go (SIGCONT) and timed until it stops being busy (see `settled`); frames taken / that time is its
-capacity, and a ring that overflowed (kernel drops) voids the run. Drains also print user and
-system CPU a frame apart (user time is mostly decoding; system time receiving and writing): the
-kernel splits them by sampling at each clock tick, which a busy drain of half a second meets
-about fifty times, so they are indicative; a stepped run's receiver wakes in step with the tick
-(a ring block retires every 10 ms) and its split would be noise, so it prints the sum only. Tunnel endpoints get
-500,000 frames at most (their socket buffers, forced past net.core.rmem_max, hold about 1 GiB).
+capacity, and a ring that overflowed (kernel drops) voids the run. Tunnel endpoints get 500,000
+frames at most (their socket buffers, forced past net.core.rmem_max, hold about 1 GiB). Drains
+also print user and system CPU a frame apart (user time is mostly decoding; system time
+receiving and writing): the kernel splits them by sampling at each clock tick, which a busy
+drain of half a second meets about fifty times, so they are indicative; a stepped run's
+receiver wakes in step with the tick (a ring block retires every 10 ms) and its split would be
+noise, so it prints the sum only.
 
 Usage: sudo bench/live.py [--frames N] [--rates PPS,PPS,...] [--repeat N] [--tools NAME,...]
                           [--drain] [--detunnel PATH]
 """
 import argparse
 import contextlib
+import glob
 import json
 import os
 import shutil
@@ -200,6 +202,8 @@ RECORD_AVERAGE = 400
 PIECE = 64 << 20
 # A sender at top speed, frames a second (to pace a ballast's release).
 TOP_RATE = 1_000_000
+# Where a ballast's pieces are written (memory), each with its number after the name.
+BALLAST = "/dev/shm/detunnel-live-ballast-"
 
 
 class Ballast:
@@ -217,7 +221,7 @@ class Ballast:
         chunk = b"\1" * (1 << 20)
         try:
             for n in range(-(-frames * RECORD_MAX // PIECE)):
-                path = f"/dev/shm/detunnel-live-ballast-{n}"
+                path = f"{BALLAST}{n}"
                 self.paths.append(path)
                 with open(path, "wb") as f:
                     for _ in range(PIECE // len(chunk)):
@@ -251,6 +255,13 @@ class Ballast:
             with contextlib.suppress(OSError):
                 os.remove(path)
         self.paths = []
+
+
+def remove_ballast():
+    """Deletes any ballast left (a run stopped while one was being written)."""
+    for path in glob.glob(BALLAST + "*"):
+        with contextlib.suppress(OSError):
+            os.remove(path)
 
 
 def run_step(tool, cmd, detunnel, rate, frames, work, encap=None):
@@ -349,7 +360,7 @@ def drain(steps, detunnel, frames, repeat, work):
             if drops == 0 and seconds > 0:
                 rate = got / seconds
                 rates.setdefault(name, []).append(rate)
-                split.setdefault(name, []).append((user / got * 1e9, system / got * 1e9))
+                split.setdefault(name, []).append((user / max(got, 1) * 1e9, system / max(got, 1) * 1e9))
             print(f"{name:14} {got:9,} {drops:12,} {seconds:8.3f} {rate:11,.0f} {user / max(got, 1) * 1e9:13.0f} "
                   f"{system / max(got, 1) * 1e9:6.0f}", flush=True)
     print(f"\nmedian capacity of {repeat} runs, frames a second (and / tcpdump's, / the same with 1 worker)")
@@ -422,6 +433,7 @@ def main():
         finally:
             teardown()
             shutil.rmtree(args.dir, ignore_errors=True)
+            remove_ballast()
         return
     rates = [int(r) for r in args.rates.split(",")]
     runs = {}  # (tool, rate) -> [(lost, CPU µs per frame)]
@@ -442,6 +454,7 @@ def main():
     finally:
         teardown()
         shutil.rmtree(args.dir, ignore_errors=True)
+        remove_ballast()
     print(f"\nmedian CPU µs per frame of {args.repeat} runs (and / tcpdump's median at that rate)")
     print(f"{'tool':14} " + " ".join(f"{'top' if r == 0 else f'{r:,}':>15}" for r in rates) + "  no loss up to")
     median = {k: statistics.median(per for _, per in v) for k, v in runs.items()}
