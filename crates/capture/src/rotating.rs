@@ -139,6 +139,7 @@ impl RotatingWriter {
 
     /// Writes a frame (a header and a body) captured at `ts` on `interface`, opening the next
     /// file first when rotation, SIGHUP or an earlier failure says so.
+    #[inline]
     pub fn write(
         &mut self,
         interface: u32,

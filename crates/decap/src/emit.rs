@@ -403,10 +403,28 @@ impl Decapsulator {
         let mut wire_end =
             declared_end(frame, &layers[..start]).map_or(orig_len as usize, |e| e.min(orig_len as usize));
         let mut subframes = None;
+        // The carried Ethernet header is emitted as it is when no tag after it is to go.
+        let as_is = |wire_end: usize| {
+            let cap_end = wire_end.min(frame.len());
+            let offset = (inner.offset as usize).min(cap_end);
+            let orig_len = wire_end.saturating_sub(inner.offset as usize) as u32;
+            let e = Emission {
+                head: None,
+                body: offset..cap_end,
+                orig_len,
+                stream,
+                first_layer: start,
+                subframes: None,
+            };
+            self.finish(e)
+        };
         let (mut header, mut body) = if inner.proto == Proto::Eth {
             let Ok(eth) = ethernet::Packet::new_checked(inner.bytes(frame)) else {
                 return Outcome::Dropped(Drop::NoInnerFrame);
             };
+            if self.options.strip_tags.is_empty() {
+                return as_is(wire_end);
+            }
             (ethernet::Repr::parse(&eth), start + 1)
         } else if inner.proto == Proto::Wlan {
             match wlan_as_ethernet(frame, layers, start, wire_end) {
@@ -441,21 +459,10 @@ impl Decapsulator {
                 break;
             }
         }
-        let cap_end = wire_end.min(frame.len());
         if inner.proto == Proto::Eth && body == start + 1 {
-            // The carried Ethernet header is emitted as it is: no header to build.
-            let offset = (inner.offset as usize).min(cap_end);
-            let orig_len = wire_end.saturating_sub(inner.offset as usize) as u32;
-            let e = Emission {
-                head: None,
-                body: offset..cap_end,
-                orig_len,
-                stream,
-                first_layer: start,
-                subframes: None,
-            };
-            return self.finish(e);
+            return as_is(wire_end);
         }
+        let cap_end = wire_end.min(frame.len());
         let body_offset = match layers.get(body) {
             Some(l) if inner.proto != Proto::Wlan || l.offset as usize <= wire_end => l.offset as usize,
             // An 802.11 frame's packet ends its subframe; nothing decoded after the header.
@@ -655,25 +662,25 @@ fn subframe_span(
 fn declared_end(frame: &[u8], outer: &[Layer]) -> Option<usize> {
     let mut end: Option<usize> = None;
     for l in outer {
-        let b = l.bytes(frame);
-        let o = l.offset as usize;
+        // A layer's bytes are taken only for the protocols whose lengths count.
+        let (b, o) = (|| l.bytes(frame), l.offset as usize);
         let e = match l.proto {
-            Proto::Ipv4 => wire::ipv4::Packet::new_checked(b).ok().and_then(|p| {
+            Proto::Ipv4 => wire::ipv4::Packet::new_checked(b()).ok().and_then(|p| {
                 let t = usize::from(p.total_len());
                 (t != 0).then_some(o + t)
             }),
-            Proto::Ipv6 => wire::ipv6::Packet::new_checked(b).ok().and_then(|p| {
+            Proto::Ipv6 => wire::ipv6::Packet::new_checked(b()).ok().and_then(|p| {
                 let t = usize::from(p.payload_len());
                 (t != 0).then_some(o + wire::ipv6::HEADER_LEN + t)
             }),
-            Proto::Udp => wire::udp::Packet::new_checked(b).ok().and_then(|p| {
+            Proto::Udp => wire::udp::Packet::new_checked(b()).ok().and_then(|p| {
                 let t = usize::from(p.length());
                 (t >= wire::udp::HEADER_LEN).then_some(o + t)
             }),
             // The original frame inside FabricPath ends with its own FCS, which is not emitted.
             Proto::FabricPath => Some(frame.len().saturating_sub(wire::fabricpath::FCS_LEN)),
             // ISL's CRC follows the frame it carries.
-            Proto::Isl => wire::isl::Packet::new_checked(b).ok().map(|p| o + p.frame_end()),
+            Proto::Isl => wire::isl::Packet::new_checked(b()).ok().map(|p| o + p.frame_end()),
             // An 802.11 frame after radiotap may end with its FCS.
             Proto::Radiotap => wire::radiotap::Header::parse(&frame[o..])
                 .ok()

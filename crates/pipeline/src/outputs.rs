@@ -106,6 +106,7 @@ impl FileOut {
 
     /// Writes a frame of stream `ordinal` (0: untunnelled, or a stream past the number tracked
     /// when not `tracked`) captured at `ts`.
+    #[inline]
     pub fn write(
         &mut self,
         ordinal: u32,

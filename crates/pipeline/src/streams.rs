@@ -55,6 +55,7 @@ pub enum Seen {
 
 impl StreamTable {
     /// Counts a frame of `len` bytes of stream `key`.
+    #[inline]
     pub fn count(&mut self, key: StreamKey, len: u64) -> Seen {
         let at = slot(&key);
         let (ordinal, new) = match self.recent[at] {
