@@ -674,8 +674,11 @@ fn broker_pipelines_run_inside_the_daemon_with_their_counters_in_the_api() {
     let port = common::serve::free_port(true);
     let tmp = TempDir::new("serve-pipeline-out");
     let out = tmp.join("mirror.pcap");
+    // A remote tool the pipeline also sends to, re-encapsulated.
+    let tool = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let tool_port = tool.local_addr().unwrap().port();
     let config = format!(
-        "[pipelines.mirror]\nsources = [\"vxlan://127.0.0.1:{port}\"]\nsinks = [\"file:{}\"]\n",
+        "[pipelines.mirror]\nsources = [\"vxlan://127.0.0.1:{port}\"]\nsinks = [\"file:{}\", \"vxlan://127.0.0.1:{tool_port}?vni=5\"]\n",
         out.display()
     );
     let server = Serve::start("serve-pipeline", &config, &["--workers", "1"], None);
@@ -689,8 +692,9 @@ fn broker_pipelines_run_inside_the_daemon_with_their_counters_in_the_api() {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let p = server.json("/pipelines/json");
-        if p["mirror"]["frames_in"] == 20 {
+        if p["mirror"]["frames_in"] == 20 && p["mirror"]["sinks"][0]["frames"] == 20 {
             assert_eq!(p["mirror"]["frames_out"], 20);
+            assert_eq!(p["mirror"]["sinks"][0]["reopened"], 0, "{p}");
             assert_eq!(p["mirror"]["streams"][0]["id"], 77, "{p}");
             break;
         }
@@ -709,6 +713,17 @@ fn broker_pipelines_run_inside_the_daemon_with_their_counters_in_the_api() {
             format!(r#"detunnel_pipeline_frames_{way}_by_kind_total{{pipeline="mirror",kind="vxlan"}} 20"#);
         assert!(metrics.contains(&kind), "{metrics}");
     }
+    // The tunnel sink's families: what it sent, refused, and how often it was opened again.
+    let sink = |family: &str| {
+        let start = format!(r#"{family}{{pipeline="mirror",sink="vxlan://127.0.0.1:{tool_port}"#);
+        metrics
+            .lines()
+            .find(|l| l.starts_with(&start))
+            .map(|l| l.rsplit(' ').next().unwrap_or("").to_string())
+    };
+    assert_eq!(sink("detunnel_pipeline_sink_frames_total").as_deref(), Some("20"), "{metrics}");
+    assert_eq!(sink("detunnel_pipeline_sink_drops_total").as_deref(), Some("0"), "{metrics}");
+    assert_eq!(sink("detunnel_pipeline_sink_reopened_total").as_deref(), Some("0"), "{metrics}");
     server.stop();
     // Stopping the daemon flushed and closed the pipeline's file: every frame is in it.
     assert_eq!(common::frames_in(&out).len(), 20);
