@@ -11,6 +11,7 @@
 pub mod compression;
 pub mod encap;
 pub mod endpoint;
+mod fanout;
 mod held;
 pub mod live;
 mod packet_socket;

@@ -1,7 +1,8 @@
 //! Live capture from an interface: an `AF_PACKET` socket with a `TPACKET_V3` memory-mapped
 //! receive ring (the kernel fills blocks of frames, detunnel reads them in place and hands the
-//! block back), optionally a member of a `PACKET_FANOUT` hash group so several workers share an
-//! interface with both directions of a flow on one worker, and promiscuous mode on request.
+//! block back), optionally a member of a `PACKET_FANOUT` group so several workers share an
+//! interface, each conversation (both ways, and inside its tunnel) on one worker (`fanout`),
+//! and promiscuous mode on request.
 //! The kernel's own counters (frames seen and dropped for a full ring) are read with
 //! `PACKET_STATISTICS`.
 // The system calls and the shared ring need `unsafe`; each block says why it is sound.
@@ -55,7 +56,7 @@ unsafe impl Send for Ring {}
 
 impl Ring {
     /// Opens a ring of `mib` MiB (within [`crate::BUFFER_MIB`]) on interface `name`; joins fanout
-    /// group `fanout` (hashing flows) when given; puts the interface in promiscuous mode when
+    /// group `fanout` (spreading conversations) when given; puts the interface in promiscuous mode when
     /// `promiscuous` (for as long as the socket is open).
     pub fn open(name: &str, mib: u32, fanout: Option<u16>, promiscuous: bool) -> io::Result<Ring> {
         let sizes = crate::BUFFER_MIB;
@@ -94,9 +95,7 @@ impl Ring {
             setsockopt(&ring.fd, libc::SOL_PACKET, libc::PACKET_ADD_MEMBERSHIP, &mreq)?;
         }
         if let Some(group) = fanout {
-            let arg: libc::c_int =
-                libc::c_int::from(group) | ((libc::PACKET_FANOUT_HASH as libc::c_int) << 16);
-            setsockopt(&ring.fd, libc::SOL_PACKET, libc::PACKET_FANOUT, &arg)?;
+            crate::fanout::join(&ring.fd, group)?;
         }
         Ok(ring)
     }

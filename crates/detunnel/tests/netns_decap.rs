@@ -785,6 +785,34 @@ fn generate_sends_onto_an_interface_at_the_rate_asked() {
     assert!(rx() - before >= 20_000, "{} frames arrived", rx() - before);
 }
 
+#[test]
+fn two_workers_share_one_erspan_session_by_the_conversations_it_carries() {
+    if !root() || !have_tool("ip") {
+        return;
+    }
+    // One switch mirroring into one ERSPAN II session: the kernel's fanout hash reads only
+    // the outer addresses, which are the same for every frame (one worker took them all).
+    let peers = Peers::new("s");
+    let tmp = TempDir::new("netns-spread");
+    let out = tmp.join("out.pcap");
+    let (_, mut decap) = capture_in(&peers.b, &["vb", "--workers", "2"], &out);
+    std::thread::sleep(Duration::from_secs(1));
+    let sent = command_in(Some(&peers.a), detunnel())
+        .args(["generate", "--iface", "va", "-c", "4000", "--encap", "erspan2", "--streams", "1"])
+        .args(["--flows", "1000", "--size", "64-300", "--rate", "20000"])
+        .output()
+        .unwrap();
+    assert!(sent.status.success(), "{}", String::from_utf8_lossy(&sent.stderr));
+    std::thread::sleep(Duration::from_millis(500));
+    let (text, summary) = summary_of(&decap.stop());
+    assert_eq!(summary["frames_out"], 4000, "{text}");
+    let workers: Vec<u64> =
+        summary["workers"].as_array().unwrap().iter().map(|n| n.as_u64().unwrap()).collect();
+    assert_eq!(workers.iter().sum::<u64>(), 4000, "{text}");
+    assert!(workers.iter().all(|&n| n > 1600), "each worker takes a fair share: {workers:?}");
+    assert_eq!(frames_in(&out).len(), 4000);
+}
+
 /// The inner UDP datagrams to port 9999 in capture `path`, sorted (two workers keep each
 /// flow's order, not the order between flows).
 fn datagrams_to_9999(path: &Path) -> Vec<Vec<u8>> {

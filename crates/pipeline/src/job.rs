@@ -420,7 +420,13 @@ impl Job {
             v.iter().map(|(k, n)| (k.to_string(), *n)).collect()
         };
         let (streams, other_streams) = self.streams.report();
+        let workers = if self.lanes.len() > 1 {
+            self.lanes.iter().map(|l| l.decoder.frames).collect()
+        } else {
+            Vec::new()
+        };
         Summary {
+            workers,
             frames_in: self.frames_in,
             bytes_in: self.bytes_in,
             frames_out,

@@ -47,6 +47,10 @@ pub struct Summary {
     /// Datagrams the kernel dropped on the endpoints' sockets.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub socket_drops: Option<u64>,
+    /// Frames each worker decoded, when several share the sources (how evenly the fanout
+    /// spread them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub workers: Vec<u64>,
     /// Output files opened.
     pub files: u32,
     /// Frames lost to failed writes of the output files.
@@ -318,6 +322,10 @@ impl Summary {
             s.push_str(&format!(
                 "  endpoint sockets: {drops} datagrams dropped by the kernel (buffers full)\n"
             ));
+        }
+        if !self.workers.is_empty() {
+            let each: Vec<String> = self.workers.iter().map(u64::to_string).collect();
+            s.push_str(&format!("  workers: {} frames decoded\n", each.join(" / ")));
         }
         if let Some(n) = self.count_reached {
             s.push_str(&format!("  stopped after {n} frames out (-c)\n"));
