@@ -2,7 +2,8 @@
 """Whole-process benchmark of the live broker: `detunnel decap -i` against `tcpdump -i`.
 
 Two network namespaces joined by a veth pair; `detunnel generate --iface` sends tunnelled
-traffic (ERSPAN II and III, GRE-TEB, VXLAN, GENEVE; inner frames 64-512 bytes) onto one end
+traffic (ERSPAN II and III, GRE-TEB, VXLAN, GENEVE; 16 tunnel streams of each kind carrying
+1,000 conversations, as bench/decap.py's; inner frames 64-512 bytes) onto one end
 through a transmit ring at stepped rates (about 850,000-930,000 frames a second onto a veth at
 top speed, where tcpreplay ran out first), and on the other end, one at a time and each started
 fresh per step:
@@ -136,11 +137,17 @@ def cpu_seconds(pid):
         return 0.0, 0.0
 
 
+# What the generator sends: frame sizes, tunnel streams and conversations (until stop 28, 16
+# conversations in 4 streams of each kind: too few for the fanout of two workers to share out
+# evenly by conversation, as no broker sees).
+MIX = ["--size", "64-512", "--streams", "16", "--flows", "1000"]
+
+
 def send(detunnel, frames, rate=0, encap=None):
     """Sends `frames` onto s0 at `rate` pps (0: as fast as the sender goes), of `encap` only
     when given."""
     if _queues == 1:
-        cmd = [detunnel, "generate", "-q", "--iface", "s0", "-c", str(frames), "--size", "64-512", "--rate", str(rate)]
+        cmd = [detunnel, "generate", "-q", "--iface", "s0", "-c", str(frames), *MIX, "--rate", str(rate)]
         sh(*netns(SRC, *cmd, *(["--encap", encap] if encap else [])))
         return
     # Several queues: a sender on each core, as a NIC's receive-side scaling would spread the
@@ -148,7 +155,7 @@ def send(detunnel, frames, rate=0, encap=None):
     senders = []
     for q in range(_queues):
         share = frames // _queues + (1 if q < frames % _queues else 0)
-        cmd = [detunnel, "generate", "-q", "--iface", "s0", "-c", str(share), "--size", "64-512",
+        cmd = [detunnel, "generate", "-q", "--iface", "s0", "-c", str(share), *MIX,
                "--rate", str(rate // _queues)]
         senders.append(subprocess.Popen(netns(SRC, *cmd, *(["--encap", encap] if encap else [])),
                                         preexec_fn=lambda q=q: os.sched_setaffinity(0, {q % os.cpu_count()})))
