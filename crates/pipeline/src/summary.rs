@@ -417,4 +417,14 @@ mod tests {
         );
         assert!(text.contains("; opened again 2 times\n"), "{text}");
     }
+
+    #[test]
+    fn several_workers_say_what_each_decoded_and_one_says_nothing() {
+        let s = Summary { workers: vec![2_100, 1_900], ..Summary::default() };
+        assert!(s.text().contains("  workers: 2100 / 1900 frames decoded\n"), "{}", s.text());
+        assert_eq!(serde_json::to_value(&s).unwrap()["workers"], serde_json::json!([2_100, 1_900]));
+        let one = Summary::default();
+        assert!(!one.text().contains("workers"), "{}", one.text());
+        assert!(serde_json::to_value(&one).unwrap().get("workers").is_none());
+    }
 }
