@@ -113,6 +113,37 @@ impl Asm {
         self.op(TAX, 0);
         self.op(LD_MEM, TEMP);
     }
+    /// X moves past a header at X whose length a field gives: by `fixed` plus (the byte at
+    /// `off`, masked by `mask`) shifted left by `shift`.
+    fn skip_by_field(&mut self, off: u32, mask: u32, shift: u32, fixed: u32) {
+        use op::*;
+        self.load(LD_B, off);
+        self.op(AND_K, mask);
+        self.op(LSH_K, shift);
+        self.op(ADD_K, fixed);
+        self.op(ADD_X, 0);
+        self.op(TAX, 0);
+    }
+    /// GRE_LEN grows by `n` when the GRE flags (in TEMP) have `flag`.
+    fn grow_gre_if(&mut self, flag: u32, n: u32) {
+        use op::*;
+        let (present, next) = (self.label(), self.label());
+        self.op(LD_MEM, TEMP);
+        self.jump(JSET_K, flag, present);
+        self.jump(JA, 0, next);
+        self.place(present);
+        self.op(LD_MEM, GRE_LEN);
+        self.op(ADD_K, n);
+        self.op(ST, GRE_LEN);
+        self.place(next);
+    }
+    /// X moves past the GRE header at X (its length in GRE_LEN).
+    fn skip_gre(&mut self) {
+        use op::*;
+        self.op(LD_MEM, GRE_LEN);
+        self.op(ADD_X, 0);
+        self.op(TAX, 0);
+    }
     /// Hashes in `code`'s field at `off` bytes past the header at X (the hash is a XOR, so
     /// swapping a source and a destination leaves it as it was).
     fn fold(&mut self, code: u16, off: u32) {
@@ -238,11 +269,7 @@ fn ipv4(a: &mut Asm, level: Level, done: Label) {
     a.jump_far(JSET_K, 0x3fff, done);
     a.load(LD_B, 9);
     a.op(ST, TEMP);
-    a.load(LD_B, 0);
-    a.op(AND_K, 0x0f);
-    a.op(LSH_K, 2);
-    a.op(ADD_X, 0);
-    a.op(TAX, 0);
+    a.skip_by_field(0, 0x0f, 2, 0);
     a.op(LD_MEM, TEMP);
 }
 
@@ -295,12 +322,7 @@ fn tunnels(a: &mut Asm, (gre, udp, ports): (Label, Label, Label), inner: Level, 
     a.jump(JEQ_K, 0x6558, ethernet);
     a.jump(JA, 0, ports);
     a.place(ethernet);
-    a.load(LD_B, 8);
-    a.op(AND_K, 0x3f);
-    a.op(LSH_K, 2);
-    a.op(ADD_K, 16);
-    a.op(ADD_X, 0);
-    a.op(TAX, 0);
+    a.skip_by_field(8, 0x3f, 2, 16);
     a.jump(JA, 0, inner.ethernet);
 
     // GRE: 4 bytes, 4 more for each of checksum, key and sequence number; routing (R) and
@@ -312,15 +334,7 @@ fn tunnels(a: &mut Asm, (gre, udp, ports): (Label, Label, Label), inner: Level, 
     a.op(LD_IMM, 4);
     a.op(ST, GRE_LEN);
     for flag in [0x8000, 0x2000, 0x1000] {
-        let (present, next) = (a.label(), a.label());
-        a.op(LD_MEM, TEMP);
-        a.jump(JSET_K, flag, present);
-        a.jump(JA, 0, next);
-        a.place(present);
-        a.op(LD_MEM, GRE_LEN);
-        a.op(ADD_K, 4);
-        a.op(ST, GRE_LEN);
-        a.place(next);
+        a.grow_gre_if(flag, 4);
     }
     let (teb, erspan, erspan3, ipv4, ipv6) = (a.label(), a.label(), a.label(), a.label(), a.label());
     a.load(LD_H, 2);
@@ -331,37 +345,19 @@ fn tunnels(a: &mut Asm, (gre, udp, ports): (Label, Label, Label), inner: Level, 
     a.jump(JEQ_K, 0x86dd, ipv6);
     a.jump(JA, 0, done);
     // ERSPAN II (with a sequence number) has an 8-byte header; ERSPAN I none.
-    let type2 = a.label();
     a.place(erspan);
-    a.op(LD_MEM, TEMP);
-    a.jump(JSET_K, 0x1000, type2);
-    a.jump(JA, 0, teb);
-    a.place(type2);
-    a.op(LD_MEM, GRE_LEN);
-    a.op(ADD_K, 8);
-    a.op(ST, GRE_LEN);
+    a.grow_gre_if(0x1000, 8);
     a.place(teb);
-    a.op(LD_MEM, GRE_LEN);
-    a.op(ADD_X, 0);
-    a.op(TAX, 0);
+    a.skip_gre();
     a.jump(JA, 0, inner.ethernet);
     // ERSPAN III: 12 bytes, 8 more for the platform sub-header (its O bit).
     a.place(erspan3);
-    a.op(LD_MEM, GRE_LEN);
-    a.op(ADD_X, 0);
-    a.op(TAX, 0);
-    a.load(LD_B, 11);
-    a.op(AND_K, 1);
-    a.op(LSH_K, 3);
-    a.op(ADD_K, 12);
-    a.op(ADD_X, 0);
-    a.op(TAX, 0);
+    a.skip_gre();
+    a.skip_by_field(11, 1, 3, 12);
     a.jump(JA, 0, inner.ethernet);
     for (to, level) in [(ipv4, inner.ipv4), (ipv6, inner.ipv6)] {
         a.place(to);
-        a.op(LD_MEM, GRE_LEN);
-        a.op(ADD_X, 0);
-        a.op(TAX, 0);
+        a.skip_gre();
         a.jump(JA, 0, level);
     }
 }
