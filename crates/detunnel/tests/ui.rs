@@ -106,6 +106,7 @@ t = 2
 [pipelines.mirror]
 sources = ["vxlan://127.0.0.1:{vxlan_port}"]
 sinks = ["flows", "file:{}"]
+workers = 2
 "#,
         out.display()
     );

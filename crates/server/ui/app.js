@@ -414,7 +414,9 @@ async function pollBroker() {
           figure('frames in', human(p.frames_in)), figure('frames out', human(p.frames_out)),
           figure('bytes in', human(p.bytes_in)), figure('bytes out', human(p.bytes_out)),
           figure('dropped', human(drops.reduce((a, [, n]) => a + n, 0))),
-          figure('kernel drops', human((p.kernel?.drops || 0) + (p.socket_drops || 0)))));
+          figure('kernel drops', human((p.kernel?.drops || 0) + (p.socket_drops || 0))),
+          // How evenly the workers share the sources: the frames each decoded.
+          ...(p.workers?.length ? [figure('frames per worker', p.workers.join(' / '))] : [])));
       if (drops.length) card.append(el('p', {}, 'Drops: ' + drops.map(([r, n]) => `${r} ${n}`).join(', ')));
       const ends = [...(p.sources || []).map((s) => ['source', s.name, s.frames, s.bytes]), ...(p.sinks || []).map((s) => ['sink', s.name, s.frames, s.bytes])];
       if (p.flows) ends.push(['sink', 'flows (counted)', p.flows.counted, '']);

@@ -177,6 +177,12 @@ try {
   const later = streamFrames((await api('/pipelines/json')).json());
   const counted = matched && Object.entries(matched).every(([n, f]) => f > 0 && f <= later[n]);
   check(counted, `stream frame counts match /pipelines/json (${JSON.stringify(shownFrames)} shown, ${JSON.stringify(later)} now)`);
+  // The pipeline's two workers: the frames each decoded, as a response the page received said.
+  const perWorker = await until('the frames per worker', async () => {
+    const shownWorkers = await page.$eval('#pipelines .figure:has(span:text-is("frames per worker")) b', (b) => b.textContent);
+    return pipelineBodies.some((b) => b.mirror.workers?.join(' / ') === shownWorkers) && shownWorkers;
+  }, 10000).catch(() => undefined);
+  check(perWorker !== undefined, `the broker shows the frames per worker (${perWorker})`);
   await page.$eval('#pipelines tr[data-stream]', (tr) => { tr.dataset.mark = 'seen'; });
   await page.waitForTimeout(2500);
   check((await page.$$('#pipelines tr[data-stream][data-mark="seen"]')).length === 1,
