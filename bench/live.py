@@ -26,17 +26,18 @@ received) and the CPU time per frame of its process (user + system, from /proc).
 run `--repeat` times (3 by default), the receivers taking turns, so that a noisy neighbour
 weighs on all of them alike; the summary gives, per receiver, the highest rate that every
 repetition took with no loss (every slower rate too), the median CPU per frame at each rate and
-its ratio to tcpdump's median at the same rate, all measured in this run (the machines are shared, so only ratios
-mean much). `--tools` picks receivers by the names printed. Needs root and tcpdump; output
-files go to /dev/shm (`--dir`), each onto memory a ballast left just before (see `Ballast`).
+its ratio to tcpdump's median at the same rate, all measured in this run (the machines are
+shared, so only ratios mean much). `--tools` picks receivers by the names printed. Needs root
+and tcpdump; output files go to /dev/shm (`--dir`), each onto memory a ballast left just before
+(see `Ballast`).
 
 On a machine with few cores the sender shares them with the receiver and runs out first.
 `--drain` measures what a receiver takes when it has the machine to itself: it is started with
 a 2 GiB ring per worker and stopped (SIGSTOP), `--frames` are sent into its ring, then it is
-let go (SIGCONT) and timed until it stops being busy (see `settled`); frames taken / that time is its
-capacity, and a ring that overflowed (kernel drops) voids the run. Tunnel endpoints get 500,000
-frames at most (their socket buffers, forced past net.core.rmem_max, hold about 1 GiB). Drains
-also print user and system CPU a frame apart (user time is mostly decoding; system time
+let go (SIGCONT) and timed until it stops being busy (see `settled`); frames taken / that time
+is its capacity, and a ring that overflowed (kernel drops) voids the run. Tunnel endpoints get
+500,000 frames at most (their socket buffers, forced past net.core.rmem_max, hold about 1 GiB).
+Drains also print user and system CPU a frame apart (user time is mostly decoding; system time
 receiving and writing): the kernel splits them by sampling at each clock tick, which a busy
 drain of half a second meets about fifty times, so they are indicative; a stepped run's
 receiver wakes in step with the tick (a ring block retires every 10 ms) and its split would be

@@ -196,10 +196,13 @@ fn program() -> Vec<libc::sock_filter> {
     }
     a.op(TAX, 0);
     for (level, ports, is_outer) in [(outer, outer_ports, true), (inner, inner_ports, false)] {
+        // IPv6 goes on to the transport header that follows IPv4's.
+        let transport_header = a.label();
         ethernet(&mut a, level, done);
-        ipv4(&mut a, level, done);
-        transport(&mut a, is_outer, (gre, udp, ports), done);
         ipv6(&mut a, level);
+        a.jump(JA, 0, transport_header);
+        ipv4(&mut a, level, done);
+        a.place(transport_header);
         transport(&mut a, is_outer, (gre, udp, ports), done);
         if is_outer {
             tunnels(&mut a, (gre, udp, outer_ports), inner, done);

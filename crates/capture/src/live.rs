@@ -56,8 +56,8 @@ unsafe impl Send for Ring {}
 
 impl Ring {
     /// Opens a ring of `mib` MiB (within [`crate::BUFFER_MIB`]) on interface `name`; joins fanout
-    /// group `fanout` (spreading conversations) when given; puts the interface in promiscuous mode when
-    /// `promiscuous` (for as long as the socket is open).
+    /// group `fanout` (spreading conversations) when given; puts the interface in promiscuous
+    /// mode when `promiscuous` (for as long as the socket is open).
     pub fn open(name: &str, mib: u32, fanout: Option<u16>, promiscuous: bool) -> io::Result<Ring> {
         let sizes = crate::BUFFER_MIB;
         if !sizes.contains(&mib) {
