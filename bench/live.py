@@ -41,7 +41,8 @@ Drains also print user and system CPU a frame apart (user time is mostly decodin
 receiving and writing): the kernel splits them by sampling at each clock tick, which a busy
 drain of half a second meets about fifty times, so they are indicative; a stepped run's
 receiver wakes in step with the tick (a ring block retires every 10 ms) and its split would be
-noise, so it prints the sum only.
+noise, so it prints the sum only. Two workers' capacity is given over one's twice: the ratio of
+the medians, and the median of each round's ratio (its two runs back to back).
 
 Usage: sudo bench/live.py [--frames N] [--rates PPS,PPS,...] [--repeat N] [--tools NAME,...]
                           [--drain] [--detunnel PATH]
@@ -352,8 +353,8 @@ def drain(steps, detunnel, frames, repeat, work):
     """The --drain mode: each receiver's capacity with the machine to itself."""
     print(f"{'tool':14} {'received':>9} {'kernel drops':>12} {'seconds':>8} {'frames/s':>11} {'user ns/frame':>13} "
           f"{'system':>6}")
-    rates, split = {}, {}
-    for _ in range(repeat):
+    rates, split, by_round = {}, {}, {}
+    for round_ in range(repeat):
         for name, cmd, encap in steps:
             # A socket's buffer (at most 1 GiB) holds fewer datagrams than a 2 GiB ring.
             links_for(name)
@@ -368,6 +369,7 @@ def drain(steps, detunnel, frames, repeat, work):
             if drops == 0 and seconds > 0:
                 rate = got / seconds
                 rates.setdefault(name, []).append(rate)
+                by_round[(name, round_)] = rate
                 split.setdefault(name, []).append((user / max(got, 1) * 1e9, system / max(got, 1) * 1e9))
             print(f"{name:14} {got:9,} {drops:12,} {seconds:8.3f} {rate:11,.0f} {user / max(got, 1) * 1e9:13.0f} "
                   f"{system / max(got, 1) * 1e9:6.0f}", flush=True)
@@ -381,6 +383,12 @@ def drain(steps, detunnel, frames, repeat, work):
         vs = f"{m / median['tcpdump']:5.2f}" if median.get("tcpdump") else "  n/a"
         one = median.get(name.replace(" x2", ""))
         scale = f"; x2 / 1 worker {m / one:.2f}" if " x2" in name and one else ""
+        # Each round's two workers against the same round's one, run one after the other: a
+        # neighbour's load that comes and goes weighs on both sides of each ratio.
+        paired = [by_round[(name, r)] / by_round[(name.replace(" x2", ""), r)] for r in range(repeat)
+                  if " x2" in name and (name, r) in by_round and (name.replace(" x2", ""), r) in by_round]
+        if paired:
+            scale += f" (round by round: median {statistics.median(paired):.2f}, {min(paired):.2f}-{max(paired):.2f})"
         user = statistics.median(u for u, _ in split[name])
         system = statistics.median(s for _, s in split[name])
         print(f"{name:14} {m:11,.0f}  / tcpdump {vs}{scale}; CPU ns a frame: user {user:.0f}, system {system:.0f}")
