@@ -381,12 +381,13 @@ def drain(steps, detunnel, frames, repeat, work):
             continue
         m = median[name]
         vs = f"{m / median['tcpdump']:5.2f}" if median.get("tcpdump") else "  n/a"
-        one = median.get(name.replace(" x2", ""))
-        scale = f"; x2 / 1 worker {m / one:.2f}" if " x2" in name and one else ""
+        single = name.replace(" x2", "") if " x2" in name else None
+        one = median.get(single)
+        scale = f"; x2 / 1 worker {m / one:.2f}" if one else ""
         # Each round's two workers against the same round's one, run one after the other: a
         # neighbour's load that comes and goes weighs on both sides of each ratio.
-        paired = [by_round[(name, r)] / by_round[(name.replace(" x2", ""), r)] for r in range(repeat)
-                  if " x2" in name and (name, r) in by_round and (name.replace(" x2", ""), r) in by_round]
+        paired = [by_round[(name, r)] / by_round[(single, r)] for r in range(repeat)
+                  if single and (name, r) in by_round and (single, r) in by_round]
         if paired:
             scale += f" (round by round: median {statistics.median(paired):.2f}, {min(paired):.2f}-{max(paired):.2f})"
         user = statistics.median(u for u, _ in split[name])

@@ -172,7 +172,9 @@ try {
   let shownFrames = {};
   const matched = await until('stream counts of a /pipelines/json the page received', async () => {
     shownFrames = await read();
-    return pipelineBodies.map(streamFrames).find((f) => JSON.stringify(f) === JSON.stringify(shownFrames));
+    // By stream name, whatever order the rows and the response list them in.
+    const same = (a, b) => JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
+    return pipelineBodies.map(streamFrames).find((f) => same(f, shownFrames));
   }, 10000).catch(() => undefined);
   const later = streamFrames((await api('/pipelines/json')).json());
   const counted = matched && Object.entries(matched).every(([n, f]) => f > 0 && f <= later[n]);
