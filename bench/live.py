@@ -395,6 +395,25 @@ def drain(steps, detunnel, frames, repeat, work):
         print(f"{name:14} {m:11,.0f}  / tcpdump {vs}{scale}; CPU ns a frame: user {user:.0f}, system {system:.0f}")
 
 
+def ratio(a, b):
+    """a / b; not a number when b is 0 (a CPU time under one clock tick)."""
+    return a / b if b else float("nan")
+
+
+def prepare(args, *tools):
+    """Checks that the run is root's with `tools` installed, builds detunnel when
+    `args.detunnel` is missing and makes `args.dir`; detunnel's absolute path."""
+    if os.geteuid() != 0:
+        sys.exit("needs root (network namespaces)")
+    for t in tools:
+        if not shutil.which(t):
+            sys.exit(f"{t} is not installed")
+    if not os.path.exists(args.detunnel):
+        subprocess.run(["cargo", "build", "--release", "-q"], check=True)
+    os.makedirs(args.dir, exist_ok=True)
+    return os.path.abspath(args.detunnel)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=200_000)
@@ -406,15 +425,7 @@ def main():
     ap.add_argument("--detunnel", default="target/release/detunnel")
     ap.add_argument("--dir", default="/dev/shm/detunnel-live")
     args = ap.parse_args()
-    if os.geteuid() != 0:
-        sys.exit("needs root (network namespaces)")
-    for t in ("tcpdump", "ip"):
-        if not shutil.which(t):
-            sys.exit(f"{t} is not installed (apt-get install tcpdump iproute2)")
-    if not os.path.exists(args.detunnel):
-        subprocess.run(["cargo", "build", "--release", "-q"], check=True)
-    detunnel = os.path.abspath(args.detunnel)
-    os.makedirs(args.dir, exist_ok=True)
+    detunnel = prepare(args, "tcpdump", "ip")
     out = os.path.join(args.dir, "out")
     tools = [
         ("tcpdump", ["tcpdump", "-i", "r0", "-n", "-w", out + ".pcap"]),
@@ -478,8 +489,8 @@ def main():
     for name, _, _ in steps:
         cells = []
         for r in rates:
-            m, base = median[(name, r)], median[("tcpdump", r)]
-            cells.append(f"{m:6.2f} ({m / base:4.2f})")
+            m = median[(name, r)]
+            cells.append(f"{m:6.2f} ({ratio(m, median[('tcpdump', r)]):4.2f})")
         # The highest rate with no loss in any run at it or at a slower rate (0, top speed, is
         # the fastest): a loss at 400,000 is not made good by none at top speed.
         best = "none"
@@ -487,8 +498,9 @@ def main():
             if any(lost > 0 for lost, _ in runs[(name, r)]):
                 break
             best = "top speed" if r == 0 else f"{r:,} pps"
-        ratios = [median[(name, r)] / median[("tcpdump", r)] for r in rates]
-        print(f"{name:14} " + " ".join(f"{c:>15}" for c in cells) + f"  {best}; / tcpdump {min(ratios):.2f}-{max(ratios):.2f}")
+        ratios = [q for q in (ratio(median[(name, r)], median[("tcpdump", r)]) for r in rates) if q == q]
+        spread = f"{min(ratios):.2f}-{max(ratios):.2f}" if ratios else "unmeasured (too few frames for the clock's ticks)"
+        print(f"{name:14} " + " ".join(f"{c:>15}" for c in cells) + f"  {best}; / tcpdump {spread}")
 
 
 if __name__ == "__main__":

@@ -89,13 +89,7 @@ def main():
     ap.add_argument("--detunnel", default="target/release/detunnel")
     ap.add_argument("--dir", default="/dev/shm/detunnel-profile")
     args = ap.parse_args()
-    if os.geteuid() != 0:
-        sys.exit("needs root (network namespaces)")
-    for tool in ("perf", "tcpdump"):
-        if not subprocess.run(["which", tool], capture_output=True).stdout:
-            sys.exit(f"needs {tool}")
-    args.detunnel = os.path.abspath(args.detunnel)
-    os.makedirs(args.dir, exist_ok=True)
+    args.detunnel = live.prepare(args, "perf", "tcpdump", "ip")
     out = os.path.join(args.dir, "out.pcap")
     receivers = {
         "tcpdump": ["tcpdump", "-i", "r0", "-n", "-w", out],
@@ -122,9 +116,9 @@ def main():
     decap = statistics.median(ns for ns, _ in runs["decap"])
     decoding = statistics.median(ns * s["decoding"] for ns, s in runs["decap"])
     print(f"\nmedians under perf, {args.rate or 'top speed'} frames a second: tcpdump {tcpdump:.0f} ns a frame, "
-          f"decap {decap:.0f} ({decap / tcpdump:.2f} of tcpdump's), of which decoding {decoding:.0f}")
-    print(f"decap without its decoding: {(decap - decoding) / tcpdump:.2f} of tcpdump's frame; "
-          f"its decoding: {decoding / tcpdump:.2f}")
+          f"decap {decap:.0f} ({live.ratio(decap, tcpdump):.2f} of tcpdump's), of which decoding {decoding:.0f}")
+    print(f"decap without its decoding: {live.ratio(decap - decoding, tcpdump):.2f} of tcpdump's frame; "
+          f"its decoding: {live.ratio(decoding, tcpdump):.2f}")
 
 
 if __name__ == "__main__":
