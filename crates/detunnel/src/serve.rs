@@ -147,7 +147,8 @@ pub fn run_with(config: Config, args: &ServeArgs) -> Result<ExitCode> {
     }
     for addr in &listen {
         lock(&shared.udp_ports).push(addr.port());
-        eprintln!("detunnel serve: sFlow on udp {addr} ({workers} workers)");
+        let plural = if workers == 1 { "" } else { "s" };
+        eprintln!("detunnel serve: sFlow on udp {addr} ({workers} worker{plural})");
     }
     {
         let (shared, stop) = (shared.clone(), stop.clone());

@@ -122,11 +122,14 @@ fn serve_takes_host_names_indexes_its_api_and_stops_at_once_with_files_written()
     )
     .unwrap();
     let (http, sflow) = (format!("localhost:{http_port}"), format!("localhost:{sflow_port}"));
-    let (mut child, lines) = serve(&["-c", config.to_str().unwrap(), "--http", &http, "--sflow", &sflow]);
+    let (mut child, lines) =
+        serve(&["-c", config.to_str().unwrap(), "--http", &http, "--sflow", &sflow, "--workers", "1"]);
     let mut seen = Vec::new();
     // The names are resolved once and the addresses shown.
     wait_for(&lines, &format!("REST API on http://127.0.0.1:{http_port}/"), &mut seen);
-    assert!(seen.iter().any(|l| l.contains(&format!("sFlow on udp 127.0.0.1:{sflow_port}"))), "{seen:?}");
+    // With its worker counted in the singular.
+    let announced = format!("sFlow on udp 127.0.0.1:{sflow_port} (1 worker)");
+    assert!(seen.iter().any(|l| l.ends_with(&announced)), "{seen:?}");
     // `GET /` is an index of the API.
     let mut c = std::net::TcpStream::connect(("127.0.0.1", http_port)).unwrap();
     c.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
