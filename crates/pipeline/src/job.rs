@@ -391,8 +391,8 @@ impl Job {
             None => String::new(),
         };
         eprint!(
-            "\r\x1b[2Kdecap: {} frames in, {} out, {:.1} MB read, {:.0} MB/s{left}",
-            self.frames_in,
+            "\r\x1b[2Kdecap: {} in, {} out, {:.1} MB read, {:.0} MB/s{left}",
+            summary::frames(self.frames_in),
             out,
             self.bytes_in as f64 / 1e6,
             rate / 1e6

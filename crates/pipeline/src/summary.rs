@@ -276,8 +276,8 @@ impl Summary {
             m.iter().filter(|(_, n)| **n > 0).map(|(k, n)| (k.clone(), *n)).collect()
         };
         let mut s = format!(
-            "detunnel decap: {} frames in ({:.1} MB), {} out ({:.1} MB), {:.2} s\n",
-            self.frames_in,
+            "detunnel decap: {} in ({:.1} MB), {} out ({:.1} MB), {:.2} s\n",
+            frames(self.frames_in),
             self.bytes_in as f64 / 1e6,
             self.frames_out,
             self.bytes_out as f64 / 1e6,
@@ -328,7 +328,7 @@ impl Summary {
             s.push_str(&format!("  workers: {} frames decoded\n", each.join(" / ")));
         }
         if let Some(n) = self.count_reached {
-            s.push_str(&format!("  stopped after {n} frames out (-c)\n"));
+            s.push_str(&format!("  stopped after {} out (-c)\n", frames(n)));
         }
         if self.output_closed {
             // Frames still on their way when the reader left were not delivered; that is
@@ -382,6 +382,11 @@ impl Summary {
     }
 }
 
+/// `n` frames, in words: "1 frame", "2 frames".
+pub fn frames(n: u64) -> String {
+    format!("{n} frame{}", if n == 1 { "" } else { "s" })
+}
+
 /// `name count, ...`, largest first.
 fn by_count(v: &[(String, u64)]) -> String {
     let mut v = v.to_vec();
@@ -416,6 +421,16 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("; opened again 2 times\n"), "{text}");
+    }
+
+    #[test]
+    fn one_frame_is_said_in_the_singular() {
+        let one = Summary { frames_in: 1, frames_out: 1, count_reached: Some(1), ..Summary::default() };
+        let text = one.text();
+        assert!(text.starts_with("detunnel decap: 1 frame in (0.0 MB), 1 out"), "{text}");
+        assert!(text.contains("  stopped after 1 frame out (-c)\n"), "{text}");
+        let two = Summary { frames_in: 2, ..Summary::default() };
+        assert!(two.text().starts_with("detunnel decap: 2 frames in"), "{}", two.text());
     }
 
     #[test]
