@@ -197,6 +197,9 @@ pub struct InspectArgs {
     /// Do not print the counter summary on standard error.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Words after the flags.
+    #[command(flatten)]
+    pub stray: StrayWords,
 }
 
 /// Flags of `detunnel flows`.
@@ -244,6 +247,9 @@ pub struct FlowsArgs {
     /// No summary on standard error.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Words after the flags.
+    #[command(flatten)]
+    pub stray: StrayWords,
 }
 
 /// Named address groups and value maps (sFlow-RT's `/group` and `/map`).
@@ -418,6 +424,49 @@ pub struct DecapArgs {
     /// Decoder options.
     #[command(flatten)]
     pub decoder: DecoderArgs,
+    /// Words after the flags.
+    #[command(flatten)]
+    pub stray: StrayWords,
+}
+
+/// Words after a command's flags, which tcpdump reads as its capture filter and detunnel
+/// does not: they are taken only to say where they go instead of clap's bare "unexpected
+/// argument".
+#[derive(Debug, Args)]
+pub struct StrayWords {
+    /// (Not read.)
+    #[arg(hide = true, value_name = "WORDS")]
+    pub words: Vec<String>,
+}
+
+impl StrayWords {
+    /// Why command `command` refuses the words, if there are any; `merges` when it reads
+    /// several captures (`-r` repeated).
+    pub fn refusal(&self, command: &str, merges: bool) -> Option<String> {
+        let words = self.words.join(" ");
+        let first = self.words.first()?;
+        // `-r a.pcap b.pcap`: a second capture without its own -r.
+        let capture = |w: &String| {
+            let name = w.trim_end_matches(".gz").trim_end_matches(".zst").trim_end_matches(".lz4");
+            name.ends_with(".pcap")
+                || name.ends_with(".pcapng")
+                || name.ends_with(".cap")
+                || std::path::Path::new(w).is_file()
+        };
+        if self.words.iter().all(capture) {
+            return Some(if merges {
+                format!("`{words}` after the flags: give each capture its own -r (`-r FILE -r {first}`)")
+            } else {
+                format!(
+                    "`{words}` after the flags: {command} reads one capture (-r FILE); `detunnel decap -r A -r B -w -` merges several by time"
+                )
+            });
+        }
+        let how = query::habits::bpf_hint(&words).unwrap_or_else(|| {
+            "detunnel's filters are sFlow-RT's, which read the fields inside the tunnels too (e.g. `vxlanvni=42&ipprotocol.1=6`)".into()
+        });
+        Some(format!("`{words}` after the flags: {command} takes its filter as --filter EXPR, not after the flags as tcpdump does; {how}"))
+    }
 }
 
 /// Where frame times come from.

@@ -15,6 +15,17 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
+    // Words after the flags are a usage error, said with where they go.
+    let refusal = match &args.command {
+        cli::Command::Inspect(a) => a.stray.refusal("inspect", false),
+        cli::Command::Flows(a) => a.stray.refusal("flows", false),
+        cli::Command::Decap(a) => a.stray.refusal("decap", true),
+        _ => None,
+    };
+    if let Some(why) = refusal {
+        eprintln!("detunnel: {why}");
+        return ExitCode::from(2);
+    }
     let result = match args.command {
         cli::Command::Inspect(a) => inspect::run(&a),
         cli::Command::Decap(a) => decap_cmd::run(&a),

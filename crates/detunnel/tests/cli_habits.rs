@@ -61,6 +61,40 @@ fn other_tools_spellings_get_a_hint_and_exit_2() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
+#[test]
+fn words_after_the_flags_say_where_they_go_and_exit_2_having_written_nothing() {
+    let tmp = TempDir::new("cli-habits-words");
+    let input = capture(&tmp);
+    let out = tmp.join("out.pcap");
+    let run = |cmd: &str, words: &[&str]| {
+        let mut c = Command::new(detunnel());
+        c.args([cmd, "-r"]).arg(&input);
+        if cmd == "decap" {
+            c.arg("-w").arg(&out);
+        }
+        let o = c.args(words).output().unwrap();
+        (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    for cmd in ["inspect", "flows", "decap"] {
+        // tcpdump's capture filter after the flags: its flow-language form.
+        let (code, err) = run(cmd, &["udp port 4789"]);
+        assert_eq!(code, Some(2), "{cmd}: {err}");
+        assert!(err.contains("takes its filter as --filter EXPR"), "{cmd}: {err}");
+        assert!(err.contains("try `(udpsourceport=4789|udpdestinationport=4789)`"), "{cmd}: {err}");
+        // Words that are no tcpdump filter either.
+        let (code, err) = run(cmd, &["vni", "42"]);
+        assert_eq!(code, Some(2), "{cmd}: {err}");
+        assert!(err.contains("`vni 42` after the flags") && err.contains("vxlanvni=42"), "{cmd}: {err}");
+        // A second capture without its own -r.
+        let (code, err) = run(cmd, &[input.to_str().unwrap()]);
+        assert_eq!(code, Some(2), "{cmd}: {err}");
+        let hint =
+            if cmd == "decap" { "give each capture its own -r" } else { "reads one capture (-r FILE)" };
+        assert!(err.contains(hint), "{cmd}: {err}");
+    }
+    assert!(!out.exists(), "decap wrote a file before refusing its words");
+}
+
 /// Runs `detunnel serve ARGS` and returns it with a reader of its standard error lines.
 fn serve(args: &[&str]) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
     use std::io::BufRead;
