@@ -197,9 +197,9 @@ pub struct InspectArgs {
     /// Do not print the counter summary on standard error.
     #[arg(short = 'q', long)]
     pub quiet: bool,
-    /// Words after the flags.
+    /// tcpdump's habits: `-n`, and words after the flags.
     #[command(flatten)]
-    pub stray: StrayWords,
+    pub habits: TcpdumpHabits,
 }
 
 /// Flags of `detunnel flows`.
@@ -247,9 +247,9 @@ pub struct FlowsArgs {
     /// No summary on standard error.
     #[arg(short = 'q', long)]
     pub quiet: bool,
-    /// Words after the flags.
+    /// tcpdump's habits: `-n`, and words after the flags.
     #[command(flatten)]
-    pub stray: StrayWords,
+    pub habits: TcpdumpHabits,
 }
 
 /// Named address groups and value maps (sFlow-RT's `/group` and `/map`).
@@ -424,22 +424,25 @@ pub struct DecapArgs {
     /// Decoder options.
     #[command(flatten)]
     pub decoder: DecoderArgs,
-    /// Words after the flags.
+    /// tcpdump's habits: `-n`, and words after the flags.
     #[command(flatten)]
-    pub stray: StrayWords,
+    pub habits: TcpdumpHabits,
 }
 
-/// Words after a command's flags, which tcpdump reads as its capture filter and detunnel
-/// does not: they are taken only to say where they go instead of clap's bare "unexpected
-/// argument".
+/// What tcpdump's users type out of habit: `-n`, which changes nothing here, and words after
+/// the flags, which tcpdump reads as its capture filter and detunnel does not (they are taken
+/// only to say where they go instead of clap's bare "unexpected argument").
 #[derive(Debug, Args)]
-pub struct StrayWords {
+pub struct TcpdumpHabits {
+    /// Accepted as tcpdump's `-n`: detunnel never turns addresses or ports into names.
+    #[arg(short = 'n')]
+    pub numeric: bool,
     /// (Not read.)
     #[arg(hide = true, value_name = "WORDS")]
     pub words: Vec<String>,
 }
 
-impl StrayWords {
+impl TcpdumpHabits {
     /// Why command `command` refuses the words, if there are any; `merges` when it reads
     /// several captures (`-r` repeated).
     pub fn refusal(&self, command: &str, merges: bool) -> Option<String> {

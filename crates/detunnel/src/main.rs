@@ -17,9 +17,9 @@ fn main() -> ExitCode {
     let args = cli::Cli::parse();
     // Words after the flags are a usage error, said with where they go.
     let refusal = match &args.command {
-        cli::Command::Inspect(a) => a.stray.refusal("inspect", false),
-        cli::Command::Flows(a) => a.stray.refusal("flows", false),
-        cli::Command::Decap(a) => a.stray.refusal("decap", true),
+        cli::Command::Inspect(a) => a.habits.refusal("inspect", false),
+        cli::Command::Flows(a) => a.habits.refusal("flows", false),
+        cli::Command::Decap(a) => a.habits.refusal("decap", true),
         _ => None,
     };
     if let Some(why) = refusal {

@@ -93,6 +93,11 @@ fn words_after_the_flags_say_where_they_go_and_exit_2_having_written_nothing() {
         assert!(err.contains(hint), "{cmd}: {err}");
     }
     assert!(!out.exists(), "decap wrote a file before refusing its words");
+    // tcpdump's -n changes nothing, and is taken.
+    for cmd in ["inspect", "flows", "decap"] {
+        let (code, err) = run(cmd, &["-n"]);
+        assert_eq!(code, Some(0), "{cmd} -n: {err}");
+    }
 }
 
 /// Runs `detunnel serve ARGS` and returns it with a reader of its standard error lines.
