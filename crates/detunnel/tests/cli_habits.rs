@@ -3,7 +3,7 @@
 mod common;
 
 use common::terminal::on_terminal;
-use common::{detunnel, TempDir};
+use common::{detunnel, Running, TempDir};
 use std::process::Command;
 
 fn capture(tmp: &TempDir) -> std::path::PathBuf {
@@ -100,8 +100,9 @@ fn words_after_the_flags_say_where_they_go_and_exit_2_having_written_nothing() {
     }
 }
 
-/// Runs `detunnel serve ARGS` and returns it with a reader of its standard error lines.
-fn serve(args: &[&str]) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+/// Runs `detunnel serve ARGS` and returns it (stopped by SIGINT, or killed if the test fails
+/// first) with a reader of its standard error lines.
+fn serve(args: &[&str]) -> (Running, std::sync::mpsc::Receiver<String>) {
     use std::io::BufRead;
     let mut child = Command::new(detunnel())
         .arg("serve")
@@ -117,7 +118,7 @@ fn serve(args: &[&str]) -> (std::process::Child, std::sync::mpsc::Receiver<Strin
             let _ = tx.send(line);
         }
     });
-    (child, rx)
+    (Running(Some(child), "-INT"), rx)
 }
 
 /// Waits for a line containing `what`; returns every line read so far.
@@ -161,7 +162,7 @@ fn serve_takes_host_names_indexes_its_api_and_stops_at_once_with_files_written()
     )
     .unwrap();
     let (http, sflow) = (format!("localhost:{http_port}"), format!("localhost:{sflow_port}"));
-    let (mut child, lines) =
+    let (mut running, lines) =
         serve(&["-c", config.to_str().unwrap(), "--http", &http, "--sflow", &sflow, "--workers", "1"]);
     let mut seen = Vec::new();
     // The names are resolved once and the addresses shown.
@@ -196,8 +197,7 @@ fn serve_takes_host_names_indexes_its_api_and_stops_at_once_with_files_written()
     std::thread::sleep(std::time::Duration::from_millis(300));
     // Stopped while a client holds a kept-alive connection, it exits within half a second.
     let asked = std::time::Instant::now();
-    assert!(Command::new("/bin/kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
-    let status = child.wait().unwrap();
+    let status = running.stop().status;
     let took = asked.elapsed();
     drop(c);
     assert!(status.success(), "{status}");
@@ -381,6 +381,8 @@ fn demo_runs_the_daemon_with_mirrored_tenants_and_its_ui_until_ctrl_c() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    // Killed if the test fails before Ctrl-C.
+    let mut running = Running(Some(child), "-INT");
     let mut said = String::new();
     while !said.contains("REST API on") {
         said.push_str(&lines.next().expect("demo ended early").unwrap());
@@ -417,7 +419,6 @@ fn demo_runs_the_daemon_with_mirrored_tenants_and_its_ui_until_ctrl_c() {
     assert!(get("/agents/json").contains("192.0.2.10"));
     assert!(get("/ui/").contains("<title>detunnel</title>"));
     // Ctrl-C ends it, as it said.
-    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    let status = child.wait().unwrap();
+    let status = running.stop().status;
     assert!(status.success(), "{status:?}");
 }
