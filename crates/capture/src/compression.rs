@@ -43,6 +43,11 @@ impl Compression {
         FORMATS.iter().find(|f| path.ends_with(f.2)).map(|f| f.0)
     }
 
+    /// `path` without the extension of the format it implies, if any (`x.pcap.gz` → `x.pcap`).
+    pub fn strip(path: &str) -> &str {
+        Compression::from_path(path).map_or(path, |c| &path[..path.len() - c.extension().len()])
+    }
+
     /// The format whose magic bytes `head` starts with.
     pub fn sniff(head: &[u8]) -> Option<Compression> {
         FORMATS.iter().find(|f| head.starts_with(f.3)).map(|f| f.0)

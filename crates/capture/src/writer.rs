@@ -20,7 +20,7 @@ impl Format {
     /// The format a file name implies: `.pcapng` (or `.ng`) is pcapng, anything else pcap;
     /// a compression extension after it does not count (`x.pcapng.gz` is pcapng).
     pub fn from_path(path: &str) -> Format {
-        let path = Compression::from_path(path).map_or(path, |c| &path[..path.len() - c.extension().len()]);
+        let path = Compression::strip(path);
         if path.ends_with(".pcapng") || path.ends_with(".ng") {
             Format::Pcapng
         } else {

@@ -450,7 +450,7 @@ impl TcpdumpHabits {
         let first = self.words.first()?;
         // `-r a.pcap b.pcap`: a second capture without its own -r.
         let capture = |w: &String| {
-            let name = w.trim_end_matches(".gz").trim_end_matches(".zst").trim_end_matches(".lz4");
+            let name = capture::Compression::strip(w);
             name.ends_with(".pcap")
                 || name.ends_with(".pcapng")
                 || name.ends_with(".cap")

@@ -147,8 +147,8 @@ pub fn run_with(config: Config, args: &ServeArgs) -> Result<ExitCode> {
     }
     for addr in &listen {
         lock(&shared.udp_ports).push(addr.port());
-        let plural = if workers == 1 { "" } else { "s" };
-        eprintln!("detunnel serve: sFlow on udp {addr} ({workers} worker{plural})");
+        let counted = pipeline::summary::counted(workers as u64, "worker");
+        eprintln!("detunnel serve: sFlow on udp {addr} ({counted})");
     }
     {
         let (shared, stop) = (shared.clone(), stop.clone());

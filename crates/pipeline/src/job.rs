@@ -392,7 +392,7 @@ impl Job {
         };
         eprint!(
             "\r\x1b[2Kdecap: {} in, {} out, {:.1} MB read, {:.0} MB/s{left}",
-            summary::frames(self.frames_in),
+            summary::counted(self.frames_in, "frame"),
             out,
             self.bytes_in as f64 / 1e6,
             rate / 1e6

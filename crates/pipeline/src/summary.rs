@@ -277,7 +277,7 @@ impl Summary {
         };
         let mut s = format!(
             "detunnel decap: {} in ({:.1} MB), {} out ({:.1} MB), {:.2} s\n",
-            frames(self.frames_in),
+            counted(self.frames_in, "frame"),
             self.bytes_in as f64 / 1e6,
             self.frames_out,
             self.bytes_out as f64 / 1e6,
@@ -328,7 +328,7 @@ impl Summary {
             s.push_str(&format!("  workers: {} frames decoded\n", each.join(" / ")));
         }
         if let Some(n) = self.count_reached {
-            s.push_str(&format!("  stopped after {} out (-c)\n", frames(n)));
+            s.push_str(&format!("  stopped after {} out (-c)\n", counted(n, "frame")));
         }
         if self.output_closed {
             // Frames still on their way when the reader left were not delivered; that is
@@ -382,9 +382,9 @@ impl Summary {
     }
 }
 
-/// `n` frames, in words: "1 frame", "2 frames".
-pub fn frames(n: u64) -> String {
-    format!("{n} frame{}", if n == 1 { "" } else { "s" })
+/// `n` of `noun`, in words that agree: "1 frame", "2 frames".
+pub fn counted(n: u64, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 /// `name count, ...`, largest first.
